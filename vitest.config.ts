@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+// Engine, store, service and CLI tests run in Node; component tests (test/renderer) in jsdom
+// through their own project; the end-to-end tests (test/e2e) drive Debian's Chromium.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/renderer/**', 'node_modules/**'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    fileParallelism: true,
+    maxWorkers: 2,
+  },
+});
