@@ -1,0 +1,36 @@
+/**
+ * One error type for everything a person can get wrong. `code` is stable (the UI and tests match on
+ * it); `message` says what was wrong and what to do. Shells print the message, never a stack.
+ */
+export type CharmerErrorCode =
+  | 'FILE_NOT_FOUND'
+  | 'IS_DIRECTORY'
+  | 'EMPTY_CORPUS'
+  | 'BINARY_FILE'
+  | 'INVALID_UTF8'
+  | 'CORPUS_TOO_SMALL'
+  | 'VOCAB_TOO_LARGE'
+  | 'ITEM_TOO_LONG'
+  | 'UNKNOWN_CHARACTERS'
+  | 'BAD_CHECKPOINT'
+  | 'CHECKPOINT_MISMATCH'
+  | 'BAD_OPTION'
+  | 'BACKEND_UNAVAILABLE'
+  | 'TRAINING_DIVERGED'
+  | 'NOT_LINES_MODEL'
+  | 'IO_ERROR';
+
+export class CharmerError extends Error {
+  override readonly name = 'CharmerError';
+  constructor(
+    readonly code: CharmerErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function isCharmerError(e: unknown): e is CharmerError {
+  return e instanceof CharmerError || (e instanceof Error && e.name === 'CharmerError' && 'code' in e);
+}
