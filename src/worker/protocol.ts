@@ -1,0 +1,43 @@
+/**
+ * Messages between the runs service (parent) and a training process (src/worker/train-process.ts).
+ * Requests carry a sequence number `seq`; the worker answers each with an `ack` of the same number.
+ * Every engine event (start, progress, eval, sample, checkpoint, done, error) is forwarded as an
+ * `event` message after the worker has written what it must into SQLite. Plain JSON both ways, so it
+ * travels the same over child_process IPC and Electron's utilityProcess MessagePort.
+ */
+import type { TrainEvent } from '../engine/events.ts';
+
+export type WorkerRequest =
+  | {
+      seq: number;
+      type: 'start';
+      dataDir: string;
+      runId: number;
+      /** Continue from runs/<id>/latest. */
+      resume: boolean;
+    }
+  | { seq: number; type: 'pause' }
+  | { seq: number; type: 'resume' }
+  | { seq: number; type: 'stop' };
+
+export type WorkerMessage =
+  | { type: 'ready'; pid: number }
+  | { type: 'ack'; seq: number; ok: true }
+  | { type: 'ack'; seq: number; ok: false; code: string; message: string }
+  | { type: 'event'; runId: number; event: TrainEvent }
+  | { type: 'status'; runId: number; status: 'running' | 'paused' }
+  /** Sent last, once the database is closed; the process then exits 0. */
+  | { type: 'exit'; runId: number; status: 'completed' | 'stopped' | 'failed'; error: string | null };
+
+export function isWorkerMessage(m: unknown): m is WorkerMessage {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
+}
+
+export function isWorkerRequest(m: unknown): m is WorkerRequest {
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    typeof (m as { type?: unknown }).type === 'string' &&
+    typeof (m as { seq?: unknown }).seq === 'number'
+  );
+}
