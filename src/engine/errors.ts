@@ -18,7 +18,19 @@ export type CharmerErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'TRAINING_DIVERGED'
   | 'NOT_LINES_MODEL'
-  | 'IO_ERROR';
+  | 'IO_ERROR'
+  // the library (src/store, src/services)
+  | 'DATA_DIR_READ_ONLY'
+  | 'DATA_DIR_INVALID'
+  | 'DISK_FULL'
+  | 'DATABASE_CORRUPT'
+  | 'DATABASE_TOO_NEW'
+  | 'DATABASE_BUSY'
+  | 'NATIVE_MODULE'
+  | 'NOT_FOUND'
+  | 'CORPUS_IN_USE'
+  | 'RUN_ACTIVE'
+  | 'CHECKPOINT_MISSING';
 
 export class CharmerError extends Error {
   override readonly name = 'CharmerError';
