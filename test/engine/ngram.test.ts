@@ -232,9 +232,7 @@ describe('ngramBaseline: tiny-shakespeare reference figures (90/10 split)', () =
     const index = new Map(vocab.map((c, i) => [c, i]));
     const all = Uint16Array.from(chars, (c) => index.get(c)!);
     const split = Math.floor(all.length * 0.9);
-    const t0 = performance.now();
     const res = ngramBaseline({ mode: 'text', vocabSize: vocab.length, train: all.subarray(0, split), val: all.subarray(split) });
-    const seconds = (performance.now() - t0) / 1000;
     expect(res.unigramLoss).toBeGreaterThan(3.35 - 0.03);
     expect(res.unigramLoss).toBeLessThan(3.35 + 0.03);
     expect(bestAt(res.table, 1)).toBeGreaterThan(2.48 - 0.03);
@@ -242,7 +240,5 @@ describe('ngramBaseline: tiny-shakespeare reference figures (90/10 split)', () =
     expect(res.valLoss).toBeGreaterThan(1.76 - 0.05);
     expect(res.valLoss).toBeLessThan(1.76 + 0.05);
     expect(res.order).toBe(4);
-    // Measured about 0.5 s on the 2-core dev machine; the bound only catches an accidental blow-up.
-    expect(seconds).toBeLessThan(10);
   });
 });
