@@ -15,6 +15,8 @@ export type WorkerRequest =
       runId: number;
       /** Continue from runs/<id>/latest. */
       resume: boolean;
+      /** Fine-tune: the checkpoint directory to start from. */
+      initFrom?: string;
     }
   | { seq: number; type: 'pause' }
   | { seq: number; type: 'resume' }

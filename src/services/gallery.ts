@@ -1,0 +1,60 @@
+/** The gallery: generated (and training) texts, favourites, notes, undoable delete, export. */
+import type { Store } from '../store/store.ts';
+import { notFound } from './library.ts';
+import type { ExportFormat, GalleryService, SampleRow } from './types.ts';
+
+const EXPORT_COLUMNS: Array<keyof SampleRow> = ['id', 'text', 'runId', 'runName', 'source', 'iteration', 'temperature', 'topK', 'prime', 'mode', 'logprob', 'novelty', 'favorite', 'note', 'created'];
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'boolean' ? (v ? 'true' : 'false') : String(v);
+  return /[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function formatSamples(rows: SampleRow[], format: ExportFormat): string {
+  switch (format) {
+    case 'json':
+      return JSON.stringify(rows.map((r) => ({ ...r, created: new Date(r.created).toISOString() })), null, 2) + '\n';
+    case 'csv': {
+      const lines = [EXPORT_COLUMNS.join(',')];
+      for (const r of rows) lines.push(EXPORT_COLUMNS.map((c) => csvCell(c === 'created' ? new Date(r.created).toISOString() : r[c])).join(','));
+      return lines.join('\r\n') + '\r\n';
+    }
+    case 'txt':
+      // Names one a line; longer texts separated by a blank line.
+      return rows.every((r) => r.mode === 'lines' && !r.text.includes('\n'))
+        ? rows.map((r) => r.text).join('\n') + (rows.length ? '\n' : '')
+        : rows.map((r) => r.text.replace(/\n+$/, '')).join('\n\n') + (rows.length ? '\n' : '');
+  }
+}
+
+export function createGalleryService(store: Store): GalleryService {
+  return {
+    async listSamples(q) {
+      return store.listSamples(q);
+    },
+    async saveSample(s) {
+      const [id] = store.insertSamples([s]);
+      return store.getSamples([id!])[0]!;
+    },
+    async saveSamples(s) {
+      return store.getSamples(store.insertSamples(s));
+    },
+    async setFavorite(id, favorite) {
+      if (!store.setFavorite(id, favorite)) throw notFound('sample', id);
+    },
+    async setNote(id, note) {
+      if (!store.setNote(id, note)) throw notFound('sample', id);
+    },
+    async deleteSamples(ids) {
+      return store.softDeleteSamples(ids);
+    },
+    async restoreSamples(ids) {
+      return store.restoreSamples(ids);
+    },
+    async exportSamples(ids, format) {
+      const rows = ids === 'all' ? store.listSamples({ sort: 'oldest', limit: 100_000 }).items : store.getSamples(ids);
+      return formatSamples(rows, format);
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * createServices: the one object every shell (Electron main, browser mode, CLI) uses.
+ * See ./types.ts for the contract and docs/STORE.md for the library on disk.
+ */
+import { openStore } from '../store/store.ts';
+import { resolveDataDir } from '../store/datadir.ts';
+import { createDraftsService } from './drafts.ts';
+import { createGalleryService } from './gallery.ts';
+import { createLibraryService, ensureBuiltinNames } from './library.ts';
+import { createRunsService } from './runs.ts';
+import type { CreateServicesOptions, Services } from './types.ts';
+
+export * from './types.ts';
+export { RunRecorder } from './recorder.ts';
+export { beginForegroundRun, resumeForegroundRun } from './training.ts';
+export { formatSamples } from './gallery.ts';
+
+/** Soft-deleted samples are kept this long for undo. */
+const UNDO_WINDOW_MS = 24 * 3600 * 1000;
+
+export async function createServices(opts: CreateServicesOptions = {}): Promise<Services> {
+  const dataDir = opts.dataDir ?? resolveDataDir();
+  const store = openStore(dataDir);
+  try {
+    if (store.fresh) await ensureBuiltinNames(store);
+    store.purgeDeletedSamples(UNDO_WINDOW_MS);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  const runs = createRunsService(store, opts.launcher);
+  const library = createLibraryService({ store, deleteRun: (id) => runs.deleteRun(id) });
+  let closed = false;
+  return {
+    info: { dataDir: store.dataDir, databasePath: store.dbPath, schemaVersion: store.schemaVersion },
+    library,
+    runs,
+    gallery: createGalleryService(store),
+    drafts: createDraftsService(store),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await runs.shutdown();
+      store.close();
+    },
+  };
+}

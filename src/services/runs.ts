@@ -1,0 +1,222 @@
+/**
+ * Runs: creates them, starts and supervises one training process per run (src/worker), relays
+ * their events, and cleans up after crashes. The process writes its own rows; this side writes only
+ * what the process cannot: the run's creation, and 'failed' when the process dies without saying so.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { CharmerError } from '../engine/errors.ts';
+import type { Store } from '../store/store.ts';
+import { readCheckpointMeta } from '../store/recovery.ts';
+import { spawnTrainer, type TrainerHandle, type TrainerLauncher } from '../worker/spawn.ts';
+import type { WorkerMessage, WorkerRequest } from '../worker/protocol.ts';
+import { corpusPath, notFound } from './library.ts';
+import { assertResumable, defaultRunName, fullConfig } from './training.ts';
+import type { RunDetail, RunEvent, RunsService, RunStatus, RunSummary, StartRunOptions } from './types.ts';
+
+type RequestBody = WorkerRequest extends infer R ? (R extends { seq: number } ? Omit<R, 'seq'> : never) : never;
+
+interface Live {
+  runId: number;
+  handle: TrainerHandle;
+  seq: number;
+  pending: Map<number, { resolve: () => void; reject: (e: Error) => void }>;
+  exited: Promise<void>;
+  sawExit: boolean;
+  lastError: string | null;
+}
+
+export interface RunsServiceInternal extends RunsService {
+  /** Stops every live process (politely, then by force after timeoutMs). */
+  shutdown(timeoutMs?: number): Promise<void>;
+  isLive(id: number): boolean;
+}
+
+export function createRunsService(store: Store, launcher?: TrainerLauncher): RunsServiceInternal {
+  const live = new Map<number, Live>();
+  const listeners = new Set<(e: RunEvent) => void>();
+
+  const emit = (e: RunEvent) => {
+    for (const l of listeners) {
+      try {
+        l(e);
+      } catch {
+        /* a listener's failure is its own */
+      }
+    }
+  };
+
+  const request = (l: Live, body: RequestBody): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const seq = ++l.seq;
+      l.pending.set(seq, { resolve, reject });
+      l.handle.send({ ...body, seq } as WorkerRequest);
+    });
+
+  function launch(run: RunSummary, resume: boolean, initFrom?: string): Promise<void> {
+    const handle = spawnTrainer(launcher);
+    let resolveExit!: () => void;
+    const l: Live = { runId: run.id, handle, seq: 0, pending: new Map(), exited: new Promise((r) => (resolveExit = r)), sawExit: false, lastError: null };
+    live.set(run.id, l);
+    store.updateRun(run.id, { status: 'running', pid: handle.pid ?? null, started: run.started ?? Date.now(), ended: null, error: null });
+    emit({ runId: run.id, kind: 'status', status: 'running', error: null });
+    handle.onMessage((m: WorkerMessage) => {
+      switch (m.type) {
+        case 'ack': {
+          const p = l.pending.get(m.seq);
+          l.pending.delete(m.seq);
+          if (!p) return;
+          if (m.ok) p.resolve();
+          else p.reject(new CharmerError((m.code as never) ?? 'IO_ERROR', m.message));
+          return;
+        }
+        case 'event':
+          if (m.event.type === 'error') l.lastError = m.event.message;
+          emit({ runId: run.id, kind: 'train', event: m.event });
+          return;
+        case 'status':
+          emit({ runId: run.id, kind: 'status', status: m.status, error: null });
+          return;
+        case 'exit':
+          l.sawExit = true;
+          emit({ runId: run.id, kind: 'status', status: m.status, error: m.error });
+          return;
+      }
+    });
+    handle.onExit((code, signal) => {
+      live.delete(run.id);
+      for (const p of l.pending.values()) p.reject(new Error('the training process ended'));
+      l.pending.clear();
+      if (!l.sawExit || (code !== 0 && code !== null)) {
+        // Crashed: it could not record its own end. Keep whatever it wrote; say what happened.
+        const current = store.isOpen ? store.getRun(run.id) : null;
+        if (current && (current.status === 'running' || current.status === 'paused' || current.status === 'queued' || !l.sawExit)) {
+          const tail = handle.stderrTail?.().trim().split('\n').slice(-5).join('\n');
+          const error =
+            l.lastError ??
+            `The training process ended unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})${tail ? `: ${tail}` : ''}. Resume the run to continue from its last checkpoint.`;
+          if (current.status === 'running' || current.status === 'paused' || current.status === 'queued') {
+            store.updateRun(run.id, { status: 'failed', error, ended: Date.now(), pid: null });
+            emit({ runId: run.id, kind: 'status', status: 'failed', error });
+          }
+        }
+      }
+      resolveExit();
+    });
+    return request(l, { type: 'start', dataDir: store.dataDir, runId: run.id, resume, ...(initFrom ? { initFrom } : {}) });
+  }
+
+  const getLive = (id: number): Live => {
+    const l = live.get(id);
+    if (!l) {
+      if (!store.getRun(id)) throw notFound('run', id);
+      throw new CharmerError('RUN_ACTIVE', `Run ${id} is not training in this window.`, { runId: id });
+    }
+    return l;
+  };
+
+  const service: RunsServiceInternal = {
+    async listRuns(filter) {
+      return store.listRuns(filter);
+    },
+    async getRun(id): Promise<RunDetail> {
+      const run = store.getRun(id);
+      if (!run) throw notFound('run', id);
+      // A checkpoint deleted by hand: its row goes (only for runs not training now).
+      let checkpoints = store.listCheckpoints(id);
+      if (!live.has(id) && run.status !== 'running' && run.status !== 'paused') {
+        for (const c of checkpoints) if (!readCheckpointMeta(c.path)) store.deleteCheckpointRow(c.id);
+        checkpoints = store.listCheckpoints(id);
+      }
+      return {
+        ...run,
+        metrics: store.listMetrics(id),
+        checkpoints,
+        trainingSamples: store.listSamples({ runId: id, source: 'training', sort: 'oldest', limit: 10_000 }).items,
+      };
+    },
+    async getMetrics(id, afterIteration) {
+      return store.listMetrics(id, afterIteration ?? -1);
+    },
+    async startRun(opts: StartRunOptions) {
+      const corpus = store.getCorpus(opts.corpusId);
+      if (!corpus) throw notFound('corpus', opts.corpusId);
+      corpusPath(store, corpus); // the copy must exist
+      let initFrom: string | undefined;
+      if (opts.initFrom) {
+        const parent = store.getRun(opts.initFrom.runId);
+        if (!parent) throw notFound('run', opts.initFrom.runId);
+        const kind = opts.initFrom.kind ?? 'best';
+        initFrom = path.join(store.runDir(parent.id), kind);
+        if (!readCheckpointMeta(initFrom)) {
+          throw new CharmerError('CHECKPOINT_MISSING', `Run ${parent.id} has no ${kind} checkpoint (${initFrom} is missing) to fine-tune from.`, { path: initFrom });
+        }
+      }
+      const config = fullConfig(corpus, opts.config);
+      const run = store.createRun({
+        corpusId: corpus.id,
+        name: opts.name ?? defaultRunName(corpus, config),
+        config,
+        parentRunId: opts.initFrom?.runId ?? null,
+      });
+      fs.mkdirSync(store.runDir(run.id), { recursive: true });
+      await launch(run, false, initFrom);
+      return store.getRun(run.id)!;
+    },
+    async resumeRun(id) {
+      const run = store.getRun(id);
+      if (!run) throw notFound('run', id);
+      if (live.has(id)) throw new CharmerError('RUN_ACTIVE', `Run ${id} is already training.`, { runId: id });
+      if (run.status === 'running' || run.status === 'paused' || run.status === 'queued') {
+        throw new CharmerError('RUN_ACTIVE', `Run ${id} is training in another window or command. Stop it there first.`, { runId: id });
+      }
+      const from = assertResumable(store, run);
+      store.deleteMetricsAfter(id, from);
+      await launch(run, true);
+      return store.getRun(id)!;
+    },
+    async pauseRun(id) {
+      await request(getLive(id), { type: 'pause' });
+    },
+    async continueRun(id) {
+      await request(getLive(id), { type: 'resume' });
+    },
+    async stopRun(id) {
+      const l = getLive(id);
+      await request(l, { type: 'stop' }).catch(() => {});
+      await l.exited;
+    },
+    async renameRun(id, name) {
+      if (!store.getRun(id)) throw notFound('run', id);
+      store.updateRun(id, { name });
+      return store.getRun(id)!;
+    },
+    async deleteRun(id) {
+      const run = store.getRun(id);
+      if (!run) throw notFound('run', id);
+      if (live.has(id) || run.status === 'running' || run.status === 'paused' || run.status === 'queued') {
+        throw new CharmerError('RUN_ACTIVE', `Run ${id} is training. Stop it before deleting it.`, { runId: id });
+      }
+      store.deleteRunRows(id);
+      fs.rmSync(store.runDir(id), { recursive: true, force: true });
+    },
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    isLive: (id) => live.has(id),
+    async shutdown(timeoutMs = 10_000) {
+      await Promise.all(
+        [...live.values()].map(async (l) => {
+          request(l, { type: 'stop' }).catch(() => {});
+          const timer = setTimeout(() => l.handle.kill(), timeoutMs);
+          await l.exited;
+          clearTimeout(timer);
+        }),
+      );
+    },
+  };
+  return service;
+}
+
+export type { RunStatus };

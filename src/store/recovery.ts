@@ -1,0 +1,135 @@
+/**
+ * What happens on every open, so that a library killed at any moment comes back consistent:
+ * - a run left queued/running/paused whose process is gone becomes 'interrupted';
+ * - checkpoint rows are reconciled with the files (the engine writes DIR/best and DIR/latest
+ *   atomically, then the recorder writes the row): a row whose directory is gone is removed, a
+ *   directory without a row (killed between the two) gets its row back, from model.json's metadata;
+ * - an interrupted run's metrics beyond its latest checkpoint are removed: resuming redoes them.
+ * Runs whose process is alive (another window, the command line) are left alone.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Store } from './store.ts';
+
+export interface RecoveryReport {
+  interrupted: number[];
+  checkpointsRemoved: number;
+  checkpointsAdded: number;
+  metricsTrimmed: number;
+}
+
+/** Is a process with this pid alive (on this machine)? */
+export function pidAlive(pid: number | null | undefined): boolean {
+  if (!pid || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export interface CheckpointMeta {
+  iteration: number;
+  valLoss: number | null;
+}
+
+/**
+ * Iteration and validation loss of a checkpoint directory, from model.json's
+ * userDefinedMetadata.charmer, or null when there is no complete checkpoint there.
+ */
+export function readCheckpointMeta(dir: string): CheckpointMeta | null {
+  try {
+    const modelJson = path.join(dir, 'model.json');
+    if (!fs.existsSync(modelJson)) return null;
+    const j = JSON.parse(fs.readFileSync(modelJson, 'utf8')) as Record<string, unknown>;
+    const meta = ((j.userDefinedMetadata as Record<string, unknown> | undefined)?.charmer ?? j.charmer ?? {}) as Record<string, unknown>;
+    const weights = (j.weightsManifest as Array<{ paths?: string[] }> | undefined)?.flatMap((g) => g.paths ?? []) ?? [];
+    for (const w of weights) if (!fs.existsSync(path.join(dir, w))) return null;
+    const iteration = Number(meta.iteration);
+    if (!Number.isFinite(iteration)) return null;
+    const v = meta.valLoss ?? meta.bestValLoss;
+    return { iteration, valLoss: typeof v === 'number' && Number.isFinite(v) ? v : null };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Finishes what a crash interrupted in a run folder: the engine writes a checkpoint into a temporary
+ * sibling, renames the old one to `.KIND.old`, then renames the new one into place. Killed between
+ * the two renames, only `.KIND.old` is complete: it is renamed back. Temporary folders are removed.
+ * Only for runs whose process is gone.
+ */
+export function repairRunDir(runDir: string): void {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(runDir);
+  } catch {
+    return;
+  }
+  for (const kind of ['best', 'latest']) {
+    const dir = path.join(runDir, kind);
+    const old = path.join(runDir, `.${kind}.old`);
+    if (!fs.existsSync(path.join(dir, 'model.json')) && fs.existsSync(path.join(old, 'model.json'))) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.renameSync(old, dir);
+    } else if (fs.existsSync(old)) {
+      fs.rmSync(old, { recursive: true, force: true });
+    }
+  }
+  for (const e of entries) if (/^\.(best|latest)\.tmp-/.test(e)) fs.rmSync(path.join(runDir, e), { recursive: true, force: true });
+}
+
+export function recover(store: Store): RecoveryReport {
+  const report: RecoveryReport = { interrupted: [], checkpointsRemoved: 0, checkpointsAdded: 0, metricsTrimmed: 0 };
+  const live = new Set<number>();
+  const STALE_QUEUED_MS = 60_000;
+  store.transaction(() => {
+    for (const r of store.activeRunRows()) {
+      if (pidAlive(r.pid)) {
+        live.add(r.id);
+        continue;
+      }
+      if (r.status === 'queued' && r.pid === null && Date.now() - r.created < STALE_QUEUED_MS) {
+        live.add(r.id); // being started by a live service right now
+        continue;
+      }
+      store.updateRun(r.id, { status: 'interrupted', pid: null, ended: Date.now() });
+      report.interrupted.push(r.id);
+    }
+  });
+  const interrupted = new Set(report.interrupted);
+  for (const runId of store.allRunIds()) {
+    if (live.has(runId)) continue;
+    repairRunDir(store.runDir(runId));
+    store.transaction(() => {
+      const rows = store.listCheckpoints(runId);
+      for (const kind of ['best', 'latest'] as const) {
+        const dir = path.join(store.runDir(runId), kind);
+        const meta = readCheckpointMeta(dir);
+        const row = rows.find((c) => c.kind === kind);
+        if (!meta) {
+          if (row) {
+            store.deleteCheckpointRow(row.id);
+            report.checkpointsRemoved++;
+          }
+          continue;
+        }
+        if (!row || row.iteration !== meta.iteration || path.resolve(row.path) !== path.resolve(dir)) {
+          store.upsertCheckpoint(runId, kind, meta.iteration, meta.valLoss, dir);
+          if (!row) report.checkpointsAdded++;
+        }
+      }
+      if (interrupted.has(runId)) {
+        const latest = readCheckpointMeta(path.join(store.runDir(runId), 'latest'));
+        if (latest) {
+          report.metricsTrimmed += store.deleteMetricsAfter(runId, latest.iteration);
+          store.updateRun(runId, { iterations: latest.iteration });
+        }
+      }
+    });
+  }
+  return report;
+}

@@ -1,0 +1,133 @@
+/**
+ * A training process: one run, one process (child_process.fork under Node, utilityProcess in
+ * Electron). It opens the library itself and is the only writer of its run's metrics, checkpoint
+ * rows, status and training samples (through RunRecorder, in batched transactions), and forwards
+ * every engine event to the parent. Pausing is not pulling the next event from train(); stopping
+ * aborts the signal, and the engine finishes its step, writes latest and emits done('stopped').
+ */
+import type { TrainEvent } from '../engine/events.ts';
+import { isCharmerError } from '../engine/errors.ts';
+import { openStore } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
+import { loadEngine } from '../services/engine.ts';
+import { RunRecorder } from '../services/recorder.ts';
+import { checkpointDirOf, corpusFileOfRun } from '../services/training.ts';
+import { isWorkerRequest, type WorkerMessage, type WorkerRequest } from './protocol.ts';
+
+interface Port {
+  send(m: WorkerMessage): Promise<void>;
+  onMessage(cb: (m: unknown) => void): void;
+}
+
+function makePort(): Port {
+  const parentPort = (process as unknown as { parentPort?: { postMessage(m: unknown): void; on(ev: 'message', cb: (e: { data: unknown }) => void): void } }).parentPort;
+  if (parentPort) {
+    return {
+      send: async (m) => parentPort.postMessage(m),
+      onMessage: (cb) => parentPort.on('message', (e) => cb(e.data)),
+    };
+  }
+  if (!process.send) throw new Error('train-process must be started with an IPC channel (child_process.fork or utilityProcess)');
+  return {
+    send: (m) =>
+      new Promise<void>((resolve) => {
+        if (!process.connected) return resolve();
+        process.send!(m, undefined, undefined, () => resolve());
+      }),
+    onMessage: (cb) => process.on('message', cb),
+  };
+}
+
+const port = makePort();
+let controller = new AbortController();
+let paused = false;
+let wake: (() => void) | null = null;
+let started = false;
+
+function ack(seq: number, error?: unknown): void {
+  if (!error) void port.send({ type: 'ack', seq, ok: true });
+  else void port.send({ type: 'ack', seq, ok: false, code: isCharmerError(error) ? error.code : 'INTERNAL', message: (error as Error).message ?? String(error) });
+}
+
+port.onMessage((raw) => {
+  if (!isWorkerRequest(raw)) return;
+  const req = raw as WorkerRequest;
+  switch (req.type) {
+    case 'start':
+      if (started) return ack(req.seq, new Error('already started'));
+      started = true;
+      ack(req.seq);
+      void runTraining(req.dataDir, req.runId, req.resume, req.initFrom);
+      return;
+    case 'pause':
+      paused = true;
+      ack(req.seq);
+      return;
+    case 'resume':
+      paused = false;
+      wake?.();
+      ack(req.seq);
+      return;
+    case 'stop':
+      controller.abort();
+      paused = false;
+      wake?.();
+      ack(req.seq);
+      return;
+  }
+});
+
+async function waitWhilePaused(store: Store, runId: number): Promise<void> {
+  if (!paused) return;
+  store.updateRun(runId, { status: 'paused' });
+  await port.send({ type: 'status', runId, status: 'paused' });
+  while (paused) await new Promise<void>((r) => (wake = r));
+  wake = null;
+  if (!controller.signal.aborted) {
+    store.updateRun(runId, { status: 'running' });
+    await port.send({ type: 'status', runId, status: 'running' });
+  }
+}
+
+async function runTraining(dataDir: string, runId: number, resume: boolean, initFrom: string | undefined): Promise<void> {
+  let store: Store | null = null;
+  let recorder: RunRecorder | null = null;
+  let exitCode = 0;
+  try {
+    store = openStore(dataDir, { recover: false });
+    recorder = new RunRecorder(store, runId);
+    recorder.begin();
+    await port.send({ type: 'status', runId, status: 'running' });
+    const run = store.getRun(runId);
+    if (!run) throw new Error(`run ${runId} is not in the library`);
+    const engine = await loadEngine();
+    const corpus = await engine.loadCorpus(corpusFileOfRun(store, run), { mode: run.config.mode, signal: controller.signal });
+    const gen = engine.train({ corpus, config: run.config, out: checkpointDirOf(store, runId), resume, initFrom, signal: controller.signal });
+    for (;;) {
+      await waitWhilePaused(store, runId);
+      const next = await gen.next();
+      if (next.done) break;
+      const ev: TrainEvent = next.value;
+      recorder.handle(ev);
+      await port.send({ type: 'event', runId, event: ev });
+    }
+    if (!recorder.finalStatus) {
+      // The generator ended without done/error: treat as stopped (resumable).
+      recorder.handle({ type: 'done', reason: 'stopped', iteration: recorder.lastIteration, bestValLoss: null, elapsedS: 0 });
+    }
+  } catch (e) {
+    const message = isCharmerError(e) ? (e as Error).message : `${(e as Error)?.message ?? String(e)}`;
+    try {
+      recorder?.fail(message);
+    } catch {
+      exitCode = 1; // the library itself failed (disk full?): the parent marks the run failed
+    }
+    if (!recorder) exitCode = 1;
+    await port.send({ type: 'event', runId, event: { type: 'error', code: isCharmerError(e) ? e.code : 'INTERNAL', message, iteration: recorder?.lastIteration ?? 0 } });
+  }
+  const status = (recorder?.finalStatus ?? 'failed') as 'completed' | 'stopped' | 'failed';
+  const error = status === 'failed' ? (store?.getRun(runId)?.error ?? 'training failed') : null;
+  store?.close();
+  await port.send({ type: 'exit', runId, status, error });
+  process.exit(exitCode);
+}
