@@ -1,0 +1,235 @@
+/**
+ * The contract between the shells (Electron main, browser-mode server) and the renderer: one entry
+ * per operation (a zod schema for its input and the type of its result) and one per event. The
+ * main-process IPC handlers, the preload's invokers, the WebSocket server and the renderer's client
+ * are all derived from these two maps, so adding an operation here is the only place to add it.
+ *
+ * Operations map onto the services (src/services/types.ts) one to one, plus a few that belong to a
+ * shell (file dialogs, opening links) and `app.*` facts about the running app.
+ */
+import { z } from 'zod';
+import { event, op } from './define.ts';
+import type {
+  CorpusDetail,
+  CorpusSummary,
+  Draft,
+  ImportResult,
+  MetricRow,
+  RunDetail,
+  RunEvent,
+  RunSummary,
+  SampleRow,
+} from '../services/types.ts';
+import type { TrainConfig } from '../engine/config.ts';
+
+export type {
+  CorpusDetail,
+  CorpusSummary,
+  Draft,
+  ImportResult,
+  MetricRow,
+  RunDetail,
+  RunEvent,
+  RunSummary,
+  SampleRow,
+  TrainConfig,
+};
+export type { RunStatus, CheckpointRow, CorpusMode, TrainEvent, Novelty, SampleSource } from '../services/types.ts';
+
+const id = z.number().int().positive();
+const byId = z.object({ id }).strict();
+const mode = z.enum(['text', 'lines']);
+const name = z.string().trim().min(1, 'must not be empty').max(200);
+/** A client-chosen id to match importProgress events with the import that caused them. */
+const importId = z.string().min(1).max(100).optional();
+
+/** Every char-rnn option, typed and bounded; unknown keys are refused. */
+export const trainConfigSchema = z
+  .object({
+    mode,
+    valFraction: z.number().min(0).max(0.5),
+    model: z.enum(['lstm', 'gru', 'rnn']),
+    rnnSize: z.number().int().min(1).max(8192),
+    numLayers: z.number().int().min(1).max(16),
+    embeddingSize: z.number().int().min(0).max(8192),
+    dropout: z.number().min(0).max(0.95),
+    optimizer: z.enum(['adam', 'rmsprop']),
+    learningRate: z.number().positive().max(10),
+    learningRateDecay: z.number().positive().max(1),
+    decayAfter: z.number().int().min(0),
+    gradClip: z.number().min(0),
+    batchSize: z.number().int().min(1).max(4096),
+    seqLength: z.number().int().min(1).max(10000),
+    maxEpochs: z.number().min(0),
+    maxIters: z.number().int().min(0),
+    maxTime: z.number().min(0),
+    explodeFactor: z.number().min(0),
+    seed: z.number().int(),
+    evalEvery: z.number().int().min(1),
+    sampleEvery: z.number().int().min(0),
+    sampleLength: z.number().int().min(1).max(100000),
+    backend: z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']),
+    threads: z.number().int().min(0).max(256),
+  })
+  .partial()
+  .strict();
+
+const sampleQuery = z
+  .object({
+    search: z.string().max(1000).optional(),
+    runId: id.optional(),
+    favorite: z.boolean().optional(),
+    source: z.enum(['training', 'generated']).optional(),
+    sort: z.enum(['newest', 'oldest', 'logprob', 'length', 'alpha']).optional(),
+    limit: z.number().int().min(1).max(100000).optional(),
+    offset: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+const newSample = z
+  .object({
+    runId: id.nullable(),
+    checkpointId: id.nullable().optional(),
+    source: z.enum(['training', 'generated']).optional(),
+    iteration: z.number().int().min(0).nullable().optional(),
+    temperature: z.number().min(0).nullable().optional(),
+    topK: z.number().int().min(0).nullable().optional(),
+    prime: z.string().max(100000).nullable().optional(),
+    mode,
+    text: z.string().max(1_000_000),
+    logprob: z.number().nullable().optional(),
+    novelty: z.enum(['train', 'val', 'new']).nullable().optional(),
+    favorite: z.boolean().optional(),
+    note: z.string().max(10000).optional(),
+  })
+  .strict();
+
+export interface AppInfo {
+  version: string;
+  /** Which shell serves the API. */
+  shell: 'electron' | 'browser';
+  dataDir: string;
+  platform: string;
+  cores: number;
+  /** Whether shell.openCorpusDialog works (Electron) or files are uploaded (browser mode). */
+  nativeDialogs: boolean;
+}
+
+export interface FileInfo {
+  path: string;
+  name: string;
+  bytes: number;
+  guessedMode: 'text' | 'lines';
+  /** The first few kilobytes, decoded as UTF-8. */
+  head: string;
+}
+
+export interface Estimate {
+  params: number;
+  /** Characters in the training split (approximate). */
+  trainChars: number;
+  /** Training characters the run will process, given maxEpochs/maxIters. */
+  totalChars: number;
+  /** Expected wall time in seconds (maxTime caps it). */
+  seconds: number;
+  charsPerS: number;
+  /** measured: from this machine's past runs of a similar size; reference: from published figures. */
+  basis: 'measured' | 'reference';
+}
+
+export const contract = {
+  app: {
+    info: op<AppInfo>()(z.object({}).strict()),
+  },
+  library: {
+    list: op<CorpusSummary[]>()(z.object({}).strict()),
+    get: op<CorpusDetail>()(byId),
+    /** Size, guessed mode and the first lines of a file on the machine that runs the services. */
+    inspectFile: op<FileInfo>()(z.object({ path: z.string().min(1).max(4096) }).strict()),
+    guessMode: op<'text' | 'lines'>()(z.object({ text: z.string().max(1_000_000) }).strict()),
+    importFile: op<ImportResult>()(
+      z.object({ path: z.string().min(1).max(4096), name: name.optional(), mode: mode.optional(), importId }).strict(),
+    ),
+    importText: op<ImportResult>()(
+      z.object({ text: z.string().min(1, 'paste some text first').max(50_000_000), name, mode: mode.optional(), importId }).strict(),
+    ),
+    rename: op<CorpusSummary>()(z.object({ id, name }).strict()),
+    remove: op<void>()(z.object({ id, force: z.boolean().optional() }).strict()),
+  },
+  runs: {
+    list: op<RunSummary[]>()(
+      z
+        .object({
+          corpusId: id.optional(),
+          status: z.enum(['queued', 'running', 'paused', 'completed', 'stopped', 'failed', 'interrupted']).optional(),
+        })
+        .strict(),
+    ),
+    get: op<RunDetail>()(byId),
+    metrics: op<MetricRow[]>()(z.object({ id, afterIteration: z.number().int().min(-1).optional() }).strict()),
+    estimate: op<Estimate>()(z.object({ corpusId: id, config: trainConfigSchema }).strict()),
+    start: op<RunSummary>()(
+      z
+        .object({
+          corpusId: id,
+          config: trainConfigSchema,
+          name: name.optional(),
+          initFrom: z.object({ runId: id, kind: z.enum(['best', 'latest']).optional() }).strict().optional(),
+        })
+        .strict(),
+    ),
+    /** Continue a stopped/interrupted/completed run from its latest checkpoint (a new process). */
+    resume: op<RunSummary>()(byId),
+    pause: op<void>()(byId),
+    /** Un-pause a paused run. */
+    continue: op<void>()(byId),
+    stop: op<void>()(byId),
+    rename: op<RunSummary>()(z.object({ id, name }).strict()),
+    remove: op<void>()(byId),
+  },
+  gallery: {
+    list: op<{ items: SampleRow[]; total: number }>()(sampleQuery),
+    save: op<SampleRow>()(newSample),
+    saveMany: op<SampleRow[]>()(z.object({ samples: z.array(newSample).max(10000) }).strict()),
+    setFavorite: op<void>()(z.object({ id, favorite: z.boolean() }).strict()),
+    setNote: op<void>()(z.object({ id, note: z.string().max(10000) }).strict()),
+    remove: op<number>()(z.object({ ids: z.array(id).max(100000) }).strict()),
+    restore: op<number>()(z.object({ ids: z.array(id).max(100000) }).strict()),
+    export: op<string>()(
+      z.object({ ids: z.union([z.array(id).max(100000), z.literal('all')]), format: z.enum(['csv', 'json', 'txt']) }).strict(),
+    ),
+  },
+  drafts: {
+    list: op<Array<Omit<Draft, 'text'>>>()(z.object({}).strict()),
+    get: op<Draft>()(byId),
+    save: op<Draft>()(
+      z.object({ id: id.optional(), title: z.string().max(500), text: z.string().max(10_000_000), runId: id.nullable().optional() }).strict(),
+    ),
+    remove: op<void>()(byId),
+  },
+  shell: {
+    /** Electron: the native open-file dialog; resolves null when cancelled. Browser mode: UNAVAILABLE. */
+    openCorpusDialog: op<string | null>()(z.object({}).strict()),
+    /** Opens an http(s) link in the system browser; anything else is refused. */
+    openExternal: op<void>()(z.object({ url: z.string().url().max(2048) }).strict()),
+  },
+} as const;
+
+export type Contract = typeof contract;
+
+export interface ImportProgressEvent {
+  importId: string;
+  bytesRead: number;
+  totalBytes: number;
+}
+
+export const events = {
+  /** Every engine event and status change of every run. */
+  runEvent: event<RunEvent>(),
+  /** Progress of a large import started with an importId. */
+  importProgress: event<ImportProgressEvent>(),
+  /** The set of corpora changed (import, rename, delete). */
+  libraryChanged: event<{ reason: string }>(),
+} as const;
+
+export type Events = typeof events;

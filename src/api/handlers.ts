@@ -1,0 +1,166 @@
+/**
+ * Node side only (Electron main, browser-mode server): the contract's operations bound to the
+ * services. No business logic lives here: each handler is one service call, plus the few facts a
+ * shell knows (dialogs, links, app info) passed in as `shell`.
+ */
+import { open, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import os from 'node:os';
+import type { Services } from '../services/types.ts';
+import { contract, type AppInfo, type Estimate, type Events, type FileInfo } from './contract.ts';
+import type { EmitOf, HandlersOf } from './define.ts';
+import { ApiError } from './errors.ts';
+import { DEFAULT_CONFIG, countParams, estimateWork, referenceCharsPerS, scaleCharsPerS } from './training.ts';
+
+export interface ShellHooks {
+  shell: AppInfo['shell'];
+  version: string;
+  openCorpusDialog?: () => Promise<string | null>;
+  openExternal?: (url: string) => Promise<void>;
+  /** Guess text/lines from a sample (the engine's guessMode). */
+  guessMode?: (sample: string) => 'text' | 'lines';
+}
+
+const HEAD_BYTES = 64 * 1024;
+
+export function createHandlers(services: Services, hooks: ShellHooks, emit: EmitOf<Events>): HandlersOf<typeof contract> {
+  const guess = hooks.guessMode ?? guessModeFallback;
+  const progress = (importId: string | undefined) =>
+    importId
+      ? (p: { bytesRead: number; totalBytes: number }) => emit('importProgress', { importId, bytesRead: p.bytesRead, totalBytes: p.totalBytes })
+      : undefined;
+  const changed = (reason: string) => emit('libraryChanged', { reason });
+
+  return {
+    app: {
+      info: () => ({
+        version: hooks.version,
+        shell: hooks.shell,
+        dataDir: services.info.dataDir,
+        platform: process.platform,
+        cores: os.availableParallelism?.() ?? os.cpus().length,
+        nativeDialogs: Boolean(hooks.openCorpusDialog),
+      }),
+    },
+    library: {
+      list: () => services.library.listCorpora(),
+      get: ({ id }) => services.library.getCorpus(id),
+      inspectFile: async ({ path }): Promise<FileInfo> => {
+        let info;
+        try {
+          info = await stat(path);
+        } catch {
+          throw new ApiError('FILE_NOT_FOUND', `There is no file at ${path}. Check the path and try again.`);
+        }
+        if (info.isDirectory()) throw new ApiError('IS_DIRECTORY', `${path} is a folder; choose a text file inside it.`);
+        const fh = await open(path, 'r');
+        try {
+          const buf = Buffer.alloc(Math.min(HEAD_BYTES, info.size));
+          const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+          const head = new TextDecoder('utf-8', { fatal: false }).decode(buf.subarray(0, bytesRead));
+          return { path, name: basename(path).replace(/\.[^.]*$/, '') || basename(path), bytes: info.size, guessedMode: guess(head), head: head.slice(0, 4000) };
+        } finally {
+          await fh.close();
+        }
+      },
+      guessMode: ({ text }) => guess(text),
+      importFile: async ({ path, name, mode, importId }) => {
+        const r = await services.library.importCorpus(
+          { path, ...(name ? { name } : {}) },
+          { ...(mode ? { mode } : {}), ...(importId ? { onProgress: progress(importId) } : {}) },
+        );
+        changed('import');
+        return r;
+      },
+      importText: async ({ text, name, mode, importId }) => {
+        const r = await services.library.importCorpus({ text, name }, { ...(mode ? { mode } : {}), ...(importId ? { onProgress: progress(importId) } : {}) });
+        changed('import');
+        return r;
+      },
+      rename: async ({ id, name }) => {
+        const r = await services.library.renameCorpus(id, name);
+        changed('rename');
+        return r;
+      },
+      remove: async ({ id, force }) => {
+        await services.library.deleteCorpus(id, force ? { force } : {});
+        changed('delete');
+      },
+    },
+    runs: {
+      list: (filter) => services.runs.listRuns(filter),
+      get: ({ id }) => services.runs.getRun(id),
+      metrics: ({ id, afterIteration }) => services.runs.getMetrics(id, afterIteration),
+      estimate: async ({ corpusId, config }): Promise<Estimate> => {
+        const corpus = await services.library.getCorpus(corpusId);
+        const full = { ...DEFAULT_CONFIG, ...config };
+        const params = countParams(full, corpus.vocabSize);
+        // Measured: the finished runs of this machine, the closest in size first.
+        const runs = await services.runs.listRuns();
+        let charsPerS = referenceCharsPerS(params);
+        let basis: Estimate['basis'] = 'reference';
+        const measured = runs.filter((r) => r.params && r.iterations > 0);
+        measured.sort((a, b) => Math.abs(Math.log(a.params! / params)) - Math.abs(Math.log(b.params! / params)));
+        for (const r of measured.slice(0, 3)) {
+          const rows = await services.runs.getMetrics(r.id, Math.max(-1, r.iterations - 50));
+          const speeds = rows.map((m) => m.charsPerS).filter((v): v is number => typeof v === 'number' && v > 0);
+          if (speeds.length) {
+            speeds.sort((a, b) => a - b);
+            charsPerS = scaleCharsPerS(speeds[speeds.length >> 1]!, r.params!, params);
+            basis = 'measured';
+            break;
+          }
+        }
+        const work = estimateWork(full, corpus.chars, charsPerS);
+        return { params, charsPerS, basis, ...work };
+      },
+      start: (opts) => services.runs.startRun(opts),
+      resume: ({ id }) => services.runs.resumeRun(id),
+      pause: ({ id }) => services.runs.pauseRun(id),
+      continue: ({ id }) => services.runs.continueRun(id),
+      stop: ({ id }) => services.runs.stopRun(id),
+      rename: ({ id, name }) => services.runs.renameRun(id, name),
+      remove: ({ id }) => services.runs.deleteRun(id),
+    },
+    gallery: {
+      list: (q) => services.gallery.listSamples(q),
+      save: (s) => services.gallery.saveSample(s),
+      saveMany: ({ samples }) => services.gallery.saveSamples(samples),
+      setFavorite: ({ id, favorite }) => services.gallery.setFavorite(id, favorite),
+      setNote: ({ id, note }) => services.gallery.setNote(id, note),
+      remove: ({ ids }) => services.gallery.deleteSamples(ids),
+      restore: ({ ids }) => services.gallery.restoreSamples(ids),
+      export: ({ ids, format }) => services.gallery.exportSamples(ids, format),
+    },
+    drafts: {
+      list: () => services.drafts.listDrafts(),
+      get: ({ id }) => services.drafts.getDraft(id),
+      save: (d) => services.drafts.saveDraft(d),
+      remove: ({ id }) => services.drafts.deleteDraft(id),
+    },
+    shell: {
+      openCorpusDialog: async () => {
+        if (!hooks.openCorpusDialog) throw new ApiError('UNAVAILABLE', 'There is no file dialog in browser mode: choose a file with the page’s file picker, which uploads it.');
+        return hooks.openCorpusDialog();
+      },
+      openExternal: async ({ url }) => {
+        const u = new URL(url);
+        if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ApiError('INVALID_INPUT', 'Only http and https links can be opened.');
+        if (!hooks.openExternal) throw new ApiError('UNAVAILABLE', 'Links open in this browser: use the link itself.');
+        await hooks.openExternal(u.toString());
+      },
+    },
+  };
+}
+
+/**
+ * Used until the engine's guessMode is passed in: lines mode when the sample is many short lines
+ * (names, titles), text otherwise.
+ */
+export function guessModeFallback(sample: string): 'text' | 'lines' {
+  const lines = sample.split(/\r?\n/).filter((l) => l.length > 0);
+  if (lines.length < 5) return 'text';
+  const avg = lines.reduce((s, l) => s + l.length, 0) / lines.length;
+  const long = lines.filter((l) => l.length > 60).length / lines.length;
+  return avg <= 30 && long < 0.05 ? 'lines' : 'text';
+}

@@ -1,0 +1,18 @@
+/**
+ * The operation and event names as plain data, for the preload script: it must stay small and
+ * sandbox-safe, so it does not import the zod schemas. test/api checks these lists equal the
+ * contract's keys exactly.
+ */
+export const OPERATION_NAMES = {
+  app: ['info'],
+  library: ['list', 'get', 'inspectFile', 'guessMode', 'importFile', 'importText', 'rename', 'remove'],
+  runs: ['list', 'get', 'metrics', 'estimate', 'start', 'resume', 'pause', 'continue', 'stop', 'rename', 'remove'],
+  gallery: ['list', 'save', 'saveMany', 'setFavorite', 'setNote', 'remove', 'restore', 'export'],
+  drafts: ['list', 'get', 'save', 'remove'],
+  shell: ['openCorpusDialog', 'openExternal'],
+} as const;
+
+export const EVENT_NAMES = ['runEvent', 'importProgress', 'libraryChanged'] as const;
+
+export const OP_PREFIX = 'charmer:op:';
+export const EVENT_PREFIX = 'charmer:event:';

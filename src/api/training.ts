@@ -1,0 +1,170 @@
+/**
+ * Plain training data the renderer needs: char-rnn's defaults and one-line help (re-exported from
+ * the engine's configuration module, which is plain data with no imports), the presets the Training
+ * view offers, and the size/time arithmetic behind their estimates.
+ */
+import { CONFIG_HELP, DEFAULT_CONFIG } from '../engine/config.ts';
+import type { TrainConfig } from '../engine/config.ts';
+
+export { CONFIG_HELP, DEFAULT_CONFIG };
+
+export type ConfigGroup = keyof typeof CONFIG_HELP;
+export const CONFIG_GROUPS: ConfigGroup[] = ['data', 'model', 'optimization', 'bookkeeping'];
+
+/** The choices of the string options (for select boxes). */
+export const CONFIG_CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
+  mode: ['text', 'lines'],
+  model: ['lstm', 'gru', 'rnn'],
+  optimizer: ['adam', 'rmsprop'],
+  backend: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
+};
+
+/** Options that must be whole numbers. */
+export const INTEGER_OPTIONS: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>([
+  'rnnSize',
+  'numLayers',
+  'embeddingSize',
+  'decayAfter',
+  'batchSize',
+  'seqLength',
+  'maxIters',
+  'seed',
+  'evalEvery',
+  'sampleEvery',
+  'sampleLength',
+  'threads',
+]);
+
+/** A preset sets the model and the budget; the mode always follows the corpus (changeable under Advanced). */
+export interface Preset {
+  id: string;
+  label: string;
+  /** One line on what it is for. */
+  description: string;
+  config: Partial<TrainConfig>;
+}
+
+export const PRESETS: readonly Preset[] = [
+  {
+    id: 'names-fast',
+    label: 'Names: fast',
+    description: 'A small 2-layer LSTM for lists of short items (names, titles); a minute or two on a laptop CPU.',
+    config: {
+      model: 'lstm',
+      rnnSize: 128,
+      numLayers: 2,
+      dropout: 0,
+      batchSize: 64,
+      seqLength: 32,
+      learningRate: 3e-3,
+      maxEpochs: 30,
+      maxTime: 120,
+      evalEvery: 50,
+      sampleEvery: 50,
+      sampleLength: 8,
+    },
+  },
+  {
+    id: 'writing-medium',
+    label: 'Writing: medium',
+    description: 'Char-rnn’s classic 2×256 LSTM for prose, poems or code of 100 KB to a few MB.',
+    config: {
+      model: 'lstm',
+      rnnSize: 256,
+      numLayers: 2,
+      dropout: 0.25,
+      batchSize: 50,
+      seqLength: 100,
+      learningRate: 2e-3,
+      maxEpochs: 20,
+      maxTime: 0,
+      evalEvery: 500,
+      sampleEvery: 500,
+      sampleLength: 300,
+    },
+  },
+  {
+    id: 'large-gpu',
+    label: 'Large: GPU',
+    description: 'A 3×512 LSTM with dropout for big corpora; worth it with a GPU backend, slow on a CPU.',
+    config: {
+      model: 'lstm',
+      rnnSize: 512,
+      numLayers: 3,
+      dropout: 0.5,
+      batchSize: 100,
+      seqLength: 100,
+      learningRate: 2e-3,
+      maxEpochs: 50,
+      maxTime: 0,
+      evalEvery: 1000,
+      sampleEvery: 1000,
+      sampleLength: 300,
+    },
+  },
+];
+
+/** Parameters of Embedding -> numLayers recurrent layers -> Dense softmax (stock TF.js layouts). */
+export function countParams(config: Pick<TrainConfig, 'model' | 'rnnSize' | 'numLayers' | 'embeddingSize'>, vocabSize: number): number {
+  const h = config.rnnSize;
+  const e = config.embeddingSize > 0 ? config.embeddingSize : h;
+  const gates = config.model === 'lstm' ? 4 : config.model === 'gru' ? 3 : 1;
+  let params = vocabSize * e;
+  for (let l = 0; l < config.numLayers; l++) {
+    const input = l === 0 ? e : h;
+    params += gates * (input * h + h * h + h);
+  }
+  params += h * vocabSize + vocabSize;
+  return params;
+}
+
+/**
+ * Reference speed when this machine has not trained anything yet: about 6 FLOPs per parameter per
+ * character (forward and backward), at an effective rate that grows with the matrix sizes (small
+ * models are bound by per-op overhead, big ones by GEMM). Calibrated on the figures in DESIGN.md for
+ * a 2-core CPU: ~1,400 chars/s for 2×128 (wasm), ~400 for 2×512.
+ */
+export function referenceCharsPerS(params: number): number {
+  return effectiveFlops(params) / (6 * Math.max(1, params));
+}
+
+function effectiveFlops(params: number): number {
+  return 15e9 * (params / (params + 2e6));
+}
+
+/** Scale a measured speed (at measuredParams) to another model size with the same curve. */
+export function scaleCharsPerS(measuredCharsPerS: number, measuredParams: number, params: number): number {
+  const measuredFlops = measuredCharsPerS * 6 * measuredParams;
+  const ratio = effectiveFlops(params) / effectiveFlops(measuredParams);
+  return (measuredFlops * ratio) / (6 * Math.max(1, params));
+}
+
+/** Training characters a run will process, and how long that takes at charsPerS. */
+export function estimateWork(
+  config: Pick<TrainConfig, 'valFraction' | 'maxEpochs' | 'maxIters' | 'maxTime' | 'batchSize' | 'seqLength'>,
+  corpusChars: number,
+  charsPerS: number,
+): { trainChars: number; totalChars: number; seconds: number } {
+  const trainChars = Math.max(1, Math.round(corpusChars * (1 - config.valFraction)));
+  let totalChars = trainChars * Math.max(0, config.maxEpochs);
+  if (config.maxIters > 0) totalChars = Math.min(totalChars || Infinity, config.maxIters * config.batchSize * config.seqLength);
+  let seconds = totalChars / Math.max(1e-9, charsPerS);
+  if (config.maxTime > 0) seconds = Math.min(seconds, config.maxTime);
+  return { trainChars, totalChars, seconds };
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '—';
+  if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 86400) return `${(seconds / 3600).toFixed(seconds < 36000 ? 1 : 0)} h`;
+  return `${(seconds / 86400).toFixed(1)} days`;
+}
+
+export function formatCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)}B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (n >= 1e4) return `${Math.round(n / 1e3)}K`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return String(n);
+}

@@ -1,0 +1,160 @@
+/**
+ * The Library's state: the corpora, the one shown, and an import in progress (pick or drop a file,
+ * see its guessed mode, change it, import with a progress bar).
+ */
+import type { Api, CorpusDetail, CorpusSummary, ImportResult } from '../../api/index.ts';
+import type { Platform } from './client.ts';
+
+export type CorpusMode = 'text' | 'lines';
+
+/** A file or pasted text waiting for the person to confirm name and mode. */
+export interface PendingImport {
+  kind: 'path' | 'file' | 'text';
+  name: string;
+  bytes: number;
+  mode: CorpusMode;
+  guessedMode: CorpusMode;
+  head: string;
+  path?: string;
+  file?: File;
+  text?: string;
+}
+
+export interface ImportState {
+  name: string;
+  phase: 'uploading' | 'importing';
+  /** 0..1, or null when unknown. */
+  fraction: number | null;
+}
+
+let importCounter = 0;
+
+export class LibraryState {
+  corpora = $state.raw<CorpusSummary[]>([]);
+  selectedId = $state<number | null>(null);
+  detail = $state.raw<CorpusDetail | null>(null);
+  pending = $state<PendingImport | null>(null);
+  importing = $state<ImportState | null>(null);
+  loading = $state(false);
+  /** The last import's error, shown next to the import controls (the engine's message, as it is). */
+  importError = $state<{ code: string; message: string } | null>(null);
+
+  #api: Api;
+  #platform: Platform;
+  #importId: string | null = null;
+
+  constructor(platform: Platform) {
+    this.#platform = platform;
+    this.#api = platform.api;
+    this.#api.on.importProgress((p) => {
+      if (!this.importing || p.importId !== this.#importId) return;
+      this.importing = { ...this.importing, phase: 'importing', fraction: p.totalBytes > 0 ? p.bytesRead / p.totalBytes : null };
+    });
+    this.#api.on.libraryChanged(() => void this.refresh());
+  }
+
+  get selected(): CorpusSummary | null {
+    return this.corpora.find((c) => c.id === this.selectedId) ?? null;
+  }
+
+  async refresh(): Promise<void> {
+    this.loading = true;
+    try {
+      this.corpora = await this.#api.library.list();
+      if (this.selectedId === null && this.corpora.length) await this.select(this.corpora[0]!.id);
+      else if (this.selectedId !== null && !this.corpora.some((c) => c.id === this.selectedId)) {
+        this.selectedId = null;
+        this.detail = null;
+        if (this.corpora.length) await this.select(this.corpora[0]!.id);
+      }
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  async select(id: number): Promise<void> {
+    this.selectedId = id;
+    const detail = await this.#api.library.get({ id });
+    if (this.selectedId === id) this.detail = detail;
+  }
+
+  /** A File from the file picker or a drop. In Electron, by its path; in browser mode, uploaded. */
+  async stageFile(file: File): Promise<void> {
+    this.importError = null;
+    const path = this.#platform.pathForFile(file);
+    if (path) return this.stagePath(path);
+    const head = await file.slice(0, 64 * 1024).text();
+    const guessedMode = await this.#api.library.guessMode({ text: head });
+    this.pending = { kind: 'file', name: stripExt(file.name), bytes: file.size, mode: guessedMode, guessedMode, head: head.slice(0, 4000), file };
+  }
+
+  async stagePath(path: string): Promise<void> {
+    this.importError = null;
+    const info = await this.#api.library.inspectFile({ path });
+    this.pending = { kind: 'path', name: info.name, bytes: info.bytes, mode: info.guessedMode, guessedMode: info.guessedMode, head: info.head, path };
+  }
+
+  async stageText(text: string, name: string): Promise<void> {
+    this.importError = null;
+    const guessedMode = await this.#api.library.guessMode({ text: text.slice(0, 64 * 1024) });
+    this.pending = { kind: 'text', name: name || 'Pasted text', bytes: new TextEncoder().encode(text).length, mode: guessedMode, guessedMode, head: text.slice(0, 4000), text };
+  }
+
+  cancelPending(): void {
+    this.pending = null;
+  }
+
+  /** Imports the pending file or text; returns the result, or null after showing the error. */
+  async confirmImport(): Promise<ImportResult | null> {
+    const p = this.pending;
+    if (!p || this.importing) return null;
+    const importId = `import-${Date.now()}-${++importCounter}`;
+    this.#importId = importId;
+    this.importError = null;
+    this.importing = { name: p.name, phase: p.kind === 'file' ? 'uploading' : 'importing', fraction: 0 };
+    try {
+      let r: ImportResult;
+      if (p.kind === 'path') r = await this.#api.library.importFile({ path: p.path!, name: p.name, mode: p.mode, importId });
+      else if (p.kind === 'text') r = await this.#api.library.importText({ text: p.text!, name: p.name, mode: p.mode, importId });
+      else
+        r = await this.#platform.uploadFile(p.file!, {
+          name: p.name,
+          mode: p.mode,
+          importId,
+          onProgress: (sent, total) => {
+            if (this.importing?.phase === 'uploading') this.importing = { ...this.importing, fraction: total ? sent / total : null };
+          },
+        });
+      this.pending = null;
+      this.corpora = await this.#api.library.list();
+      await this.select(r.corpus.id);
+      return r;
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      this.importError = { code: err.code ?? 'INTERNAL', message: err.message ?? String(e) };
+      return null;
+    } finally {
+      this.importing = null;
+      this.#importId = null;
+    }
+  }
+
+  async rename(id: number, name: string): Promise<void> {
+    await this.#api.library.rename({ id, name });
+    await this.refresh();
+    if (this.selectedId === id) await this.select(id);
+  }
+
+  async remove(id: number, force = false): Promise<void> {
+    await this.#api.library.remove({ id, force });
+    if (this.selectedId === id) {
+      this.selectedId = null;
+      this.detail = null;
+    }
+    await this.refresh();
+  }
+}
+
+function stripExt(name: string): string {
+  return name.replace(/\.[^.]+$/, '') || name;
+}
