@@ -10,6 +10,7 @@ import type { Services } from '../services/types.ts';
 import { contract, type AppInfo, type Estimate, type Events, type FileInfo } from './contract.ts';
 import type { EmitOf, HandlersOf } from './define.ts';
 import { ApiError } from './errors.ts';
+import { guessMode as engineGuessMode } from '../engine/corpus.ts';
 import { DEFAULT_CONFIG, countParams, estimateWork, referenceCharsPerS, scaleCharsPerS } from './training.ts';
 
 export interface ShellHooks {
@@ -17,14 +18,14 @@ export interface ShellHooks {
   version: string;
   openCorpusDialog?: () => Promise<string | null>;
   openExternal?: (url: string) => Promise<void>;
-  /** Guess text/lines from a sample (the engine's guessMode). */
+  /** Guess text/lines from a sample (default: the engine's guessMode). */
   guessMode?: (sample: string) => 'text' | 'lines';
 }
 
 const HEAD_BYTES = 64 * 1024;
 
 export function createHandlers(services: Services, hooks: ShellHooks, emit: EmitOf<Events>): HandlersOf<typeof contract> {
-  const guess = hooks.guessMode ?? guessModeFallback;
+  const guess = hooks.guessMode ?? engineGuessMode;
   const progress = (importId: string | undefined) =>
     importId
       ? (p: { bytesRead: number; totalBytes: number }) => emit('importProgress', { importId, bytesRead: p.bytesRead, totalBytes: p.totalBytes })
@@ -151,16 +152,4 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
       },
     },
   };
-}
-
-/**
- * Used until the engine's guessMode is passed in: lines mode when the sample is many short lines
- * (names, titles), text otherwise.
- */
-export function guessModeFallback(sample: string): 'text' | 'lines' {
-  const lines = sample.split(/\r?\n/).filter((l) => l.length > 0);
-  if (lines.length < 5) return 'text';
-  const avg = lines.reduce((s, l) => s + l.length, 0) / lines.length;
-  const long = lines.filter((l) => l.length > 60).length / lines.length;
-  return avg <= 30 && long < 0.05 ? 'lines' : 'text';
 }
