@@ -1,0 +1,170 @@
+/**
+ * CharModel: Embedding -> N recurrent layers -> Dense softmax, held as an ordinary TF.js
+ * LayersModel (so model.json + weights load anywhere TF.js does), while training and sampling run
+ * our own functions (./recurrent) over the same variables.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { CellType, CorpusMode, TrainConfig } from './config.ts';
+import type { LayerState, LayerWeights } from './recurrent.ts';
+import { cellStep, gateCount, projectInputs, runSequence, zeroState } from './recurrent.ts';
+import { Rng } from './rng.ts';
+import { Vocabulary } from './vocabulary.ts';
+
+export interface ModelSpec {
+  cell: CellType;
+  vocabSize: number;
+  embeddingSize: number;
+  hidden: number;
+  layers: number;
+  dropout: number;
+}
+
+export function specFromConfig(config: TrainConfig, vocabSize: number): ModelSpec {
+  return {
+    cell: config.model,
+    vocabSize,
+    embeddingSize: config.embeddingSize || config.rnnSize,
+    hidden: config.rnnSize,
+    layers: config.numLayers,
+    dropout: config.dropout,
+  };
+}
+
+/** The stock TF.js graph with the same weights (names and shapes) our functions use. */
+export function buildLayersModel(spec: ModelSpec): tfl.LayersModel {
+  const input = tfl.input({ shape: [null], dtype: 'int32', name: 'chars' });
+  let x = tfl.layers.embedding({ inputDim: spec.vocabSize, outputDim: spec.embeddingSize, name: 'embedding', embeddingsInitializer: 'zeros' }).apply(input) as tfl.SymbolicTensor;
+  for (let l = 0; l < spec.layers; l++) {
+    // Initialisers run when the graph is built, then CharModel.create (or a checkpoint) sets the
+    // weights; zeros keeps that cheap (TF.js's orthogonal initialiser is slow and, in 4.22, broken).
+    const common = { units: spec.hidden, returnSequences: true, name: `rnn_${l}`, kernelInitializer: 'zeros', recurrentInitializer: 'zeros' } as const;
+    const layer =
+      spec.cell === 'lstm'
+        ? tfl.layers.lstm({ ...common, recurrentActivation: 'sigmoid', unitForgetBias: true })
+        : spec.cell === 'gru'
+          ? tfl.layers.gru({ ...common, recurrentActivation: 'sigmoid', resetAfter: false } as never)
+          : tfl.layers.simpleRNN(common);
+    x = layer.apply(x) as tfl.SymbolicTensor;
+    if (spec.dropout > 0 && l < spec.layers - 1) x = tfl.layers.dropout({ rate: spec.dropout, name: `dropout_${l}` }).apply(x) as tfl.SymbolicTensor;
+  }
+  const out = tfl.layers.dense({ units: spec.vocabSize, activation: 'softmax', name: 'output', kernelInitializer: 'zeros' }).apply(x) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out, name: 'charmer' });
+}
+
+export interface CharmerMetadata {
+  format: 'charmer-1';
+  vocab: string[];
+  mode: CorpusMode;
+  config: TrainConfig;
+  iteration: number;
+  epoch: number;
+  valLoss: number | null;
+  bestValLoss: number | null;
+  /** Loss history: one entry per evaluation (val) and per progress report (train). */
+  history: Array<{ iteration: number; trainLoss?: number; valLoss?: number }>;
+  baselineValLoss: number | null;
+  corpusName: string;
+  corpusHash: string;
+  createdAt: string;
+}
+
+export class CharModel {
+  readonly vocab: Vocabulary;
+  /** Variables in the order of model.trainableWeights. */
+  readonly variables: tf.Variable[];
+  readonly embedding: tf.Variable;
+  readonly layers: LayerWeights[];
+  readonly outKernel: tf.Variable;
+  readonly outBias: tf.Variable;
+
+  constructor(
+    readonly spec: ModelSpec,
+    readonly net: tfl.LayersModel,
+    vocab: Vocabulary,
+    public meta: CharmerMetadata,
+  ) {
+    this.vocab = vocab;
+    const byName = new Map(net.trainableWeights.map((w) => [w.originalName, w.read() as tf.Variable]));
+    const get = (n: string) => {
+      const v = byName.get(n);
+      if (!v) throw new Error(`model has no weight ${n}`);
+      return v;
+    };
+    this.embedding = get('embedding/embeddings');
+    this.layers = Array.from({ length: spec.layers }, (_, l) => {
+      const cellName = spec.cell === 'rnn' ? 'simple_rnn_cell' : `${spec.cell}_cell`;
+      const prefix = byName.has(`rnn_${l}/kernel`) ? `rnn_${l}` : `rnn_${l}/${cellName}`;
+      return {
+        kernel: get(`${prefix}/kernel`) as unknown as tf.Tensor2D,
+        recurrentKernel: get(`${prefix}/recurrent_kernel`) as unknown as tf.Tensor2D,
+        bias: get(`${prefix}/bias`) as unknown as tf.Tensor1D,
+      };
+    });
+    this.outKernel = get('output/kernel');
+    this.outBias = get('output/bias');
+    this.variables = net.trainableWeights.map((w) => w.read() as tf.Variable);
+  }
+
+  /** A new model with char-rnn's initialisation (uniform ±0.08; LSTM forget bias 1), seeded. */
+  static create(spec: ModelSpec, vocab: Vocabulary, meta: CharmerMetadata, seed: number): CharModel {
+    const net = buildLayersModel(spec);
+    const m = new CharModel(spec, net, vocab, meta);
+    const rng = new Rng(seed);
+    for (const v of m.variables) {
+      const values = new Float32Array(v.size);
+      const isBias = v.shape.length === 1;
+      if (!isBias) for (let i = 0; i < values.length; i++) values[i] = (rng.next() * 2 - 1) * 0.08;
+      if (isBias && spec.cell === 'lstm' && v !== m.outBias) values.fill(1, spec.hidden, 2 * spec.hidden);
+      v.assign(tf.tensor(values, v.shape));
+    }
+    return m;
+  }
+
+  get params(): number {
+    return this.variables.reduce((s, v) => s + v.size, 0);
+  }
+
+  zeroState(batch: number): LayerState[] {
+    return this.layers.map(() => zeroState(this.spec.cell, batch, this.spec.hidden));
+  }
+
+  /**
+   * Logits for every position of ids [B, T], starting from `state`; returns the final state too.
+   * `dropoutSeed` turns on dropout between layers (training only).
+   */
+  forward(ids: tf.Tensor2D, state: LayerState[], dropoutSeed?: number): { logits: tf.Tensor2D; state: LayerState[] } {
+    const [B, T] = ids.shape;
+    let x = tf.reshape(tf.gather(this.embedding, tf.reshape(ids, [-1])), [B, T, this.spec.embeddingSize]) as tf.Tensor3D;
+    const next: LayerState[] = [];
+    this.layers.forEach((w, l) => {
+      if (dropoutSeed !== undefined && this.spec.dropout > 0 && l > 0) x = tf.dropout(x, this.spec.dropout, undefined, dropoutSeed + l) as tf.Tensor3D;
+      const r = runSequence(this.spec.cell, w, x, state[l]!);
+      x = r.outputs;
+      next.push(r.state);
+    });
+    const logits = tf.add(tf.matMul(tf.reshape(x, [B * T, this.spec.hidden]), this.outKernel), this.outBias) as tf.Tensor2D;
+    return { logits, state: next };
+  }
+
+  /** One step for a batch of single characters (sampling): logits [B, V] and the next state. */
+  step(ids: tf.Tensor1D, state: LayerState[]): { logits: tf.Tensor2D; state: LayerState[] } {
+    let x = tf.gather(this.embedding, ids) as tf.Tensor2D;
+    const next: LayerState[] = [];
+    this.layers.forEach((w, l) => {
+      const xp = tf.squeeze(projectInputs(w, tf.expandDims(x, 1) as tf.Tensor3D), [1]) as tf.Tensor2D;
+      const s = cellStep(this.spec.cell, w, xp, state[l]!);
+      next.push(s);
+      x = s[0]!;
+    });
+    return { logits: tf.add(tf.matMul(x, this.outKernel), this.outBias) as tf.Tensor2D, state: next };
+  }
+
+  dispose(): void {
+    this.net.dispose();
+  }
+}
+
+export function gatesOf(spec: ModelSpec): number {
+  return gateCount(spec.cell);
+}

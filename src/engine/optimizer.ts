@@ -1,0 +1,80 @@
+/**
+ * Adam and RMSProp written out (rather than tf.train's) so that their state — step count and slot
+ * variables — can be saved in a checkpoint and restored exactly, and gradient clipping by global
+ * norm happens on the device without reading the norm back.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { OptimizerName } from './config.ts';
+
+export interface OptimizerState {
+  name: OptimizerName;
+  step: number;
+  /** Slot values, flattened in variable order: Adam [m..., v...], RMSProp [ms...]. */
+  slots: Float32Array[];
+}
+
+export class Optimizer {
+  step = 0;
+  private readonly slots: tf.Variable[];
+
+  constructor(
+    readonly name: OptimizerName,
+    private readonly vars: tf.Variable[],
+    private readonly beta1 = 0.9,
+    private readonly beta2 = 0.999,
+    private readonly eps = 1e-8,
+    private readonly rmsDecay = 0.95,
+  ) {
+    const perVar = name === 'adam' ? 2 : 1;
+    this.slots = [];
+    for (let k = 0; k < perVar; k++) for (const v of vars) this.slots.push(tf.variable(tf.zerosLike(v), false));
+  }
+
+  /** Clip to `clip` (global norm; 0 = off) and apply one update with learning rate `lr`. */
+  apply(grads: tf.Tensor[], lr: number, clip: number): void {
+    this.step++;
+    const t = this.step;
+    tf.tidy(() => {
+      let gs = grads;
+      if (clip > 0) {
+        const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g)))));
+        const scale = tf.minimum(1, tf.div(clip, tf.add(norm, 1e-6)));
+        gs = gs.map((g) => tf.mul(g, scale));
+      }
+      const n = this.vars.length;
+      if (this.name === 'adam') {
+        const a = (lr * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
+        gs.forEach((g, i) => {
+          const m = this.slots[i]!;
+          const v = this.slots[n + i]!;
+          m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
+          v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
+          this.vars[i]!.assign(tf.sub(this.vars[i]!, tf.mul(a, tf.div(m, tf.add(tf.sqrt(v), this.eps)))));
+        });
+      } else {
+        gs.forEach((g, i) => {
+          const ms = this.slots[i]!;
+          ms.assign(tf.add(tf.mul(ms, this.rmsDecay), tf.mul(tf.square(g), 1 - this.rmsDecay)));
+          this.vars[i]!.assign(tf.sub(this.vars[i]!, tf.mul(lr, tf.div(g, tf.add(tf.sqrt(ms), this.eps)))));
+        });
+      }
+    });
+  }
+
+  async getState(): Promise<OptimizerState> {
+    const slots = await Promise.all(this.slots.map(async (s) => new Float32Array(await s.data())));
+    return { name: this.name, step: this.step, slots };
+  }
+
+  setState(state: OptimizerState): void {
+    if (state.name !== this.name || state.slots.length !== this.slots.length) {
+      throw new Error(`optimizer state is for ${state.name} with ${state.slots.length} slots`);
+    }
+    this.step = state.step;
+    state.slots.forEach((values, i) => this.slots[i]!.assign(tf.tensor(values, this.slots[i]!.shape)));
+  }
+
+  dispose(): void {
+    for (const s of this.slots) s.dispose();
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * Sampling: a stateful single step per character (the recurrent state is carried, never re-run
+ * over a window), batched across items in lines mode. Temperature 0 is argmax; top-k keeps the k
+ * likeliest characters. Each sample carries its log-probability under the model at temperature 1,
+ * so results can be ranked whatever temperature produced them.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { CharmerError } from './errors.ts';
+import type { CharModel } from './model.ts';
+import type { LayerState } from './recurrent.ts';
+import { Rng } from './rng.ts';
+
+export interface SampleTextOptions {
+  prime?: string;
+  length: number;
+  temperature?: number;
+  topK?: number;
+  seed?: number;
+  skipUnknown?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface SampleResult {
+  text: string;
+  logprob: number;
+}
+
+export type Novelty = 'train' | 'val' | 'new';
+
+export interface LineSample extends SampleResult {
+  novelty: Novelty;
+}
+
+export interface SampleLinesOptions {
+  count: number;
+  temperature?: number;
+  topK?: number;
+  seed?: number;
+  prefix?: string;
+  contains?: string;
+  suffix?: string;
+  minLength?: number;
+  maxLength?: number;
+  newOnly?: boolean;
+  /** Deduplicate (default true). */
+  unique?: boolean;
+  /** The corpus items, for the novelty tag (a checkpoint's items.json). */
+  items?: { train: Iterable<string>; val: Iterable<string> };
+  signal?: AbortSignal;
+}
+
+/**
+ * Pick one index from logits[off .. off+V). Returns the index and its log-probability at temperature 1.
+ * `banned` (optional) is an index that may not be chosen (the end marker before min length).
+ */
+export function pick(logits: Float32Array, off: number, V: number, temperature: number, topK: number, rng: Rng, banned = -1): { index: number; logprob: number } {
+  let max = -Infinity;
+  for (let j = 0; j < V; j++) if (j !== banned && logits[off + j]! > max) max = logits[off + j]!;
+  // log-softmax at temperature 1, over all characters (the model's own probability).
+  let z = 0;
+  for (let j = 0; j < V; j++) z += Math.exp(logits[off + j]! - max);
+  const logZ = max + Math.log(z);
+  let index = -1;
+  if (temperature <= 0) {
+    for (let j = 0; j < V; j++) if (j !== banned && (index < 0 || logits[off + j]! > logits[off + index]!)) index = j;
+  } else {
+    let threshold = -Infinity;
+    if (topK > 0 && topK < V) {
+      const sorted = Array.from(logits.subarray(off, off + V)).sort((a, b) => b - a);
+      threshold = sorted[topK - 1]!;
+    }
+    const p = new Float64Array(V);
+    let sum = 0;
+    for (let j = 0; j < V; j++) {
+      const l = logits[off + j]!;
+      if (j === banned || l < threshold) continue;
+      p[j] = Math.exp((l - max) / temperature);
+      sum += p[j]!;
+    }
+    let r = rng.next() * sum;
+    for (let j = 0; j < V; j++) {
+      if (p[j] === 0) continue;
+      index = j;
+      r -= p[j]!;
+      if (r <= 0) break;
+    }
+  }
+  return { index, logprob: logits[off + index]! - logZ };
+}
+
+function disposeState(s: LayerState[]): void {
+  for (const l of s) for (const t of l) t.dispose();
+}
+
+/** Run `ids` (one row) through the model from zero state: final state and last logits. */
+async function primeState(model: CharModel, ids: Uint16Array, batch: number): Promise<{ state: LayerState[]; logits: Float32Array }> {
+  const out = tf.tidy(() => {
+    const x = tf.tensor2d(Int32Array.from(ids), [1, ids.length], 'int32');
+    const r = model.forward(tf.tile(x, [batch, 1]) as tf.Tensor2D, model.zeroState(batch));
+    const V = model.vocab.size;
+    const last = tf.slice(tf.reshape(r.logits, [batch, ids.length, V]), [0, ids.length - 1, 0], [batch, 1, V]);
+    return { state: r.state, last: tf.reshape(last, [batch, V]) };
+  });
+  const logits = (await out.last.data()) as Float32Array;
+  out.last.dispose();
+  return { state: out.state as LayerState[], logits };
+}
+
+async function stepBatch(model: CharModel, ids: Int32Array, state: LayerState[]): Promise<{ state: LayerState[]; logits: Float32Array }> {
+  const out = tf.tidy(() => {
+    const r = model.step(tf.tensor1d(ids, 'int32'), state);
+    return { state: r.state, logits: r.logits };
+  });
+  disposeState(state);
+  const logits = (await out.logits.data()) as Float32Array;
+  out.logits.dispose();
+  return { state: out.state as LayerState[], logits };
+}
+
+/** The character to start from when there is no prime: the newline, as at the start of a line. */
+function startIds(model: CharModel): Uint16Array {
+  const nl = model.vocab.indexOf('\n');
+  return Uint16Array.of(nl >= 0 ? nl : 0);
+}
+
+/** Stream a continuation one character at a time; the generator's return value is the whole sample. */
+export async function* sampleText(model: CharModel, opts: SampleTextOptions): AsyncGenerator<string, SampleResult> {
+  const rng = new Rng(opts.seed ?? (Math.random() * 2 ** 31) >>> 0);
+  const V = model.vocab.size;
+  let ids = opts.prime ? model.vocab.encode(opts.prime, opts.skipUnknown) : new Uint16Array(0);
+  if (ids.length === 0) ids = startIds(model);
+  let { state, logits } = await primeState(model, ids, 1);
+  let text = '';
+  let logprob = 0;
+  try {
+    for (let i = 0; i < opts.length; i++) {
+      if (opts.signal?.aborted) break;
+      const p = pick(logits, 0, V, opts.temperature ?? 1, opts.topK ?? 0, rng);
+      const ch = model.vocab.chars[p.index]!;
+      text += ch;
+      logprob += p.logprob;
+      yield ch;
+      if (i + 1 < opts.length) ({ state, logits } = await stepBatch(model, Int32Array.of(p.index), state));
+    }
+  } finally {
+    disposeState(state);
+  }
+  return { text, logprob };
+}
+
+/** Collect a whole text sample. */
+export async function sampleTextAll(model: CharModel, opts: SampleTextOptions): Promise<SampleResult> {
+  const gen = sampleText(model, opts);
+  for (;;) {
+    const r = await gen.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * Generate `count` items (lines mode), batched: every row starts at the marker, a row ends when it
+ * draws the marker. The marker is forbidden before minLength; rows past maxLength are dropped.
+ */
+export async function sampleLines(model: CharModel, opts: SampleLinesOptions): Promise<LineSample[]> {
+  const marker = model.vocab.indexOf('\n');
+  if (model.meta.mode !== 'lines' || marker < 0) {
+    throw new CharmerError('NOT_LINES_MODEL', 'This model was trained on running text, not on a list of items. Generate text instead (a length, not a count).');
+  }
+  const V = model.vocab.size;
+  const rng = new Rng(opts.seed ?? (Math.random() * 2 ** 31) >>> 0);
+  const prefix = opts.prefix ? model.vocab.encode(opts.prefix) : new Uint16Array(0);
+  for (const [what, s] of [['contains', opts.contains], ['suffix', opts.suffix]] as const) {
+    const unknown = s ? model.vocab.unknown(s) : [];
+    if (unknown.length) throw new CharmerError('UNKNOWN_CHARACTERS', `The ${what} text uses characters the model never saw: ${unknown.join(' ')}. No item could match it.`);
+  }
+  const train = new Set(opts.items?.train ?? []);
+  const val = new Set(opts.items?.val ?? []);
+  const minLength = Math.max(opts.minLength ?? 1, prefix.length);
+  const maxLength = opts.maxLength ?? 60;
+  const unique = opts.unique ?? true;
+  const found = new Map<string, LineSample>();
+  const results: LineSample[] = [];
+  // Rejection (duplicates, filters, new-only) needs more candidates than items asked for.
+  for (let round = 0; round < 30 && results.length < opts.count; round++) {
+    if (opts.signal?.aborted) break;
+    const need = opts.count - results.length;
+    const batch = Math.min(2048, Math.max(16, Math.ceil(need * (round === 0 ? 1.3 : 2 + round))));
+    const start = Uint16Array.of(marker, ...prefix);
+    let { state, logits } = await primeState(model, start, batch);
+    const rows = Array.from({ length: batch }, () => ({ ids: [...prefix] as number[], logprob: 0, done: false, dead: false }));
+    try {
+      for (let t = prefix.length; t <= maxLength; t++) {
+        const next = new Int32Array(batch);
+        let alive = 0;
+        for (let b = 0; b < batch; b++) {
+          const row = rows[b]!;
+          if (row.done || row.dead) {
+            next[b] = marker;
+            continue;
+          }
+          const p = pick(logits, b * V, V, opts.temperature ?? 1, opts.topK ?? 0, rng, row.ids.length < minLength ? marker : -1);
+          row.logprob += p.logprob;
+          if (p.index === marker) row.done = true;
+          else if (row.ids.length >= maxLength) row.dead = true;
+          else {
+            row.ids.push(p.index);
+            alive++;
+          }
+          next[b] = p.index;
+        }
+        if (alive === 0) break;
+        ({ state, logits } = await stepBatch(model, next, state));
+      }
+    } finally {
+      disposeState(state);
+    }
+    for (const row of rows) {
+      if (!row.done || results.length >= opts.count) continue;
+      const text = model.vocab.decode(row.ids);
+      if (opts.contains && !text.includes(opts.contains)) continue;
+      if (opts.suffix && !text.endsWith(opts.suffix)) continue;
+      const novelty: Novelty = train.has(text) ? 'train' : val.has(text) ? 'val' : 'new';
+      if (opts.newOnly && novelty !== 'new') continue;
+      if (unique && found.has(text)) continue;
+      const item = { text, logprob: row.logprob, novelty };
+      found.set(text, item);
+      results.push(item);
+    }
+  }
+  return results;
+}

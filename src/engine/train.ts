@@ -1,0 +1,432 @@
+/**
+ * The training loop, as an async generator of TrainEvents: the caller decides what to do with them
+ * (progress bar, JSON lines, database rows, a chart), and pausing is simply not asking for the
+ * next event. Stopping: abort the signal; the loop finishes its step, writes `latest`, and ends.
+ */
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { chooseBackend } from './backend.ts';
+import type { Batch, TextLayout } from './batches.ts';
+import { checkTextFits, linesItersPerEpoch, linesBatch, linesTrainBatch, textBatch, textEvalBatches, textLayout } from './batches.ts';
+import type { CheckpointData, TrainerState } from './checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import type { TrainConfig } from './config.ts';
+import { DEFAULT_CONFIG } from './config.ts';
+import type { Corpus, Split } from './corpus.ts';
+import { splitCorpus } from './corpus.ts';
+import { CharmerError } from './errors.ts';
+import type { TrainEvent } from './events.ts';
+import { CharModel, specFromConfig, type CharmerMetadata } from './model.ts';
+import { ngramBaseline } from './ngram.ts';
+import { Optimizer } from './optimizer.ts';
+import type { LayerState } from './recurrent.ts';
+import { Rng } from './rng.ts';
+import { sampleLines, sampleTextAll } from './sample.ts';
+
+export interface TrainOptions {
+  corpus: Corpus;
+  /** Overrides of DEFAULT_CONFIG (on resume: only the limits and bookkeeping options apply). */
+  config?: Partial<TrainConfig>;
+  /** Checkpoints go to out/best and out/latest. */
+  out: string;
+  /** Continue exactly from out/latest. */
+  resume?: boolean;
+  /** Fine-tune from this checkpoint directory; characters it lacks get new rows. */
+  initFrom?: string;
+  signal?: AbortSignal;
+  /** Compute the n-gram baseline for the start event (default true). */
+  baseline?: boolean;
+}
+
+/** Options that may change when resuming (limits and bookkeeping); the rest come from the checkpoint. */
+const RESUMABLE: (keyof TrainConfig)[] = ['maxEpochs', 'maxIters', 'maxTime', 'evalEvery', 'sampleEvery', 'sampleLength', 'backend', 'threads'];
+
+export function resolveConfig(overrides: Partial<TrainConfig> = {}, base: TrainConfig = DEFAULT_CONFIG): TrainConfig {
+  const c = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) } as TrainConfig;
+  const positiveInt: (keyof TrainConfig)[] = ['rnnSize', 'numLayers', 'batchSize', 'seqLength', 'evalEvery'];
+  for (const k of positiveInt) {
+    const v = c[k] as number;
+    if (!Number.isInteger(v) || v < 1) throw new CharmerError('BAD_OPTION', `${kebab(k)} must be a whole number of at least 1 (got ${v}).`);
+  }
+  const nonNegative: (keyof TrainConfig)[] = ['maxEpochs', 'maxIters', 'maxTime', 'sampleEvery', 'gradClip', 'embeddingSize', 'threads', 'decayAfter'];
+  for (const k of nonNegative) {
+    const v = c[k] as number;
+    if (!Number.isFinite(v) || v < 0) throw new CharmerError('BAD_OPTION', `${kebab(k)} must be 0 or more (got ${v}).`);
+  }
+  if (!(c.learningRate > 0 && c.learningRate < 10)) throw new CharmerError('BAD_OPTION', `learning-rate must be a small positive number such as 0.002 (got ${c.learningRate}).`);
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw new CharmerError('BAD_OPTION', `dropout must be at least 0 and below 1 (got ${c.dropout}).`);
+  if (!(c.learningRateDecay > 0 && c.learningRateDecay <= 1)) throw new CharmerError('BAD_OPTION', `learning-rate-decay must be in (0, 1] (got ${c.learningRateDecay}).`);
+  if (c.rnnSize > 4096) throw new CharmerError('BAD_OPTION', `rnn-size ${c.rnnSize} is far beyond what fits; use 4096 or less.`);
+  if (!['lstm', 'gru', 'rnn'].includes(c.model)) throw new CharmerError('BAD_OPTION', `model must be lstm, gru or rnn (got ${c.model}).`);
+  if (!['adam', 'rmsprop'].includes(c.optimizer)) throw new CharmerError('BAD_OPTION', `optimizer must be adam or rmsprop (got ${c.optimizer}).`);
+  return c;
+}
+
+function kebab(k: string): string {
+  return k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`);
+}
+
+/** Re-express a split in another vocabulary (fine-tuning from a model whose indices differ). */
+function remapSplit(split: Split, map: Uint16Array): Split {
+  if (split.mode === 'text') return { mode: 'text', data: split.data.map((i) => map[i]!) };
+  return { mode: 'lines', items: split.items.map((it) => it.map((i) => map[i]!)) };
+}
+
+function maskedLoss(logits: tf.Tensor2D, y: tf.Tensor1D, mask: tf.Tensor1D | null, count: number): tf.Scalar {
+  const V = logits.shape[1];
+  const nll = tf.neg(tf.sum(tf.mul(tf.oneHot(y, V), tf.logSoftmax(logits)), 1));
+  return tf.div(tf.sum(mask ? tf.mul(nll, mask) : nll), count) as tf.Scalar;
+}
+
+function batchTensors(b: Batch): { x: tf.Tensor2D; y: tf.Tensor1D; mask: tf.Tensor1D | null } {
+  return {
+    x: tf.tensor2d(b.x, [b.rows, b.steps], 'int32'),
+    y: tf.tensor1d(b.y, 'int32'),
+    mask: b.mask ? tf.tensor1d(b.mask) : null,
+  };
+}
+
+function disposeState(s: LayerState[]): void {
+  for (const l of s) for (const t of l) t.dispose();
+}
+
+/** Mean loss per character over the whole validation split (nats/char). */
+export async function evaluate(model: CharModel, val: Split, batch: number, seq: number, signal?: AbortSignal): Promise<number> {
+  const marker = model.vocab.indexOf('\n');
+  const batches: Iterable<Batch> =
+    val.mode === 'text'
+      ? textEvalBatches(val.data, batch, seq)
+      : (function* () {
+          // Similar lengths together, so little of each batch is padding.
+          const items = [...val.items].sort((a, b) => a.length - b.length);
+          for (let i = 0; i < items.length; i += batch) yield linesBatch(items.slice(i, i + batch), marker);
+        })();
+  let total = tf.scalar(0);
+  let count = 0;
+  let state: LayerState[] | null = null;
+  let n = 0;
+  for (const b of batches) {
+    if (signal?.aborted) break;
+    const prev: LayerState[] = val.mode === 'text' && state ? state : model.zeroState(b.rows);
+    const out = tf.tidy(() => {
+      const t = batchTensors(b);
+      const r = model.forward(t.x, prev);
+      return { state: r.state, total: tf.add(total, tf.mul(maskedLoss(r.logits, t.y, t.mask, b.count), b.count)) };
+    });
+    disposeState(prev);
+    total.dispose();
+    total = out.total as tf.Scalar;
+    state = out.state as LayerState[];
+    count += b.count;
+    if (++n % 8 === 0) await new Promise((r) => setImmediate(r));
+  }
+  if (state) disposeState(state);
+  const sum = (await total.data())[0]!;
+  total.dispose();
+  return count > 0 ? sum / count : NaN;
+}
+
+export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, void> {
+  const { corpus, out, signal } = opts;
+  const latestDir = join(out, 'latest');
+  const bestDir = join(out, 'best');
+  let resumed: CheckpointData | null = null;
+  let config: TrainConfig;
+  if (opts.resume) {
+    resumed = await loadCheckpoint(latestDir, true).catch((e) => {
+      if (e instanceof CharmerError) throw new CharmerError('BAD_CHECKPOINT', `Nothing to resume in ${out}: ${e.message}`);
+      throw e;
+    });
+    const meta = resumed.model.meta;
+    if (meta.corpusHash !== corpus.hash) {
+      throw new CharmerError('CHECKPOINT_MISMATCH', `The run in ${out} was trained on "${meta.corpusName}", not on ${corpus.name}. Resume with the same corpus, or fine-tune with --init-from.`);
+    }
+    const limits = Object.fromEntries(RESUMABLE.filter((k) => opts.config?.[k] !== undefined).map((k) => [k, opts.config![k]]));
+    config = resolveConfig(limits, meta.config);
+  } else {
+    config = resolveConfig({ mode: corpus.mode, ...opts.config });
+  }
+  if (config.mode !== corpus.mode) {
+    throw new CharmerError('BAD_OPTION', `The corpus was loaded in ${corpus.mode} mode but the run asks for ${config.mode} mode. Load it again with --mode ${config.mode}.`);
+  }
+  const backend = await chooseBackend(config.backend);
+
+  // Vocabulary: the corpus's own, the checkpoint's (resume), or the checkpoint's plus new characters (fine-tune).
+  let vocab = corpus.vocab;
+  let init: CheckpointData | null = null;
+  if (resumed) {
+    vocab = resumed.model.vocab;
+  } else if (opts.initFrom) {
+    init = await loadCheckpoint(opts.initFrom, false);
+    vocab = init.model.vocab.extendedWith(corpus.vocab.chars).vocab;
+  }
+  let { train: trainSplit, val: valSplit } = splitCorpus(corpus, config.valFraction, config.seed);
+  if (vocab !== corpus.vocab) {
+    const map = Uint16Array.from(corpus.vocab.chars, (c) => vocab.indexOf(c));
+    if (map.some((i) => i === 0xffff)) {
+      throw new CharmerError('CHECKPOINT_MISMATCH', `The corpus has characters the checkpoint's vocabulary lacks; fine-tune with --init-from instead of resuming.`);
+    }
+    trainSplit = remapSplit(trainSplit, map);
+    valSplit = remapSplit(valSplit, map);
+  }
+
+  const B = config.batchSize;
+  const T = config.seqLength;
+  const marker = vocab.indexOf('\n');
+  let layout: TextLayout | null = null;
+  let itersPerEpoch: number;
+  let trainChars: number;
+  let valChars: number;
+  if (trainSplit.mode === 'text' && valSplit.mode === 'text') {
+    checkTextFits(trainSplit.data.length, B, T);
+    if (valSplit.data.length < 2) throw new CharmerError('CORPUS_TOO_SMALL', 'The validation split is under 2 characters; use a longer text or a larger validation fraction.');
+    layout = textLayout(trainSplit.data.length, B, T);
+    itersPerEpoch = layout.itersPerEpoch;
+    trainChars = trainSplit.data.length;
+    valChars = valSplit.data.length;
+  } else if (trainSplit.mode === 'lines' && valSplit.mode === 'lines') {
+    if (trainSplit.items.length < 2) throw new CharmerError('CORPUS_TOO_SMALL', `The list has ${corpus.lines} item(s); lines mode needs at least 3 (a few hundred to learn much).`);
+    itersPerEpoch = linesItersPerEpoch(trainSplit.items.length, B);
+    trainChars = trainSplit.items.reduce((s, it) => s + it.length + 1, 0);
+    valChars = valSplit.items.reduce((s, it) => s + it.length + 1, 0);
+  } else {
+    throw new Error('split modes differ');
+  }
+  const totalIters = Math.max(1, config.maxIters > 0 ? Math.min(config.maxIters, Math.ceil(config.maxEpochs * itersPerEpoch)) : Math.ceil(config.maxEpochs * itersPerEpoch));
+
+  let baselineValLoss: number | null = resumed?.model.meta.baselineValLoss ?? null;
+  let baselineOrder: number | null = null;
+  if (opts.baseline !== false && baselineValLoss === null) {
+    const b = computeBaseline(trainSplit, valSplit, vocab.size, marker);
+    baselineValLoss = b.valLoss;
+    baselineOrder = b.order;
+  }
+
+  const spec = resumed?.model.spec ?? (init ? { ...init.model.spec, vocabSize: vocab.size, dropout: config.dropout } : specFromConfig(config, vocab.size));
+  if (init) config = { ...config, model: spec.cell, rnnSize: spec.hidden, numLayers: spec.layers, embeddingSize: spec.embeddingSize };
+  const meta: CharmerMetadata = resumed?.model.meta ?? {
+    format: 'charmer-1',
+    vocab: vocab.toJSON(),
+    mode: config.mode,
+    config,
+    iteration: 0,
+    epoch: 0,
+    valLoss: null,
+    bestValLoss: null,
+    history: [],
+    baselineValLoss,
+    corpusName: corpus.name,
+    corpusHash: corpus.hash,
+    createdAt: new Date().toISOString(),
+  };
+  meta.config = config;
+  const model = resumed?.model ?? CharModel.create(spec, vocab, meta, config.seed);
+  if (init) copyFineTuneWeights(init.model, model);
+  init?.model.dispose();
+  const optimizer = new Optimizer(config.optimizer, model.variables);
+  const rng = resumed ? new Rng(resumed.trainer!.state.rng) : new Rng(config.seed);
+  let iteration = resumed?.trainer?.state.iteration ?? 0;
+  let bestValLoss = resumed?.trainer?.state.bestValLoss ?? null;
+  let firstLoss = resumed?.trainer?.state.firstLoss ?? null;
+  let carry: LayerState[] | null = null;
+  if (resumed?.trainer) {
+    optimizer.setState(resumed.trainer.optimizer);
+    const c = resumed.trainer.carry;
+    if (c.length) {
+      const per = model.spec.cell === 'lstm' ? 2 : 1;
+      carry = model.layers.map((_, l) => Array.from({ length: per }, (_, k) => tf.tensor2d(c[l * per + k]!, resumed!.trainer!.state.carryShapes[l * per + k] as [number, number])));
+    }
+  }
+  const items = config.mode === 'lines' ? itemsForNovelty(corpus, config) : undefined;
+  const startedAt = performance.now();
+  const elapsedBefore = resumed?.trainer?.state.elapsedS ?? 0;
+  const elapsed = () => elapsedBefore + (performance.now() - startedAt) / 1000;
+  const startIteration = iteration;
+  let lastEvalIteration = resumed ? iteration : -1;
+  let lastTrainLoss = NaN;
+
+  yield {
+    type: 'start',
+    config,
+    backend,
+    vocabSize: vocab.size,
+    params: model.params,
+    trainChars,
+    valChars,
+    itersPerEpoch,
+    totalIters,
+    startIteration,
+    baselineValLoss,
+    baselineOrder,
+  };
+
+  const checkpoint = async (dir: string): Promise<void> => {
+    meta.iteration = iteration;
+    meta.epoch = iteration / itersPerEpoch;
+    meta.bestValLoss = bestValLoss;
+    const carryArrays = carry ? await Promise.all(carry.flat().map(async (t) => new Float32Array(await t.data()))) : [];
+    const optState = await optimizer.getState();
+    const state: TrainerState = {
+      iteration,
+      rng: rng.state,
+      elapsedS: elapsed(),
+      bestValLoss,
+      firstLoss,
+      optimizer: { name: optState.name, step: optState.step, slotShapes: [...model.variables, ...(optState.name === 'adam' ? model.variables : [])].map((v) => v.shape) },
+      carryShapes: carry ? carry.flat().map((t) => t.shape) : [],
+    };
+    await saveCheckpoint(dir, { model, trainer: { state, optimizer: optState, carry: carryArrays }, items });
+  };
+
+  async function* evalAndSave(): AsyncGenerator<TrainEvent> {
+    const valLoss = await evaluate(model, valSplit, B, T);
+    lastEvalIteration = iteration;
+    meta.valLoss = valLoss;
+    meta.history.push({ iteration, valLoss });
+    const improved = Number.isFinite(valLoss) && (bestValLoss === null || valLoss < bestValLoss);
+    if (improved) bestValLoss = valLoss;
+    yield { type: 'eval', iteration, epoch: iteration / itersPerEpoch, valLoss, bestValLoss: bestValLoss ?? valLoss, trainLoss: lastTrainLoss };
+    if (improved) {
+      await checkpoint(bestDir);
+      yield { type: 'checkpoint', kind: 'best', iteration, valLoss, path: bestDir };
+    }
+    await checkpoint(latestDir);
+    yield { type: 'checkpoint', kind: 'latest', iteration, valLoss, path: latestDir };
+  }
+
+  const recent: number[] = [];
+  let lastTime = performance.now();
+  const historyEvery = Math.max(1, Math.floor(config.evalEvery / 10));
+  let reason: 'completed' | 'max-iters' | 'max-time' | 'stopped' = 'completed';
+  try {
+    while (iteration < totalIters) {
+      if (signal?.aborted) {
+        reason = 'stopped';
+        break;
+      }
+      const epochIndex = Math.floor(iteration / itersPerEpoch);
+      const k = iteration % itersPerEpoch;
+      let b: Batch;
+      if (layout && trainSplit.mode === 'text') {
+        if (k === 0 && carry) {
+          disposeState(carry);
+          carry = null;
+        }
+        b = textBatch(trainSplit.data, layout, k, T);
+      } else {
+        b = linesTrainBatch(trainSplit as Split & { mode: 'lines' }, marker, B, config.seed, iteration);
+      }
+      const lr = config.learningRate * config.learningRateDecay ** Math.max(0, epochIndex - config.decayAfter + 1);
+      const dropoutSeed = config.dropout > 0 ? rng.seed() : undefined;
+      const t = batchTensors(b);
+      const prev = layout ? (carry ?? model.zeroState(b.rows)) : model.zeroState(b.rows);
+      let next: LayerState[] = [];
+      const { value, grads } = tf.variableGrads(() => {
+        const r = model.forward(t.x, prev, dropoutSeed);
+        next = r.state.map((l) => l.map((s) => tf.keep(s)));
+        return maskedLoss(r.logits, t.y, t.mask, b.count);
+      }, model.variables);
+      optimizer.apply(model.variables.map((v) => grads[v.name]!), lr, config.gradClip);
+      tf.dispose([t.x, t.y, ...(t.mask ? [t.mask] : []), ...Object.values(grads)]);
+      disposeState(prev);
+      if (layout) carry = next;
+      else disposeState(next);
+      const loss = (await value.data())[0]!;
+      value.dispose();
+      iteration++;
+      firstLoss ??= loss;
+      if (!Number.isFinite(loss) || loss > config.explodeFactor * firstLoss) {
+        yield {
+          type: 'error',
+          code: 'TRAINING_DIVERGED',
+          message:
+            `Training diverged at iteration ${iteration} (loss ${Number.isFinite(loss) ? loss.toFixed(2) : loss}, started at ${firstLoss.toFixed(2)}). ` +
+            `The last good checkpoint${lastEvalIteration >= 0 ? ` (iteration ${lastEvalIteration})` : ''} is kept. Try a lower learning rate (--learning-rate ${(config.learningRate / 2).toPrecision(2)}) or stronger clipping.`,
+          iteration,
+        };
+        return;
+      }
+      lastTrainLoss = loss;
+      const now = performance.now();
+      recent.push((now - lastTime) / 1000 / b.count);
+      lastTime = now;
+      if (recent.length > 20) recent.shift();
+      const secPerChar = recent.reduce((s, x) => s + x, 0) / recent.length;
+      const itersLeft = totalIters - iteration;
+      let etaS = itersLeft * secPerChar * b.count;
+      if (config.maxTime > 0) etaS = Math.min(etaS, Math.max(0, config.maxTime - elapsed()));
+      if (iteration % historyEvery === 0) meta.history.push({ iteration, trainLoss: loss });
+      yield { type: 'progress', iteration, epoch: iteration / itersPerEpoch, trainLoss: loss, lr, charsPerS: 1 / secPerChar, elapsedS: elapsed(), etaS, totalIters };
+      if (iteration % config.evalEvery === 0 && iteration < totalIters) yield* evalAndSave();
+      if (config.sampleEvery > 0 && iteration % config.sampleEvery === 0) yield await trainingSample(model, config, iteration, meta.valLoss);
+      if (config.maxTime > 0 && elapsed() >= config.maxTime) {
+        reason = 'max-time';
+        break;
+      }
+    }
+    if (reason === 'completed' && config.maxIters > 0 && iteration >= config.maxIters) reason = 'max-iters';
+    if (reason !== 'stopped' || bestValLoss === null) {
+      if (lastEvalIteration !== iteration) yield* evalAndSave();
+    } else {
+      await checkpoint(latestDir);
+      yield { type: 'checkpoint', kind: 'latest', iteration, valLoss: meta.valLoss, path: latestDir };
+    }
+    yield { type: 'done', reason, iteration, bestValLoss, elapsedS: elapsed() };
+  } finally {
+    if (carry) disposeState(carry);
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+async function trainingSample(model: CharModel, config: TrainConfig, iteration: number, valLoss: number | null): Promise<TrainEvent> {
+  const temperature = 0.8;
+  const seed = config.seed + iteration;
+  const text =
+    config.mode === 'lines'
+      ? (await sampleLines(model, { count: Math.max(1, Math.min(50, config.sampleLength)), temperature, seed, unique: false })).map((s) => s.text).join('\n')
+      : (await sampleTextAll(model, { length: config.sampleLength, temperature, seed })).text;
+  return { type: 'sample', iteration, text, valLoss, temperature };
+}
+
+/** The train/val items as strings, saved with lines-mode checkpoints for novelty tags. */
+function itemsForNovelty(corpus: Corpus, config: TrainConfig): { train: string[]; val: string[] } | undefined {
+  if (!corpus.items) return undefined;
+  const { train, val } = splitCorpus(corpus, config.valFraction, config.seed);
+  const dec = (s: Split) => (s.mode === 'lines' ? s.items.map((it) => corpus.vocab.decode(it)) : []);
+  return { train: dec(train), val: dec(val) };
+}
+
+/**
+ * Baseline on the same split. Very large corpora are counted on their last 20M training
+ * characters: the figure changes little and the count stays a few seconds.
+ */
+function computeBaseline(train: Split, val: Split, vocabSize: number, marker: number): { valLoss: number; order: number } {
+  const cap = 20_000_000;
+  const r =
+    train.mode === 'text' && val.mode === 'text'
+      ? ngramBaseline({ mode: 'text', vocabSize, train: train.data.subarray(Math.max(0, train.data.length - cap)), val: val.data })
+      : ngramBaseline({ mode: 'lines', vocabSize, boundary: marker, train: (train as Split & { mode: 'lines' }).items, val: (val as Split & { mode: 'lines' }).items });
+  return { valLoss: r.valLoss, order: r.order };
+}
+
+/**
+ * Fine-tuning: copy every weight of the source model; rows (embedding) and columns (output layer)
+ * for characters the source never saw keep their fresh initialisation, with a low output bias so
+ * the model starts by (almost) never producing them.
+ */
+function copyFineTuneWeights(src: CharModel, dst: CharModel): void {
+  const oldV = src.vocab.size;
+  tf.tidy(() => {
+    dst.embedding.assign(tf.concat([src.embedding, tf.slice(dst.embedding, [oldV, 0], [-1, -1])], 0));
+    src.layers.forEach((w, l) => {
+      const d = dst.layers[l]!;
+      (d.kernel as unknown as tf.Variable).assign(w.kernel);
+      (d.recurrentKernel as unknown as tf.Variable).assign(w.recurrentKernel);
+      (d.bias as unknown as tf.Variable).assign(w.bias);
+    });
+    dst.outKernel.assign(tf.concat([src.outKernel, tf.slice(dst.outKernel, [0, oldV], [-1, -1])], 1));
+    dst.outBias.assign(tf.concat([src.outBias, tf.fill([dst.vocab.size - oldV], -5)], 0));
+  });
+}
+
