@@ -91,7 +91,12 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
         // Crashed: it could not record its own end. Keep whatever it wrote; say what happened.
         const current = store.isOpen ? store.getRun(run.id) : null;
         if (current && (current.status === 'running' || current.status === 'paused' || current.status === 'queued' || !l.sawExit)) {
-          const tail = handle.stderrTail?.().trim().split('\n').slice(-5).join('\n');
+          const tail = (handle.stderrTail?.() ?? '')
+            .replace(/=+\s*\nHi, looks like you are running TensorFlow\.js[^\n]*\n\s*=+/g, '') // TF.js's banner is no error
+            .trim()
+            .split('\n')
+            .slice(-5)
+            .join('\n');
           const error =
             l.lastError ??
             `The training process ended unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})${tail ? `: ${tail}` : ''}. Resume the run to continue from its last checkpoint.`;
