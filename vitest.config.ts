@@ -4,8 +4,13 @@ import { defineConfig } from 'vitest/config';
 // through their own project; the end-to-end tests (test/e2e) drive Debian's Chromium.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    exclude: ['test/renderer/**', 'node_modules/**'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/renderer/**', 'node_modules/**'] },
+      },
+      './vitest.renderer.config.ts',
+    ],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
