@@ -13,6 +13,8 @@ export interface OptionSpec {
   help: string;
   group?: string;
   default?: string | number | boolean;
+  /** Shown in --help when the default comes from elsewhere (a preset or the engine's config). */
+  helpDefault?: string | number | boolean;
   /** Allowed values for a string option. */
   choices?: readonly string[];
   short?: string;
@@ -79,7 +81,8 @@ export function formatHelp(usage: string, specs: OptionSpecs, description = ''):
   for (const [name, spec] of Object.entries(specs)) {
     const g = spec.group ?? 'options';
     const flag = `--${name}${spec.type === 'boolean' ? '' : spec.choices ? ` ${spec.choices.join('|')}` : ` ${spec.type === 'string' ? 'VALUE' : 'N'}`}`;
-    const def = spec.default === undefined || spec.default === '' ? '' : ` (default: ${spec.default})`;
+    const shown = spec.default ?? spec.helpDefault;
+    const def = shown === undefined || shown === '' ? '' : ` (default: ${shown})`;
     const lines = groups.get(g) ?? [];
     lines.push(`  ${flag.padEnd(30)} ${spec.help}${def}`);
     groups.set(g, lines);

@@ -6,6 +6,7 @@
  * Traps handled here: the wasm backend has no UnsortedSegmentSum kernel, which the gradient of
  * an embedding lookup needs, so we register one; and in Node it runs a single thread.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -88,6 +89,9 @@ async function tryBackend(name: BackendName, forced: boolean): Promise<BackendIn
  * it is slower than wasm. Forcing --backend webgpu accepts it (that is how the tests run here).
  */
 async function webgpuAdapter(forced: boolean): Promise<string | null> {
+  // Probing Dawn on a Linux machine with no GPU device prints Vulkan errors to stderr from native
+  // code; auto mode only probes where a GPU device node exists.
+  if (!forced && process.platform === 'linux' && !hasLinuxGpuDevice()) return null;
   let mod: { create: (opts: string[]) => GPU; globals: Record<string, unknown> };
   try {
     mod = (await import('webgpu')) as never;
@@ -111,6 +115,14 @@ async function webgpuAdapter(forced: boolean): Promise<string | null> {
   const software = /llvmpipe|lavapipe|swiftshader|software/i.test(label) || (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter;
   if (software && !forced) return null;
   return `${label}${software ? ' (software)' : ''}`;
+}
+
+function hasLinuxGpuDevice(): boolean {
+  try {
+    return readdirSync('/dev/dri').some((n) => n.startsWith('renderD')) || existsSync('/dev/nvidia0');
+  } catch {
+    return existsSync('/dev/nvidia0');
+  }
 }
 
 let matMulPatched = false;

@@ -1,8 +1,12 @@
 import type { Command } from '../command.ts';
+import { baselineCommand } from './baseline.ts';
+import { infoCommand } from './info.ts';
+import { sampleCommand } from './sample.ts';
+import { trainCommand } from './train.ts';
 import { galleryCommand } from './gallery.ts';
 import { resumeCommand } from './resume.ts';
 import { runsCommand } from './runs.ts';
 import { serve } from './serve.ts';
 
 /** Every subcommand, in the order --help lists them. */
-export const commands: Command[] = [resumeCommand, runsCommand, galleryCommand, serve];
+export const commands: Command[] = [trainCommand, sampleCommand, infoCommand, baselineCommand, resumeCommand, runsCommand, galleryCommand, serve];

@@ -1,0 +1,91 @@
+/**
+ * `charmer sample CHECKPOINT`: text streamed character by character (text models), or N items
+ * tagged train / val / new (lines models). --json: one object per sample.
+ */
+import type { Command } from '../command.ts';
+import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
+import { CharmerError, chooseBackend, loadCheckpoint, sampleLines, sampleText, type BackendName } from '../../engine/index.ts';
+
+const specs: OptionSpecs = {
+  temperature: { type: 'number', help: 'randomness: 0 = always the likeliest character, 1 = the model as learned, above 1 wilder', default: 0.8 },
+  'top-k': { type: 'int', help: 'draw only from the k likeliest characters (0 = all)', default: 0 },
+  prime: { type: 'string', help: 'text to continue from (text models)', default: '' },
+  'skip-unknown': { type: 'boolean', help: 'drop prime characters the model never saw instead of stopping', default: false },
+  length: { type: 'int', help: 'characters per sample (text models)', default: 500 },
+  count: { type: 'int', help: 'number of samples (lines models: items)', default: 1 },
+  seed: { type: 'int', help: 'random seed (the same seed gives the same samples)' },
+  'new-only': { type: 'boolean', help: 'lines models: only items not in the training corpus', default: false },
+  prefix: { type: 'string', help: 'lines models: items start with this' },
+  contains: { type: 'string', help: 'lines models: items contain this' },
+  suffix: { type: 'string', help: 'lines models: items end with this' },
+  'min-length': { type: 'int', help: 'lines models: shortest item' },
+  'max-length': { type: 'int', help: 'lines models: longest item' },
+  backend: { type: 'string', help: 'auto, tensorflow, webgpu, wasm or cpu', default: 'auto', choices: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] },
+  json: { type: 'boolean', help: 'one JSON object per sample: text, logprob (and novelty)', default: false },
+  help: { type: 'boolean', help: 'show this help', short: 'h' },
+};
+
+export const sampleCommand: Command = {
+  name: 'sample',
+  summary: 'generate text or names from a checkpoint',
+  async run(argv) {
+    const { values: v, positionals } = parseOptions(argv, specs);
+    if (v.help || positionals.length !== 1) {
+      process.stdout.write(formatHelp('charmer sample CHECKPOINT [options]', specs, 'CHECKPOINT is a checkpoint folder (a run\'s best/ or latest/).'));
+      return v.help ? 0 : 2;
+    }
+    const temperature = v.temperature as number;
+    if (temperature < 0) throw new CharmerError('BAD_OPTION', `--temperature must be 0 or more (got ${temperature}).`);
+    const count = v.count as number;
+    if (count < 1) throw new CharmerError('BAD_OPTION', `--count must be at least 1 (got ${count}).`);
+    await chooseBackend(v.backend as BackendName | 'auto');
+    const ck = await loadCheckpoint(positionals[0]!);
+    const model = ck.model;
+    const seed = v.seed as number | undefined;
+    try {
+      if (model.meta.mode === 'lines') {
+        const items = await sampleLines(model, {
+          count,
+          temperature,
+          topK: v['top-k'] as number,
+          seed,
+          prefix: v.prefix as string | undefined,
+          contains: v.contains as string | undefined,
+          suffix: v.suffix as string | undefined,
+          minLength: v['min-length'] as number | undefined,
+          maxLength: v['max-length'] as number | undefined,
+          newOnly: v['new-only'] as boolean,
+          items: ck.items,
+        });
+        for (const it of items) {
+          process.stdout.write(v.json ? JSON.stringify({ text: it.text, logprob: it.logprob, novelty: it.novelty }) + '\n' : `${it.text}\t${it.novelty}\n`);
+        }
+        if (items.length < count) process.stderr.write(`Found ${items.length} of ${count} items that fit the constraints.\n`);
+        return 0;
+      }
+      for (let i = 0; i < count; i++) {
+        const gen = sampleText(model, {
+          prime: v.prime as string,
+          length: v.length as number,
+          temperature,
+          topK: v['top-k'] as number,
+          seed: seed === undefined ? undefined : seed + i,
+          skipUnknown: v['skip-unknown'] as boolean,
+        });
+        if (!v.json) process.stdout.write(v.prime as string);
+        for (;;) {
+          const r = await gen.next();
+          if (r.done) {
+            if (v.json) process.stdout.write(JSON.stringify({ text: r.value.text, logprob: r.value.logprob, prime: v.prime }) + '\n');
+            else process.stdout.write(count > 1 ? '\n\n' : '\n');
+            break;
+          }
+          if (!v.json) process.stdout.write(r.value);
+        }
+      }
+      return 0;
+    } finally {
+      model.dispose();
+    }
+  },
+};

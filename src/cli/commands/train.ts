@@ -1,0 +1,136 @@
+/**
+ * `charmer train [FILE|names] [options]`: train a model, print progress, write checkpoints, and
+ * record the run in the library (unless --no-store). Ctrl-C finishes the step, writes `latest`
+ * and exits cleanly; a second Ctrl-C quits at once.
+ */
+import type { Command } from '../command.ts';
+import { formatHelp, parseOptions, type OptionSpecs, type ParsedValues } from '../args.ts';
+import { EventPrinter } from '../events.ts';
+import { CONFIG_HELP, DEFAULT_CONFIG, type TrainConfig } from '../../engine/config.ts';
+import { BUILTIN_NAMES, loadCorpus, train, CharmerError } from '../../engine/index.ts';
+import { PRESETS, findPreset } from '../../engine/presets/index.ts';
+import { resolveDataDir } from '../../store/datadir.ts';
+import { beginForegroundRun, type ForegroundRun } from '../../services/training.ts';
+
+const CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
+  mode: ['text', 'lines'],
+  model: ['lstm', 'gru', 'rnn'],
+  optimizer: ['adam', 'rmsprop'],
+  backend: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
+};
+
+const INT_KEYS = new Set<keyof TrainConfig>(['rnnSize', 'numLayers', 'embeddingSize', 'batchSize', 'seqLength', 'maxIters', 'evalEvery', 'sampleEvery', 'sampleLength', 'seed', 'threads', 'decayAfter']);
+
+export const kebab = (k: string) => k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`);
+
+/** One option per TrainConfig key, in char-rnn's groups, defaults from DEFAULT_CONFIG. */
+export function configOptionSpecs(): OptionSpecs {
+  const specs: OptionSpecs = {};
+  for (const [group, entries] of Object.entries(CONFIG_HELP)) {
+    for (const [key, help] of Object.entries(entries) as [keyof TrainConfig, string][]) {
+      const def = DEFAULT_CONFIG[key];
+      const choices = CHOICES[key];
+      specs[kebab(key)] = {
+        group,
+        help,
+        type: choices ? 'string' : INT_KEYS.has(key) ? 'int' : 'number',
+        helpDefault: def as string | number,
+        ...(choices ? { choices } : {}),
+      };
+    }
+  }
+  return specs;
+}
+
+/** The TrainConfig keys a person set on the command line. */
+export function configFromValues(values: ParsedValues): Partial<TrainConfig> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(DEFAULT_CONFIG)) {
+    const v = values[kebab(key)];
+    if (v !== undefined) out[key] = v;
+  }
+  return out as Partial<TrainConfig>;
+}
+
+const specs: OptionSpecs = {
+  ...configOptionSpecs(),
+  preset: { type: 'string', group: 'data', help: `start from a preset: ${PRESETS.map((p) => p.id).join(', ')}`, choices: PRESETS.map((p) => p.id) },
+  out: { type: 'string', group: 'bookkeeping', help: 'folder for the checkpoints (DIR/best, DIR/latest); default: the run folder in the library' },
+  resume: { type: 'boolean', group: 'bookkeeping', help: 'continue exactly from DIR/latest (needs --out)', default: false },
+  'init-from': { type: 'string', group: 'bookkeeping', help: 'fine-tune from this checkpoint folder' },
+  'data-dir': { type: 'string', group: 'bookkeeping', help: 'the library folder (default: CHARMER_DATA_DIR or the platform location)' },
+  store: { type: 'boolean', group: 'bookkeeping', help: 'record the run in the library (--no-store: do not)', default: true },
+  name: { type: 'string', group: 'bookkeeping', help: 'a name for the run in the library' },
+  json: { type: 'boolean', group: 'bookkeeping', help: 'one JSON object per event on stdout', default: false },
+  quiet: { type: 'boolean', group: 'bookkeeping', help: 'print only the end', default: false, short: 'q' },
+  help: { type: 'boolean', help: 'show this help', short: 'h' },
+};
+
+const USAGE = 'charmer train [FILE|names] [options]';
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train a model on a text file (or the built-in names)',
+  async run(argv) {
+    const { values, positionals } = parseOptions(argv, specs);
+    if (values.help) {
+      process.stdout.write(formatHelp(USAGE, specs, 'Trains a character-level language model. FILE defaults to the built-in list of English first names ("names").'));
+      return 0;
+    }
+    if (positionals.length > 1) throw new CharmerError('BAD_OPTION', `Give one corpus file (got ${positionals.length}: ${positionals.join(', ')}).`);
+    const source = positionals[0] ?? BUILTIN_NAMES;
+    const preset = values.preset ? findPreset(values.preset as string) : undefined;
+    const config: Partial<TrainConfig> = { ...preset?.config, ...configFromValues(values) };
+    if (source === BUILTIN_NAMES && !config.mode) config.mode = 'lines';
+    let out = values.out as string | undefined;
+    const resume = values.resume as boolean;
+    if (resume && !out) throw new CharmerError('BAD_OPTION', 'Resuming needs the checkpoint folder: --resume --out DIR (or use "charmer resume RUN" for a run in the library).');
+
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSignal = () => {
+      if (++interrupts > 1) process.exit(130);
+      process.stderr.write('\nStopping after this step (Ctrl-C again to quit at once)...\n');
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+
+    let fg: ForegroundRun | null = null;
+    const printer = new EventPrinter({ json: values.json as boolean, quiet: values.quiet as boolean });
+    let exit = 0;
+    try {
+      let corpusFile = source;
+      if (values.store && !resume) {
+        fg = await beginForegroundRun({ dataDir: resolveDataDir(values['data-dir'] as string | undefined), corpus: source, config, name: values.name as string | undefined, initFrom: values['init-from'] as string | undefined });
+        corpusFile = source === BUILTIN_NAMES ? BUILTIN_NAMES : fg.corpusFile;
+        out ??= fg.outDir;
+        if (!values.json && !values.quiet) process.stderr.write(`Run ${fg.run.id} in the library; checkpoints in ${out}\n`);
+      }
+      if (!out) throw new CharmerError('BAD_OPTION', 'With --no-store, say where the checkpoints go: --out DIR.');
+      const showLoad = !values.json && !values.quiet && process.stderr.isTTY;
+      const corpus = await loadCorpus(corpusFile, {
+        mode: config.mode,
+        signal: controller.signal,
+        onProgress: showLoad ? (p) => process.stderr.write(`\rReading ${Math.round((100 * p.bytesRead) / p.totalBytes)}%`) : undefined,
+      });
+      if (showLoad) process.stderr.write('\r\x1b[2K');
+      for await (const ev of train({ corpus, config, out, resume, initFrom: values['init-from'] as string | undefined, signal: controller.signal })) {
+        fg?.record(ev);
+        printer.handle(ev);
+        if (ev.type === 'error') exit = 1;
+      }
+      fg?.finish();
+    } catch (e) {
+      fg?.finish(e);
+      if (values.json && e instanceof CharmerError) {
+        process.stdout.write(JSON.stringify({ type: 'error', code: e.code, message: e.message }) + '\n');
+      }
+      throw e;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    return exit;
+  },
+};

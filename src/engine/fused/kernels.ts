@@ -1,0 +1,165 @@
+/**
+ * The fused gate kernels registered with TF.js for the cpu and wasm backends. Each is a JS loop
+ * (./math.ts) over the backend's own memory: the cpu backend's `values` arrays, or views of the
+ * WebAssembly heap (the technique of backend.ts's UnsortedSegmentSum), so nothing is compiled and
+ * nothing is copied. One kernel call replaces the 10-20 elementwise ops of a stock time step.
+ *
+ * Some kernels write into buffers they are given (the per-sequence `gates`, `out`, `dz` buffers,
+ * allocated uninitialised by CharmerAlloc and never seen outside ./sequence.ts until complete):
+ * that is what lets a step fill row t of a [B*T, ...] buffer without a copy or a final stack.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as M from './math.ts';
+
+type F = Float32Array;
+type Attrs = Record<string, number>;
+
+interface Def {
+  name: string;
+  outShapes(ins: number[][], a: Attrs): number[][];
+  run(ins: F[], outs: F[], a: Attrs): void;
+}
+
+const defs: Def[] = [
+  {
+    name: 'CharmerAlloc',
+    outShapes: (_ins, a) => [(a as unknown as { shape: number[] }).shape],
+    run: () => {},
+  },
+  {
+    // xp, hr, bias, cPrev, gates, cs, tcs, out -> h, c
+    name: 'CharmerLstmFwd',
+    outShapes: (ins) => [ins[3]!, ins[3]!],
+    run: ([xp, hr, bias, cPrev, gates, cs, tcs, out], [h, c], a) => {
+      const H = a.H!;
+      M.lstmFwd(cPrev!.length / H, a.T!, H, a.t!, xp!, hr!, bias!, cPrev!, gates!, cs!, tcs!, out!, h!, c!);
+    },
+  },
+  {
+    // dy, dhr, dc, gates, cs, tcs, c0, dz -> dzt, dcPrev
+    name: 'CharmerLstmBwd',
+    outShapes: (ins) => [[ins[1]![0]!, 4 * ins[1]![1]!], ins[1]!],
+    run: ([dy, dhr, dc, gates, cs, tcs, c0, dz], [dzt, dcPrev], a) => {
+      const H = a.H!;
+      M.lstmBwd(dhr!.length / H, a.T!, a.Tv!, H, a.t!, dy!, dhr!, dc!, gates!, cs!, tcs!, c0!, dz!, dzt!, dcPrev!);
+    },
+  },
+  {
+    // xp, hzr, bias, hPrev, gates, rhs -> rh
+    name: 'CharmerGruFwdA',
+    outShapes: (ins) => [ins[3]!],
+    run: ([xp, hzr, bias, hPrev, gates, rhs], [rh], a) => {
+      const H = a.H!;
+      M.gruFwdA(hPrev!.length / H, a.T!, H, a.t!, xp!, hzr!, bias!, hPrev!, gates!, rhs!, rh!);
+    },
+  },
+  {
+    // xp, hhr, bias, hPrev, gates, out -> h
+    name: 'CharmerGruFwdB',
+    outShapes: (ins) => [ins[3]!],
+    run: ([xp, hhr, bias, hPrev, gates, out], [h], a) => {
+      const H = a.H!;
+      M.gruFwdB(hPrev!.length / H, a.T!, H, a.t!, xp!, hhr!, bias!, hPrev!, gates!, out!, h!);
+    },
+  },
+  {
+    // dy, carryD, carryM, gates, out, h0, dz -> dzh, dhTot
+    name: 'CharmerGruBwdA',
+    outShapes: (ins) => [ins[1]!, ins[1]!],
+    run: ([dy, carryD, carryM, gates, out, h0, dz], [dzh, dhTot], a) => {
+      const H = a.H!;
+      M.gruBwdA(carryD!.length / H, a.T!, H, a.t!, dy!, carryD!, carryM!, gates!, out!, h0!, dz!, dzh!, dhTot!);
+    },
+  },
+  {
+    // drh, dhTot, gates, out, h0, dz -> dzzr, carryD
+    name: 'CharmerGruBwdB',
+    outShapes: (ins) => [[ins[0]![0]!, 2 * ins[0]![1]!], ins[0]!],
+    run: ([drh, dhTot, gates, out, h0, dz], [dzzr, carryD], a) => {
+      const H = a.H!;
+      M.gruBwdB(drh!.length / H, a.T!, H, a.t!, drh!, dhTot!, gates!, out!, h0!, dz!, dzzr!, carryD!);
+    },
+  },
+  {
+    // xp, hr, bias, out -> h
+    name: 'CharmerRnnFwd',
+    outShapes: (ins) => [ins[1]!],
+    run: ([xp, hr, bias, out], [h], a) => {
+      const H = a.H!;
+      M.rnnFwd(hr!.length / H, a.T!, H, a.t!, xp!, hr!, bias!, out!, h!);
+    },
+  },
+  {
+    // dy, dhr, out, dz -> dzt
+    name: 'CharmerRnnBwd',
+    outShapes: (ins) => [ins[1]!],
+    run: ([dy, dhr, out, dz], [dzt], a) => {
+      const H = a.H!;
+      M.rnnBwd(dhr!.length / H, a.T!, H, a.t!, dy!, dhr!, out!, dz!, dzt!);
+    },
+  },
+];
+
+interface WasmBackend {
+  makeOutput(shape: number[], dtype: string): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+}
+interface CpuBackend {
+  data: { get(id: object): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: string, values?: Float32Array): tf.TensorInfo;
+}
+
+const size = (s: number[]) => s.reduce((p, d) => p * d, 1);
+
+function inputsOf(inputs: tf.NamedTensorInfoMap): tf.TensorInfo[] {
+  const list: tf.TensorInfo[] = [];
+  for (let i = 0; inputs[`i${i}`]; i++) list.push(inputs[`i${i}`]!);
+  return list;
+}
+
+const registered = new Set<string>();
+
+/** Register the kernels for a backend we have them for; returns whether the backend is supported. */
+export function registerFusedKernels(backendName: string): boolean {
+  if (backendName !== 'wasm' && backendName !== 'cpu') return false;
+  if (registered.has(backendName)) return true;
+  registered.add(backendName);
+  for (const def of defs) {
+    if (tf.getKernel(def.name, backendName)) continue;
+    tf.registerKernel({
+      kernelName: def.name,
+      backendName,
+      kernelFunc:
+        backendName === 'wasm'
+          ? ({ inputs, backend, attrs }) => {
+              const b = backend as unknown as WasmBackend;
+              const ins = inputsOf(inputs);
+              const outs = def.outShapes(ins.map((t) => t.shape), attrs as Attrs).map((s) => b.makeOutput(s, 'float32'));
+              // Views only after every allocation: a heap growth detaches earlier views.
+              def.run(ins.map((t) => b.typedArrayFromHeap(t)), outs.map((t) => b.typedArrayFromHeap(t)), attrs as Attrs);
+              return outs;
+            }
+          : ({ inputs, backend, attrs }) => {
+              const b = backend as unknown as CpuBackend;
+              const ins = inputsOf(inputs);
+              const outArrays = def.outShapes(ins.map((t) => t.shape), attrs as Attrs).map((s) => ({ s, a: new Float32Array(size(s)) }));
+              def.run(ins.map((t) => b.data.get(t.dataId).values as F), outArrays.map((o) => o.a), attrs as Attrs);
+              return outArrays.map((o) => b.makeTensorInfo(o.s, 'float32', o.a));
+            },
+    });
+  }
+  return true;
+}
+
+/** Run one of the kernels above: inputs by position, always an array of outputs. */
+export function runFused(name: string, inputs: tf.Tensor[], attrs: Record<string, unknown>): tf.Tensor[] {
+  const named: tf.NamedTensorMap = {};
+  inputs.forEach((t, i) => (named[`i${i}`] = t));
+  const r = tf.engine().runKernel(name, named, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+  return Array.isArray(r) ? r : [r];
+}
+
+/** An uninitialised float32 tensor (every element is written before it is read). */
+export function alloc(shape: number[]): tf.Tensor {
+  return runFused('CharmerAlloc', [], { shape })[0]!;
+}
