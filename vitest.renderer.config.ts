@@ -9,6 +9,7 @@ export default defineConfig({
     name: 'renderer',
     environment: 'jsdom',
     include: ['test/renderer/**/*.test.ts'],
+    setupFiles: ['test/renderer/setup-uplot.ts'],
     testTimeout: 30_000,
   },
 });

@@ -83,7 +83,7 @@ export class LibraryState {
     this.importError = null;
     const path = this.#platform.pathForFile(file);
     if (path) return this.stagePath(path);
-    const head = await file.slice(0, 64 * 1024).text();
+    const head = await readText(file.slice(0, 64 * 1024));
     const guessedMode = await this.#api.library.guessMode({ text: head });
     this.pending = { kind: 'file', name: stripExt(file.name), bytes: file.size, mode: guessedMode, guessedMode, head: head.slice(0, 4000), file };
   }
@@ -157,4 +157,15 @@ export class LibraryState {
 
 function stripExt(name: string): string {
   return name.replace(/\.[^.]+$/, '') || name;
+}
+
+/** Blob.text(), with a FileReader fallback for older engines (and jsdom). */
+export function readText(blob: Blob): Promise<string> {
+  if (typeof blob.text === 'function') return blob.text();
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result));
+    r.onerror = () => reject(r.error);
+    r.readAsText(blob);
+  });
 }

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import LibraryView from '../../src/renderer/views/LibraryView.svelte';
+import { AppState } from '../../src/renderer/lib/app.svelte.ts';
+import { LibraryState } from '../../src/renderer/lib/library.svelte.ts';
+import { fakePlatform, corpus } from './fake-platform.ts';
+
+async function setup(opts: Parameters<typeof fakePlatform>[0] = {}) {
+  const fake = fakePlatform(opts);
+  const app = new AppState();
+  const library = new LibraryState(fake.platform);
+  let trained: number | null = null;
+  render(LibraryView, { props: { app, library, platform: fake.platform, onTrain: (id: number) => (trained = id) } });
+  await library.refresh();
+  return { fake, app, library, trained: () => trained };
+}
+
+describe('Library view', () => {
+  it('shows the built-in names corpus with its statistics, frequency chart and preview', async () => {
+    const { trained } = await setup();
+    expect(await screen.findByRole('button', { name: /names/ })).toBeTruthy();
+    await waitFor(() => expect(screen.getByTestId('stat-chars').textContent).toBe((59167).toLocaleString()));
+    expect(screen.getByTestId('stat-vocab').textContent).toBe('54');
+    expect(screen.getByTestId('stat-lines').textContent).toBe((8422).toLocaleString());
+    expect(screen.getByTestId('freq-chart').querySelectorAll('rect')).toHaveLength(3);
+    expect(screen.getByTestId('freq-chart').textContent).toContain('↵');
+    expect(screen.getByTestId('corpus-preview').textContent).toContain('Aaron');
+    expect(screen.getByText(/built-in/)).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: /Train on this/ }));
+    expect(trained()).toBe(1);
+  });
+
+  it('imports pasted text with the guessed mode, which can be changed', async () => {
+    const { fake, library } = await setup();
+    await fireEvent.click(screen.getByRole('button', { name: 'Paste text instead' }));
+    await fireEvent.input(screen.getByLabelText('Text to import'), { target: { value: 'Ada\nBea\nCy\nDee\nEve\n' } });
+    await fireEvent.input(screen.getByLabelText('Name'), { target: { value: 'My names' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Use this text' }));
+    const pending = await screen.findByTestId('pending-import');
+    const lines = within(pending).getByLabelText(/lines — one item per line/) as HTMLInputElement;
+    expect(lines.checked).toBe(true);
+    expect(within(pending).getByText(/guessed/).textContent).toMatch(/lines/);
+    await fireEvent.click(within(pending).getByLabelText(/text — one continuous stream/));
+    await fireEvent.click(within(pending).getByRole('button', { name: 'Import' }));
+    await waitFor(() => expect(fake.api.library.importText).toHaveBeenCalled());
+    expect(fake.api.library.importText.mock.calls[0]![0]).toMatchObject({ name: 'My names', mode: 'text', text: 'Ada\nBea\nCy\nDee\nEve\n' });
+    await waitFor(() => expect(library.detail?.name).toBe('My names'));
+    expect(screen.queryByTestId('pending-import')).toBeNull();
+  });
+
+  it('imports a chosen file (uploaded in browser mode)', async () => {
+    const { fake, library } = await setup();
+    const input = screen.getByTestId('file-input') as HTMLInputElement;
+    const file = new File(['To be, or not to be, that is the question.'], 'hamlet.txt', { type: 'text/plain' });
+    await fireEvent.change(input, { target: { files: [file] } });
+    const pending = await screen.findByTestId('pending-import');
+    expect(within(pending).getByRole('heading').textContent).toContain('hamlet');
+    expect((within(pending).getByLabelText(/text — one continuous/) as HTMLInputElement).checked).toBe(true);
+    await fireEvent.click(within(pending).getByRole('button', { name: 'Import' }));
+    await waitFor(() => expect(fake.platform.uploadFile).toHaveBeenCalled());
+    await waitFor(() => expect(library.detail?.name).toBe('hamlet'));
+  });
+
+  it('shows the engine’s message when a file cannot be imported', async () => {
+    await setup();
+    await fireEvent.click(screen.getByRole('button', { name: 'Paste text instead' }));
+    await fireEvent.input(screen.getByLabelText('Text to import'), { target: { value: 'bad\u0000bytes' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Use this text' }));
+    await fireEvent.click(await screen.findByRole('button', { name: 'Import' }));
+    const alert = await screen.findByTestId('import-error');
+    expect(alert.textContent).toContain('This looks like a binary file, not text: choose a plain text file.');
+  });
+
+  it('lists several corpora and switches between them', async () => {
+    const { library } = await setup({ corpora: [corpus(1, 'names'), corpus(2, 'shakespeare', { mode: 'text', chars: 1_115_394 })] });
+    await fireEvent.click(await screen.findByRole('button', { name: /shakespeare/ }));
+    await waitFor(() => expect(library.detail?.name).toBe('shakespeare'));
+    expect(screen.getByRole('button', { name: 'Delete' })).toBeTruthy();
+  });
+});

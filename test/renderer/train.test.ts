@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import TrainView from '../../src/renderer/views/TrainView.svelte';
+import { AppState } from '../../src/renderer/lib/app.svelte.ts';
+import { LibraryState } from '../../src/renderer/lib/library.svelte.ts';
+import { RunsState } from '../../src/renderer/lib/runs.svelte.ts';
+import { DEFAULT_CONFIG, OPTION_HELP, PRESETS } from '../../src/api/training.ts';
+import { fakePlatform, run } from './fake-platform.ts';
+import { plots } from './setup-uplot.ts';
+
+async function setup(opts: Parameters<typeof fakePlatform>[0] = {}) {
+  const fake = fakePlatform(opts);
+  const app = new AppState();
+  const library = new LibraryState(fake.platform);
+  const runs = new RunsState(fake.platform.api);
+  await library.refresh();
+  await runs.refresh();
+  render(TrainView, { props: { app, api: fake.platform.api, library, runs, corpusId: 1 } });
+  return { fake, app, library, runs };
+}
+
+const nextFrame = () => new Promise((r) => setTimeout(r, 40));
+
+describe('Training view', () => {
+  it('offers the presets with size and time estimates', async () => {
+    const { fake } = await setup();
+    for (const p of PRESETS) expect(screen.getByRole('radio', { name: new RegExp(p.label) })).toBeTruthy();
+    await waitFor(() => expect(screen.getAllByTestId('preset-estimate')[0]!.textContent).toMatch(/277K parameters · about 2 min/));
+    expect(screen.getAllByTestId('preset-estimate')[0]!.textContent).toMatch(/rough figure/);
+    expect(fake.api.runs.estimate).toHaveBeenCalledWith(expect.objectContaining({ corpusId: 1 }));
+  });
+
+  it('puts every option behind Advanced, each with its default and a line of help', async () => {
+    await setup();
+    expect(screen.queryByLabelText('rnn-size')).toBeNull();
+    await fireEvent.click(screen.getByRole('button', { name: /Advanced/ }));
+    for (const key of Object.keys(DEFAULT_CONFIG)) {
+      const label = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+      const input = screen.getByLabelText(label);
+      expect(input, key).toBeTruthy();
+      const help = Object.values(OPTION_HELP).find((g) => key in g)![key as keyof typeof DEFAULT_CONFIG]!;
+      expect(input.closest('.opt')!.textContent).toContain(help);
+      expect(input.closest('.opt')!.textContent).toContain(`(default ${String(DEFAULT_CONFIG[key as keyof typeof DEFAULT_CONFIG])})`);
+    }
+  });
+
+  it('starts a run with the preset and the advanced edits, then shows it live', async () => {
+    const { fake, runs } = await setup();
+    await fireEvent.click(screen.getByRole('button', { name: /Advanced/ }));
+    await fireEvent.change(screen.getByLabelText('rnn-size'), { target: { value: '64' } });
+    await fireEvent.change(screen.getByLabelText('model'), { target: { value: 'gru' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Start training' }));
+    await waitFor(() => expect(fake.api.runs.start).toHaveBeenCalled());
+    const sent = fake.api.runs.start.mock.calls[0]![0];
+    expect(sent.corpusId).toBe(1);
+    expect(sent.config).toMatchObject({ ...PRESETS[0]!.config, rnnSize: 64, model: 'gru', mode: 'lines' });
+    await waitFor(() => expect(screen.getByTestId('run-title').textContent).toBe('new run'));
+    const id = runs.openId!;
+
+    fake.emitRun({
+      runId: id,
+      kind: 'train',
+      event: {
+        type: 'start',
+        config: { ...DEFAULT_CONFIG },
+        backend: { backend: 'wasm', device: 'CPU (WebAssembly, 1 thread)', threads: 1 },
+        vocabSize: 54,
+        params: 277000,
+        trainChars: 50000,
+        valChars: 5000,
+        itersPerEpoch: 100,
+        totalIters: 1000,
+        startIteration: 0,
+        baselineValLoss: 2.15,
+        baselineOrder: 3,
+      },
+    });
+    for (let i = 1; i <= 20; i++)
+      fake.emitRun({ runId: id, kind: 'train', event: { type: 'progress', iteration: i, epoch: i / 100, trainLoss: 4 - i * 0.05, lr: 0.002, charsPerS: 2800, elapsedS: i, etaS: 300, totalIters: 1000 } });
+    fake.emitRun({ runId: id, kind: 'train', event: { type: 'eval', iteration: 20, epoch: 0.2, valLoss: 3.1, bestValLoss: 3.1, trainLoss: 3 } });
+    fake.emitRun({ runId: id, kind: 'train', event: { type: 'sample', iteration: 20, text: 'Marla\nJosie', valLoss: 3.1, temperature: 1 } });
+    await nextFrame();
+    await waitFor(() => expect(screen.getByTestId('live-iteration').textContent).toBe('20 / 1000'));
+    expect(screen.getByTestId('live-speed').textContent).toBe((2800).toLocaleString());
+    expect(screen.getByTestId('run-backend').textContent).toContain('CPU (WebAssembly, 1 thread)');
+    expect(screen.getByTestId('samples').textContent).toContain('Marla');
+    const chart = screen.getByTestId('loss-chart');
+    expect(chart.dataset.series).toBe('train,validation');
+    expect(chart.dataset.points).toBe('20,1');
+    expect(chart.dataset.baseline).toBe('2.15');
+    const plot = plots.at(-1)!;
+    expect(plot.opts.series.map((s) => s.label)).toEqual(['iteration', 'train', 'validation', 'n-gram baseline']);
+    expect(plot.data[0]).toHaveLength(20);
+    expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('2');
+  });
+
+  it('pauses, continues and stops the open run', async () => {
+    const { fake, runs } = await setup({ runs: [run(1, { status: 'running' })] });
+    await runs.openRun(1);
+    await fireEvent.click(await screen.findByRole('button', { name: 'Pause' }));
+    await waitFor(() => expect(fake.api.runs.pause).toHaveBeenCalledWith({ id: 1 }));
+    await fireEvent.click(await screen.findByRole('button', { name: 'Continue' }));
+    await waitFor(() => expect(fake.api.runs.continue).toHaveBeenCalledWith({ id: 1 }));
+    await fireEvent.click(await screen.findByRole('button', { name: 'Stop' }));
+    await waitFor(() => expect(fake.api.runs.stop).toHaveBeenCalledWith({ id: 1 }));
+    await waitFor(() => expect(screen.getByTestId('run-status').textContent).toBe('stopped'));
+    await fireEvent.click(await screen.findByRole('button', { name: 'Resume training' }));
+    await waitFor(() => expect(fake.api.runs.resume).toHaveBeenCalledWith({ id: 1 }));
+  });
+
+  it('reopens a past run with its curve, samples and checkpoints, and overlays another to compare', async () => {
+    await setup({ runs: [run(1), run(2, { name: 'bigger' })] });
+    const list = screen.getByRole('list', { name: 'Runs' });
+    await fireEvent.click(within(list).getByRole('button', { name: /#1/ }));
+    await waitFor(() => expect(screen.getByTestId('run-title').textContent).toBe('names lstm 2x128 #1'));
+    expect(screen.getByTestId('loss-chart').dataset.points).toBe('2,1');
+    expect(screen.getByTestId('samples').textContent).toContain('Marlen');
+    expect(screen.getByTestId('checkpoints').textContent).toContain('latest · iteration 100');
+    const boxes = within(list).getAllByRole('checkbox');
+    await fireEvent.click(boxes[1]!);
+    await waitFor(() => expect(screen.getByTestId('loss-chart').dataset.series).toBe('train,validation,bigger (val)'));
+  });
+
+  it('shows a backend error as the message the services gave', async () => {
+    const { fake, app } = await setup();
+    fake.api.runs.start.mockRejectedValueOnce(Object.assign(new Error('No backend could start: install tfjs-node or use wasm.'), { name: 'ApiError', code: 'BACKEND_UNAVAILABLE' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Start training' }));
+    await waitFor(() => expect(app.notices.at(-1)?.text).toBe('No backend could start: install tfjs-node or use wasm.'));
+    expect(app.notices.at(-1)?.code).toBe('BACKEND_UNAVAILABLE');
+  });
+});
