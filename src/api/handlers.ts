@@ -100,7 +100,8 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
         const runs = await services.runs.listRuns();
         let charsPerS = referenceCharsPerS(params);
         let basis: Estimate['basis'] = 'reference';
-        const measured = runs.filter((r) => r.params && r.iterations > 0);
+        // Finished runs only: a run in progress is still warming up.
+        const measured = runs.filter((r) => r.params && r.iterations > 0 && !['queued', 'running', 'paused'].includes(r.status));
         measured.sort((a, b) => Math.abs(Math.log(a.params! / params)) - Math.abs(Math.log(b.params! / params)));
         for (const r of measured.slice(0, 3)) {
           const rows = await services.runs.getMetrics(r.id, Math.max(-1, r.iterations - 50));
