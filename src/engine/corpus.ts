@@ -66,6 +66,10 @@ class Utf8IndexDecoder {
     if (this.first && chunk.length > 0) {
       this.first = false;
       if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) i = 3; // BOM: not part of the text
+      // A NUL near the start means a binary file (an image, a PDF...): say so, rather than
+      // reporting the first byte that is not UTF-8.
+      const nul = chunk.subarray(0, 8192).indexOf(0);
+      if (nul >= 0) this.binary(nul);
     }
     if (this.pendingLen > 0) {
       // Complete the code point that straddled the previous chunk.
