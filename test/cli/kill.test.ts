@@ -15,7 +15,7 @@ import { commands } from '../../src/cli/commands/index.ts';
 import { tempDir } from '../store/helpers.ts';
 
 const REPO = path.resolve(__dirname, '../..');
-const KILLS = Number(process.env.CHARMER_KILLS ?? 16);
+const KILLS = Number(process.env.CHARMER_KILLS ?? 20);
 const TINY = ['--rnn-size', '16', '--num-layers', '1', '--batch-size', '16', '--seq-length', '16', '--eval-every', '4', '--sample-every', '0', '--backend', 'cpu', '--max-iters', '100000'];
 
 /** mulberry32: the kill moments are random but the same on every run. */
