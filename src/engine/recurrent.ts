@@ -80,7 +80,8 @@ export const referenceSequence: SequenceImpl = (cell, w, x, state) => {
   // tf.slice each cost 100-300 ms per training step at [50, 50, 512]; a single SplitV is cheap.
   const xp = tf.transpose(projectInputs(w, x), [1, 0, 2]);
   const [B, G] = [x.shape[0], xp.shape[2]];
-  const steps = tf.split(xp, T, 0).map((s) => tf.reshape(s, [B, G]) as tf.Tensor2D);
+  // (T = 1 without split: TF.js's SplitV gradient fails for a single piece.)
+  const steps = T === 1 ? [tf.reshape(xp, [B, G]) as tf.Tensor2D] : tf.split(xp, T, 0).map((s) => tf.reshape(s, [B, G]) as tf.Tensor2D);
   const hs: tf.Tensor2D[] = [];
   let s = state;
   for (let t = 0; t < T; t++) {
