@@ -7,7 +7,8 @@ import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs, type ParsedValues } from '../args.ts';
 import { EventPrinter } from '../events.ts';
 import { CONFIG_HELP, DEFAULT_CONFIG, type TrainConfig } from '../../engine/config.ts';
-import { BUILTIN_NAMES, loadCorpus, train, CharmerError } from '../../engine/index.ts';
+import { join } from 'node:path';
+import { BUILTIN_NAMES, loadCheckpoint, loadCorpus, sampleLines, train, CharmerError } from '../../engine/index.ts';
 import { PRESETS, findPreset } from '../../engine/presets/index.ts';
 import { resolveDataDir } from '../../store/datadir.ts';
 import { beginForegroundRun, type ForegroundRun } from '../../services/training.ts';
@@ -68,6 +69,19 @@ const specs: OptionSpecs = {
 
 const USAGE = 'charmer train [FILE|names] [options]';
 
+/** After a lines-mode run, show what it can do: a few items that are not in the corpus. */
+async function printNewNames(bestDir: string): Promise<void> {
+  const ck = await loadCheckpoint(bestDir).catch(() => null);
+  if (!ck) return;
+  try {
+    const items = await sampleLines(ck.model, { count: 20, temperature: 0.8, newOnly: true, items: ck.items });
+    process.stderr.write(`New items from the best checkpoint (not in the corpus; more with: charmer sample ${bestDir} --count 100 --new-only):\n`);
+    process.stdout.write(items.map((i) => i.text).join('\n') + '\n');
+  } finally {
+    ck.model.dispose();
+  }
+}
+
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train a model on a text file (or the built-in names)',
@@ -121,6 +135,7 @@ export const trainCommand: Command = {
         if (ev.type === 'error') exit = 1;
       }
       fg?.finish();
+      if (exit === 0 && corpus.mode === 'lines' && !values.json && !values.quiet) await printNewNames(join(out, 'best'));
     } catch (e) {
       fg?.finish(e);
       if (values.json && e instanceof CharmerError) {
