@@ -8,6 +8,7 @@ import { defineConfig } from 'electron-vite';
 import { rendererConfig } from './src/renderer/vite.config.ts';
 
 const worker = resolve('src/worker/train-process.ts');
+const engine = resolve('src/engine/index.ts');
 
 export default defineConfig({
   main: {
@@ -18,6 +19,8 @@ export default defineConfig({
         input: {
           index: resolve('src/main/index.ts'),
           ...(existsSync(worker) ? { 'train-process': worker } : {}),
+          // The worker loads the engine lazily by path (CHARMER_ENGINE_MODULE points here).
+          ...(existsSync(engine) ? { engine } : {}),
         },
         output: { format: 'es', entryFileNames: '[name].js' },
       },

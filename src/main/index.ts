@@ -20,6 +20,8 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const preloadPath = join(here, '../preload/index.cjs');
 const indexPath = join(here, '../renderer/index.html');
 const workerPath = join(here, 'train-process.js');
+/** The built engine: the worker imports it lazily by path, which must be a built file in the app. */
+const enginePath = join(here, 'engine.js');
 const appOrigin: AppOrigin = { indexPath, devServer: process.env.ELECTRON_RENDERER_URL };
 
 const openExternal = (url: string) => (isSafeExternalUrl(url) ? shell.openExternal(url) : Promise.resolve());
@@ -81,7 +83,7 @@ async function start(): Promise<void> {
   try {
     opened = await createServices({
       ...(dataDir ? { dataDir } : {}),
-      launcher: utilityLauncher((p, a, o) => utilityProcess.fork(p, a, o), workerPath),
+      launcher: utilityLauncher((p, a, o) => utilityProcess.fork(p, a, { ...o, env: { ...o.env, CHARMER_ENGINE_MODULE: enginePath } }), workerPath),
     });
   } catch (e) {
     dialog.showErrorBox('Charmer cannot open its library', (e as Error).message);
