@@ -1,7 +1,7 @@
 /**
  * Plain training data the renderer needs: char-rnn's defaults and one-line help (re-exported from
- * the engine's configuration module, which is plain data with no imports), the presets the Training
- * view offers, and the size/time arithmetic behind their estimates.
+ * the engine's configuration module, which is plain data with no imports), the engine's presets
+ * (plain data too), and the size/time arithmetic behind their estimates.
  */
 import { CONFIG_HELP, DEFAULT_CONFIG } from '../engine/config.ts';
 import type { TrainConfig } from '../engine/config.ts';
@@ -52,74 +52,11 @@ export const INTEGER_OPTIONS: ReadonlySet<keyof TrainConfig> = new Set<keyof Tra
   'threads',
 ]);
 
-/** A preset sets the model and the budget; the mode always follows the corpus (changeable under Advanced). */
-export interface Preset {
-  id: string;
-  label: string;
-  /** One line on what it is for. */
-  description: string;
-  config: Partial<TrainConfig>;
-}
-
-export const PRESETS: readonly Preset[] = [
-  {
-    id: 'names-fast',
-    label: 'Names: fast',
-    description: 'A small 2-layer LSTM for lists of short items (names, titles); a minute or two on a laptop CPU.',
-    config: {
-      model: 'lstm',
-      rnnSize: 128,
-      numLayers: 2,
-      dropout: 0,
-      batchSize: 64,
-      seqLength: 32,
-      learningRate: 3e-3,
-      maxEpochs: 30,
-      maxTime: 120,
-      evalEvery: 50,
-      sampleEvery: 50,
-      sampleLength: 8,
-    },
-  },
-  {
-    id: 'writing-medium',
-    label: 'Writing: medium',
-    description: 'Char-rnn’s classic 2×256 LSTM for prose, poems or code of 100 KB to a few MB.',
-    config: {
-      model: 'lstm',
-      rnnSize: 256,
-      numLayers: 2,
-      dropout: 0.25,
-      batchSize: 50,
-      seqLength: 100,
-      learningRate: 2e-3,
-      maxEpochs: 20,
-      maxTime: 0,
-      evalEvery: 500,
-      sampleEvery: 500,
-      sampleLength: 300,
-    },
-  },
-  {
-    id: 'large-gpu',
-    label: 'Large: GPU',
-    description: 'A 3×512 LSTM with dropout for big corpora; worth it with a GPU backend, slow on a CPU.',
-    config: {
-      model: 'lstm',
-      rnnSize: 512,
-      numLayers: 3,
-      dropout: 0.5,
-      batchSize: 100,
-      seqLength: 100,
-      learningRate: 2e-3,
-      maxEpochs: 50,
-      maxTime: 0,
-      evalEvery: 1000,
-      sampleEvery: 1000,
-      sampleLength: 300,
-    },
-  },
-];
+/**
+ * The engine's presets (plain data: src/engine/presets). In the UI a preset sets the model and the
+ * budget; the mode always follows the corpus (changeable under Advanced).
+ */
+export { PRESETS, type Preset } from '../engine/presets/index.ts';
 
 /** Parameters of Embedding -> numLayers recurrent layers -> Dense softmax (stock TF.js layouts). */
 export function countParams(config: Pick<TrainConfig, 'model' | 'rnnSize' | 'numLayers' | 'embeddingSize'>, vocabSize: number): number {

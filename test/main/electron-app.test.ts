@@ -43,7 +43,7 @@ describe.skipIf(Boolean(why))('desktop app (Playwright _electron)', () => {
       expect(await win.evaluate(() => Object.keys((globalThis as { charmerBridge?: object }).charmerBridge ?? {}).sort())).toEqual(['on', 'ops', 'pathForFile']);
       const prefs = await app.evaluate(({ BrowserWindow }) => {
         const w = BrowserWindow.getAllWindows()[0]!;
-        return w.webContents.getLastWebPreferences();
+        return (w.webContents as unknown as { getLastWebPreferences(): Record<string, unknown> }).getLastWebPreferences();
       });
       expect(prefs).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false });
       await win.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Train' }).click();

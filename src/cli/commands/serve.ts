@@ -4,6 +4,7 @@
  * boxes (tunnel the port over ssh) and for the end-to-end tests.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Command } from '../command.ts';
@@ -30,7 +31,17 @@ export async function buildRenderer(log: (s: string) => void = (s) => process.st
     throw new CharmerError('IO_ERROR', 'The renderer is not built and vite is not installed: run `npm install` and `npm run build`, then `charmer serve` again.');
   }
   log('Building the renderer (once; `npm run build` does the same)…\n');
-  await vite.build({ configFile: join(root, 'src/renderer/vite.config.ts'), logLevel: 'warn' });
+  // Built beside the target and swapped in, so a server already running never serves half a build.
+  const tmp = `${RENDERER_DIR}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    await vite.build({ configFile: join(root, 'src/renderer/vite.config.ts'), logLevel: 'warn', build: { outDir: tmp, emptyOutDir: true } });
+    const old = `${RENDERER_DIR}.old-${process.pid}-${Date.now()}`;
+    if (existsSync(RENDERER_DIR)) await rename(RENDERER_DIR, old);
+    await rename(tmp, RENDERER_DIR);
+    await rm(old, { recursive: true, force: true });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }
 
 export const serve: Command = {
