@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type { BackendName } from './config.ts';
 import { CharmerError } from './errors.ts';
+import { installFusedLayers } from './fused/index.ts';
 import type { BackendInfo } from './events.ts';
 
 const require = createRequire(import.meta.url);
@@ -32,6 +33,7 @@ export async function chooseBackend(request: BackendName | 'auto' = 'auto'): Pro
       const info = await tryBackend(name, request !== 'auto');
       if (info) {
         current = info;
+        installFusedLayers(); // fused recurrent layers where the backend has kernels (src/engine/fused)
         return info;
       }
     } catch (e) {

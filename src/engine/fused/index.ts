@@ -1,0 +1,16 @@
+/**
+ * Turning the fused recurrent layers on. Measured on this 2-core machine (bench/, docs/PERFORMANCE.md):
+ * a 2-layer LSTM training step (batch 50, seq 50, Adam) on wasm is 2.2x faster fused than the
+ * autodiff loop at 128 units and at 512 units, so it is the default wherever the backend has fused
+ * kernels (wasm, cpu). Other backends (webgpu, tensorflow) keep the reference loop: fusedSequence
+ * falls back to it by itself. CHARMER_FUSED=0 in the environment turns it off (for comparisons).
+ */
+import { setSequenceImpl } from '../recurrent.ts';
+import { fusedSequence } from './sequence.ts';
+
+export { fusedSequence } from './sequence.ts';
+export { registerFusedKernels } from './kernels.ts';
+
+export function installFusedLayers(): void {
+  setSequenceImpl(process.env.CHARMER_FUSED === '0' ? null : fusedSequence);
+}
