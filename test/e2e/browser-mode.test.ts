@@ -65,12 +65,14 @@ describe.skipIf(!hasChromium)('browser mode, end to end', () => {
     await pending.waitFor();
     expect(await pending.getByLabel(/lines — one item per line/).isChecked()).toBe(true);
     await pending.getByRole('button', { name: 'Import' }).click();
-    await page.getByRole('heading', { name: 'startups' }).waitFor();
+    await page.getByRole('heading', { name: 'startups', exact: true }).waitFor();
+    await page.getByTestId('stat-lines').filter({ hasText: '288' }).waitFor();
     expect(await page.getByTestId('stat-lines').textContent()).toBe('288');
     await page.getByTestId('freq-chart').waitFor();
     // The built-in names corpus is there on first start; show it for the screenshot.
     await page.getByRole('button', { name: /^names/ }).click();
     await page.getByRole('heading', { name: 'names', exact: true }).waitFor();
+    await page.mouse.move(1200, 800);
     await page.screenshot({ path: join(SHOTS, 'library.png') });
   });
 
@@ -88,7 +90,12 @@ describe.skipIf(!hasChromium)('browser mode, end to end', () => {
     await page.getByLabel('eval-every').dispatchEvent('change');
     await page.getByLabel('sample-every').fill('20');
     await page.getByLabel('sample-every').dispatchEvent('change');
+    await page.getByLabel('rnn-size').scrollIntoViewIfNeeded();
+    await page.mouse.move(1200, 800);
+    await page.screenshot({ path: join(SHOTS, 'train-advanced.png') });
     await page.getByRole('button', { name: /Advanced/ }).click();
+    await page.getByTestId('run-estimate').filter({ hasText: /parameters/ }).waitFor();
+    await page.mouse.move(1200, 800);
     await page.screenshot({ path: join(SHOTS, 'train-setup.png') });
     await page.getByRole('button', { name: 'Start training' }).click();
     await page.getByTestId('run-status').filter({ hasText: 'running' }).waitFor({ timeout: 60_000 });
@@ -123,6 +130,7 @@ describe.skipIf(!hasChromium)('browser mode, end to end', () => {
     expect(Number(await page.getByTestId('loss-chart').getAttribute('data-baseline'))).toBeGreaterThan(0);
     expect(await page.locator('.loss-chart canvas').count()).toBe(1);
     expect(await page.getByTestId('run-backend').textContent()).toMatch(/\S/);
+    await page.mouse.move(1200, 800);
     await page.screenshot({ path: join(SHOTS, 'train-live.png') });
 
     await page.getByRole('button', { name: 'Stop' }).click();

@@ -81,8 +81,6 @@ export function browserPlatform(loc: Pick<Location, 'host' | 'protocol' | 'searc
       open = true;
       retry = 250;
       for (const cb of connListeners) cb(true);
-      // Calls in flight when the previous socket died are sent again.
-      for (const p of pending.values()) if (!queue.includes(p.msg)) queue.push(p.msg);
       while (queue.length) ws!.send(queue.shift()!);
     };
     ws.onmessage = (ev) => {
@@ -108,6 +106,12 @@ export function browserPlatform(loc: Pick<Location, 'host' | 'protocol' | 'searc
     ws.onclose = () => {
       const was = open;
       open = false;
+      // Calls sent on the dead socket may or may not have run: fail them rather than run them twice.
+      for (const [id, p] of pending) {
+        if (queue.includes(p.msg)) continue;
+        pending.delete(id);
+        p.reject(new ApiError('DISCONNECTED', 'Lost the connection to `charmer serve` before it answered; check the run list before trying again.'));
+      }
       if (was) for (const cb of connListeners) cb(false);
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 5000);
