@@ -91,7 +91,8 @@ describe('Training view', () => {
     const plot = plots.at(-1)!;
     expect(plot.opts.series.map((s) => s.label)).toEqual(['iteration', 'train', 'validation', 'n-gram baseline']);
     expect(plot.data[0]).toHaveLength(20);
-    expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('2');
+    // 20 of 1000 iterations, but 20 s of the preset's 60 s budget: the time budget ends it first.
+    expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe(String(Math.round((20 / PRESETS[0]!.config.maxTime!) * 100)));
   });
 
   it('pauses, continues and stops the open run', async () => {
