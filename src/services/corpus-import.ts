@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CharmerError } from '../engine/errors.ts';
-import type { CorpusMode, ImportProgress } from './types.ts';
+import type { ImportProgress } from './types.ts';
 
 export interface CorpusStats {
   hash: string;
@@ -109,16 +109,6 @@ export function measureText(text: string): { stats: CorpusStats; bytes: Buffer }
   const counter = new Counter();
   counter.add(text);
   return { stats: counter.stats(createHash('sha256').update(buf).digest('hex'), buf.length), bytes: buf };
-}
-
-/** Lines mode when most lines are short and word-like (a list of names or titles), else text. */
-export function guessCorpusMode(sample: string): CorpusMode {
-  const lines = sample.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '');
-  if (lines.length < 20) return 'text';
-  const lengths = lines.map((l) => [...l].length).sort((a, b) => a - b);
-  const median = lengths[Math.floor(lengths.length / 2)]!;
-  const words = lines.slice(0, 2000).reduce((s, l) => s + l.trim().split(/\s+/).length, 0) / Math.min(lines.length, 2000);
-  return median <= 40 && words <= 4 ? 'lines' : 'text';
 }
 
 /** Reads the first maxChars characters of a file (whole characters only). */

@@ -5,7 +5,8 @@ import { CharmerError } from '../engine/errors.ts';
 import { builtinNamesText } from '../engine/names.ts';
 import type { Store } from '../store/store.ts';
 import { libraryError } from '../store/errors.ts';
-import { copyAndMeasure, guessCorpusMode, measureText, readPreview, type CorpusStats } from './corpus-import.ts';
+import { guessMode } from '../engine/corpus.ts';
+import { copyAndMeasure, measureText, readPreview, type CorpusStats } from './corpus-import.ts';
 import type { CorpusDetail, CorpusSummary, ImportOptions, ImportResult, ImportSource, LibraryService } from './types.ts';
 
 export const PREVIEW_CHARS = 3000;
@@ -48,7 +49,7 @@ export async function importCorpus(store: Store, source: ImportSource, opts: Imp
     fs.renameSync(tmp, dest);
     const corpus = store.insertCorpus({
       name,
-      mode: opts.mode ?? guessCorpusMode(stats.head),
+      mode: opts.mode ?? guessMode(stats.head),
       bytes: stats.bytes,
       chars: stats.chars,
       vocabSize: Object.keys(stats.charCounts).length,
