@@ -12,3 +12,4 @@ export { train, evaluate, resolveConfig, type TrainOptions } from './train.ts';
 export { sampleText, sampleTextAll, sampleLines, type SampleTextOptions, type SampleLinesOptions, type SampleResult, type LineSample, type Novelty } from './sample.ts';
 export { ngramBaseline, type NgramInput, type NgramResult } from './ngram.ts';
 export { Rng } from './rng.ts';
+export { inspectText, collectInspection, findInterestingCells, interestingCellsByFeature, textFeatures, TEXT_FEATURES, type InspectOptions, type InspectChunk, type InspectResult, type LayerActivations, type ActivationKind, type Guess, type TextFeature, type CellMatch, type FindCellsOptions } from './inspect.ts';
