@@ -19,6 +19,7 @@ import type { TrainEvent } from './events.ts';
 import { CharModel, specFromConfig, type CharmerMetadata } from './model.ts';
 import { ngramBaseline } from './ngram.ts';
 import { Optimizer } from './optimizer.ts';
+import { DataParallel } from './parallel/pool.ts';
 import type { LayerState } from './recurrent.ts';
 import { Rng } from './rng.ts';
 import { sampleLines, sampleTextAll } from './sample.ts';
@@ -72,7 +73,7 @@ function remapSplit(split: Split, map: Uint16Array): Split {
   return { mode: 'lines', items: split.items.map((it) => it.map((i) => map[i]!)) };
 }
 
-function maskedLoss(logits: tf.Tensor2D, y: tf.Tensor1D, mask: tf.Tensor1D | null, count: number): tf.Scalar {
+export function maskedLoss(logits: tf.Tensor2D, y: tf.Tensor1D, mask: tf.Tensor1D | null, count: number): tf.Scalar {
   const V = logits.shape[1];
   const nll = tf.neg(tf.sum(tf.mul(tf.oneHot(y, V), tf.logSoftmax(logits)), 1));
   return tf.div(tf.sum(mask ? tf.mul(nll, mask) : nll), count) as tf.Scalar;
@@ -294,6 +295,8 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
     yield { type: 'checkpoint', kind: 'latest', iteration, valLoss, path: latestDir };
   }
 
+  // Every core: data-parallel workers when threads != 1 on a CPU backend (src/engine/parallel).
+  const parallel = await DataParallel.create(model, config.threads, backend.backend, B);
   const recent: number[] = [];
   let lastTime = performance.now();
   const historyEvery = Math.max(1, Math.floor(config.evalEvery / 10));
@@ -321,12 +324,31 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
       const t = batchTensors(b);
       const prev = layout ? (carry ?? model.zeroState(b.rows)) : model.zeroState(b.rows);
       let next: LayerState[] = [];
-      const { value, grads } = tf.variableGrads(() => {
-        const r = model.forward(t.x, prev, dropoutSeed);
-        next = r.state.map((l) => l.map((s) => tf.keep(s)));
-        return maskedLoss(r.logits, t.y, t.mask, b.count);
-      }, model.variables);
+      let value: tf.Scalar;
+      let grads: tf.NamedTensorMap;
+      if (parallel) {
+        ({ value, grads, next } = await parallel.step(b, prev, (sb, sprev) => {
+          const sx = tf.tensor2d(sb.x, [sb.rows, sb.steps], 'int32');
+          const sy = tf.tensor1d(sb.y, 'int32');
+          const smask = sb.mask ? tf.tensor1d(sb.mask) : null;
+          let snext: LayerState[] = [];
+          const r = tf.variableGrads(() => {
+            const f = model.forward(sx, sprev, dropoutSeed);
+            snext = f.state.map((l) => l.map((s) => tf.keep(s)));
+            return maskedLoss(f.logits, sy, smask, sb.count);
+          }, model.variables);
+          tf.dispose([sx, sy, ...(smask ? [smask] : [])]);
+          return { ...r, next: snext };
+        }, dropoutSeed));
+      } else {
+        ({ value, grads } = tf.variableGrads(() => {
+          const r = model.forward(t.x, prev, dropoutSeed);
+          next = r.state.map((l) => l.map((s) => tf.keep(s)));
+          return maskedLoss(r.logits, t.y, t.mask, b.count);
+        }, model.variables));
+      }
       optimizer.apply(model.variables.map((v) => grads[v.name]!), lr, config.gradClip);
+      parallel?.syncWeights();
       tf.dispose([t.x, t.y, ...(t.mask ? [t.mask] : []), ...Object.values(grads)]);
       disposeState(prev);
       if (layout) carry = next;
@@ -373,6 +395,7 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
     }
     yield { type: 'done', reason, iteration, bestValLoss, elapsedS: elapsed() };
   } finally {
+    parallel?.dispose();
     if (carry) disposeState(carry);
     optimizer.dispose();
     model.dispose();

@@ -1,0 +1,199 @@
+/**
+ * Every core: data-parallel training across worker threads.
+ *
+ * Design, and why. The wasm backend runs one thread in Node, and its matMul reaches 20-31 GFLOP/s
+ * on one core here; two worker threads with their own wasm backends ran matMuls at 24 + 25 GFLOP/s
+ * at once (docs/DESIGN.md), about what OpenBLAS gets from both cores. Threaded kernels inside one
+ * backend would need a rebuilt threaded wasm binary (unavailable in Node: the stock one needs
+ * emscripten pthreads with a browser-style Worker), and a recurrent step at batch 50 is too small
+ * to split well across cores anyway, while whole batch shards split perfectly. So: the batch's
+ * rows are split across the training thread and `threads - 1` workers; each runs the same fused
+ * forward/backward on its shard from the same weights (every shard's loss divided by the whole
+ * batch's target count, so the shard gradients simply add up to the full-batch gradient); the
+ * workers write their gradients into a SharedArrayBuffer each, the training thread adds them to its
+ * own, applies the optimizer (one optimizer, one copy of its state, so checkpoints and resume are
+ * unchanged), and writes the new weights into one shared buffer that the workers read at their
+ * next step. Per step that moves the parameters twice through shared memory (a few ms at 2x512),
+ * against a step of hundreds of ms to seconds; the carried state of each shard travels with the
+ * step message (small), so the training thread stays the one owner of all state.
+ *
+ * The result equals single-thread training up to float summation order (and dropout masks, drawn
+ * per shard); runs with the same thread count are deterministic. `threads = 1` is the
+ * single-thread path, untouched.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendName } from '../config.ts';
+import type { CharModel } from '../model.ts';
+import type { LayerState } from '../recurrent.ts';
+import type { FromWorker, StepMessage, ToWorker } from './protocol.ts';
+
+export interface ShardBatch {
+  x: Int32Array;
+  y: Int32Array;
+  mask: Float32Array | null;
+  rows: number;
+  steps: number;
+  count: number;
+}
+
+/** The local (training-thread) part of a step: loss tensor, gradients by variable name, next state. */
+export type LocalStep = (shard: ShardBatch, prev: LayerState[]) => { value: tf.Scalar; grads: tf.NamedTensorMap; next: LayerState[] };
+
+interface Slot {
+  worker: Worker;
+  grads: Float32Array;
+  pending: ((m: FromWorker) => void) | null;
+  failed: string | null;
+}
+
+/** Threads to use: 0 means one per core. */
+export function resolveThreads(threads: number): number {
+  return threads > 0 ? Math.floor(threads) : availableParallelism();
+}
+
+export class DataParallel {
+  private version = 0;
+  private constructor(
+    private readonly model: CharModel,
+    private readonly slots: Slot[],
+    private readonly weights: Float32Array,
+  ) {}
+
+  /**
+   * Workers for `threads` cores (the training thread is one of them), or null when one thread
+   * is asked for, the backend is not a CPU one, or workers cannot start here (then training
+   * simply runs on one thread).
+   */
+  static async create(model: CharModel, threads: number, backend: string, rows: number): Promise<DataParallel | null> {
+    const n = Math.min(resolveThreads(threads), rows);
+    if (n <= 1 || (backend !== 'wasm' && backend !== 'cpu')) return null;
+    const total = model.variables.reduce((s, v) => s + v.size, 0);
+    const weights = new Float32Array(new SharedArrayBuffer(total * 4));
+    const slots: Slot[] = [];
+    try {
+      for (let k = 0; k < n - 1; k++) {
+        const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url));
+        const gradsBuf = new SharedArrayBuffer(total * 4);
+        const slot: Slot = { worker, grads: new Float32Array(gradsBuf), pending: null, failed: null };
+        worker.on('message', (m: FromWorker) => {
+          const p = slot.pending;
+          slot.pending = null;
+          p?.(m);
+        });
+        worker.on('error', (e) => {
+          slot.failed = e.message;
+          const p = slot.pending;
+          slot.pending = null;
+          p?.({ type: 'error', message: e.message });
+        });
+        slots.push(slot);
+        const ready = await DataParallel.request(slot, {
+          type: 'init',
+          spec: model.spec,
+          chars: [...model.vocab.chars],
+          backend: backend as BackendName,
+          weights: weights.buffer as SharedArrayBuffer,
+          grads: gradsBuf,
+        });
+        if (ready.type !== 'ready') throw new Error(ready.type === 'error' ? ready.message : 'worker did not start');
+      }
+    } catch {
+      for (const s of slots) void s.worker.terminate();
+      return null;
+    }
+    const pool = new DataParallel(model, slots, weights);
+    pool.syncWeights();
+    return pool;
+  }
+
+  get threads(): number {
+    return this.slots.length + 1;
+  }
+
+  private static request(slot: Slot, m: ToWorker): Promise<FromWorker> {
+    if (slot.failed) return Promise.resolve({ type: 'error', message: slot.failed });
+    return new Promise((resolve) => {
+      slot.pending = resolve;
+      slot.worker.postMessage(m);
+    });
+  }
+
+  /** Write the current weights for the workers (call after every optimizer update). */
+  syncWeights(): void {
+    let off = 0;
+    for (const v of this.model.variables) {
+      this.weights.set(v.dataSync() as Float32Array, off);
+      off += v.size;
+    }
+    this.version++;
+  }
+
+  /**
+   * One data-parallel step: shards out the batch, runs `local` on the first shard here while the
+   * workers run theirs, and returns the full-batch loss, summed gradients and next state.
+   */
+  async step(b: ShardBatch, prev: LayerState[], local: LocalStep, dropoutSeed?: number): Promise<{ value: tf.Scalar; grads: tf.NamedTensorMap; next: LayerState[] }> {
+    const n = this.threads;
+    const per = Math.ceil(b.rows / n);
+    const bounds = Array.from({ length: n }, (_, k) => [Math.min(b.rows, k * per), Math.min(b.rows, (k + 1) * per)] as const).filter(([s, e]) => e > s);
+    const shard = ([s, e]: readonly [number, number]): ShardBatch => ({
+      x: b.x.slice(s * b.steps, e * b.steps),
+      y: b.y.slice(s * b.steps, e * b.steps),
+      mask: b.mask ? b.mask.slice(s * b.steps, e * b.steps) : null,
+      rows: e - s,
+      steps: b.steps,
+      count: b.count,
+    });
+    const H = this.model.spec.hidden;
+    const prevArrays = prev.map((l) => l.map((t) => t.dataSync() as Float32Array));
+    const replies = bounds.slice(1).map((bd, k) => {
+      const sb = shard(bd);
+      const msg: StepMessage = {
+        type: 'step',
+        version: this.version,
+        ...sb,
+        state: prevArrays.map((l) => l.map((a) => a.slice(bd[0] * H, bd[1] * H))),
+        ...(dropoutSeed !== undefined ? { dropoutSeed } : {}),
+      };
+      return DataParallel.request(this.slots[k]!, msg);
+    });
+    const first = bounds[0]!;
+    const localPrev = prev.map((l) => l.map((t) => tf.slice(t, [first[0], 0], [first[1] - first[0], H]) as tf.Tensor2D));
+    const mine = local(shard(first), localPrev);
+    tf.dispose(localPrev.flat());
+    const done = await Promise.all(replies);
+    for (const d of done) if (d.type !== 'done') throw new Error(`training worker failed: ${d.type === 'error' ? d.message : d.type}`);
+    const results = done as Extract<FromWorker, { type: 'done' }>[];
+    const grads: tf.NamedTensorMap = {};
+    let off = 0;
+    for (const v of this.model.variables) {
+      const parts = [mine.grads[v.name]!];
+      results.forEach((_, k) => parts.push(tf.tensor(this.slots[k]!.grads.slice(off, off + v.size), v.shape)));
+      grads[v.name] = parts.length === 1 ? parts[0]! : tf.addN(parts);
+      if (parts.length > 1) tf.dispose(parts);
+      off += v.size;
+    }
+    const loss = results.reduce((s, r) => s + r.loss, 0);
+    const value = tf.tidy(() => tf.add(mine.value, loss)) as tf.Scalar;
+    mine.value.dispose();
+    const next = mine.next.map((l, li) =>
+      l.map((t, si) => {
+        if (!results.length) return t;
+        const parts = [t, ...results.map((r, k) => tf.tensor2d(r.state[li]![si]!, [bounds[k + 1]![1] - bounds[k + 1]![0], H]))];
+        const all = tf.concat(parts, 0) as tf.Tensor2D;
+        tf.dispose(parts);
+        return all;
+      }),
+    );
+    return { value, grads, next };
+  }
+
+  dispose(): void {
+    for (const s of this.slots) {
+      s.worker.postMessage({ type: 'close' } satisfies ToWorker);
+      void s.worker.terminate();
+    }
+  }
+}

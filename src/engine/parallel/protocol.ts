@@ -1,0 +1,37 @@
+/** Messages between the training thread and its gradient workers (./pool.ts, ./worker.ts). */
+import type { BackendName } from '../config.ts';
+import type { ModelSpec } from '../model.ts';
+
+export interface InitMessage {
+  type: 'init';
+  spec: ModelSpec;
+  chars: string[];
+  backend: BackendName;
+  /** Float32 weights of every trainable variable, in model.variables order (written by the trainer). */
+  weights: SharedArrayBuffer;
+  /** This worker's Float32 gradients, same layout (written by the worker). */
+  grads: SharedArrayBuffer;
+}
+
+export interface StepMessage {
+  type: 'step';
+  /** Bumped each time the trainer rewrites `weights`. */
+  version: number;
+  x: Int32Array;
+  y: Int32Array;
+  mask: Float32Array | null;
+  rows: number;
+  steps: number;
+  /** Targets of the whole batch: every shard's loss is divided by it, so shard gradients add up. */
+  count: number;
+  /** Carried state for this shard's rows, per layer [h(, c)], each [rows * hidden]. */
+  state: Float32Array[][];
+  dropoutSeed?: number;
+}
+
+export type ToWorker = InitMessage | StepMessage | { type: 'close' };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'done'; loss: number; state: Float32Array[][] }
+  | { type: 'error'; message: string };

@@ -1,0 +1,79 @@
+/**
+ * A gradient worker: its own TF.js backend (wasm: one core each), its own copy of the weights
+ * (read from shared memory when the trainer's version changes), and per step the loss and
+ * gradients of its rows of the batch, written straight into its shared gradient buffer.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { chooseBackend } from '../backend.ts';
+import { CharModel, type CharmerMetadata } from '../model.ts';
+import type { LayerState } from '../recurrent.ts';
+import { maskedLoss } from '../train.ts';
+import { Vocabulary } from '../vocabulary.ts';
+import type { FromWorker, InitMessage, StepMessage, ToWorker } from './protocol.ts';
+
+const port = parentPort!;
+let model: CharModel | null = null;
+let weights: Float32Array;
+let grads: Float32Array;
+let version = -1;
+
+function post(m: FromWorker): void {
+  port.postMessage(m);
+}
+
+async function init(m: InitMessage): Promise<void> {
+  await chooseBackend(m.backend);
+  const vocab = new Vocabulary(m.chars);
+  model = CharModel.create(m.spec, vocab, { vocab: vocab.chars } as unknown as CharmerMetadata, 0);
+  weights = new Float32Array(m.weights);
+  grads = new Float32Array(m.grads);
+  post({ type: 'ready' });
+}
+
+function loadWeights(): void {
+  let off = 0;
+  for (const v of model!.variables) {
+    v.assign(tf.tensor(weights.slice(off, off + v.size), v.shape));
+    off += v.size;
+  }
+}
+
+function step(m: StepMessage): void {
+  const mdl = model!;
+  if (m.version !== version) {
+    loadWeights();
+    version = m.version;
+  }
+  const H = mdl.spec.hidden;
+  const prev: LayerState[] = m.state.map((l) => l.map((a) => tf.tensor2d(a, [m.rows, H])));
+  const x = tf.tensor2d(m.x, [m.rows, m.steps], 'int32');
+  const y = tf.tensor1d(m.y, 'int32');
+  const mask = m.mask ? tf.tensor1d(m.mask) : null;
+  let next: LayerState[] = [];
+  const { value, grads: g } = tf.variableGrads(() => {
+    const r = mdl.forward(x, prev, m.dropoutSeed);
+    next = r.state.map((l) => l.map((s) => tf.keep(s)));
+    return maskedLoss(r.logits, y, mask, m.count);
+  }, mdl.variables);
+  // Reads outside any tidy (on wasm a dataSync inside tidy costs ~70 ms: docs/DESIGN.md).
+  let off = 0;
+  for (const v of mdl.variables) {
+    grads.set(g[v.name]!.dataSync() as Float32Array, off);
+    off += v.size;
+  }
+  const loss = value.dataSync()[0]!;
+  const state = next.map((l) => l.map((s) => s.dataSync() as Float32Array));
+  tf.dispose([x, y, ...(mask ? [mask] : []), value, ...Object.values(g), ...prev.flat(), ...next.flat()]);
+  post({ type: 'done', loss, state });
+}
+
+port.on('message', (m: ToWorker) => {
+  if (m.type === 'close') {
+    model?.dispose();
+    port.close();
+    return;
+  }
+  const run = m.type === 'init' ? init(m) : Promise.resolve(step(m));
+  run.catch((e: unknown) => post({ type: 'error', message: (e as Error)?.stack ?? String(e) }));
+});
