@@ -1,4 +1,5 @@
 import type { Command } from '../command.ts';
+import { benchCommand } from './bench.ts';
 import { baselineCommand } from './baseline.ts';
 import { infoCommand } from './info.ts';
 import { sampleCommand } from './sample.ts';
@@ -9,4 +10,4 @@ import { runsCommand } from './runs.ts';
 import { serve } from './serve.ts';
 
 /** Every subcommand, in the order --help lists them. */
-export const commands: Command[] = [trainCommand, sampleCommand, infoCommand, baselineCommand, resumeCommand, runsCommand, galleryCommand, serve];
+export const commands: Command[] = [trainCommand, sampleCommand, infoCommand, baselineCommand, resumeCommand, runsCommand, galleryCommand, serve, benchCommand];

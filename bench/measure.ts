@@ -1,0 +1,174 @@
+/**
+ * One benchmark measurement, run in a child process of its own (`charmer bench --child JSON`) so
+ * each configuration gets a fresh backend and its own peak resident memory.
+ *   impl 'charmer-fused': the engine's path (fused layers, data-parallel over `threads` cores);
+ *   impl 'tfjs-stock':    the same model as a stock tf.layers graph (tf.layers.lstm/gru), one thread.
+ * Both train like src/engine/train.ts (Adam, clipping 5, softmax cross-entropy over vocabulary 65).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { chooseBackend } from '../src/engine/backend.ts';
+import type { BackendName, CellType } from '../src/engine/config.ts';
+import { DataParallel, type LocalStep } from '../src/engine/parallel/pool.ts';
+import type { LayerState } from '../src/engine/recurrent.ts';
+import { Optimizer } from '../src/engine/optimizer.ts';
+import { maskedLoss } from '../src/engine/train.ts';
+import { Rng } from '../src/engine/rng.ts';
+import { benchModel, type BenchConfig } from './harness.ts';
+
+export interface MeasureRequest {
+  impl: 'charmer-fused' | 'tfjs-stock';
+  backend: BackendName;
+  cell: CellType;
+  layers: number;
+  hidden: number;
+  batch: number;
+  seq: number;
+  seconds: number;
+  threads: number;
+}
+
+export interface MeasureResult extends Omit<MeasureRequest, 'seconds'> {
+  device: string;
+  train_chars_per_s: number;
+  ms_per_step: number;
+  steps: number;
+  /** One stream, one character per step (stateful: no window re-run). */
+  sample_chars_per_s: number;
+  /** `batch` streams at once (names: many items per step). */
+  sample_batch_chars_per_s: number;
+  params: number;
+  train_flops_per_char: number;
+  peak_rss_mb: number;
+}
+
+/** Matrix-product FLOPs per training character: forward products x 3 (forward + two backward). */
+export function trainFlopsPerChar(c: { cell: CellType; layers: number; hidden: number; vocab?: number }): number {
+  const G = c.cell === 'lstm' ? 4 : c.cell === 'gru' ? 3 : 1;
+  const H = c.hidden;
+  const fwd = c.layers * 2 * (H + H) * G * H + 2 * H * (c.vocab ?? 65);
+  return 3 * fwd;
+}
+
+function randomBatch(rng: Rng, c: BenchConfig) {
+  const n = c.batch * c.seq;
+  const x = new Int32Array(n);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    x[i] = Math.floor(rng.next() * c.vocab);
+    y[i] = Math.floor(rng.next() * c.vocab);
+  }
+  return { x, y, mask: null, rows: c.batch, steps: c.seq, count: n };
+}
+
+async function timeLoop(step: () => Promise<unknown> | unknown, seconds: number): Promise<{ perS: number; calls: number }> {
+  await step(); // warm-up (kernels compiled, XNNPACK operators packed)
+  const t0 = performance.now();
+  let calls = 0;
+  while (calls < 1 || performance.now() - t0 < seconds * 1000) {
+    await step();
+    calls++;
+  }
+  return { perS: calls / ((performance.now() - t0) / 1000), calls };
+}
+
+export async function measure(req: MeasureRequest): Promise<MeasureResult> {
+  if (req.impl === 'tfjs-stock') process.env.CHARMER_FUSED = '0';
+  const info = await chooseBackend(req.backend);
+  const c: BenchConfig = { cell: req.cell, layers: req.layers, hidden: req.hidden, batch: req.batch, seq: req.seq, vocab: 65 };
+  const model = benchModel(c);
+  const opt = new Optimizer('adam', model.variables);
+  const rng = new Rng(1);
+  let threads = 1;
+  let trainStep: () => Promise<void> | void;
+  if (req.impl === 'charmer-fused') {
+    const pool = await DataParallel.create(model, req.threads, info.backend, c.batch);
+    threads = pool?.threads ?? 1;
+    let carry: LayerState[] = model.zeroState(c.batch);
+    trainStep = async () => {
+      const b = randomBatch(rng, c);
+      const local: LocalStep = (sb, prev) => {
+        const x = tf.tensor2d(sb.x, [sb.rows, sb.steps], 'int32');
+        const y = tf.tensor1d(sb.y, 'int32');
+        let next: LayerState[] = [];
+        const r = tf.variableGrads(() => {
+          const f = model.forward(x, prev);
+          next = f.state.map((l) => l.map((s) => tf.keep(s)));
+          return maskedLoss(f.logits, y, sb.mask ? tf.tensor1d(sb.mask) : null, sb.count);
+        }, model.variables);
+        tf.dispose([x, y]);
+        return { ...r, next };
+      };
+      const r = pool ? await pool.step(b, carry, local) : local(b, carry);
+      opt.apply(model.variables.map((v) => r.grads[v.name]!), 2e-3, 5);
+      pool?.syncWeights();
+      tf.dispose([...Object.values(r.grads), ...carry.flat()]);
+      carry = r.next;
+      r.value.dataSync();
+      r.value.dispose();
+    };
+  } else {
+    // The stock graph: Embedding -> tf.layers.lstm/gru (unrolled per step by TF.js) -> Dense softmax.
+    const net = model.net;
+    const vars = net.trainableWeights.map((w) => w.read() as tf.Variable);
+    trainStep = () => {
+      const b = randomBatch(rng, c);
+      const x = tf.tensor2d(b.x, [c.batch, c.seq], 'int32');
+      const y = tf.tensor1d(b.y, 'int32');
+      const { value, grads } = tf.variableGrads(() => {
+        const p = tf.reshape(net.apply(x) as unknown as tf.Tensor, [-1, c.vocab]);
+        return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(y, c.vocab), tf.log(tf.add(p, 1e-7))), 1))) as tf.Scalar;
+      }, vars);
+      opt.apply(vars.map((v) => grads[v.name]!), 2e-3, 5);
+      tf.dispose([x, y, ...Object.values(grads)]);
+      value.dataSync();
+      value.dispose();
+    };
+  }
+  const train = await timeLoop(trainStep, req.seconds);
+
+  // Sampling: the stateful single step (model.step), one stream and `batch` streams.
+  const sampleRate = async (rows: number): Promise<number> => {
+    let state: LayerState[] = model.zeroState(rows);
+    let ids = new Int32Array(rows);
+    const r = await timeLoop(() => {
+      const out = tf.tidy(() => {
+        const s = model.step(tf.tensor1d(ids, 'int32'), state);
+        return { state: s.state, logits: s.logits };
+      });
+      tf.dispose(state.flat());
+      state = out.state as LayerState[];
+      const logits = out.logits.dataSync();
+      out.logits.dispose();
+      ids = new Int32Array(rows);
+      for (let b = 0; b < rows; b++) {
+        let best = 0;
+        for (let k = 1; k < c.vocab; k++) if (logits[b * c.vocab + k]! > logits[b * c.vocab + best]!) best = k;
+        ids[b] = (best + Math.floor(rng.next() * 3)) % c.vocab;
+      }
+    }, Math.min(2, req.seconds / 2));
+    tf.dispose(state.flat());
+    return r.perS * rows;
+  };
+  const sample1 = await sampleRate(1);
+  const sampleB = await sampleRate(c.batch);
+  const result: MeasureResult = {
+    impl: req.impl,
+    backend: req.backend,
+    device: info.device,
+    threads,
+    cell: req.cell,
+    layers: req.layers,
+    hidden: req.hidden,
+    batch: req.batch,
+    seq: req.seq,
+    train_chars_per_s: Math.round(train.perS * c.batch * c.seq),
+    ms_per_step: Math.round(10000 / train.perS) / 10,
+    steps: train.calls,
+    sample_chars_per_s: Math.round(sample1),
+    sample_batch_chars_per_s: Math.round(sampleB),
+    params: model.params,
+    train_flops_per_char: trainFlopsPerChar(c),
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+  return result;
+}
