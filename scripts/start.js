@@ -69,6 +69,16 @@ async function main() {
       const code = await run(process.execPath, [existsSync(electronViteCli) ? electronViteCli : join(root, 'node_modules/.bin/electron-vite'), 'build']);
       if (code !== 0) return code;
     }
+    // Electron needs better-sqlite3 built for its own ABI (a second copy; node_modules keeps Node's
+    // for the CLI and tests). Built once, on the first start where Electron runs.
+    if (!existsSync(join(root, 'build/electron-sqlite/better_sqlite3.node'))) {
+      process.stderr.write('Building the SQLite module for Electron (once)…\n');
+      const code = await run(process.execPath, [join(root, 'scripts/rebuild-electron-sqlite.js')]);
+      if (code !== 0) {
+        process.stderr.write('Could not build SQLite for Electron (it needs Electron’s headers from the internet); starting browser mode instead.\n');
+        return run(process.execPath, [join(root, 'bin/charmer.js'), 'serve', ...serveArgs]);
+      }
+    }
     return run(binary, [root]);
   }
   if (!browserOnly) {
