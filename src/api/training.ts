@@ -3,54 +3,16 @@
  * the engine's configuration module, which is plain data with no imports), the engine's presets
  * (plain data too), and the size/time arithmetic behind their estimates.
  */
-import { CONFIG_HELP, DEFAULT_CONFIG } from '../engine/config.ts';
+import { CONFIG_CHOICES, CONFIG_HELP, DEFAULT_CONFIG, INTEGER_OPTIONS } from '../engine/config.ts';
 import type { TrainConfig } from '../engine/config.ts';
 
-export { CONFIG_HELP, DEFAULT_CONFIG };
+export { CONFIG_CHOICES, CONFIG_HELP, DEFAULT_CONFIG, INTEGER_OPTIONS };
 
 export type ConfigGroup = keyof typeof CONFIG_HELP;
 export const CONFIG_GROUPS: ConfigGroup[] = ['data', 'model', 'optimization', 'bookkeeping'];
 
-/** Help for options CONFIG_HELP does not (yet) describe, so the Advanced section lists every option. */
-const EXTRA_HELP: Partial<Record<keyof TrainConfig, [ConfigGroup, string]>> = {
-  explodeFactor: ['optimization', 'stop when the training loss exceeds this many times the first loss (diverging)'],
-};
-
-/** Every option of DEFAULT_CONFIG with its one-line help, by group. */
-export const OPTION_HELP: Record<ConfigGroup, Partial<Record<keyof TrainConfig, string>>> = (() => {
-  const out = Object.fromEntries(CONFIG_GROUPS.map((g) => [g, { ...CONFIG_HELP[g] }])) as Record<ConfigGroup, Partial<Record<keyof TrainConfig, string>>>;
-  const described = new Set(CONFIG_GROUPS.flatMap((g) => Object.keys(out[g])));
-  for (const key of Object.keys(DEFAULT_CONFIG) as Array<keyof TrainConfig>) {
-    if (described.has(key)) continue;
-    const [group, help] = EXTRA_HELP[key] ?? ['bookkeeping', key];
-    out[group][key] = help;
-  }
-  return out;
-})();
-
-/** The choices of the string options (for select boxes). */
-export const CONFIG_CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
-  mode: ['text', 'lines'],
-  model: ['lstm', 'gru', 'rnn'],
-  optimizer: ['adam', 'rmsprop'],
-  backend: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
-};
-
-/** Options that must be whole numbers. */
-export const INTEGER_OPTIONS: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>([
-  'rnnSize',
-  'numLayers',
-  'embeddingSize',
-  'decayAfter',
-  'batchSize',
-  'seqLength',
-  'maxIters',
-  'seed',
-  'evalEvery',
-  'sampleEvery',
-  'sampleLength',
-  'threads',
-]);
+/** Every option of DEFAULT_CONFIG with its one-line help, by group (the engine's CONFIG_HELP covers them all). */
+export const OPTION_HELP = CONFIG_HELP;
 
 /**
  * The engine's presets (plain data: src/engine/presets). In the UI a preset sets the model and the

@@ -109,6 +109,7 @@ export const CONFIG_HELP: Record<'data' | 'model' | 'optimization' | 'bookkeepin
     maxEpochs: 'stop after this many passes over the training data',
     maxIters: 'stop after this many steps (0 = no limit)',
     maxTime: 'stop after this many seconds (0 = no limit)',
+    explodeFactor: 'stop as diverged when the loss exceeds this many times the first loss',
   },
   bookkeeping: {
     seed: 'random seed (initialisation, batches, dropout, samples)',
@@ -119,3 +120,16 @@ export const CONFIG_HELP: Record<'data' | 'model' | 'optimization' | 'bookkeepin
     threads: 'CPU worker threads for data-parallel training (0 = one per core)',
   },
 };
+
+/** The choices of the string options (select boxes, --help). */
+export const CONFIG_CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
+  mode: ['text', 'lines'],
+  model: ['lstm', 'gru', 'rnn'],
+  optimizer: ['adam', 'rmsprop'],
+  backend: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
+};
+
+/** Options that must be whole numbers. */
+export const INTEGER_OPTIONS: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>([
+  'rnnSize', 'numLayers', 'embeddingSize', 'decayAfter', 'batchSize', 'seqLength', 'maxIters', 'seed', 'evalEvery', 'sampleEvery', 'sampleLength', 'threads',
+]);

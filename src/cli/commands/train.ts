@@ -6,21 +6,12 @@
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs, type ParsedValues } from '../args.ts';
 import { EventPrinter } from '../events.ts';
-import { CONFIG_HELP, DEFAULT_CONFIG, type TrainConfig } from '../../engine/config.ts';
+import { CONFIG_CHOICES, CONFIG_HELP, DEFAULT_CONFIG, INTEGER_OPTIONS, type TrainConfig } from '../../engine/config.ts';
 import { join } from 'node:path';
 import { BUILTIN_NAMES, loadCheckpoint, loadCorpus, sampleLines, train, CharmerError } from '../../engine/index.ts';
 import { PRESETS, findPreset } from '../../engine/presets/index.ts';
 import { resolveDataDir } from '../../store/datadir.ts';
 import { beginForegroundRun, type ForegroundRun } from '../../services/training.ts';
-
-const CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
-  mode: ['text', 'lines'],
-  model: ['lstm', 'gru', 'rnn'],
-  optimizer: ['adam', 'rmsprop'],
-  backend: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
-};
-
-const INT_KEYS = new Set<keyof TrainConfig>(['rnnSize', 'numLayers', 'embeddingSize', 'batchSize', 'seqLength', 'maxIters', 'evalEvery', 'sampleEvery', 'sampleLength', 'seed', 'threads', 'decayAfter']);
 
 export const kebab = (k: string) => k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`);
 
@@ -30,11 +21,11 @@ export function configOptionSpecs(): OptionSpecs {
   for (const [group, entries] of Object.entries(CONFIG_HELP)) {
     for (const [key, help] of Object.entries(entries) as [keyof TrainConfig, string][]) {
       const def = DEFAULT_CONFIG[key];
-      const choices = CHOICES[key];
+      const choices = CONFIG_CHOICES[key];
       specs[kebab(key)] = {
         group,
         help,
-        type: choices ? 'string' : INT_KEYS.has(key) ? 'int' : 'number',
+        type: choices ? 'string' : INTEGER_OPTIONS.has(key) ? 'int' : 'number',
         helpDefault: def as string | number,
         ...(choices ? { choices } : {}),
       };
