@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { CellType, CorpusMode, TrainConfig } from './config.ts';
 import type { LayerState, LayerWeights } from './recurrent.ts';
-import { cellStep, gateCount, projectInputs, runSequence, zeroState } from './recurrent.ts';
+import { cellStep, gateCount, projectInputs, runSequence, runSequenceFromIds, zeroState } from './recurrent.ts';
 import { Rng } from './rng.ts';
 import { Vocabulary } from './vocabulary.ts';
 
@@ -135,15 +135,16 @@ export class CharModel {
    */
   forward(ids: tf.Tensor2D, state: LayerState[], dropoutSeed?: number): { logits: tf.Tensor2D; state: LayerState[] } {
     const [B, T] = ids.shape;
-    let x = tf.reshape(tf.gather(this.embedding, tf.reshape(ids, [-1])), [B, T, this.spec.embeddingSize]) as tf.Tensor3D;
+    // Layer 0 from the ids (embedding lookup + recurrence; fused: one table lookup, src/engine/fused).
+    let x: tf.Tensor3D | null = null;
     const next: LayerState[] = [];
     this.layers.forEach((w, l) => {
-      if (dropoutSeed !== undefined && this.spec.dropout > 0 && l > 0) x = tf.dropout(x, this.spec.dropout, undefined, dropoutSeed + l) as tf.Tensor3D;
-      const r = runSequence(this.spec.cell, w, x, state[l]!);
+      if (dropoutSeed !== undefined && this.spec.dropout > 0 && l > 0) x = tf.dropout(x!, this.spec.dropout, undefined, dropoutSeed + l) as tf.Tensor3D;
+      const r = l === 0 ? runSequenceFromIds(this.spec.cell, w, this.embedding as unknown as tf.Tensor2D, ids, state[0]!) : runSequence(this.spec.cell, w, x!, state[l]!);
       x = r.outputs;
       next.push(r.state);
     });
-    const logits = tf.add(tf.matMul(tf.reshape(x, [B * T, this.spec.hidden]), this.outKernel), this.outBias) as tf.Tensor2D;
+    const logits = tf.add(tf.matMul(tf.reshape(x!, [B * T, this.spec.hidden]), this.outKernel), this.outBias) as tf.Tensor2D;
     return { logits, state: next };
   }
 

@@ -101,3 +101,25 @@ export function setSequenceImpl(impl: SequenceImpl | null): void {
 export function runSequence(cell: CellType, w: LayerWeights, x: tf.Tensor3D, state: LayerState): SequenceResult {
   return sequenceImpl(cell, w, x, state);
 }
+
+/**
+ * The first layer straight from character ids: embedding lookup, then the recurrence. The fused
+ * layers replace it with a lookup in the precomputed table embedding·kernel (src/engine/fused).
+ */
+export type IdsSequenceImpl = (cell: CellType, w: LayerWeights, embedding: tf.Tensor2D, ids: tf.Tensor2D, state: LayerState) => SequenceResult;
+
+export const referenceFromIds: IdsSequenceImpl = (cell, w, embedding, ids, state) => {
+  const [B, T] = ids.shape;
+  const x = tf.reshape(tf.gather(embedding, tf.reshape(ids, [-1])), [B, T, embedding.shape[1]]) as tf.Tensor3D;
+  return runSequence(cell, w, x, state);
+};
+
+let fromIdsImpl: IdsSequenceImpl = referenceFromIds;
+
+export function setSequenceFromIdsImpl(impl: IdsSequenceImpl | null): void {
+  fromIdsImpl = impl ?? referenceFromIds;
+}
+
+export function runSequenceFromIds(cell: CellType, w: LayerWeights, embedding: tf.Tensor2D, ids: tf.Tensor2D, state: LayerState): SequenceResult {
+  return fromIdsImpl(cell, w, embedding, ids, state);
+}

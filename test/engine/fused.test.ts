@@ -9,8 +9,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chooseBackend } from '../../src/engine/backend.ts';
 import type { CellType } from '../../src/engine/config.ts';
-import { fusedSequence } from '../../src/engine/fused/sequence.ts';
-import { referenceSequence, type SequenceImpl } from '../../src/engine/recurrent.ts';
+import { fusedSequence, fusedSequenceFromIds } from '../../src/engine/fused/sequence.ts';
+import { referenceFromIds, referenceSequence, setSequenceImpl, type IdsSequenceImpl, type SequenceImpl } from '../../src/engine/recurrent.ts';
 
 const CELLS: CellType[] = ['lstm', 'gru', 'rnn'];
 const gates = (c: CellType) => (c === 'lstm' ? 4 : c === 'gru' ? 3 : 1);
@@ -105,6 +105,28 @@ for (const backend of ['cpu', 'wasm'] as const) {
             expect(got.length).toBe(want.length);
             got.forEach((g, i) => expect(maxRelErr(g, want[i]!), `${names[i]} [${B},${T},${I},${H}]`).toBeLessThan(1e-4));
           }
+        });
+      });
+    }
+
+    for (const cell of CELLS) {
+      it(`${cell}: the first layer from ids (embedding·kernel table) equals lookup + reference, with gradients`, async () => {
+        await chooseBackend(backend);
+        setSequenceImpl(null); // referenceFromIds then runs the autodiff reference
+        tf.tidy(() => {
+          const [B, T, V, I, H] = [3, 6, 7, 5, 4];
+          const c = makeCase(cell, B, T, I, H, 21);
+          const E = tf.randomNormal([V, I], 0, 0.5, 'float32', 99);
+          const ids = tf.tensor2d(Array.from({ length: B * T }, (_, i) => (i * 5 + 3) % V), [B, T], 'int32');
+          const wy = tf.randomNormal([B, T, H], 0, 1, 'float32', 7);
+          const run = (impl: IdsSequenceImpl) =>
+            tf.grads(((e: tf.Tensor2D, K: tf.Tensor2D, R: tf.Tensor2D, b: tf.Tensor1D, ...st: tf.Tensor2D[]) => {
+              const r = impl(cell, { kernel: K, recurrentKernel: R, bias: b }, e, ids, st);
+              return tf.add(tf.sum(tf.mul(r.outputs, wy)), tf.sum(r.state[r.state.length - 1]!));
+            }) as never)([E, c.K, c.R, c.b, ...c.state]);
+          const want = run(referenceFromIds);
+          const got = run(fusedSequenceFromIds);
+          got.forEach((g, i) => expect(maxRelErr(g, want[i]!), `gradient ${i}`).toBeLessThan(1e-4));
         });
       });
     }

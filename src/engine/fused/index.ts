@@ -5,12 +5,14 @@
  * kernels (wasm, cpu). Other backends (webgpu, tensorflow) keep the reference loop: fusedSequence
  * falls back to it by itself. CHARMER_FUSED=0 in the environment turns it off (for comparisons).
  */
-import { setSequenceImpl } from '../recurrent.ts';
-import { fusedSequence } from './sequence.ts';
+import { setSequenceFromIdsImpl, setSequenceImpl } from '../recurrent.ts';
+import { fusedSequence, fusedSequenceFromIds } from './sequence.ts';
 
-export { fusedSequence } from './sequence.ts';
+export { fusedSequence, fusedSequenceFromIds } from './sequence.ts';
 export { registerFusedKernels } from './kernels.ts';
 
 export function installFusedLayers(): void {
-  setSequenceImpl(process.env.CHARMER_FUSED === '0' ? null : fusedSequence);
+  const off = process.env.CHARMER_FUSED === '0';
+  setSequenceImpl(off ? null : fusedSequence);
+  setSequenceFromIdsImpl(off ? null : fusedSequenceFromIds);
 }

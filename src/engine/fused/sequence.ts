@@ -26,16 +26,20 @@ function disposeUnless(t: tf.Tensor, ...keep: tf.Tensor[]): void {
   if (!keep.includes(t)) t.dispose();
 }
 
-/** Gradients of [x | hPrev]ᵀ·dz split into kernel and recurrent-kernel parts, plus bias and dx. */
-function weightGrads(x2: T2, hPrev: T2, dz: T2, kernel: T2, I: number, H: number, GH: number) {
-  const xh = tf.concat([x2, hPrev], 1);
-  const dw = tf.matMul(tf.transpose(xh), dz);
-  const dK = tf.slice(dw, [0, 0], [I, GH]);
-  const dR = tf.slice(dw, [I, 0], [H, GH]);
-  const db = tf.sum(dz, 0);
-  const dx2 = tf.matMul(dz, tf.transpose(kernel));
-  return { dK, dR, db, dx2 };
-}
+/**
+ * x·W as one op whose gradient uses explicitly transposed operands (autodiff's MatMul gradient
+ * passes transposeA/transposeB, the slow path on wasm).
+ */
+export const linear = tf.customGrad(((x: T2, w: T2, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    value: tf.matMul(x, w),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = saved as [T2, T2];
+      return [tf.matMul(dy as T2, tf.transpose(sw)), tf.matMul(tf.transpose(sx), dy as T2)];
+    },
+  };
+}) as never) as unknown as (x: T2, w: T2) => T2;
 
 /** h_{t-1} for every row b*T+t: h0 then the outputs shifted by one step. */
 function previousHidden(out3: tf.Tensor3D, h0: T2): T2 {
@@ -45,10 +49,10 @@ function previousHidden(out3: tf.Tensor3D, h0: T2): T2 {
   return tf.reshape(tf.concat(parts, 1), [B * T, H]);
 }
 
-const lstmOp = tf.customGrad(((x: tf.Tensor3D, K: T2, R: T2, bias: tf.Tensor1D, h0: T2, c0: T2, save: tf.GradSaveFunc) => {
-  const [B, T, I] = x.shape;
+const lstmOp = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2, c0: T2, save: tf.GradSaveFunc) => {
   const H = R.shape[0];
-  const xp = tf.matMul(tf.reshape(x, [B * T, I]), K);
+  const B = h0.shape[0];
+  const T = xp.shape[0] / B;
   const gates = alloc([B * T, 4 * H]);
   const cs = alloc([B * T, H]);
   const tcs = alloc([B * T, H]);
@@ -65,11 +69,11 @@ const lstmOp = tf.customGrad(((x: tf.Tensor3D, K: T2, R: T2, bias: tf.Tensor1D, 
     c = cn!;
   }
   const value = tf.concat([tf.reshape(out, [B, T, H]), tf.reshape(c, [B, 1, H])], 1);
-  save([x, K, R, h0, c0, gates, cs, tcs, out]);
+  save([R, h0, c0, gates, cs, tcs, out]);
   return {
     value,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sx, sK, sR, sh0, sc0, sg, scs, stcs, sout] = saved as [tf.Tensor3D, T2, T2, T2, T2, T2, T2, T2, T2];
+      const [sR, sh0, sc0, sg, scs, stcs, sout] = saved as [T2, T2, T2, T2, T2, T2, T2];
       const RT = tf.transpose(sR);
       const dz = alloc([B * T, 4 * H]);
       let dhr: tf.Tensor = tf.zeros([B, H]);
@@ -83,16 +87,15 @@ const lstmOp = tf.customGrad(((x: tf.Tensor3D, K: T2, R: T2, bias: tf.Tensor1D, 
         dc = dcPrev!;
       }
       const hPrev = previousHidden(tf.reshape(sout, [B, T, H]), sh0);
-      const g = weightGrads(tf.reshape(sx, [B * T, I]), hPrev, dz as T2, sK, I, H, 4 * H);
-      return [tf.reshape(g.dx2, [B, T, I]), g.dK, g.dR, g.db, dhr, dc];
+      return [dz, tf.matMul(tf.transpose(hPrev), dz as T2), tf.sum(dz, 0), dhr, dc];
     },
   };
-}) as never) as unknown as (x: tf.Tensor3D, K: T2, R: T2, b: tf.Tensor1D, h0: T2, c0: T2) => tf.Tensor3D;
+}) as never) as unknown as (xp: T2, R: T2, b: tf.Tensor1D, h0: T2, c0: T2) => tf.Tensor3D;
 
-const gruOp = tf.customGrad(((x: tf.Tensor3D, K: T2, R: T2, bias: tf.Tensor1D, h0: T2, save: tf.GradSaveFunc) => {
-  const [B, T, I] = x.shape;
+const gruOp = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2, save: tf.GradSaveFunc) => {
   const H = R.shape[0];
-  const xp = tf.matMul(tf.reshape(x, [B * T, I]), K);
+  const B = h0.shape[0];
+  const T = xp.shape[0] / B;
   const R1 = tf.slice(R, [0, 0], [H, 2 * H]);
   const R2 = tf.slice(R, [0, 2 * H], [H, H]);
   const gates = alloc([B * T, 3 * H]);
@@ -112,11 +115,11 @@ const gruOp = tf.customGrad(((x: tf.Tensor3D, K: T2, R: T2, bias: tf.Tensor1D, h
   }
   h.dispose();
   const value = tf.reshape(out, [B, T, H]);
-  save([x, K, R, h0, gates, rhs, out]);
+  save([R, h0, gates, rhs, out]);
   return {
     value,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sx, sK, sR, sh0, sg, srhs, sout] = saved as [tf.Tensor3D, T2, T2, T2, T2, T2, T2];
+      const [sR, sh0, sg, srhs, sout] = saved as [T2, T2, T2, T2, T2];
       const R1T = tf.transpose(tf.slice(sR, [0, 0], [H, 2 * H]));
       const R2T = tf.transpose(tf.slice(sR, [0, 2 * H], [H, H]));
       const dz = alloc([B * T, 3 * H]);
@@ -137,23 +140,19 @@ const gruOp = tf.customGrad(((x: tf.Tensor3D, K: T2, R: T2, bias: tf.Tensor1D, h
       }
       const dh0 = tf.add(carryD, carryM);
       const hPrev = previousHidden(tf.reshape(sout, [B, T, H]), sh0);
-      const x2 = tf.reshape(sx, [B * T, I]);
       const dz2 = dz as T2;
-      const dK = tf.matMul(tf.transpose(x2), dz2);
       const dR1 = tf.matMul(tf.transpose(hPrev), tf.slice(dz2, [0, 0], [B * T, 2 * H]));
       const dR2 = tf.matMul(tf.transpose(srhs), tf.slice(dz2, [0, 2 * H], [B * T, H]));
       const dR = tf.concat([dR1, dR2], 1);
-      const db = tf.sum(dz2, 0);
-      const dx = tf.reshape(tf.matMul(dz2, tf.transpose(sK)), [B, T, I]);
-      return [dx, dK, dR, db, dh0];
+      return [dz2, dR, tf.sum(dz2, 0), dh0];
     },
   };
-}) as never) as unknown as (x: tf.Tensor3D, K: T2, R: T2, b: tf.Tensor1D, h0: T2) => tf.Tensor3D;
+}) as never) as unknown as (xp: T2, R: T2, b: tf.Tensor1D, h0: T2) => tf.Tensor3D;
 
-const rnnOp = tf.customGrad(((x: tf.Tensor3D, K: T2, R: T2, bias: tf.Tensor1D, h0: T2, save: tf.GradSaveFunc) => {
-  const [B, T, I] = x.shape;
+const rnnOp = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2, save: tf.GradSaveFunc) => {
   const H = R.shape[0];
-  const xp = tf.matMul(tf.reshape(x, [B * T, I]), K);
+  const B = h0.shape[0];
+  const T = xp.shape[0] / B;
   const out = alloc([B * T, H]);
   let h: tf.Tensor = h0;
   for (let t = 0; t < T; t++) {
@@ -165,11 +164,11 @@ const rnnOp = tf.customGrad(((x: tf.Tensor3D, K: T2, R: T2, bias: tf.Tensor1D, h
   }
   h.dispose();
   const value = tf.reshape(out, [B, T, H]);
-  save([x, K, R, h0, out]);
+  save([R, h0, out]);
   return {
     value,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sx, sK, sR, sh0, sout] = saved as [tf.Tensor3D, T2, T2, T2, T2];
+      const [sR, sh0, sout] = saved as [T2, T2, T2];
       const RT = tf.transpose(sR);
       const dz = alloc([B * T, H]);
       let dhr: tf.Tensor = tf.zeros([B, H]);
@@ -180,28 +179,50 @@ const rnnOp = tf.customGrad(((x: tf.Tensor3D, K: T2, R: T2, bias: tf.Tensor1D, h
         dzt!.dispose();
       }
       const hPrev = previousHidden(tf.reshape(sout, [B, T, H]), sh0);
-      const g = weightGrads(tf.reshape(sx, [B * T, I]), hPrev, dz as T2, sK, I, H, H);
-      return [tf.reshape(g.dx2, [B, T, I]), g.dK, g.dR, g.db, dhr];
+      return [dz, tf.matMul(tf.transpose(hPrev), dz as T2), tf.sum(dz, 0), dhr];
     },
   };
-}) as never) as unknown as (x: tf.Tensor3D, K: T2, R: T2, b: tf.Tensor1D, h0: T2) => tf.Tensor3D;
+}) as never) as unknown as (xp: T2, R: T2, b: tf.Tensor1D, h0: T2) => tf.Tensor3D;
+
+/** The recurrence over a precomputed input projection xp = x·kernel ([B*T, G*H], bias not added). */
+function fromProjection(cell: CellType, w: LayerWeights, xp: T2, B: number, T: number, state: LayerState): SequenceResult {
+  const H = w.recurrentKernel.shape[0];
+  if (cell === 'lstm') {
+    const v = lstmOp(xp, w.recurrentKernel, w.bias, state[0]!, state[1]!);
+    const outputs = tf.slice(v, [0, 0, 0], [B, T, H]) as tf.Tensor3D;
+    const h = tf.reshape(tf.slice(v, [0, T - 1, 0], [B, 1, H]), [B, H]) as T2;
+    const c = tf.reshape(tf.slice(v, [0, T, 0], [B, 1, H]), [B, H]) as T2;
+    return { outputs, state: [h, c] };
+  }
+  const outputs = (cell === 'gru' ? gruOp : rnnOp)(xp, w.recurrentKernel, w.bias, state[0]!);
+  const h = tf.reshape(tf.slice(outputs, [0, T - 1, 0], [B, 1, H]), [B, H]) as T2;
+  return { outputs, state: [h] };
+}
 
 /** The fused implementation for backends with fused kernels (cpu, wasm); the reference elsewhere. */
 export const fusedSequence: SequenceImpl = (cell: CellType, w: LayerWeights, x: tf.Tensor3D, state: LayerState): SequenceResult => {
   if (!registerFusedKernels(tf.getBackend())) return referenceSequence(cell, w, x, state);
   return tf.tidy(() => {
-    const [B, T] = x.shape;
-    const H = w.recurrentKernel.shape[0];
+    const [B, T, I] = x.shape;
     if (x.dtype !== 'float32') x = tf.cast(x, 'float32');
-    if (cell === 'lstm') {
-      const v = lstmOp(x, w.kernel, w.recurrentKernel, w.bias, state[0]!, state[1]!);
-      const outputs = tf.slice(v, [0, 0, 0], [B, T, H]) as tf.Tensor3D;
-      const h = tf.reshape(tf.slice(v, [0, T - 1, 0], [B, 1, H]), [B, H]) as T2;
-      const c = tf.reshape(tf.slice(v, [0, T, 0], [B, 1, H]), [B, H]) as T2;
-      return { outputs, state: [h, c] };
-    }
-    const outputs = (cell === 'gru' ? gruOp : rnnOp)(x, w.kernel, w.recurrentKernel, w.bias, state[0]!);
-    const h = tf.reshape(tf.slice(outputs, [0, T - 1, 0], [B, 1, H]), [B, H]) as T2;
-    return { outputs, state: [h] };
+    return fromProjection(cell, w, linear(tf.reshape(x, [B * T, I]) as T2, w.kernel), B, T, state) as never;
   }) as unknown as SequenceResult;
 };
+
+/**
+ * The first layer straight from character ids: the embedding lookup followed by the input
+ * projection is a lookup in the table embedding·kernel ([V, G*H], one small product), which saves
+ * the [B*T, I]·[I, G*H] product and both of its gradient products (about a quarter of a 2-layer
+ * model's FLOPs). The embedding gradient is then dtable·kernelᵀ, a [V, G*H] product.
+ */
+export function fusedSequenceFromIds(cell: CellType, w: LayerWeights, embedding: tf.Tensor2D, ids: tf.Tensor2D, state: LayerState): SequenceResult {
+  const [B, T] = ids.shape;
+  if (!registerFusedKernels(tf.getBackend())) {
+    const x = tf.reshape(tf.gather(embedding, tf.reshape(ids, [-1])), [B, T, embedding.shape[1]]) as tf.Tensor3D;
+    return referenceSequence(cell, w, x, state);
+  }
+  return tf.tidy(() => {
+    const table = linear(embedding, w.kernel);
+    return fromProjection(cell, w, tf.gather(table, tf.reshape(ids, [-1])) as T2, B, T, state) as never;
+  }) as unknown as SequenceResult;
+}
