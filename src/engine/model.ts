@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { CellType, CorpusMode, TrainConfig } from './config.ts';
 import type { LayerState, LayerWeights } from './recurrent.ts';
-import { cellStep, gateCount, projectInputs, runSequence, runSequenceFromIds, zeroState } from './recurrent.ts';
+import { gateCount, runSequence, runSequenceFromIds, runStep, zeroState } from './recurrent.ts';
 import { Rng } from './rng.ts';
 import { Vocabulary } from './vocabulary.ts';
 
@@ -153,8 +153,7 @@ export class CharModel {
     let x = tf.gather(this.embedding, ids) as tf.Tensor2D;
     const next: LayerState[] = [];
     this.layers.forEach((w, l) => {
-      const xp = tf.squeeze(projectInputs(w, tf.expandDims(x, 1) as tf.Tensor3D), [1]) as tf.Tensor2D;
-      const s = cellStep(this.spec.cell, w, xp, state[l]!);
+      const s = runStep(this.spec.cell, w, x, state[l]!); // fused where the backend has kernels
       next.push(s);
       x = s[0]!;
     });

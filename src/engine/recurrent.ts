@@ -123,3 +123,21 @@ export function setSequenceFromIdsImpl(impl: IdsSequenceImpl | null): void {
 export function runSequenceFromIds(cell: CellType, w: LayerWeights, embedding: tf.Tensor2D, ids: tf.Tensor2D, state: LayerState): SequenceResult {
   return fromIdsImpl(cell, w, embedding, ids, state);
 }
+
+/** One step from the layer's input x [B, I] (sampling): the input projection, then cellStep. */
+export type StepImpl = (cell: CellType, w: LayerWeights, x: tf.Tensor2D, state: LayerState) => LayerState;
+
+export const referenceStep: StepImpl = (cell, w, x, state) => {
+  const xp = tf.squeeze(projectInputs(w, tf.expandDims(x, 1) as tf.Tensor3D), [1]) as tf.Tensor2D;
+  return cellStep(cell, w, xp, state);
+};
+
+let stepImpl: StepImpl = referenceStep;
+
+export function setStepImpl(impl: StepImpl | null): void {
+  stepImpl = impl ?? referenceStep;
+}
+
+export function runStep(cell: CellType, w: LayerWeights, x: tf.Tensor2D, state: LayerState): LayerState {
+  return stepImpl(cell, w, x, state);
+}

@@ -9,8 +9,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chooseBackend } from '../../src/engine/backend.ts';
 import type { CellType } from '../../src/engine/config.ts';
-import { fusedSequence, fusedSequenceFromIds } from '../../src/engine/fused/sequence.ts';
-import { referenceFromIds, referenceSequence, setSequenceImpl, type IdsSequenceImpl, type SequenceImpl } from '../../src/engine/recurrent.ts';
+import { fusedSequence, fusedSequenceFromIds, fusedStep } from '../../src/engine/fused/sequence.ts';
+import { referenceFromIds, referenceSequence, referenceStep, setSequenceImpl, type IdsSequenceImpl, type SequenceImpl } from '../../src/engine/recurrent.ts';
 
 const CELLS: CellType[] = ['lstm', 'gru', 'rnn'];
 const gates = (c: CellType) => (c === 'lstm' ? 4 : c === 'gru' ? 3 : 1);
@@ -130,6 +130,20 @@ for (const backend of ['cpu', 'wasm'] as const) {
         });
       });
     }
+
+    it('the sampling step equals the reference step for every cell', async () => {
+      await chooseBackend(backend);
+      for (const cell of CELLS) {
+        tf.tidy(() => {
+          const c = makeCase(cell, 4, 1, 6, 9, 31);
+          const x = tf.reshape(c.x, [4, 6]) as tf.Tensor2D;
+          const w = { kernel: c.K, recurrentKernel: c.R, bias: c.b };
+          const want = referenceStep(cell, w, x, c.state);
+          const got = fusedStep(cell, w, x, c.state);
+          got.forEach((g, i) => expect(maxRelErr(g, want[i]!), `${cell} state ${i}`).toBeLessThan(1e-4));
+        });
+      }
+    });
 
     it('leaves no tensors behind (forward and backward)', async () => {
       await chooseBackend(backend);

@@ -5,14 +5,15 @@
  * kernels (wasm, cpu). Other backends (webgpu, tensorflow) keep the reference loop: fusedSequence
  * falls back to it by itself. CHARMER_FUSED=0 in the environment turns it off (for comparisons).
  */
-import { setSequenceFromIdsImpl, setSequenceImpl } from '../recurrent.ts';
-import { fusedSequence, fusedSequenceFromIds } from './sequence.ts';
+import { setSequenceFromIdsImpl, setSequenceImpl, setStepImpl } from '../recurrent.ts';
+import { fusedSequence, fusedSequenceFromIds, fusedStep } from './sequence.ts';
 
-export { fusedSequence, fusedSequenceFromIds } from './sequence.ts';
+export { fusedSequence, fusedSequenceFromIds, fusedStep } from './sequence.ts';
 export { registerFusedKernels } from './kernels.ts';
 
 export function installFusedLayers(): void {
   const off = process.env.CHARMER_FUSED === '0';
   setSequenceImpl(off ? null : fusedSequence);
   setSequenceFromIdsImpl(off ? null : fusedSequenceFromIds);
+  setStepImpl(off ? null : fusedStep);
 }

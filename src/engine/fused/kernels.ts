@@ -20,7 +20,35 @@ interface Def {
   run(ins: F[], outs: F[], a: Attrs): void;
 }
 
+/** Scratch for the single-step kernels (sampling: nothing is kept for a backward pass). */
+const scratch = new Map<number, Float32Array>();
+function scratchOf(n: number, k: number): Float32Array {
+  const key = n * 4 + k;
+  let a = scratch.get(key);
+  if (!a) scratch.set(key, (a = new Float32Array(n)));
+  return a;
+}
+
 const defs: Def[] = [
+  {
+    // One LSTM step for sampling: xp, hr, bias, cPrev -> h, c
+    name: 'CharmerLstmStep',
+    outShapes: (ins) => [ins[3]!, ins[3]!],
+    run: ([xp, hr, bias, cPrev], [h, c], a) => {
+      const H = a.H!;
+      const n = cPrev!.length;
+      M.lstmFwd(n / H, 1, H, 0, xp!, hr!, bias!, cPrev!, scratchOf(4 * n, 0), scratchOf(n, 1), scratchOf(n, 2), scratchOf(n, 3), h!, c!);
+    },
+  },
+  {
+    // One vanilla RNN step for sampling: xp, hr, bias -> h
+    name: 'CharmerRnnStep',
+    outShapes: (ins) => [[ins[1]![0]!, ins[1]![1]!]],
+    run: ([xp, hr, bias], [h], a) => {
+      const H = a.H!;
+      M.rnnFwd(hr!.length / H, 1, H, 0, xp!, hr!, bias!, scratchOf(hr!.length, 0), h!);
+    },
+  },
   {
     name: 'CharmerAlloc',
     outShapes: (_ins, a) => [(a as unknown as { shape: number[] }).shape],
