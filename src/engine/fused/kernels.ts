@@ -41,6 +41,26 @@ const defs: Def[] = [
     },
   },
   {
+    // GRU sampling step, first half: xp, hzr, bias, hPrev -> rh (z, r kept in scratch for the second half)
+    name: 'CharmerGruStepA',
+    outShapes: (ins) => [ins[3]!],
+    run: ([xp, hzr, bias, hPrev], [rh], a) => {
+      const H = a.H!;
+      const n = hPrev!.length;
+      M.gruFwdA(n / H, 1, H, 0, xp!, hzr!, bias!, hPrev!, scratchOf(3 * n, 0), scratchOf(n, 1), rh!);
+    },
+  },
+  {
+    // GRU sampling step, second half: xp, hhr, bias, hPrev -> h
+    name: 'CharmerGruStepB',
+    outShapes: (ins) => [ins[3]!],
+    run: ([xp, hhr, bias, hPrev], [h], a) => {
+      const H = a.H!;
+      const n = hPrev!.length;
+      M.gruFwdB(n / H, 1, H, 0, xp!, hhr!, bias!, hPrev!, scratchOf(3 * n, 0), scratchOf(n, 2), h!);
+    },
+  },
+  {
     // One vanilla RNN step for sampling: xp, hr, bias -> h
     name: 'CharmerRnnStep',
     outShapes: (ins) => [[ins[1]![0]!, ins[1]![1]!]],
