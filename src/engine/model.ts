@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { CellType, CorpusMode, TrainConfig } from './config.ts';
 import type { LayerState, LayerWeights } from './recurrent.ts';
-import { gateCount, runSequence, runSequenceFromIds, runStep, zeroState } from './recurrent.ts';
+import { gateCount, runSequence, runSequenceFromIds, runStep, runStepFromIds, zeroState } from './recurrent.ts';
 import { Rng } from './rng.ts';
 import { Vocabulary } from './vocabulary.ts';
 
@@ -150,14 +150,15 @@ export class CharModel {
 
   /** One step for a batch of single characters (sampling): logits [B, V] and the next state. */
   step(ids: tf.Tensor1D, state: LayerState[]): { logits: tf.Tensor2D; state: LayerState[] } {
-    let x = tf.gather(this.embedding, ids) as tf.Tensor2D;
+    let x: tf.Tensor2D | null = null;
     const next: LayerState[] = [];
     this.layers.forEach((w, l) => {
-      const s = runStep(this.spec.cell, w, x, state[l]!); // fused where the backend has kernels
+      // Fused where the backend has kernels (layer 0: a row of the cached embedding·kernel table).
+      const s = l === 0 ? runStepFromIds(this.spec.cell, w, this.embedding as unknown as tf.Tensor2D, ids, state[0]!) : runStep(this.spec.cell, w, x!, state[l]!);
       next.push(s);
       x = s[0]!;
     });
-    return { logits: tf.add(tf.matMul(x, this.outKernel), this.outBias) as tf.Tensor2D, state: next };
+    return { logits: tf.add(tf.matMul(x!, this.outKernel), this.outBias) as tf.Tensor2D, state: next };
   }
 
   dispose(): void {

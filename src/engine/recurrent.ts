@@ -141,3 +141,18 @@ export function setStepImpl(impl: StepImpl | null): void {
 export function runStep(cell: CellType, w: LayerWeights, x: tf.Tensor2D, state: LayerState): LayerState {
   return stepImpl(cell, w, x, state);
 }
+
+/** The first layer's step straight from character ids (sampling); fused: a cached table lookup. */
+export type StepFromIdsImpl = (cell: CellType, w: LayerWeights, embedding: tf.Tensor2D, ids: tf.Tensor1D, state: LayerState) => LayerState;
+
+export const referenceStepFromIds: StepFromIdsImpl = (cell, w, embedding, ids, state) => runStep(cell, w, tf.gather(embedding, ids) as tf.Tensor2D, state);
+
+let stepFromIdsImpl: StepFromIdsImpl = referenceStepFromIds;
+
+export function setStepFromIdsImpl(impl: StepFromIdsImpl | null): void {
+  stepFromIdsImpl = impl ?? referenceStepFromIds;
+}
+
+export function runStepFromIds(cell: CellType, w: LayerWeights, embedding: tf.Tensor2D, ids: tf.Tensor1D, state: LayerState): LayerState {
+  return stepFromIdsImpl(cell, w, embedding, ids, state);
+}

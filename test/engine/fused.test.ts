@@ -9,7 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chooseBackend } from '../../src/engine/backend.ts';
 import type { CellType } from '../../src/engine/config.ts';
-import { fusedSequence, fusedSequenceFromIds, fusedStep } from '../../src/engine/fused/sequence.ts';
+import { fusedSequence, fusedSequenceFromIds, fusedStep, fusedStepFromIds, releaseFusedCaches } from '../../src/engine/fused/sequence.ts';
 import { referenceFromIds, referenceSequence, referenceStep, setSequenceImpl, type IdsSequenceImpl, type SequenceImpl } from '../../src/engine/recurrent.ts';
 
 const CELLS: CellType[] = ['lstm', 'gru', 'rnn'];
@@ -141,8 +141,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
           const want = referenceStep(cell, w, x, c.state);
           const got = fusedStep(cell, w, x, c.state);
           got.forEach((g, i) => expect(maxRelErr(g, want[i]!), `${cell} state ${i}`).toBeLessThan(1e-4));
+          const E = tf.randomNormal([11, 6], 0, 0.5, 'float32', 5) as tf.Tensor2D;
+          const ids = tf.tensor1d([3, 0, 10, 3], 'int32');
+          const wantIds = referenceStep(cell, w, tf.gather(E, ids) as tf.Tensor2D, c.state);
+          fusedStepFromIds(cell, w, E, ids, c.state).forEach((g, i) => expect(maxRelErr(g, wantIds[i]!), `${cell} from ids, state ${i}`).toBeLessThan(1e-4));
         });
       }
+      releaseFusedCaches();
     });
 
     it('leaves no tensors behind (forward and backward)', async () => {

@@ -5,10 +5,10 @@
  * kernels (wasm, cpu). Other backends (webgpu, tensorflow) keep the reference loop: fusedSequence
  * falls back to it by itself. CHARMER_FUSED=0 in the environment turns it off (for comparisons).
  */
-import { setSequenceFromIdsImpl, setSequenceImpl, setStepImpl } from '../recurrent.ts';
-import { fusedSequence, fusedSequenceFromIds, fusedStep } from './sequence.ts';
+import { setSequenceFromIdsImpl, setSequenceImpl, setStepFromIdsImpl, setStepImpl } from '../recurrent.ts';
+import { fusedSequence, fusedSequenceFromIds, fusedStep, fusedStepFromIds } from './sequence.ts';
 
-export { fusedSequence, fusedSequenceFromIds, fusedStep } from './sequence.ts';
+export { fusedSequence, fusedSequenceFromIds, fusedStep, fusedStepFromIds, releaseFusedCaches } from './sequence.ts';
 export { registerFusedKernels } from './kernels.ts';
 
 export function installFusedLayers(): void {
@@ -16,4 +16,5 @@ export function installFusedLayers(): void {
   setSequenceImpl(off ? null : fusedSequence);
   setSequenceFromIdsImpl(off ? null : fusedSequenceFromIds);
   setStepImpl(off ? null : fusedStep);
+  setStepFromIdsImpl(off ? null : fusedStepFromIds);
 }

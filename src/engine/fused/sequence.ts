@@ -247,10 +247,11 @@ function gruBlocksOf(R: T2): [T2, T2] {
   return blocks;
 }
 
-/** Dispose the cached GRU kernel blocks (they are also replaced as the weights change). */
+/** Dispose the sampling caches (GRU kernel blocks, first-layer tables; also replaced as the weights change). */
 export function releaseFusedCaches(): void {
   for (const v of gruBlocks.values()) tf.dispose(v);
   gruBlocks.clear();
+  for (const t of tables.splice(0)) t.table.dispose();
 }
 
 /**
@@ -260,10 +261,14 @@ export function releaseFusedCaches(): void {
  */
 export function fusedStep(cell: CellType, w: LayerWeights, x: T2, state: LayerState): LayerState {
   if (!registerFusedKernels(tf.getBackend())) return referenceStep(cell, w, x, state);
+  return stepFromProjection(cell, w, () => tf.matMul(x.dtype === 'float32' ? x : tf.cast(x, 'float32'), w.kernel), state);
+}
+
+function stepFromProjection(cell: CellType, w: LayerWeights, projection: () => tf.Tensor, state: LayerState): LayerState {
   const H = w.recurrentKernel.shape[0];
   const blocks = cell === 'gru' ? gruBlocksOf(w.recurrentKernel) : null;
   return tf.tidy(() => {
-    const xp = tf.matMul(x.dtype === 'float32' ? x : tf.cast(x, 'float32'), w.kernel);
+    const xp = projection();
     const h = state[0]!;
     if (blocks) {
       const [rh] = runFused('CharmerGruStepA', [xp, tf.matMul(h, blocks[0]), w.bias, h], { H });
@@ -272,4 +277,26 @@ export function fusedStep(cell: CellType, w: LayerWeights, x: T2, state: LayerSt
     const hr = tf.matMul(h, w.recurrentKernel);
     return (cell === 'lstm' ? runFused('CharmerLstmStep', [xp, hr, w.bias, state[1]!], { H }) : runFused('CharmerRnnStep', [xp, hr, w.bias], { H })) as T2[];
   });
+}
+
+/** embedding·kernel of the first layer for sampling, per weight values (few entries, oldest disposed). */
+const tables: Array<{ e: object; k: object; table: T2 }> = [];
+function tableOf(embedding: T2, kernel: T2): T2 {
+  const hit = tables.find((t) => t.e === embedding.dataId && t.k === kernel.dataId && !t.table.isDisposed);
+  if (hit) return hit.table;
+  const table = tf.tidy(() => tf.keep(tf.matMul(embedding, kernel))) as T2;
+  tables.push({ e: embedding.dataId, k: kernel.dataId, table });
+  while (tables.length > 4) tables.shift()!.table.dispose();
+  return table;
+}
+
+/**
+ * The first layer's sampling step from character ids: one row of the cached table
+ * embedding·kernel instead of the lookup and a [B, I]·[I, G*H] product (at 2x512 that product
+ * reads a quarter of the model's weights per character).
+ */
+export function fusedStepFromIds(cell: CellType, w: LayerWeights, embedding: T2, ids: tf.Tensor1D, state: LayerState): LayerState {
+  if (!registerFusedKernels(tf.getBackend())) return referenceStep(cell, w, tf.gather(embedding, ids) as T2, state);
+  const table = tableOf(embedding, w.kernel);
+  return stepFromProjection(cell, w, () => tf.gather(table, ids), state);
 }
