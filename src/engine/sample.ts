@@ -188,27 +188,41 @@ export async function sampleLines(model: CharModel, opts: SampleLinesOptions): P
     const start = Uint16Array.of(marker, ...prefix);
     let { state, logits } = await primeState(model, start, batch);
     const rows = Array.from({ length: batch }, () => ({ ids: [...prefix] as number[], logprob: 0, done: false, dead: false }));
+    // Position p of the running batch holds rows[active[p]]. Finished rows are dropped from the
+    // batch (their state rows gathered away) once a quarter of it has finished, so the work
+    // follows the characters still being written, not the longest item (1,000 names from a
+    // 2x128 model: ~1.0 s -> well under 1 s). Rows keep their order: the draws are unchanged.
+    let active = Array.from({ length: batch }, (_, b) => b);
     try {
       for (let t = prefix.length; t <= maxLength; t++) {
-        const next = new Int32Array(batch);
-        let alive = 0;
-        for (let b = 0; b < batch; b++) {
-          const row = rows[b]!;
+        let next = new Int32Array(active.length);
+        const keep: number[] = [];
+        for (let p = 0; p < active.length; p++) {
+          const row = rows[active[p]!]!;
           if (row.done || row.dead) {
-            next[b] = marker;
+            next[p] = marker;
             continue;
           }
-          const p = pick(logits, b * V, V, opts.temperature ?? 1, opts.topK ?? 0, rng, row.ids.length < minLength ? marker : -1);
-          row.logprob += p.logprob;
-          if (p.index === marker) row.done = true;
+          const d = pick(logits, p * V, V, opts.temperature ?? 1, opts.topK ?? 0, rng, row.ids.length < minLength ? marker : -1);
+          row.logprob += d.logprob;
+          if (d.index === marker) row.done = true;
           else if (row.ids.length >= maxLength) row.dead = true;
           else {
-            row.ids.push(p.index);
-            alive++;
+            row.ids.push(d.index);
+            keep.push(p);
           }
-          next[b] = p.index;
+          next[p] = d.index;
         }
-        if (alive === 0) break;
+        if (keep.length === 0) break;
+        if (keep.length <= 0.75 * active.length) {
+          const idx = tf.tensor1d(keep, 'int32');
+          const compact = state.map((l) => l.map((s) => tf.gather(s, idx) as tf.Tensor2D));
+          idx.dispose();
+          disposeState(state);
+          state = compact;
+          next = Int32Array.from(keep, (p) => next[p]!);
+          active = keep.map((p) => active[p]!);
+        }
         ({ state, logits } = await stepBatch(model, next, state));
       }
     } finally {
