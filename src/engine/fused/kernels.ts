@@ -31,6 +31,22 @@ function scratchOf(n: number, k: number): Float32Array {
 
 const defs: Def[] = [
   {
+    // Rows of a table: table [V, D], ids int32 [N] -> [N, D]. (The wasm backend's GatherV2 takes
+    // 18 ms for [65, 512] x 1,250 ids here; this copy takes well under 1 ms.)
+    name: 'CharmerGatherRows',
+    outShapes: (ins) => [[ins[1]![0]!, ins[0]![1]!]],
+    run: ([table, ids], [out]) => {
+      const D = out!.length / ids!.length;
+      const V = table!.length / D;
+      const idx = ids as unknown as Int32Array;
+      for (let r = 0; r < idx.length; r++) {
+        const i = idx[r]!;
+        if (i >= 0 && i < V) out!.set(table!.subarray(i * D, i * D + D), r * D);
+        else out!.fill(0, r * D, r * D + D);
+      }
+    },
+  },
+  {
     // One LSTM step for sampling: xp, hr, bias, cPrev -> h, c
     name: 'CharmerLstmStep',
     outShapes: (ins) => [ins[3]!, ins[3]!],

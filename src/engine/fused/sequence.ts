@@ -41,6 +41,23 @@ export const linear = tf.customGrad(((x: T2, w: T2, save: tf.GradSaveFunc) => {
   };
 }) as never) as unknown as (x: T2, w: T2) => T2;
 
+/** table[ids] with a JS row copy (wasm's GatherV2 is slow); gradient: segment sum into the rows. */
+export function gatherRows(table: T2, ids: tf.Tensor1D): T2 {
+  const f = tf.customGrad(((tbl: T2, save: tf.GradSaveFunc) => {
+    save([]);
+    return {
+      value: runFused('CharmerGatherRows', [tbl, ids], {})[0]!,
+      gradFunc: (dy: tf.Tensor) => [tf.unsortedSegmentSum(dy, ids, tbl.shape[0])],
+    };
+  }) as never) as unknown as (t: T2) => T2;
+  return f(table);
+}
+
+/** Column sums [N, M] -> [M] as a product with ones (tf.sum over axis 0 transposes first on wasm). */
+function colSum(x: tf.Tensor): tf.Tensor {
+  return tf.reshape(tf.matMul(tf.ones([1, x.shape[0]!]), x as T2), [x.shape[1]!]);
+}
+
 /** h_{t-1} for every row b*T+t: h0 then the outputs shifted by one step. */
 function previousHidden(out3: tf.Tensor3D, h0: T2): T2 {
   const [B, T, H] = out3.shape;
@@ -87,7 +104,7 @@ const lstmOp = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2, c0: T2,
         dc = dcPrev!;
       }
       const hPrev = previousHidden(tf.reshape(sout, [B, T, H]), sh0);
-      return [dz, tf.matMul(tf.transpose(hPrev), dz as T2), tf.sum(dz, 0), dhr, dc];
+      return [dz, tf.matMul(tf.transpose(hPrev), dz as T2), colSum(dz), dhr, dc];
     },
   };
 }) as never) as unknown as (xp: T2, R: T2, b: tf.Tensor1D, h0: T2, c0: T2) => tf.Tensor3D;
@@ -144,7 +161,7 @@ const gruOp = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2, save: tf
       const dR1 = tf.matMul(tf.transpose(hPrev), tf.slice(dz2, [0, 0], [B * T, 2 * H]));
       const dR2 = tf.matMul(tf.transpose(srhs), tf.slice(dz2, [0, 2 * H], [B * T, H]));
       const dR = tf.concat([dR1, dR2], 1);
-      return [dz2, dR, tf.sum(dz2, 0), dh0];
+      return [dz2, dR, colSum(dz2), dh0];
     },
   };
 }) as never) as unknown as (xp: T2, R: T2, b: tf.Tensor1D, h0: T2) => tf.Tensor3D;
@@ -179,7 +196,7 @@ const rnnOp = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2, save: tf
         dzt!.dispose();
       }
       const hPrev = previousHidden(tf.reshape(sout, [B, T, H]), sh0);
-      return [dz, tf.matMul(tf.transpose(hPrev), dz as T2), tf.sum(dz, 0), dhr];
+      return [dz, tf.matMul(tf.transpose(hPrev), dz as T2), colSum(dz), dhr];
     },
   };
 }) as never) as unknown as (xp: T2, R: T2, b: tf.Tensor1D, h0: T2) => tf.Tensor3D;
@@ -223,7 +240,7 @@ export function fusedSequenceFromIds(cell: CellType, w: LayerWeights, embedding:
   }
   return tf.tidy(() => {
     const table = linear(embedding, w.kernel);
-    return fromProjection(cell, w, tf.gather(table, tf.reshape(ids, [-1])) as T2, B, T, state) as never;
+    return fromProjection(cell, w, gatherRows(table, tf.reshape(ids, [-1]) as tf.Tensor1D), B, T, state) as never;
   }) as unknown as SequenceResult;
 }
 
@@ -298,5 +315,5 @@ function tableOf(embedding: T2, kernel: T2): T2 {
 export function fusedStepFromIds(cell: CellType, w: LayerWeights, embedding: T2, ids: tf.Tensor1D, state: LayerState): LayerState {
   if (!registerFusedKernels(tf.getBackend())) return referenceStep(cell, w, tf.gather(embedding, ids) as T2, state);
   const table = tableOf(embedding, w.kernel);
-  return stepFromProjection(cell, w, () => tf.gather(table, ids), state);
+  return stepFromProjection(cell, w, () => gatherRows(table, ids), state);
 }
