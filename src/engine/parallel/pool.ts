@@ -21,7 +21,9 @@
  * per shard); runs with the same thread count are deterministic. `threads = 1` is the
  * single-thread path, untouched.
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '../config.ts';
@@ -46,6 +48,21 @@ interface Slot {
   grads: Float32Array;
   pending: ((m: FromWorker) => void) | null;
   failed: string | null;
+}
+
+/**
+ * The worker's entry: `parallel-worker.js` beside this module in a bundled build (electron-vite:
+ * add src/engine/parallel/worker.ts as an entry of that name), else the TypeScript sources through
+ * tsx. Where neither starts, training runs on one thread.
+ */
+function workerUrl(): URL {
+  const bundled = new URL('./parallel-worker.js', import.meta.url);
+  try {
+    if (bundled.protocol === 'file:' && existsSync(fileURLToPath(bundled))) return bundled;
+  } catch {
+    // not a file URL: use the sources
+  }
+  return new URL('./worker-entry.mjs', import.meta.url);
 }
 
 /** Threads to use: 0 means one per core. */
@@ -74,7 +91,7 @@ export class DataParallel {
     const slots: Slot[] = [];
     try {
       for (let k = 0; k < n - 1; k++) {
-        const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url));
+        const worker = new Worker(workerUrl());
         const gradsBuf = new SharedArrayBuffer(total * 4);
         const slot: Slot = { worker, grads: new Float32Array(gradsBuf), pending: null, failed: null };
         worker.on('message', (m: FromWorker) => {
