@@ -59,8 +59,10 @@ describe('no leaks', () => {
       const carry = { s: model.zeroState(B) };
       await trainSteps(model, opt, 10, null, carry); // warm-up: optimizer slots, kernels
       const before = tf.memory().numTensors;
+      const dataBefore = tf.engine().backend.numDataIds(); // backend buffers too (direct kernel calls)
       await trainSteps(model, opt, 300, null, carry);
       expect(tf.memory().numTensors).toBe(before);
+      expect(tf.engine().backend.numDataIds()).toBe(dataBefore);
 
       const sample = async (length: number) => {
         const gen = sampleText(model, { length, temperature: 1, seed: 1 });
