@@ -1,15 +1,17 @@
 /**
  * The fused whole-sequence recurrent layer: one differentiable op per layer and sequence.
  *
- * Forward: the input projection of all T steps is one matMul ([B*T, I]·[I, G*H]); each step is one
- * recurrent matMul (two for GRU) plus one fused gate kernel (./kernels.ts) that also stores the
- * activations the backward pass needs. Backward (tf.customGrad): BPTT with one fused gate-gradient
- * kernel and one matMul by Rᵀ per step, filling dz [B*T, G*H]; then the weight gradients are single
- * large products over all steps: [x | h_{t-1}]ᵀ·dz gives kernel and recurrent kernel together,
- * sum(dz) the bias, dz·kernelᵀ the input gradient.
+ * Forward: the input projection of all T steps is one matMul ([B*T, I]·[I, G*H], the `linear` op;
+ * for the first layer a row lookup in embedding·kernel); each step is one recurrent matMul (two
+ * for GRU) plus one fused gate kernel (./kernels.ts) that also stores the activations the backward
+ * pass needs. Backward (tf.customGrad): BPTT with one fused gate-gradient kernel and one matMul by
+ * Rᵀ per step, filling dz [B*T, G*H]; then the weight gradients are single large products over all
+ * steps: h_{t-1}ᵀ·dz the recurrent kernel, ones·dz the bias, and through `linear` xᵀ·dz the kernel
+ * and dz·kernelᵀ the input gradient.
  *
  * Every transposed operand is transposed explicitly first: the wasm backend's matMul with
- * transposeA/transposeB runs at 0.5-2 GFLOP/s here, against 20-31 GFLOP/s plain (bench/README).
+ * transposeA/transposeB runs at 0.5-2 GFLOP/s here, against 20-31 GFLOP/s plain
+ * (docs/PERFORMANCE.md).
  *
  * Weight layout is exactly tf.layers.lstm/gru/simpleRNN's (LSTM gates i f c o, GRU z r h with
  * reset_after = false, recurrentActivation sigmoid), so checkpoints stay ordinary TF.js models.
