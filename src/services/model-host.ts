@@ -1,0 +1,90 @@
+/**
+ * ModelHost: the services' handle on the model thread (src/worker/model-thread.ts). Sampling and
+ * inspection run there, off the thread that answers the UI; requests can be cancelled (a temperature
+ * slider re-sampling as it moves cancels the previous request).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { CharmerError, type CharmerErrorCode } from '../engine/errors.ts';
+import type { InspectChunk, LineSample, SampleResult } from '../engine/index.ts';
+import type { InspectRequestOptions, LinesRequestOptions, ModelReply, ModelRequest, TextRequestOptions } from '../worker/model-protocol.ts';
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  onPart?(m: ModelReply): void;
+}
+
+type Request = ModelRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+function threadUrl(): URL {
+  // Electron's build puts model-thread.js beside the bundle; the sources run through tsx.
+  const bundled = new URL('./model-thread.js', import.meta.url);
+  if (bundled.protocol === 'file:' && existsSync(fileURLToPath(bundled))) return bundled;
+  return new URL('../worker/model-thread-entry.mjs', import.meta.url);
+}
+
+export class ModelHost {
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(threadUrl());
+    w.on('message', (m: ModelReply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      if (m.type === 'done' || m.type === 'error') {
+        this.pending.delete(m.id);
+        // An idle thread must not keep the process alive; a busy one must.
+        if (this.pending.size === 0) w.unref();
+        if (m.type === 'done') p.resolve(m.result);
+        else p.reject(new CharmerError(m.code as CharmerErrorCode, m.message, m.details ?? {}));
+      } else p.onPart?.(m);
+    });
+    const fail = (why: string) => {
+      this.worker = null;
+      for (const p of this.pending.values()) p.reject(new Error(`The model thread stopped: ${why}`));
+      this.pending.clear();
+    };
+    w.on('error', (e) => fail(e.message));
+    w.on('exit', (code) => fail(`exit code ${code}`));
+    w.unref();
+    this.worker = w;
+    return w;
+  }
+
+  private request<T>(req: Request, signal?: AbortSignal, onPart?: (m: ModelReply) => void): Promise<T> {
+    const id = this.nextId++;
+    const w = this.thread();
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onPart });
+      w.ref();
+      if (signal) {
+        if (signal.aborted) w.postMessage({ id: this.nextId++, type: 'cancel', target: id });
+        else signal.addEventListener('abort', () => w.postMessage({ id: this.nextId++, type: 'cancel', target: id }), { once: true });
+      }
+      w.postMessage({ ...req, id });
+    });
+  }
+
+  sampleLines(dir: string, opts: LinesRequestOptions, signal?: AbortSignal): Promise<LineSample[]> {
+    return this.request({ type: 'sampleLines', dir, opts }, signal);
+  }
+
+  sampleText(dir: string, opts: TextRequestOptions, onText: (chunk: string) => void, signal?: AbortSignal): Promise<SampleResult> {
+    return this.request({ type: 'sampleText', dir, opts }, signal, (m) => m.type === 'text' && onText(m.chunk));
+  }
+
+  inspect(dir: string, text: string, opts: InspectRequestOptions, onChunk: (chunk: InspectChunk) => void, signal?: AbortSignal): Promise<void> {
+    return this.request<null>({ type: 'inspect', dir, text, opts }, signal, (m) => m.type === 'chunk' && onChunk(m.chunk)).then(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = null;
+    if (w) await w.terminate();
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Messages between the services (ModelHost, src/services/model-host.ts) and the model thread
+ * (src/worker/model-thread.ts) that loads checkpoints and samples / inspects off the main thread.
+ * Each request has an `id`; streamed parts and the final answer carry the same id.
+ */
+import type { InspectChunk, LineSample, SampleLinesOptions, SampleResult, SampleTextOptions } from '../engine/index.ts';
+
+export type LinesRequestOptions = Omit<SampleLinesOptions, 'items' | 'signal'>;
+export type TextRequestOptions = Omit<SampleTextOptions, 'signal'>;
+export interface InspectRequestOptions {
+  topK?: number;
+  chunkSize?: number;
+  skipUnknown?: boolean;
+}
+
+export type ModelRequest =
+  | { id: number; type: 'sampleLines'; dir: string; opts: LinesRequestOptions }
+  | { id: number; type: 'sampleText'; dir: string; opts: TextRequestOptions }
+  | { id: number; type: 'inspect'; dir: string; text: string; opts: InspectRequestOptions }
+  | { id: number; type: 'cancel'; target: number };
+
+export type ModelReply =
+  | { id: number; type: 'text'; chunk: string }
+  | { id: number; type: 'chunk'; chunk: InspectChunk }
+  | { id: number; type: 'done'; result: LineSample[] | SampleResult | null }
+  | { id: number; type: 'error'; code: string; message: string; details?: Record<string, unknown> };
