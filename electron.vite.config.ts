@@ -21,6 +21,9 @@ export default defineConfig({
           ...(existsSync(worker) ? { 'train-process': worker } : {}),
           // The worker loads the engine lazily by path (CHARMER_ENGINE_MODULE points here).
           ...(existsSync(engine) ? { engine } : {}),
+          // Worker threads: sampling/inspection (ModelHost) and data-parallel training.
+          'model-thread': resolve('src/worker/model-thread.ts'),
+          'parallel-worker': resolve('src/engine/parallel/worker.ts'),
         },
         output: { format: 'es', entryFileNames: '[name].js' },
       },

@@ -19,9 +19,12 @@ interface Pending {
 type Request = ModelRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 function threadUrl(): URL {
-  // Electron's build puts model-thread.js beside the bundle; the sources run through tsx.
-  const bundled = new URL('./model-thread.js', import.meta.url);
-  if (bundled.protocol === 'file:' && existsSync(fileURLToPath(bundled))) return bundled;
+  // Electron's build: out/main/model-thread.js, beside the bundle or one folder up from a chunk.
+  // The sources run through tsx.
+  for (const rel of ['./model-thread.js', '../model-thread.js']) {
+    const bundled = new URL(rel, import.meta.url);
+    if (bundled.protocol === 'file:' && existsSync(fileURLToPath(bundled))) return bundled;
+  }
   return new URL('../worker/model-thread-entry.mjs', import.meta.url);
 }
 

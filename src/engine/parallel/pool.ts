@@ -56,11 +56,10 @@ interface Slot {
  * tsx. Where neither starts, training runs on one thread.
  */
 function workerUrl(): URL {
-  const bundled = new URL('./parallel-worker.js', import.meta.url);
-  try {
+  // Electron's build: out/main/parallel-worker.js, beside the bundle or one folder up from a chunk.
+  for (const rel of ['./parallel-worker.js', '../parallel-worker.js']) {
+    const bundled = new URL(rel, import.meta.url);
     if (bundled.protocol === 'file:' && existsSync(fileURLToPath(bundled))) return bundled;
-  } catch {
-    // not a file URL: use the sources
   }
   return new URL('./worker-entry.mjs', import.meta.url);
 }
