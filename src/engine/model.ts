@@ -116,7 +116,7 @@ export class CharModel {
       const isBias = v.shape.length === 1;
       if (!isBias) for (let i = 0; i < values.length; i++) values[i] = (rng.next() * 2 - 1) * 0.08;
       if (isBias && spec.cell === 'lstm' && v !== m.outBias) values.fill(1, spec.hidden, 2 * spec.hidden);
-      v.assign(tf.tensor(values, v.shape));
+      tf.tidy(() => v.assign(tf.tensor(values, v.shape)));
     }
     return m;
   }

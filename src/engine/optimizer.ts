@@ -27,7 +27,8 @@ export class Optimizer {
   ) {
     const perVar = name === 'adam' ? 2 : 1;
     this.slots = [];
-    for (let k = 0; k < perVar; k++) for (const v of vars) this.slots.push(tf.variable(tf.zerosLike(v), false));
+    // tidy: the zeros tensor each variable starts from would otherwise outlive the optimizer.
+    for (let k = 0; k < perVar; k++) for (const v of vars) this.slots.push(tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
   }
 
   /** Clip to `clip` (global norm; 0 = off) and apply one update with learning rate `lr`. */
@@ -71,7 +72,7 @@ export class Optimizer {
       throw new Error(`optimizer state is for ${state.name} with ${state.slots.length} slots`);
     }
     this.step = state.step;
-    state.slots.forEach((values, i) => this.slots[i]!.assign(tf.tensor(values, this.slots[i]!.shape)));
+    tf.tidy(() => state.slots.forEach((values, i) => this.slots[i]!.assign(tf.tensor(values, this.slots[i]!.shape))));
   }
 
   dispose(): void {
