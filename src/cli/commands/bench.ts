@@ -4,6 +4,9 @@
  * default), with the machine's matMul throughput and PyTorch side by side when it is installed.
  * --json prints one JSON object per line. See docs/PERFORMANCE.md.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import { CharmerError } from '../../engine/errors.ts';
@@ -20,6 +23,7 @@ const specs: OptionSpecs = {
   seconds: { type: 'number', help: 'seconds of training per measurement (after one warm-up step)', default: 10 },
   threads: { type: 'int', help: 'threads for the fused path (0 = one per core)', default: 0 },
   torch: { type: 'string', help: 'PyTorch peer side by side: auto (when installed), on, off', default: 'auto', choices: ['auto', 'on', 'off'] },
+  ui: { type: 'string', help: "the UI's response time while a model trains (browser mode in Chromium): auto (when /usr/bin/chromium exists), on, off", default: 'auto', choices: ['auto', 'on', 'off'] },
   json: { type: 'boolean', help: 'one JSON object per line', default: false },
   child: { type: 'string', help: '(internal) run one measurement and print it' },
   help: { type: 'boolean', help: 'show this help', short: 'h' },
@@ -66,6 +70,14 @@ export const benchCommand: Command = {
       },
       (line) => process.stdout.write((json ? JSON.stringify(line) : human(line)) + '\n'),
     );
+    if (values.ui === 'on' || (values.ui === 'auto' && existsSync(process.env.CHARMER_CHROMIUM ?? '/usr/bin/chromium'))) {
+      const script = fileURLToPath(new URL('../../../bench/ui-response.ts', import.meta.url));
+      const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--seconds', String(Math.max(10, values.seconds as number))], { encoding: 'utf8' });
+      const line = r.stdout.trim().split('\n').pop() ?? '';
+      if (r.status !== 0 || !line.startsWith('{')) throw new CharmerError('IO_ERROR', `The UI benchmark failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+      const ui = { kind: 'ui', ...JSON.parse(line) } as Record<string, unknown>;
+      process.stdout.write((json ? JSON.stringify(ui) : human(ui)) + '\n');
+    }
     return 0;
   },
 };
@@ -78,6 +90,8 @@ function human(l: Record<string, unknown>): string {
       return `${String(l.impl).padEnd(13)} ${String(l.backend).padEnd(6)} ${l.cell} ${l.layers}x${l.hidden} b${l.batch} s${l.seq} threads ${l.threads}: train ${l.train_chars_per_s} chars/s (${l.ms_per_step} ms/step), sample ${l.sample_chars_per_s} chars/s (1 stream) ${l.sample_batch_chars_per_s} (${l.batch} streams), peak RSS ${l.peak_rss_mb} MB, matMul bound ${l.matmul_bound_chars_per_s} (x${l.bound_ratio})`;
     case 'peer':
       return `${String(l.impl).padEnd(13)} threads ${l.threads} ${l.cell} ${l.layers}x${l.hidden}: train ${l.train_chars_per_s} chars/s`;
+    case 'ui':
+      return l.skipped ? `UI: skipped (${l.skipped})` : `UI while training (browser mode, Chromium): ${l.clicks} view switches, median ${l.median_ms} ms, p95 ${l.p95_ms} ms, worst ${l.worst_ms} ms`;
     case 'ratio':
       return `  => ${l.backend} ${l.cell} ${l.layers}x${l.hidden}: ${l.vs_pytorch}x PyTorch; matMul bound / charmer = ${l.bound_ratio}`;
     default:
