@@ -6,6 +6,7 @@ import { resolveDataDir } from '../../store/datadir.ts';
 import { loadEngine } from '../../services/engine.ts';
 import { resumeForegroundRun } from '../../services/training.ts';
 import { parseId } from './runs.ts';
+import { EventPrinter } from '../events.ts';
 
 const specs: OptionSpecs = {
   'data-dir': { type: 'string', help: 'the library folder (default: CHARMER_DATA_DIR or the platform location)' },
@@ -18,10 +19,6 @@ const specs: OptionSpecs = {
 };
 
 const USAGE = 'charmer resume RUN [--data-dir DIR] [--max-iters N] [--max-time S]';
-
-function snake(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`), v]));
-}
 
 export const resumeCommand: Command = {
   name: 'resume',
@@ -42,24 +39,16 @@ export const resumeCommand: Command = {
     const onSignal = () => controller.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const err = (s: string) => process.stderr.write(s);
+    const printer = new EventPrinter({ json: values.json as boolean, quiet: values.quiet as boolean, extra: { run_id: runId } });
     try {
-      if (!values.quiet && !values.json) err(`Resuming run ${runId} ("${fg.run.name}") from iteration ${fg.fromIteration}.\n`);
+      if (!values.quiet && !values.json) process.stderr.write(`Resuming run ${runId} ("${fg.run.name}") from iteration ${fg.fromIteration}.\n`);
       const engine = await loadEngine();
       const corpus = await engine.loadCorpus(fg.corpusFile, { mode: fg.run.config.mode });
       let exit = 0;
       for await (const ev of engine.train({ corpus, config: { ...fg.run.config, ...limits }, out: fg.outDir, resume: true, signal: controller.signal })) {
         fg.record(ev);
-        if (values.json) process.stdout.write(JSON.stringify(snake({ ...ev, run_id: runId } as Record<string, unknown>)) + '\n');
-        else if (!values.quiet) {
-          if (ev.type === 'eval') err(`iter ${ev.iteration}: val loss ${ev.valLoss.toFixed(4)} (best ${ev.bestValLoss.toFixed(4)})\n`);
-          else if (ev.type === 'progress' && ev.iteration % 50 === 0) err(`iter ${ev.iteration}/${ev.totalIters}: train loss ${ev.trainLoss.toFixed(4)}, ${Math.round(ev.charsPerS)} chars/s\n`);
-        }
-        if (ev.type === 'done' && !values.json) err(`Run ${runId} ${ev.reason === 'stopped' ? 'stopped' : 'finished'} at iteration ${ev.iteration}; best val loss ${ev.bestValLoss?.toFixed(4) ?? '-'}.\n`);
-        if (ev.type === 'error') {
-          if (!values.json) err(`charmer: ${ev.message}\n`);
-          exit = 2;
-        }
+        printer.handle(ev);
+        if (ev.type === 'error') exit = 2;
       }
       fg.finish();
       return exit;
