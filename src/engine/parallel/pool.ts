@@ -27,18 +27,13 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '../config.ts';
+import type { Batch } from '../batches.ts';
 import type { CharModel } from '../model.ts';
 import type { LayerState } from '../recurrent.ts';
 import type { FromWorker, StepMessage, ToWorker } from './protocol.ts';
 
-export interface ShardBatch {
-  x: Int32Array;
-  y: Int32Array;
-  mask: Float32Array | null;
-  rows: number;
-  steps: number;
-  count: number;
-}
+/** A batch, or the rows of it one thread computes. */
+export type ShardBatch = Batch;
 
 /** The local (training-thread) part of a step: loss tensor, gradients by variable name, next state. */
 export type LocalStep = (shard: ShardBatch, prev: LayerState[]) => { value: tf.Scalar; grads: tf.NamedTensorMap; next: LayerState[] };

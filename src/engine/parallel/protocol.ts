@@ -1,4 +1,5 @@
 /** Messages between the training thread and its gradient workers (./pool.ts, ./worker.ts). */
+import type { Batch } from '../batches.ts';
 import type { BackendName } from '../config.ts';
 import type { ModelSpec } from '../model.ts';
 
@@ -13,17 +14,11 @@ export interface InitMessage {
   grads: SharedArrayBuffer;
 }
 
-export interface StepMessage {
+/** A shard of a batch; its `count` is the whole batch's, so every shard's gradients add up. */
+export interface StepMessage extends Batch {
   type: 'step';
   /** Bumped each time the trainer rewrites `weights`. */
   version: number;
-  x: Int32Array;
-  y: Int32Array;
-  mask: Float32Array | null;
-  rows: number;
-  steps: number;
-  /** Targets of the whole batch: every shard's loss is divided by it, so shard gradients add up. */
-  count: number;
   /** Carried state for this shard's rows, per layer [h(, c)], each [rows * hidden]. */
   state: Float32Array[][];
   dropoutSeed?: number;
