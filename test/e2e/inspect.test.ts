@@ -117,6 +117,7 @@ describe.skipIf(!hasChromium)('Inspect, end to end', () => {
     const png = readFileSync((await download.path())!);
     expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     expect(png.length).toBeGreaterThan(2000);
+    await download.saveAs(join(ROOT, 'test-results/screenshots/inspect-export.png'));
 
     const [html] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export HTML' }).click()]);
     expect(html.suggestedFilename()).toMatch(/\.html$/);

@@ -210,7 +210,10 @@ export function drawCanvas(doc: Document, caption: string, chars: readonly strin
   const cw = 9;
   const lh = 20;
   const pad = 16;
-  // Lay out first: positions of every character.
+  // Lay out first: positions of every character. Short lines (lists of names) flow on, their
+  // newlines shown as ↵, so the image stays readable (and within a canvas's size limits).
+  const lines = chars.reduce((n, ch) => n + (ch === '\n' ? 1 : 0), 1);
+  const flow = chars.length / lines < 40;
   const pos: Array<[number, number]> = [];
   let col = 0;
   let row = 0;
@@ -220,12 +223,13 @@ export function drawCanvas(doc: Document, caption: string, chars: readonly strin
       row++;
     }
     pos.push([col, row]);
-    if (ch === '\n') {
+    if (ch === '\n' && !flow) {
       col = 0;
       row++;
     } else col++;
   }
-  const rows = row + 1;
+  // Browsers refuse canvases much taller than 32,000 pixels: what does not fit is left out.
+  const rows = Math.min(row + 1, Math.floor((32_000 - pad * 2 - lh * 1.5) / lh));
   const canvas = doc.createElement('canvas');
   canvas.width = pad * 2 + columns * cw;
   canvas.height = pad * 2 + lh * 1.5 + rows * lh;
@@ -246,6 +250,7 @@ export function drawCanvas(doc: Document, caption: string, chars: readonly strin
   const top = pad + lh * 1.5;
   chars.forEach((ch, i) => {
     const [c, r] = pos[i]!;
+    if (r >= rows) return;
     const x = pad + c * cw;
     const y = top + r * lh;
     g.fillStyle = colors[i] ?? 'transparent';
