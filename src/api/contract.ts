@@ -21,6 +21,7 @@ import type {
   SampleRow,
 } from '../services/types.ts';
 import type { TrainConfig } from '../engine/config.ts';
+import type { DefaultText, EvolutionEntry, InspectionResult } from '../services/inspection.ts';
 
 export type {
   CorpusDetail,
@@ -34,6 +35,7 @@ export type {
   SampleRow,
   TrainConfig,
 };
+export type { DefaultText, EvolutionEntry, InspectionResult };
 export type { RunStatus, CheckpointRow, CorpusMode, TrainEvent, Novelty, SampleSource } from '../services/types.ts';
 
 const id = z.number().int().positive();
@@ -207,6 +209,31 @@ export const contract = {
     ),
     remove: op<void>()(byId),
   },
+  /** What the network has learned (src/services/inspection.ts): activations, guesses, surprise, cells. */
+  inspect: {
+    /** A slice of the run's validation split (lines models: validation items; text: the corpus's last 10%). */
+    defaultText: op<DefaultText>()(z.object({ runId: id }).strict()),
+    /** Runs the model over the text on the model thread; progress as inspectProgress events with the inspectId. */
+    run: op<InspectionResult>()(
+      z
+        .object({
+          runId: id,
+          checkpoint: z.enum(['best', 'latest']).optional(),
+          text: z.string().min(1, 'paste some text first').max(100_000).optional(),
+          topK: z.number().int().min(1).max(20).optional(),
+          inspectId: z.string().min(1).max(100).optional(),
+        })
+        .strict(),
+    ),
+    /** One cell's activation for every character of a kept inspection. */
+    cell: op<number[]>()(
+      z.object({ id: z.string().min(1).max(100), layer: z.number().int().min(0).max(63), kind: z.enum(['h', 'c']), cell: z.number().int().min(0).max(65535) }).strict(),
+    ),
+    /** Stops the inspection started with this inspectId. */
+    cancel: op<void>()(z.object({ inspectId: z.string().min(1).max(100) }).strict()),
+    /** The samples written during training, by iteration, with the loss at each. */
+    evolution: op<EvolutionEntry[]>()(z.object({ runId: id }).strict()),
+  },
   shell: {
     /** Electron: the native open-file dialog; resolves null when cancelled. Browser mode: UNAVAILABLE. */
     openCorpusDialog: op<string | null>()(z.object({}).strict()),
@@ -230,6 +257,8 @@ export const events = {
   importProgress: event<ImportProgressEvent>(),
   /** The set of corpora changed (import, rename, delete). */
   libraryChanged: event<{ reason: string }>(),
+  /** Characters done of an inspect.run started with an inspectId. */
+  inspectProgress: event<{ inspectId: string; done: number; total: number }>(),
 } as const;
 
 export type Events = typeof events;

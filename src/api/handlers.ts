@@ -31,6 +31,8 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
       ? (p: { bytesRead: number; totalBytes: number }) => emit('importProgress', { importId, bytesRead: p.bytesRead, totalBytes: p.totalBytes })
       : undefined;
   const changed = (reason: string) => emit('libraryChanged', { reason });
+  /** Inspections in flight by their client-chosen inspectId, so a newer one (or inspect.cancel) stops an older one. */
+  const inspections = new Map<string, AbortController>();
 
   return {
     app: {
@@ -139,6 +141,26 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
       get: ({ id }) => services.drafts.getDraft(id),
       save: (d) => services.drafts.saveDraft(d),
       remove: ({ id }) => services.drafts.deleteDraft(id),
+    },
+    inspect: {
+      defaultText: ({ runId }) => services.inspection.defaultText(runId),
+      run: async ({ inspectId, ...req }) => {
+        if (inspectId) inspections.get(inspectId)?.abort();
+        const ac = new AbortController();
+        if (inspectId) inspections.set(inspectId, ac);
+        try {
+          return await services.inspection.inspect({
+            ...req,
+            signal: ac.signal,
+            ...(inspectId ? { onProgress: (p: { done: number; total: number }) => emit('inspectProgress', { inspectId, ...p }) } : {}),
+          });
+        } finally {
+          if (inspectId && inspections.get(inspectId) === ac) inspections.delete(inspectId);
+        }
+      },
+      cell: ({ id, layer, kind, cell }) => services.inspection.getCell(id, layer, kind, cell),
+      cancel: ({ inspectId }) => inspections.get(inspectId)?.abort(),
+      evolution: ({ runId }) => services.inspection.evolution(runId),
     },
     shell: {
       openCorpusDialog: async () => {

@@ -9,10 +9,11 @@ export const OPERATION_NAMES = {
   runs: ['list', 'get', 'metrics', 'estimate', 'start', 'resume', 'pause', 'continue', 'stop', 'rename', 'remove'],
   gallery: ['list', 'save', 'saveMany', 'setFavorite', 'setNote', 'remove', 'restore', 'export'],
   drafts: ['list', 'get', 'save', 'remove'],
+  inspect: ['defaultText', 'run', 'cell', 'cancel', 'evolution'],
   shell: ['openCorpusDialog', 'openExternal'],
 } as const;
 
-export const EVENT_NAMES = ['runEvent', 'importProgress', 'libraryChanged'] as const;
+export const EVENT_NAMES = ['runEvent', 'importProgress', 'libraryChanged', 'inspectProgress'] as const;
 
 export const OP_PREFIX = 'charmer:op:';
 export const EVENT_PREFIX = 'charmer:event:';

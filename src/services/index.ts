@@ -6,8 +6,11 @@ import { openStore } from '../store/store.ts';
 import { resolveDataDir } from '../store/datadir.ts';
 import { createDraftsService } from './drafts.ts';
 import { createGalleryService } from './gallery.ts';
+import { createInspectionService } from './inspection.ts';
+import { ModelHost } from './model-host.ts';
 import { createLibraryService, ensureBuiltinNames } from './library.ts';
 import { createRunsService } from './runs.ts';
+import { corpusFileOfRun } from './training.ts';
 import type { CreateServicesOptions, Services } from './types.ts';
 
 export * from './types.ts';
@@ -30,6 +33,9 @@ export async function createServices(opts: CreateServicesOptions = {}): Promise<
   }
   const runs = createRunsService(store, opts.launcher);
   const library = createLibraryService({ store, deleteRun: (id) => runs.deleteRun(id) });
+  // One model thread for sampling and inspection; started on first use.
+  const modelHost = new ModelHost();
+  const inspection = createInspectionService({ runs, corpusFile: (run) => corpusFileOfRun(store, run), host: modelHost });
   let closed = false;
   return {
     info: { dataDir: store.dataDir, databasePath: store.dbPath, schemaVersion: store.schemaVersion },
@@ -37,9 +43,11 @@ export async function createServices(opts: CreateServicesOptions = {}): Promise<
     runs,
     gallery: createGalleryService(store),
     drafts: createDraftsService(store),
+    inspection,
     async close() {
       if (closed) return;
       closed = true;
+      await modelHost.close();
       await runs.shutdown();
       store.close();
     },

@@ -8,11 +8,13 @@ describe('App frame', () => {
     const fake = fakePlatform();
     render(App, { props: { platform: fake.platform } });
     const nav = screen.getByRole('navigation', { name: 'Views' });
-    expect(within(nav).getAllByRole('button').map((b) => b.textContent)).toEqual(['Library', 'Train']);
+    expect(within(nav).getAllByRole('button').map((b) => b.textContent)).toEqual(['Library', 'Train', 'Inspect']);
     await waitFor(() => expect(screen.getByRole('region', { name: 'Library' })).toBeTruthy());
     await fireEvent.click(within(nav).getByRole('button', { name: 'Train' }));
     expect(screen.getByRole('region', { name: 'Train' })).toBeTruthy();
     expect(screen.queryByRole('region', { name: 'Library' })).toBeNull();
+    await fireEvent.click(within(nav).getByRole('button', { name: 'Inspect' }));
+    expect(screen.getByRole('region', { name: 'Inspect' })).toBeTruthy();
     expect(screen.getByText('browser mode')).toBeTruthy();
   });
 

@@ -79,6 +79,18 @@ export function fakeServices(dataDir: string) {
       saveDraft: async (d) => ({ id: 1, title: d.title, text: d.text, runId: null, updated: 0 }),
       deleteDraft: async () => {},
     },
+    inspection: {
+      defaultText: async (id) => {
+        throw new CharmerError('NOT_FOUND', `There is no run ${id}.`);
+      },
+      inspect: async ({ runId }) => {
+        throw new CharmerError('NOT_FOUND', `There is no run ${runId}.`);
+      },
+      getCell: () => {
+        throw new CharmerError('NOT_FOUND', 'That inspection is no longer kept: run Inspect again.');
+      },
+      evolution: async () => [],
+    },
     close: async () => {
       calls.push(['close', null]);
     },
