@@ -36,7 +36,7 @@ function result(): InspectionResult {
       { layer: 0, kind: 'c', cell: 5, feature: 'inQuotes', correlation: 0.91 },
       { layer: 0, kind: 'h', cell: 2, feature: 'linePosition', correlation: -0.7 },
     ],
-    byFeature: { inQuotes: [], inBrackets: [], linePosition: [], afterNewline: [], inWord: [] },
+    byFeature: { inQuotes: [{ layer: 0, kind: 'c', cell: 5, feature: 'inQuotes', correlation: 0.91 }], inBrackets: [], linePosition: [], afterNewline: [{ layer: 0, kind: 'h', cell: 6, feature: 'afterNewline', correlation: 0.5 }], inWord: [] },
     features: {
       inQuotes: 'inside double quotes',
       inBrackets: 'inside brackets or parentheses',
@@ -111,6 +111,14 @@ describe('Inspect view', () => {
     await waitFor(() => expect(screen.getByTestId('caption').textContent).toBe('layer 1 h, cell 2'));
     const v2 = [...TEXT].map((_, i) => -((i + 2) % 3) / 2);
     await waitFor(() => expect(spans[0]!.style.backgroundColor).toBe(cssColor(activationColor(v2[0]!))));
+
+    // The best cells for one feature.
+    await fireEvent.change(screen.getByLabelText('Feature'), { target: { value: 'afterNewline' } });
+    expect(within(cells).getAllByRole('button').map((b) => b.textContent!.replace(/\s+/g, ' ').trim())).toEqual(['L1 h #6 right after a newline r = 0.50']);
+    await fireEvent.change(screen.getByLabelText('Feature'), { target: { value: 'inBrackets' } });
+    expect(cells.textContent).toMatch(/No cell tracks inside brackets/);
+    await fireEvent.change(screen.getByLabelText('Feature'), { target: { value: 'all' } });
+    expect(within(cells).getAllByRole('button')).toHaveLength(2);
 
     // By number, and the next/previous buttons.
     await fireEvent.change(screen.getByLabelText('Cell'), { target: { value: '7' } });
