@@ -24,8 +24,9 @@ export type { CellMatch, TextFeature };
 export const MAX_INSPECT_CHARS = 20_000;
 /** Characters of the default (validation) text. */
 export const DEFAULT_TEXT_CHARS = 2_000;
-/** Inspections kept for cell requests (oldest dropped first). */
+/** Inspections kept for cell requests (oldest dropped first), and the bytes of activations they may hold (the newest is always kept). */
 const KEEP = 4;
+const KEEP_BYTES = 256 * 1024 * 1024;
 
 export interface InspectLayer {
   layer: number;
@@ -221,7 +222,13 @@ export function createInspectionService(deps: InspectionDeps): InspectionService
       const byFeature = interestingCellsByFeature(r, undefined, 3);
       const id = `i${next++}`;
       kept.set(id, r);
-      while (kept.size > KEEP) kept.delete(kept.keys().next().value!);
+      const bytes = (x: InspectResult) => x.activations.reduce((n, a) => n + a.values.byteLength, 0);
+      let held = [...kept.values()].reduce((n, x) => n + bytes(x), 0);
+      while (kept.size > 1 && (kept.size > KEEP || held > KEEP_BYTES)) {
+        const oldest = kept.keys().next().value!;
+        held -= bytes(kept.get(oldest)!);
+        kept.delete(oldest);
+      }
       return {
         id,
         runId: run.id,

@@ -147,6 +147,10 @@ describe('inspection service', () => {
     expect(() => s.getCell(r.id, 0, 'h', 3)).toThrow(/out of range/);
     expect(() => s.getCell('nope', 0, 'h', 0)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
 
+    // Only the last few inspections are kept.
+    for (let k = 0; k < 4; k++) await s.inspect({ runId: 1, text: 'a"b"c\n' });
+    expect(() => s.getCell(r.id, 0, 'h', 1)).toThrow(/no longer kept/);
+
     // Without a text: the default one.
     const r2 = await s.inspect({ runId: 1, checkpoint: 'latest' });
     expect(r2.chars.join('')).toBe(def.text);
