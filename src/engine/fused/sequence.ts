@@ -21,6 +21,10 @@ import type { CellType } from '../config.ts';
 import type { LayerState, LayerWeights, SequenceImpl, SequenceResult } from '../recurrent.ts';
 import { referenceSequence, referenceStep } from '../recurrent.ts';
 import { alloc, registerFusedKernels, runFused } from './kernels.ts';
+import { gruOpGpu, lstmOpGpu, rnnOpGpu } from './gpu-sequence.ts';
+
+/** The whole-sequence ops run with WGSL gate kernels on webgpu (./gpu-sequence.ts). */
+const onWebGPU = () => tf.getBackend() === 'webgpu';
 
 type T2 = tf.Tensor2D;
 
@@ -206,21 +210,22 @@ const rnnOp = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2, save: tf
 /** The recurrence over a precomputed input projection xp = x·kernel ([B*T, G*H], bias not added). */
 function fromProjection(cell: CellType, w: LayerWeights, xp: T2, B: number, T: number, state: LayerState): SequenceResult {
   const H = w.recurrentKernel.shape[0];
+  const gpu = onWebGPU();
   if (cell === 'lstm') {
-    const v = lstmOp(xp, w.recurrentKernel, w.bias, state[0]!, state[1]!);
+    const v = (gpu ? lstmOpGpu : lstmOp)(xp, w.recurrentKernel, w.bias, state[0]!, state[1]!);
     const outputs = tf.slice(v, [0, 0, 0], [B, T, H]) as tf.Tensor3D;
     const h = tf.reshape(tf.slice(v, [0, T - 1, 0], [B, 1, H]), [B, H]) as T2;
     const c = tf.reshape(tf.slice(v, [0, T, 0], [B, 1, H]), [B, H]) as T2;
     return { outputs, state: [h, c] };
   }
-  const outputs = (cell === 'gru' ? gruOp : rnnOp)(xp, w.recurrentKernel, w.bias, state[0]!);
+  const outputs = (cell === 'gru' ? (gpu ? gruOpGpu : gruOp) : gpu ? rnnOpGpu : rnnOp)(xp, w.recurrentKernel, w.bias, state[0]!);
   const h = tf.reshape(tf.slice(outputs, [0, T - 1, 0], [B, 1, H]), [B, H]) as T2;
   return { outputs, state: [h] };
 }
 
-/** The fused implementation for backends with fused kernels (cpu, wasm); the reference elsewhere. */
+/** The fused implementation for backends with fused kernels (cpu, wasm, webgpu); the reference elsewhere. */
 export const fusedSequence: SequenceImpl = (cell: CellType, w: LayerWeights, x: tf.Tensor3D, state: LayerState): SequenceResult => {
-  if (!registerFusedKernels(tf.getBackend())) return referenceSequence(cell, w, x, state);
+  if (!onWebGPU() && !registerFusedKernels(tf.getBackend())) return referenceSequence(cell, w, x, state);
   return tf.tidy(() => {
     const [B, T, I] = x.shape;
     if (x.dtype !== 'float32') x = tf.cast(x, 'float32');
@@ -236,6 +241,13 @@ export const fusedSequence: SequenceImpl = (cell: CellType, w: LayerWeights, x: 
  */
 export function fusedSequenceFromIds(cell: CellType, w: LayerWeights, embedding: tf.Tensor2D, ids: tf.Tensor2D, state: LayerState): SequenceResult {
   const [B, T] = ids.shape;
+  if (onWebGPU()) {
+    // webgpu's GatherV2 is a plain kernel there (its gradient, UnsortedSegmentSum, too)
+    return tf.tidy(() => {
+      const table = linear(embedding, w.kernel);
+      return fromProjection(cell, w, tf.gather(table, tf.reshape(ids, [-1])) as T2, B, T, state) as never;
+    }) as unknown as SequenceResult;
+  }
   if (!registerFusedKernels(tf.getBackend())) {
     const x = tf.reshape(tf.gather(embedding, tf.reshape(ids, [-1])), [B, T, embedding.shape[1]]) as tf.Tensor3D;
     return referenceSequence(cell, w, x, state);
