@@ -22,6 +22,7 @@ import type {
 } from '../services/types.ts';
 import type { TrainConfig } from '../engine/config.ts';
 import type { DefaultText, EvolutionEntry, InspectionResult } from '../services/inspection.ts';
+import type { Continuation, LinesAnswer, ModelChoice, TextAnswer } from '../services/generation.ts';
 
 export type {
   CorpusDetail,
@@ -35,6 +36,7 @@ export type {
   SampleRow,
   TrainConfig,
 };
+export type { Continuation, LinesAnswer, ModelChoice, TextAnswer };
 export type { DefaultText, EvolutionEntry, InspectionResult };
 export type { RunStatus, CheckpointRow, CorpusMode, TrainEvent, Novelty, SampleSource } from '../services/types.ts';
 
@@ -105,6 +107,19 @@ const newSample = z
     note: z.string().max(10000).optional(),
   })
   .strict();
+
+/** Which checkpoint to sample: a run (default the newest with a checkpoint) and best/latest. */
+const modelRef = {
+  runId: id.optional(),
+  kind: z.enum(['best', 'latest']).optional(),
+};
+/** A client-chosen id: a later request with the same id (or generate.cancel) aborts the earlier one. */
+const requestId = z.string().min(1).max(100).optional();
+const sampling = {
+  temperature: z.number().min(0).max(2).optional(),
+  topK: z.number().int().min(0).max(100000).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+};
 
 export interface AppInfo {
   version: string;
@@ -201,6 +216,70 @@ export const contract = {
       z.object({ ids: z.union([z.array(id).max(100000), z.literal('all')]), format: z.enum(['csv', 'json', 'txt']) }).strict(),
     ),
   },
+  /** Sampling from a checkpoint, on the model thread (src/services/generation.ts). */
+  generate: {
+    /** Every run's best and latest checkpoint, newest run first. */
+    models: op<ModelChoice[]>()(z.object({}).strict()),
+    /** Lines-mode models: `count` items at once, with constraints and novelty tags. */
+    lines: op<LinesAnswer>()(
+      z
+        .object({
+          ...modelRef,
+          ...sampling,
+          requestId,
+          count: z.number().int().min(1).max(10000),
+          prefix: z.string().max(200).optional(),
+          contains: z.string().max(200).optional(),
+          suffix: z.string().max(200).optional(),
+          minLength: z.number().int().min(0).max(1000).optional(),
+          maxLength: z.number().int().min(1).max(1000).optional(),
+          newOnly: z.boolean().optional(),
+          unique: z.boolean().optional(),
+        })
+        .strict(),
+    ),
+    /** Text: continues `prime`; the characters stream as generateText events with the same requestId. */
+    text: op<TextAnswer>()(
+      z
+        .object({
+          ...modelRef,
+          ...sampling,
+          requestId,
+          prime: z.string().max(100_000).optional(),
+          length: z.number().int().min(1).max(100_000),
+          skipUnknown: z.boolean().optional(),
+        })
+        .strict(),
+    ),
+    /** Stops a request started with this requestId (what it wrote so far is its answer). */
+    cancel: op<void>()(z.object({ requestId: z.string().min(1).max(100) }).strict()),
+    /** The writing companion: a few short continuations of the text before the cursor. */
+    continuations: op<{ model: ModelChoice; items: Continuation[] }>()(
+      z
+        .object({
+          ...modelRef,
+          requestId,
+          context: z.string().max(1_000_000),
+          count: z.number().int().min(1).max(6).optional(),
+          length: z.number().int().min(1).max(1000).optional(),
+          seed: sampling.seed,
+        })
+        .strict(),
+    ),
+    /** "Learn my style": the draft plus chosen corpora become a corpus, fine-tuned from the model. */
+    learnStyle: op<RunSummary>()(
+      z
+        .object({
+          runId: id,
+          kind: modelRef.kind,
+          draftText: z.string().max(10_000_000),
+          corpusIds: z.array(id).max(100).optional(),
+          name: name.optional(),
+          config: trainConfigSchema.optional(),
+        })
+        .strict(),
+    ),
+  },
   drafts: {
     list: op<Array<Omit<Draft, 'text'>>>()(z.object({}).strict()),
     get: op<Draft>()(byId),
@@ -250,6 +329,12 @@ export interface ImportProgressEvent {
   totalBytes: number;
 }
 
+export interface GenerateTextEvent {
+  requestId: string;
+  /** The next characters of the text being written. */
+  chunk: string;
+}
+
 export const events = {
   /** Every engine event and status change of every run. */
   runEvent: event<RunEvent>(),
@@ -259,6 +344,8 @@ export const events = {
   libraryChanged: event<{ reason: string }>(),
   /** Characters done of an inspect.run started with an inspectId. */
   inspectProgress: event<{ inspectId: string; done: number; total: number }>(),
+  /** Characters of a generate.text request, as they are written. */
+  generateText: event<GenerateTextEvent>(),
 } as const;
 
 export type Events = typeof events;

@@ -136,6 +136,14 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
       restore: ({ ids }) => services.gallery.restoreSamples(ids),
       export: ({ ids, format }) => services.gallery.exportSamples(ids, format),
     },
+    generate: {
+      models: () => services.generation.listModels(),
+      lines: (req) => services.generation.sampleLines(req),
+      text: (req) => services.generation.sampleText(req, (chunk) => req.requestId && emit('generateText', { requestId: req.requestId, chunk })),
+      cancel: ({ requestId }) => services.generation.cancel(requestId),
+      continuations: (req) => services.generation.continuations(req),
+      learnStyle: (req) => services.generation.learnStyle(req),
+    },
     drafts: {
       list: () => services.drafts.listDrafts(),
       get: ({ id }) => services.drafts.getDraft(id),

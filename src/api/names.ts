@@ -8,12 +8,13 @@ export const OPERATION_NAMES = {
   library: ['list', 'get', 'inspectFile', 'guessMode', 'importFile', 'importText', 'rename', 'remove'],
   runs: ['list', 'get', 'metrics', 'estimate', 'start', 'resume', 'pause', 'continue', 'stop', 'rename', 'remove'],
   gallery: ['list', 'save', 'saveMany', 'setFavorite', 'setNote', 'remove', 'restore', 'export'],
+  generate: ['models', 'lines', 'text', 'cancel', 'continuations', 'learnStyle'],
   drafts: ['list', 'get', 'save', 'remove'],
   inspect: ['defaultText', 'run', 'cell', 'cancel', 'evolution'],
   shell: ['openCorpusDialog', 'openExternal'],
 } as const;
 
-export const EVENT_NAMES = ['runEvent', 'importProgress', 'libraryChanged', 'inspectProgress'] as const;
+export const EVENT_NAMES = ['runEvent', 'importProgress', 'libraryChanged', 'inspectProgress', 'generateText'] as const;
 
 export const OP_PREFIX = 'charmer:op:';
 export const EVENT_PREFIX = 'charmer:event:';

@@ -6,11 +6,12 @@ import { openStore } from '../store/store.ts';
 import { resolveDataDir } from '../store/datadir.ts';
 import { createDraftsService } from './drafts.ts';
 import { createGalleryService } from './gallery.ts';
-import { createInspectionService } from './inspection.ts';
+import { createGenerationService } from './generation.ts';
 import { ModelHost } from './model-host.ts';
+import { createInspectionService } from './inspection.ts';
+import { corpusFileOfRun } from './training.ts';
 import { createLibraryService, ensureBuiltinNames } from './library.ts';
 import { createRunsService } from './runs.ts';
-import { corpusFileOfRun } from './training.ts';
 import type { CreateServicesOptions, Services } from './types.ts';
 
 export * from './types.ts';
@@ -35,6 +36,7 @@ export async function createServices(opts: CreateServicesOptions = {}): Promise<
   const library = createLibraryService({ store, deleteRun: (id) => runs.deleteRun(id) });
   // One model thread for sampling and inspection; started on first use.
   const modelHost = new ModelHost();
+  const generation = createGenerationService({ store, runs, library, host: modelHost });
   const inspection = createInspectionService({ runs, corpusFile: (run) => corpusFileOfRun(store, run), host: modelHost });
   let closed = false;
   return {
@@ -43,10 +45,12 @@ export async function createServices(opts: CreateServicesOptions = {}): Promise<
     runs,
     gallery: createGalleryService(store),
     drafts: createDraftsService(store),
+    generation,
     inspection,
     async close() {
       if (closed) return;
       closed = true;
+      await generation.close();
       await modelHost.close();
       await runs.shutdown();
       store.close();

@@ -270,6 +270,8 @@ export interface Services {
   runs: RunsService;
   gallery: GalleryService;
   drafts: DraftsService;
+  /** Sampling on the model thread (./generation.ts). */
+  generation: import('./generation.ts').GenerationService;
   /** Activations, guesses and sample evolution for the Inspect view (./inspection.ts). */
   inspection: import('./inspection.ts').InspectionService;
   /** Stops live training processes (they write latest and exit) and closes the database. */

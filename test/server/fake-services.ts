@@ -79,6 +79,23 @@ export function fakeServices(dataDir: string) {
       saveDraft: async (d) => ({ id: 1, title: d.title, text: d.text, runId: null, updated: 0 }),
       deleteDraft: async () => {},
     },
+    generation: {
+      listModels: async () => [],
+      sampleLines: async () => {
+        throw new CharmerError('CHECKPOINT_MISSING', 'There is no trained model yet.');
+      },
+      sampleText: async () => {
+        throw new CharmerError('CHECKPOINT_MISSING', 'There is no trained model yet.');
+      },
+      continuations: async () => {
+        throw new CharmerError('CHECKPOINT_MISSING', 'There is no trained model yet.');
+      },
+      cancel: () => {},
+      learnStyle: async () => {
+        throw new CharmerError('CHECKPOINT_MISSING', 'There is no trained model yet.');
+      },
+      close: async () => {},
+    },
     inspection: {
       defaultText: async (id) => {
         throw new CharmerError('NOT_FOUND', `There is no run ${id}.`);

@@ -1,7 +1,7 @@
 /** Which view is showing, and the messages the app shows at the top (errors keep the backend's text). */
 import { isApiError } from '../../api/errors.ts';
 
-export type ViewName = 'library' | 'train' | 'inspect';
+export type ViewName = 'library' | 'train' | 'generate' | 'gallery' | 'companion' | 'inspect';
 
 export interface Notice {
   id: number;

@@ -1,0 +1,232 @@
+/**
+ * The Generate view's state: the chosen model and sampling settings, lines (N unique items with
+ * constraints and novelty tags) or streamed text. Settings changes re-sample after a short pause
+ * (debounced); each request cancels the previous one on the model thread, and a stale answer is
+ * never shown.
+ */
+import type { Api, LinesAnswer, ModelChoice } from '../../api/index.ts';
+import { isApiError } from '../../api/errors.ts';
+
+export type Novelty = 'new' | 'train' | 'val';
+
+export interface GeneratedItem {
+  /** Position in the order the model produced them. */
+  index: number;
+  text: string;
+  logprob: number;
+  novelty: Novelty;
+  /** Gallery id once kept. */
+  keptId: number | null;
+}
+
+export const modelKey = (m: Pick<ModelChoice, 'runId' | 'kind'>) => `${m.runId}:${m.kind}`;
+
+export function modelLabel(m: ModelChoice): string {
+  const loss = m.valLoss !== null ? ` · val ${m.valLoss.toFixed(3)}` : '';
+  return `${m.runName} — ${m.kind} (iter ${m.iteration}${loss})`;
+}
+
+export const NOVELTY_LABEL: Record<Novelty, string> = { new: 'new', train: 'in training set', val: 'in validation set' };
+
+export function randomSeed(): number {
+  return Math.floor(Math.random() * 1_000_000);
+}
+
+export class GenerateState {
+  models = $state.raw<ModelChoice[]>([]);
+  key = $state<string | null>(null);
+  temperature = $state(0.8);
+  topK = $state(0);
+  seed = $state(randomSeed());
+  // lines
+  count = $state(50);
+  prefix = $state('');
+  contains = $state('');
+  suffix = $state('');
+  minLength = $state<number | null>(null);
+  maxLength = $state<number | null>(null);
+  newOnly = $state(true);
+  sort = $state<'likelihood' | 'order'>('likelihood');
+  items = $state.raw<GeneratedItem[]>([]);
+  /** Items dismissed from the current list (by index). */
+  dismissed = $state.raw<Set<number>>(new Set());
+  // text
+  prime = $state('');
+  length = $state(400);
+  output = $state('');
+  streaming = $state(false);
+  /** Characters of the prime the model never saw (UNKNOWN_CHARACTERS), shown inline. */
+  unknownChars = $state.raw<string[]>([]);
+  // both
+  busy = $state(false);
+  error = $state<string | null>(null);
+  lastMs = $state<number | null>(null);
+  answeredWith = $state.raw<LinesAnswer['model'] | null>(null);
+
+  readonly model = $derived(this.models.find((m) => modelKey(m) === this.key) ?? null);
+  readonly visibleItems = $derived.by(() => {
+    const list = this.items.filter((i) => !this.dismissed.has(i.index));
+    return this.sort === 'likelihood' ? [...list].sort((a, b) => b.logprob - a.logprob) : list;
+  });
+
+  #api: Api;
+  #seq = 0;
+  #current: string | null = null;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #off: (() => void) | null = null;
+  #id = Math.random().toString(36).slice(2, 8);
+  readonly debounceMs: number;
+
+  constructor(api: Api, opts: { debounceMs?: number } = {}) {
+    this.#api = api;
+    this.debounceMs = opts.debounceMs ?? 120;
+    this.#off = api.on.generateText(({ requestId, chunk }) => {
+      if (requestId === this.#current && this.streaming) this.output += chunk;
+    });
+  }
+
+  destroy(): void {
+    this.#off?.();
+    if (this.#timer) clearTimeout(this.#timer);
+    this.cancel();
+  }
+
+  async refreshModels(): Promise<void> {
+    this.models = await this.#api.generate.models();
+    if (!this.models.some((m) => modelKey(m) === this.key)) this.key = this.models[0] ? modelKey(this.models[0]) : null;
+  }
+
+  /** Re-sample after a short pause (slider moves, typing in a constraint). */
+  schedule(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.generate();
+    }, this.debounceMs);
+  }
+
+  newSeed(): void {
+    this.seed = randomSeed();
+  }
+
+  /** Stops the request in flight (text keeps what was written). */
+  cancel(): void {
+    const id = this.#current;
+    if (id) void this.#api.generate.cancel({ requestId: id }).catch(() => {});
+  }
+
+  stop(): void {
+    this.cancel();
+  }
+
+  async generate(opts: { skipUnknown?: boolean } = {}): Promise<void> {
+    const m = this.model;
+    if (!m) {
+      this.error = 'There is no trained model yet: train one in the Train view first.';
+      return;
+    }
+    this.cancel();
+    const seq = ++this.#seq;
+    const requestId = `${this.#id}-${seq}`;
+    this.#current = requestId;
+    this.busy = true;
+    this.error = null;
+    const t0 = performance.now();
+    const fresh = () => seq === this.#seq;
+    const base = { runId: m.runId, kind: m.kind, requestId, temperature: this.temperature, topK: this.topK, seed: this.seed };
+    try {
+      if (m.mode === 'lines') {
+        const r = await this.#api.generate.lines({
+          ...base,
+          count: this.count,
+          newOnly: this.newOnly,
+          ...(this.prefix ? { prefix: this.prefix } : {}),
+          ...(this.contains ? { contains: this.contains } : {}),
+          ...(this.suffix ? { suffix: this.suffix } : {}),
+          ...(this.minLength ? { minLength: this.minLength } : {}),
+          ...(this.maxLength ? { maxLength: this.maxLength } : {}),
+        });
+        if (!fresh()) return;
+        this.items = r.items.map((it, index) => ({ ...it, index, keptId: null }));
+        this.dismissed = new Set();
+        this.answeredWith = r.model;
+      } else {
+        this.output = '';
+        this.unknownChars = [];
+        this.streaming = true;
+        const r = await this.#api.generate.text({ ...base, length: this.length, ...(this.prime ? { prime: this.prime } : {}), ...(opts.skipUnknown ? { skipUnknown: true } : {}) });
+        if (!fresh()) return;
+        // The events may lag the answer: the answer is the whole text.
+        this.output = r.text;
+        this.answeredWith = r.model;
+      }
+      this.lastMs = Math.round(performance.now() - t0);
+    } catch (e) {
+      if (!fresh()) return;
+      if (isApiError(e) && e.code === 'UNKNOWN_CHARACTERS') {
+        this.unknownChars = (e.details.chars as string[] | undefined) ?? [];
+        this.error = e.message;
+      } else this.error = e instanceof Error ? e.message : String(e);
+    } finally {
+      if (fresh()) {
+        this.busy = false;
+        this.streaming = false;
+        this.#current = null;
+      }
+    }
+  }
+
+  /** Keep an item (or the text output) in the gallery as a favourite. */
+  async keep(text: string, item?: GeneratedItem): Promise<number | null> {
+    const m = this.answeredWith ?? this.model;
+    if (!m) return null;
+    const row = await this.#api.gallery.save({
+      runId: m.runId,
+      checkpointId: m.checkpointId,
+      source: 'generated',
+      iteration: m.iteration,
+      temperature: this.temperature,
+      topK: this.topK || null,
+      prime: m.mode === 'text' ? this.prime || null : null,
+      mode: m.mode,
+      text,
+      logprob: item ? item.logprob : null,
+      novelty: item ? item.novelty : null,
+      favorite: true,
+    });
+    if (item) this.items = this.items.map((x) => (x.index === item.index ? { ...x, keptId: row.id } : x));
+    return row.id;
+  }
+
+  dismiss(item: GeneratedItem): void {
+    this.dismissed = new Set([...this.dismissed, item.index]);
+  }
+}
+
+/** Splits the prime into runs of known and unknown characters, for the inline explanation. */
+export function markUnknown(prime: string, unknown: string[]): Array<{ text: string; unknown: boolean }> {
+  const bad = new Set(unknown);
+  const out: Array<{ text: string; unknown: boolean }> = [];
+  for (const ch of prime) {
+    const u = bad.has(ch);
+    const last = out[out.length - 1];
+    if (last && last.unknown === u) last.text += ch;
+    else out.push({ text: ch, unknown: u });
+  }
+  return out;
+}
+
+export function describeChar(ch: string): string {
+  const cp = ch.codePointAt(0)!;
+  const name = ch === ' ' ? 'space' : ch === '\t' ? 'tab' : ch === '\n' ? 'newline' : ch;
+  return `${name} (U+${cp.toString(16).toUpperCase().padStart(4, '0')})`;
+}
+
+export async function copyText(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
