@@ -38,7 +38,9 @@ export class Optimizer {
     tf.tidy(() => {
       let gs = grads;
       if (clip > 0) {
-        const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g)))));
+        // Pairwise adds, not one addN: on WebGPU an addN over a 2-layer model's 9 gradients needs
+        // more storage buffers than Dawn allows (8), and the norm came out wrong.
+        const norm = tf.sqrt(gs.map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b)));
         const scale = tf.minimum(1, tf.div(clip, tf.add(norm, 1e-6)));
         gs = gs.map((g) => tf.mul(g, scale));
       }

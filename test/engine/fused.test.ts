@@ -260,10 +260,8 @@ describe('fused recurrent layers on webgpu (WGSL gate kernels)', () => {
           return maskedLoss(f.logits, y, null, B * T);
         }, model.variables);
         out.push((await r.value.data())[0]!);
-        // clip 0: the optimizer's global norm is a tf.addN over the 9 gradients, and webgpu's AddN
-        // with 9 inputs needs 10 storage buffers where the device allows 8 (an invalid pipeline,
-        // so the norm is garbage there; with clipping the losses drift ~5e-4 per step, fused or not)
-        opt.apply(model.variables.map((v) => r.grads[v.name]!), 2e-3, 0); // char-rnn's default rate
+        // A clip small enough to act on every step: the global norm must be right on webgpu too.
+        opt.apply(model.variables.map((v) => r.grads[v.name]!), 2e-3, 0.1);
         tf.dispose([x, y, r.value, ...Object.values(r.grads), ...state.flat()]);
         state = next;
       }
