@@ -7,7 +7,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/renderer/**', 'node_modules/**'] },
+        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/renderer/**', 'node_modules/**'], globalSetup: ['test/e2e/build-renderer.ts'] },
       },
       './vitest.renderer.config.ts',
     ],

@@ -39,8 +39,8 @@ describe.skipIf(!hasChromium)('browser mode, end to end', () => {
     dir = mkdtempSync(join(tmpdir(), 'charmer-e2e-'));
     dataDir = join(dir, 'library');
     mkdirSync(SHOTS, { recursive: true });
-    // --rebuild: test the renderer of this checkout, never a stale build.
-    server = await serve(dataDir, ['--rebuild']);
+    // The renderer of this checkout was built once by the global setup (test/e2e/build-renderer.ts).
+    server = await serve(dataDir);
     ctx = await browser();
     await openPage(server.url);
   }, 180_000);

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -15,16 +15,6 @@ import { ROOT, browser, hasChromium, serve, CHROMIUM, type Served } from './help
 if (!hasChromium) console.warn(`[e2e] skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHARMER_CHROMIUM).`);
 
 const SHOTS = process.env.CHARMER_UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs/screenshots') : join(ROOT, 'test-results/screenshots');
-
-/** Newest modification time under a folder. */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
 
 describe.skipIf(!hasChromium)('Inspect, end to end', () => {
   let dir: string;
@@ -44,10 +34,8 @@ describe.skipIf(!hasChromium)('Inspect, end to end', () => {
       [join(ROOT, 'bin/charmer.js'), 'train', 'names', '--data-dir', dataDir, '--max-iters', '60', '--rnn-size', '32', '--backend', 'wasm', '--eval-every', '20', '--sample-every', '20'],
       { cwd: ROOT, stdio: 'pipe', timeout: 120_000 },
     );
-    // Rebuild the renderer only where the sources are newer than the build.
-    const built = join(ROOT, 'out/renderer/index.html');
-    const stale = !existsSync(built) || newest(join(ROOT, 'src/renderer')) > statSync(built).mtimeMs || newest(join(ROOT, 'src/api')) > statSync(built).mtimeMs;
-    server = await serve(dataDir, stale ? ['--rebuild'] : []);
+    // The renderer of this checkout was built once by the global setup (test/e2e/build-renderer.ts).
+    server = await serve(dataDir);
     ctx = await browser();
     page = await ctx.newPage();
     page.on('console', (m) => {
