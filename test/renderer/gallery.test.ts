@@ -39,6 +39,10 @@ describe('Gallery view', () => {
   it('lists everything kept with model, temperature and note; searches, filters and sorts', async () => {
     const { fake, gallery, app } = withGallery();
     render(GalleryView, { props: { app, api: fake.platform.api } });
+    // Kept texts by default; the samples printed during training on request.
+    await waitFor(() => expect(screen.getAllByTestId('gallery-row')).toHaveLength(3));
+    expect(gallery.list.mock.calls[0]![0]).toMatchObject({ source: 'generated' });
+    await fireEvent.change(screen.getByLabelText('Tag'), { target: { value: 'all' } });
     await waitFor(() => expect(screen.getAllByTestId('gallery-row')).toHaveLength(4));
     expect(screen.getByTestId('gallery-count').textContent).toMatch(/4 kept items/);
     expect(screen.getAllByText('names lstm').length).toBeGreaterThan(0);
@@ -66,6 +70,8 @@ describe('Gallery view', () => {
     URL.revokeObjectURL = vi.fn();
     const click = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(() => {});
     render(GalleryView, { props: { app, api: fake.platform.api } });
+    await waitFor(() => expect(screen.getAllByTestId('gallery-row')).toHaveLength(3));
+    await fireEvent.change(screen.getByLabelText('Tag'), { target: { value: 'all' } });
     await waitFor(() => expect(screen.getAllByTestId('gallery-row')).toHaveLength(4));
     await fireEvent.click(screen.getAllByRole('button', { name: 'Mark favourite' })[0]!);
     expect(gallery.setFavorite).toHaveBeenCalledWith({ id: 2, favorite: true });

@@ -15,7 +15,8 @@ export class GalleryState {
   total = $state(0);
   search = $state('');
   runId = $state<number | null>(null);
-  tag = $state<GalleryTag>('all');
+  /** Kept (generated) texts by default; the samples printed during training on request. */
+  tag = $state<GalleryTag>('generated');
   sort = $state<GallerySort>('newest');
   selected = $state.raw<Set<number>>(new Set());
   /** The ids of the last delete, for undo. */

@@ -22,8 +22,8 @@ export interface GeneratedItem {
 export const modelKey = (m: Pick<ModelChoice, 'runId' | 'kind'>) => `${m.runId}:${m.kind}`;
 
 export function modelLabel(m: ModelChoice): string {
-  const loss = m.valLoss !== null ? ` · val ${m.valLoss.toFixed(3)}` : '';
-  return `${m.runName} — ${m.kind} (iter ${m.iteration}${loss})`;
+  const loss = m.valLoss !== null ? ` · loss ${m.valLoss.toFixed(2)}` : '';
+  return `${m.runName} · ${m.kind} · it ${m.iteration}${loss}`;
 }
 
 export const NOVELTY_LABEL: Record<Novelty, string> = { new: 'new', train: 'in training set', val: 'in validation set' };
