@@ -205,6 +205,36 @@ describe.skipIf(!hasChromium)('Generate, Gallery and Companion, end to end', () 
     await page.screenshot({ path: join(SHOTS, 'gallery.png') });
   });
 
+  it('streams text from a prime, stops on request, and explains unknown characters', async () => {
+    await nav('Generate');
+    const region = page.getByRole('region', { name: 'Generate' });
+    const model = region.getByLabel('Model');
+    const label = await model.locator('option', { hasText: /^story.*best/ }).textContent();
+    await model.selectOption({ label: label! });
+    await page.getByLabel('Length').fill('20000');
+    await page.getByLabel('Length').dispatchEvent('change');
+    await page.getByLabel('Prime').fill('The old man');
+    await region.getByRole('button', { name: 'Generate', exact: true }).click();
+    const out = page.getByTestId('text-output');
+    // Characters arrive while it writes; Stop ends it early with what was written.
+    await expect.poll(async () => ((await out.textContent()) ?? '').length, { timeout: 20_000 }).toBeGreaterThan(40);
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await region.getByRole('button', { name: 'Generate', exact: true }).waitFor();
+    const written = (await out.textContent())!;
+    expect(written.startsWith('The old man')).toBe(true);
+    expect(written.length).toBeLessThan(20000);
+    await page.getByLabel('Prime').fill('The old man paid 5€');
+    await region.getByRole('button', { name: 'Generate', exact: true }).click();
+    const unknown = page.getByTestId('unknown-chars');
+    await unknown.waitFor();
+    expect(await unknown.textContent()).toContain('€ (U+20AC)');
+    // The story has no digits either: both are marked in the prime.
+    expect((await unknown.locator('pre mark').allTextContents()).join('')).toBe('5€');
+    await unknown.getByRole('button', { name: 'Skip them and generate' }).click();
+    await expect.poll(async () => ((await page.getByTestId('text-output').textContent()) ?? '').length, { timeout: 20_000 }).toBeGreaterThan(60);
+    await region.getByRole('button', { name: 'Stop' }).click();
+  });
+
   it('companion: type, Tab for suggestions, accept one, restart and find the draft', async () => {
     await nav('Companion');
     const model = page.getByRole('region', { name: 'Companion' }).getByLabel('Model');
