@@ -270,7 +270,8 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
       const config: Partial<TrainConfig> = {
         ...parent.config,
         mode: model.mode,
-        learningRate: parent.config.learningRate / 2,
+        // Gentle steps: a small draft should nudge the model, not overwrite what it learned.
+        learningRate: Math.min(parent.config.learningRate, 0.002) / 2,
         maxEpochs: 20,
         maxIters: 0,
         maxTime: 120,
