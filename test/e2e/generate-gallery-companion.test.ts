@@ -129,7 +129,8 @@ describe.skipIf(!hasChromium)('Generate, Gallery and Companion, end to end', () 
       .find((t) => !t.includes('.'))!;
     corpusNames = new Set(namesFile.split('\n').filter(Boolean));
     expect(corpusNames.size).toBeGreaterThan(5000);
-    server = await serve(dataDir, ['--rebuild']);
+    // out/renderer is built once for all e2e files by test/e2e/build-renderer.ts (vitest globalSetup).
+    server = await serve(dataDir);
     ctx = await browser();
     await openPage();
   }, 180_000);
