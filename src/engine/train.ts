@@ -19,7 +19,7 @@ import type { TrainEvent } from './events.ts';
 import { CharModel, specFromConfig, type CharmerMetadata } from './model.ts';
 import { ngramBaseline } from './ngram.ts';
 import { Optimizer } from './optimizer.ts';
-import { DataParallel } from './parallel/pool.ts';
+import { DataParallel, type LocalStep } from './parallel/pool.ts';
 import type { LayerState } from './recurrent.ts';
 import { Rng } from './rng.ts';
 import { sampleLines, sampleTextAll } from './sample.ts';
@@ -321,35 +321,23 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
       }
       const lr = config.learningRate * config.learningRateDecay ** Math.max(0, epochIndex - config.decayAfter + 1);
       const dropoutSeed = config.dropout > 0 ? rng.seed() : undefined;
-      const t = batchTensors(b);
       const prev = layout ? (carry ?? model.zeroState(b.rows)) : model.zeroState(b.rows);
-      let next: LayerState[] = [];
-      let value: tf.Scalar;
-      let grads: tf.NamedTensorMap;
-      if (parallel) {
-        ({ value, grads, next } = await parallel.step(b, prev, (sb, sprev) => {
-          const sx = tf.tensor2d(sb.x, [sb.rows, sb.steps], 'int32');
-          const sy = tf.tensor1d(sb.y, 'int32');
-          const smask = sb.mask ? tf.tensor1d(sb.mask) : null;
-          let snext: LayerState[] = [];
-          const r = tf.variableGrads(() => {
-            const f = model.forward(sx, sprev, dropoutSeed);
-            snext = f.state.map((l) => l.map((s) => tf.keep(s)));
-            return maskedLoss(f.logits, sy, smask, sb.count);
-          }, model.variables);
-          tf.dispose([sx, sy, ...(smask ? [smask] : [])]);
-          return { ...r, next: snext };
-        }, dropoutSeed));
-      } else {
-        ({ value, grads } = tf.variableGrads(() => {
-          const r = model.forward(t.x, prev, dropoutSeed);
-          next = r.state.map((l) => l.map((s) => tf.keep(s)));
-          return maskedLoss(r.logits, t.y, t.mask, b.count);
-        }, model.variables));
-      }
+      // One thread's share (or all) of the step: loss, gradients and the state to carry.
+      const localStep: LocalStep = (sb, sprev) => {
+        const t = batchTensors(sb);
+        let snext: LayerState[] = [];
+        const r = tf.variableGrads(() => {
+          const f = model.forward(t.x, sprev, dropoutSeed);
+          snext = f.state.map((l) => l.map((s) => tf.keep(s)));
+          return maskedLoss(f.logits, t.y, t.mask, sb.count);
+        }, model.variables);
+        tf.dispose([t.x, t.y, ...(t.mask ? [t.mask] : [])]);
+        return { ...r, next: snext };
+      };
+      const { value, grads, next } = parallel ? await parallel.step(b, prev, localStep, dropoutSeed) : localStep(b, prev);
       optimizer.apply(model.variables.map((v) => grads[v.name]!), lr, config.gradClip);
       parallel?.syncWeights();
-      tf.dispose([t.x, t.y, ...(t.mask ? [t.mask] : []), ...Object.values(grads)]);
+      tf.dispose(Object.values(grads));
       disposeState(prev);
       if (layout) carry = next;
       else disposeState(next);
