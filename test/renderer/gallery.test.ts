@@ -9,19 +9,19 @@ function sample(id: number, text: string, extra: Partial<SampleRow> = {}): Sampl
   return { id, runId: 1, runName: 'names lstm', checkpointId: 1, source: 'generated', iteration: 300, temperature: 0.8, topK: null, prime: null, mode: 'lines', text, logprob: -id, novelty: 'new', favorite: true, note: '', created: 1_700_000_000_000 + id, ...extra };
 }
 
-function withGallery() {
+function withGallery(rows = [sample(1, 'Marabel'), sample(2, 'Anna', { novelty: 'train', favorite: false }), sample(3, 'Zoë', { runId: 2, runName: 'other run' }), sample(4, 'Once upon a time', { mode: 'text', source: 'training', novelty: null })]) {
   const fake = fakePlatform();
-  const rows = [sample(1, 'Marabel'), sample(2, 'Anna', { novelty: 'train', favorite: false }), sample(3, 'Zoë', { runId: 2, runName: 'other run' }), sample(4, 'Once upon a time', { mode: 'text', source: 'training', novelty: null })];
   const deleted = new Set<number>();
   const gallery = {
-    list: vi.fn(async (q: { search?: string; runId?: number; favorite?: boolean; source?: string; sort?: string }) => {
+    list: vi.fn(async (q: { search?: string; runId?: number; favorite?: boolean; source?: string; sort?: string; limit?: number; offset?: number }) => {
       let items = rows.filter((r) => !deleted.has(r.id));
       if (q.search) items = items.filter((r) => (r.text + r.note).toLowerCase().includes(q.search!.toLowerCase()));
       if (q.runId) items = items.filter((r) => r.runId === q.runId);
       if (q.favorite) items = items.filter((r) => r.favorite);
       if (q.source) items = items.filter((r) => r.source === q.source);
       if (q.sort === 'alpha') items = [...items].sort((a, b) => a.text.localeCompare(b.text));
-      return { items, total: items.length };
+      const offset = q.offset ?? 0;
+      return { items: items.slice(offset, offset + (q.limit ?? 1000)), total: items.length };
     }),
     setFavorite: vi.fn(async ({ id, favorite }: { id: number; favorite: boolean }) => void (rows.find((r) => r.id === id)!.favorite = favorite)),
     setNote: vi.fn(async ({ id, note }: { id: number; note: string }) => void (rows.find((r) => r.id === id)!.note = note)),
@@ -98,6 +98,63 @@ describe('Gallery view', () => {
     await fireEvent.click(screen.getByRole('button', { name: /Undo delete/ }));
     await waitFor(() => expect(screen.getAllByTestId('gallery-row')).toHaveLength(4));
     expect(gallery.restore).toHaveBeenCalledWith({ ids: [1, 3] });
+    click.mockRestore();
+  });
+
+  it('stays smooth with thousands of items: only the rows in view are in the DOM, and selection, export and delete cover every match', async () => {
+    const many = Array.from({ length: 12_000 }, (_, i) => sample(i + 1, `name${i + 1}`, { favorite: i % 2 === 0 }));
+    const { fake, gallery, app } = withGallery(many);
+    URL.createObjectURL = vi.fn(() => 'blob:x');
+    URL.revokeObjectURL = vi.fn();
+    const click = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(() => {});
+    render(GalleryView, { props: { app, api: fake.platform.api } });
+    await waitFor(() => expect(screen.getByTestId('gallery-count').textContent).toMatch(/12000 kept items/));
+    // Paged through the service, and every match is loaded, but few rows are rendered.
+    expect(gallery.list.mock.calls.length).toBeGreaterThan(1);
+    expect(gallery.list.mock.calls.every((c) => (c[0].limit ?? 0) <= 5000)).toBe(true);
+    expect(screen.getAllByTestId('gallery-row').length).toBeLessThan(60);
+    expect(texts()[0]).toBe('name1');
+
+    // Scroll far down: the rows there appear, the first ones leave the DOM.
+    const list = screen.getByTestId('gallery-list');
+    list.scrollTop = 40 * 9000;
+    await fireEvent.scroll(list);
+    await waitFor(() => expect(texts()).toContain('name9001'));
+    expect(texts()).not.toContain('name1');
+    expect(screen.getAllByTestId('gallery-row').length).toBeLessThan(60);
+
+    // Select, favourite and note a row down there.
+    await fireEvent.click(screen.getByLabelText('Select name9001'));
+    await fireEvent.click(screen.getByLabelText('Select name9002'));
+    expect(screen.getByRole('button', { name: 'Export 2 selected' })).toBeTruthy();
+    await fireEvent.change(screen.getByLabelText('Note for name9002'), { target: { value: 'lovely' } });
+    expect(gallery.setNote).toHaveBeenCalledWith({ id: 9002, note: 'lovely' });
+    // Scrolled away and back, the selection is kept.
+    list.scrollTop = 0;
+    await fireEvent.scroll(list);
+    await waitFor(() => expect(texts()).toContain('name1'));
+    list.scrollTop = 40 * 9000;
+    await fireEvent.scroll(list);
+    await waitFor(() => expect((screen.getByLabelText('Select name9001') as HTMLInputElement).checked).toBe(true));
+
+    // Delete the selection with undo.
+    await fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
+    await waitFor(() => expect(screen.getByTestId('gallery-count').textContent).toMatch(/11998 kept items/));
+    expect(gallery.remove).toHaveBeenCalledWith({ ids: [9001, 9002] });
+    await fireEvent.click(screen.getByRole('button', { name: /Undo delete/ }));
+    await waitFor(() => expect(screen.getByTestId('gallery-count').textContent).toMatch(/12000 kept items/));
+
+    // A filter narrows over all items (not just the rendered ones); export of "all shown" covers every match.
+    await fireEvent.change(screen.getByLabelText('Tag'), { target: { value: 'favorite' } });
+    await waitFor(() => expect(screen.getByTestId('gallery-count').textContent).toMatch(/6000 kept items/));
+    await fireEvent.click(screen.getByRole('button', { name: 'Export all shown' }));
+    await waitFor(() => expect(gallery.export).toHaveBeenCalled());
+    const ids = gallery.export.mock.lastCall![0].ids;
+    expect(ids).toHaveLength(6000);
+    expect(ids).toContain(11_999);
+    // Select all selects every match, not just the rendered rows.
+    await fireEvent.click(screen.getByLabelText('Select all'));
+    expect(screen.getByRole('button', { name: 'Export 6000 selected' })).toBeTruthy();
     click.mockRestore();
   });
 });

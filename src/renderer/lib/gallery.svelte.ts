@@ -8,6 +8,11 @@ export type GalleryTag = 'all' | 'favorite' | 'generated' | 'training' | 'new';
 export type GallerySort = 'newest' | 'oldest' | 'logprob' | 'length' | 'alpha';
 export type ExportFormat = 'csv' | 'json' | 'txt';
 
+/** Rows per request while loading every match. */
+const PAGE = 5000;
+/** A ceiling on what the Gallery holds in memory (the contract's largest export). */
+const MAX_ITEMS = 100_000;
+
 const MIME: Record<ExportFormat, string> = { csv: 'text/csv', json: 'application/json', txt: 'text/plain' };
 
 export class GalleryState {
@@ -36,22 +41,31 @@ export class GalleryState {
     const seq = ++this.#seq;
     this.loading = true;
     try {
-      const r = await this.#api.gallery.list({
+      const query = {
         ...(this.search.trim() ? { search: this.search.trim() } : {}),
         ...(this.runId !== null ? { runId: this.runId } : {}),
         ...(this.tag === 'favorite' ? { favorite: true } : {}),
         ...(this.tag === 'generated' || this.tag === 'training' ? { source: this.tag } : {}),
         sort: this.sort,
-        limit: 5000,
-      });
-      if (seq !== this.#seq) return;
-      this.items = this.tag === 'new' ? r.items.filter((i) => i.novelty === 'new') : r.items;
-      this.total = this.tag === 'new' ? this.items.length : r.total;
+      };
+      // Every match, page by page: the view is virtualized (only the rows in view are in the DOM),
+      // while selection, "select all" and export work over all matching items.
+      let all: SampleRow[] = [];
+      let total = 0;
+      for (;;) {
+        const r = await this.#api.gallery.list({ ...query, limit: PAGE, offset: all.length });
+        if (seq !== this.#seq) return;
+        all = all.length ? all.concat(r.items) : r.items;
+        total = r.total;
+        if (!r.items.length || r.items.length < PAGE || all.length >= r.total || all.length >= MAX_ITEMS) break;
+      }
+      this.items = this.tag === 'new' ? all.filter((i) => i.novelty === 'new') : all;
+      this.total = this.tag === 'new' ? this.items.length : Math.max(total, this.items.length);
       const ids = new Set(this.items.map((i) => i.id));
       this.selected = new Set([...this.selected].filter((id) => ids.has(id)));
       if (this.runId === null) {
         const seen = new Map<number, string>();
-        for (const i of r.items) if (i.runId !== null && !seen.has(i.runId)) seen.set(i.runId, i.runName ?? `run ${i.runId}`);
+        for (const i of all) if (i.runId !== null && !seen.has(i.runId)) seen.set(i.runId, i.runName ?? `run ${i.runId}`);
         // Keep models seen before, so a filter never removes its own option.
         for (const x of this.runs) if (!seen.has(x.id)) seen.set(x.id, x.name);
         this.runs = [...seen].map(([id, name]) => ({ id, name }));
