@@ -16,14 +16,14 @@ async function setup(drafts: Draft[] = []) {
     list: vi.fn(async () => store.map(({ text: _t, ...d }) => d)),
     get: vi.fn(async ({ id }: { id: number }) => store.find((d) => d.id === id)!),
     save: vi.fn(async (d: { id?: number; title: string; text: string; runId?: number | null }) => {
-      const id = d.id ?? store.length + 1;
-      const row = { id, title: d.title, text: d.text, runId: d.runId ?? null, updated: Date.now() };
+      const id = d.id ?? Math.max(0, ...store.map((x) => x.id)) + 1;
+      const row = { id, title: d.title, text: d.text, runId: d.runId ?? null, updated: Math.max(Date.now(), ...store.map((x) => x.updated + 1)) };
       const i = store.findIndex((x) => x.id === id);
       if (i >= 0) store[i] = row;
       else store.push(row);
       return row;
     }),
-    remove: vi.fn(),
+    remove: vi.fn(async ({ id }: { id: number }) => void store.splice(store.findIndex((d) => d.id === id), 1)),
   };
   let n = 0;
   const generate = {
@@ -100,5 +100,69 @@ describe('Writing companion', () => {
     await waitFor(() => expect(generate.learnStyle).toHaveBeenCalled());
     expect(generate.learnStyle.mock.calls[0]![0]).toMatchObject({ runId: 3, kind: 'best', draftText: 'My words here.', corpusIds: [3] });
     await waitFor(() => expect(onStarted).toHaveBeenCalledWith(9));
+  });
+
+  it('keeps several drafts: new, switch, rename by title, delete with a confirmation', async () => {
+    const { store, draftsApi } = await setup([
+      { id: 1, title: 'Old', text: 'old text', runId: null, updated: 1 },
+      { id: 2, title: 'Sea story', text: 'The boat left', runId: 3, updated: 5 },
+    ]);
+    const editor = (await screen.findByLabelText('Draft')) as HTMLTextAreaElement;
+    await waitFor(() => expect(editor.value).toBe('The boat left'));
+    const names = () => screen.getAllByTestId('draft-item').map((e) => e.querySelector('.open')?.textContent ?? e.textContent);
+    expect(names()).toEqual(['Sea story', 'Old']);
+    expect(screen.getByRole('button', { name: 'Sea story' }).getAttribute('aria-current')).toBe('true');
+
+    // Switch: an unsaved edit of the current draft is saved first.
+    await fireEvent.input(editor, { target: { value: 'The boat left at dawn' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Old' }));
+    await waitFor(() => expect(editor.value).toBe('old text'));
+    expect((screen.getByLabelText('Draft title') as HTMLInputElement).value).toBe('Old');
+    expect(store.find((d) => d.id === 2)!.text).toBe('The boat left at dawn');
+    // Autosave applies to the draft now open.
+    await fireEvent.input(editor, { target: { value: 'old text, new ending' } });
+    await waitFor(() => expect(store.find((d) => d.id === 1)!.text).toBe('old text, new ending'));
+    expect(store.find((d) => d.id === 2)!.text).toBe('The boat left at dawn');
+
+    // Rename by title: saved, and the list follows.
+    const title = screen.getByLabelText('Draft title') as HTMLInputElement;
+    await fireEvent.input(title, { target: { value: 'Old, renamed' } });
+    await waitFor(() => expect(store.find((d) => d.id === 1)!.title).toBe('Old, renamed'));
+    await waitFor(() => expect(names()).toContain('Old, renamed'));
+
+    // New draft: empty, in the library and the list at once, and typing saves to it.
+    await fireEvent.click(screen.getByRole('button', { name: 'New draft' }));
+    await waitFor(() => expect(store).toHaveLength(3));
+    await waitFor(() => expect(editor.value).toBe(''));
+    expect(names()).toHaveLength(3);
+    await fireEvent.input(editor, { target: { value: 'A fresh start' } });
+    await waitFor(() => expect(store.find((d) => d.id === 3)!.text).toBe('A fresh start'));
+    expect(store.find((d) => d.id === 1)!.text).toBe('old text, new ending');
+
+    // Switch back to the sea story: its text is intact.
+    await fireEvent.click(screen.getByRole('button', { name: 'Sea story' }));
+    await waitFor(() => expect(editor.value).toBe('The boat left at dawn'));
+
+    // Delete asks first; Cancel keeps it.
+    await fireEvent.click(screen.getByLabelText('Delete draft Old, renamed'));
+    expect(screen.getByText(/Delete “Old, renamed”\?/)).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(draftsApi.remove).not.toHaveBeenCalled();
+    expect(names()).toHaveLength(3);
+    await fireEvent.click(screen.getByLabelText('Delete draft Old, renamed'));
+    await fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
+    await waitFor(() => expect(draftsApi.remove).toHaveBeenCalledWith({ id: 1 }));
+    await waitFor(() => expect(names()).toHaveLength(2));
+    expect(store.map((d) => d.id).sort()).toEqual([2, 3]);
+    expect(editor.value).toBe('The boat left at dawn');
+
+    // Deleting the current draft opens the latest remaining one.
+    await fireEvent.click(screen.getByLabelText('Delete draft Sea story'));
+    await fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
+    await waitFor(() => expect(editor.value).toBe('A fresh start'));
+    expect(store.map((d) => d.id)).toEqual([3]);
+    // No autosave brings the deleted draft back.
+    await new Promise((r) => setTimeout(r, 60));
+    expect(store.map((d) => d.id)).toEqual([3]);
   });
 });

@@ -1,12 +1,19 @@
 /**
- * The writing companion's state: the draft (autosaved in the library, restored on start), the
+ * The writing companion's state: the drafts (several may be kept: new, switch, rename by title,
+ * delete), the current draft (autosaved in the library, the latest restored on start), the
  * text model that suggests, and the suggestions for the text before the cursor (asked for on Tab or
  * after a pause; accepted, cycled or ignored).
  */
 import type { Api, Continuation, Draft, ModelChoice } from '../../api/index.ts';
 import { modelKey } from './generate.svelte.ts';
 
+export type DraftSummary = Omit<Draft, 'text'>;
+
+const byUpdated = (a: DraftSummary, b: DraftSummary) => b.updated - a.updated || b.id - a.id;
+
 export class CompanionState {
+  /** Every draft in the library, the most recently edited first. */
+  drafts = $state.raw<DraftSummary[]>([]);
   draftId = $state<number | null>(null);
   title = $state('Untitled draft');
   text = $state('');
@@ -45,15 +52,11 @@ export class CompanionState {
   async load(): Promise<void> {
     const [drafts, models] = await Promise.all([this.#api.drafts.list(), this.#api.generate.models()]);
     this.models = models.filter((m) => m.mode === 'text');
-    const latest = [...drafts].sort((a, b) => b.updated - a.updated)[0];
+    this.drafts = [...drafts].sort(byUpdated);
+    const latest = this.drafts[0];
     let d: Draft | null = null;
     if (latest) d = await this.#api.drafts.get({ id: latest.id });
-    if (d) {
-      this.draftId = d.id;
-      this.title = d.title;
-      this.text = d.text;
-      this.savedAt = d.updated;
-    }
+    if (d) this.#show(d);
     const own = d?.runId ? this.models.find((m) => m.runId === d.runId) : undefined;
     const pick = own ?? this.models[0];
     if (!this.models.some((m) => modelKey(m) === this.key)) this.key = pick ? modelKey(pick) : null;
@@ -93,6 +96,7 @@ export class CompanionState {
         this.draftId = d.id;
         this.savedAt = d.updated;
         this.saveState = this.text === text ? 'saved' : 'unsaved';
+        this.drafts = [{ id: d.id, title: d.title, runId: d.runId, updated: d.updated }, ...this.drafts.filter((x) => x.id !== d.id)].sort(byUpdated);
       } catch (e) {
         this.saveState = 'error';
         this.error = e instanceof Error ? e.message : String(e);
@@ -100,6 +104,66 @@ export class CompanionState {
     })();
     await this.#saving;
     this.#saving = null;
+  }
+
+  /** Shows a draft from the library as the current one. */
+  #show(d: Draft): void {
+    this.draftId = d.id;
+    this.title = d.title;
+    this.text = d.text;
+    this.savedAt = d.updated;
+    this.saveState = 'saved';
+    const own = d.runId ? this.models.find((m) => m.runId === d.runId) : undefined;
+    if (own) this.key = modelKey(own);
+  }
+
+  /** Saves the current draft first; refuses to go on when that failed, so nothing is lost. */
+  async #leaveCurrent(): Promise<void> {
+    if (this.#pauseTimer) clearTimeout(this.#pauseTimer);
+    this.dismiss();
+    if (this.saveState !== 'saved' || this.#saving) await this.save();
+    if (this.saveState === 'error') throw new Error(`The current draft could not be saved (${this.error ?? 'unknown error'}); it stays open so nothing is lost.`);
+  }
+
+  /** Switches to another draft (the current one is saved first). */
+  async open(id: number): Promise<void> {
+    if (id === this.draftId) return;
+    await this.#leaveCurrent();
+    this.#show(await this.#api.drafts.get({ id }));
+  }
+
+  /** Starts a new, empty draft (the current one is saved first); it is in the library at once. */
+  async newDraft(title = 'Untitled draft'): Promise<void> {
+    await this.#leaveCurrent();
+    const d = await this.#api.drafts.save({ title, text: '', runId: this.model?.runId ?? null });
+    this.drafts = [{ id: d.id, title: d.title, runId: d.runId, updated: d.updated }, ...this.drafts.filter((x) => x.id !== d.id)].sort(byUpdated);
+    this.#show(d);
+  }
+
+  /** Deletes a draft; deleting the current one opens the latest remaining one (or a blank page). */
+  async removeDraft(id: number): Promise<void> {
+    const current = id === this.draftId;
+    if (current) {
+      // Its pending autosave must not bring it back.
+      if (this.#saveTimer) clearTimeout(this.#saveTimer);
+      this.#saveTimer = null;
+      while (this.#saving) await this.#saving;
+      if (this.#pauseTimer) clearTimeout(this.#pauseTimer);
+      this.dismiss();
+    }
+    await this.#api.drafts.remove({ id });
+    this.drafts = this.drafts.filter((x) => x.id !== id);
+    if (!current) return;
+    const next = this.drafts[0];
+    if (next) {
+      this.#show(await this.#api.drafts.get({ id: next.id }));
+    } else {
+      this.draftId = null;
+      this.title = 'Untitled draft';
+      this.text = '';
+      this.savedAt = null;
+      this.saveState = 'saved';
+    }
   }
 
   /** Ask for continuations of the text before `cursor`. */
