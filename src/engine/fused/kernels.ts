@@ -1,8 +1,10 @@
 /**
  * The fused gate kernels registered with TF.js for the cpu and wasm backends. Each is a JS loop
  * (./math.ts) over the backend's own memory: the cpu backend's `values` arrays, or views of the
- * WebAssembly heap (the technique of backend.ts's UnsortedSegmentSum), so nothing is compiled and
- * nothing is copied. One kernel call replaces the 10-20 elementwise ops of a stock time step.
+ * WebAssembly heap (the technique of backend.ts's UnsortedSegmentSum), so nothing is copied. On
+ * wasm the per-sequence kernels run as f32x4 SIMD WebAssembly instead (./simd.ts: a small module,
+ * assembled at load time, that imports the backend's own memory) when H is a multiple of 4: 2.2-2.6x
+ * faster than the JS loops. One kernel call replaces the 10-20 elementwise ops of a stock time step.
  *
  * Some kernels write into buffers they are given (the per-sequence `gates`, `out`, `dz` buffers,
  * allocated uninitialised by CharmerAlloc and never seen outside ./sequence.ts until complete):
@@ -10,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as M from './math.ts';
+import { simdKernelsFor, type SimdKernels } from './simd.ts';
 
 type F = Float32Array;
 type Attrs = Record<string, number>;
@@ -18,7 +21,14 @@ interface Def {
   name: string;
   outShapes(ins: number[][], a: Attrs): number[][];
   run(ins: F[], outs: F[], a: Attrs): void;
+  /**
+   * The same on the wasm backend with the SIMD module (./simd.ts), one call per batch row, on the
+   * views' heap addresses (byteOffset) in the backend's own memory. Used when H % 4 == 0.
+   */
+  simd?(k: SimdKernels, ins: F[], outs: F[], a: Attrs): void;
 }
+
+const at = (a: F, floats: number) => a.byteOffset + 4 * floats;
 
 /** Scratch for the single-step kernels (sampling: nothing is kept for a backward pass). */
 const scratch = new Map<number, Float32Array>();
@@ -98,6 +108,15 @@ const defs: Def[] = [
       const H = a.H!;
       M.lstmFwd(cPrev!.length / H, a.T!, H, a.t!, xp!, hr!, bias!, cPrev!, gates!, cs!, tcs!, out!, h!, c!);
     },
+    simd: (k, [xp, hr, bias, cPrev, gates, cs, tcs, out], [h, c], a) => {
+      const { H, T, t } = a as { H: number; T: number; t: number };
+      const B = cPrev!.length / H;
+      const pb = bias!.byteOffset;
+      for (let b = 0; b < B; b++) {
+        const r = b * T + t;
+        k.lstmFwd(at(xp!, r * 4 * H), at(hr!, b * 4 * H), pb, at(cPrev!, b * H), at(gates!, r * 4 * H), at(cs!, r * H), at(tcs!, r * H), at(out!, r * H), at(h!, b * H), at(c!, b * H), H);
+      }
+    },
   },
   {
     // dy, dhr, dc, gates, cs, tcs, c0, dz -> dzt, dcPrev
@@ -106,6 +125,15 @@ const defs: Def[] = [
     run: ([dy, dhr, dc, gates, cs, tcs, c0, dz], [dzt, dcPrev], a) => {
       const H = a.H!;
       M.lstmBwd(dhr!.length / H, a.T!, a.Tv!, H, a.t!, dy!, dhr!, dc!, gates!, cs!, tcs!, c0!, dz!, dzt!, dcPrev!);
+    },
+    simd: (k, [dy, dhr, dc, gates, cs, tcs, c0, dz], [dzt, dcPrev], a) => {
+      const { H, T, Tv, t } = a as { H: number; T: number; Tv: number; t: number };
+      const B = dhr!.length / H;
+      for (let b = 0; b < B; b++) {
+        const r = b * T + t;
+        const cp = t > 0 ? at(cs!, (r - 1) * H) : at(c0!, b * H);
+        k.lstmBwd(at(dy!, (b * Tv + t) * H), at(dhr!, b * H), at(dc!, b * H), at(gates!, r * 4 * H), at(tcs!, r * H), cp, at(dz!, r * 4 * H), at(dzt!, b * 4 * H), at(dcPrev!, b * H), H);
+      }
     },
   },
   {
@@ -116,6 +144,14 @@ const defs: Def[] = [
       const H = a.H!;
       M.gruFwdA(hPrev!.length / H, a.T!, H, a.t!, xp!, hzr!, bias!, hPrev!, gates!, rhs!, rh!);
     },
+    simd: (k, [xp, hzr, bias, hPrev, gates, rhs], [rh], a) => {
+      const { H, T, t } = a as { H: number; T: number; t: number };
+      const B = hPrev!.length / H;
+      for (let b = 0; b < B; b++) {
+        const r = b * T + t;
+        k.gruFwdA(at(xp!, r * 3 * H), at(hzr!, b * 2 * H), bias!.byteOffset, at(hPrev!, b * H), at(gates!, r * 3 * H), at(rhs!, r * H), at(rh!, b * H), H);
+      }
+    },
   },
   {
     // xp, hhr, bias, hPrev, gates, out -> h
@@ -124,6 +160,14 @@ const defs: Def[] = [
     run: ([xp, hhr, bias, hPrev, gates, out], [h], a) => {
       const H = a.H!;
       M.gruFwdB(hPrev!.length / H, a.T!, H, a.t!, xp!, hhr!, bias!, hPrev!, gates!, out!, h!);
+    },
+    simd: (k, [xp, hhr, bias, hPrev, gates, out], [h], a) => {
+      const { H, T, t } = a as { H: number; T: number; t: number };
+      const B = hPrev!.length / H;
+      for (let b = 0; b < B; b++) {
+        const r = b * T + t;
+        k.gruFwdB(at(xp!, r * 3 * H), at(hhr!, b * H), bias!.byteOffset, at(hPrev!, b * H), at(gates!, r * 3 * H), at(out!, r * H), at(h!, b * H), H);
+      }
     },
   },
   {
@@ -134,6 +178,15 @@ const defs: Def[] = [
       const H = a.H!;
       M.gruBwdA(carryD!.length / H, a.T!, H, a.t!, dy!, carryD!, carryM!, gates!, out!, h0!, dz!, dzh!, dhTot!);
     },
+    simd: (k, [dy, carryD, carryM, gates, out, h0, dz], [dzh, dhTot], a) => {
+      const { H, T, t } = a as { H: number; T: number; t: number };
+      const B = carryD!.length / H;
+      for (let b = 0; b < B; b++) {
+        const r = b * T + t;
+        const hp = t > 0 ? at(out!, (r - 1) * H) : at(h0!, b * H);
+        k.gruBwdA(at(dy!, r * H), at(carryD!, b * H), at(carryM!, b * H), at(gates!, r * 3 * H), hp, at(dz!, r * 3 * H), at(dzh!, b * H), at(dhTot!, b * H), H);
+      }
+    },
   },
   {
     // drh, dhTot, gates, out, h0, dz -> dzzr, carryD
@@ -142,6 +195,15 @@ const defs: Def[] = [
     run: ([drh, dhTot, gates, out, h0, dz], [dzzr, carryD], a) => {
       const H = a.H!;
       M.gruBwdB(drh!.length / H, a.T!, H, a.t!, drh!, dhTot!, gates!, out!, h0!, dz!, dzzr!, carryD!);
+    },
+    simd: (k, [drh, dhTot, gates, out, h0, dz], [dzzr, carryD], a) => {
+      const { H, T, t } = a as { H: number; T: number; t: number };
+      const B = drh!.length / H;
+      for (let b = 0; b < B; b++) {
+        const r = b * T + t;
+        const hp = t > 0 ? at(out!, (r - 1) * H) : at(h0!, b * H);
+        k.gruBwdB(at(drh!, b * H), at(dhTot!, b * H), at(gates!, r * 3 * H), hp, at(dz!, r * 3 * H), at(dzzr!, b * 2 * H), at(carryD!, b * H), H);
+      }
     },
   },
   {
@@ -152,6 +214,14 @@ const defs: Def[] = [
       const H = a.H!;
       M.rnnFwd(hr!.length / H, a.T!, H, a.t!, xp!, hr!, bias!, out!, h!);
     },
+    simd: (k, [xp, hr, bias, out], [h], a) => {
+      const { H, T, t } = a as { H: number; T: number; t: number };
+      const B = hr!.length / H;
+      for (let b = 0; b < B; b++) {
+        const r = b * T + t;
+        k.rnnFwd(at(xp!, r * H), at(hr!, b * H), bias!.byteOffset, at(out!, r * H), at(h!, b * H), H);
+      }
+    },
   },
   {
     // dy, dhr, out, dz -> dzt
@@ -161,13 +231,24 @@ const defs: Def[] = [
       const H = a.H!;
       M.rnnBwd(dhr!.length / H, a.T!, H, a.t!, dy!, dhr!, out!, dz!, dzt!);
     },
+    simd: (k, [dy, dhr, out, dz], [dzt], a) => {
+      const { H, T, t } = a as { H: number; T: number; t: number };
+      const B = dhr!.length / H;
+      for (let b = 0; b < B; b++) {
+        const r = b * T + t;
+        k.rnnBwd(at(dy!, r * H), at(dhr!, b * H), at(out!, r * H), at(dz!, r * H), at(dzt!, b * H), H);
+      }
+    },
   },
 ];
 
 interface WasmBackend {
   makeOutput(shape: number[], dtype: string): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  /** The emscripten Module: its instance's exports (asm) hold the heap's WebAssembly.Memory. */
+  wasm?: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
 }
+const simdOf = (b: WasmBackend) => simdKernelsFor(b.wasm?.asm?.memory ?? b.wasm?.wasmMemory);
 interface CpuBackend {
   data: { get(id: object): { values?: unknown } };
   makeTensorInfo(shape: number[], dtype: string, values?: Float32Array): tf.TensorInfo;
@@ -200,7 +281,11 @@ export function registerFusedKernels(backendName: string): boolean {
               const ins = inputsOf(inputs);
               const outs = def.outShapes(ins.map((t) => t.shape), attrs as Attrs).map((s) => b.makeOutput(s, 'float32'));
               // Views only after every allocation: a heap growth detaches earlier views.
-              def.run(ins.map((t) => b.typedArrayFromHeap(t)), outs.map((t) => b.typedArrayFromHeap(t)), attrs as Attrs);
+              const inViews = ins.map((t) => b.typedArrayFromHeap(t));
+              const outViews = outs.map((t) => b.typedArrayFromHeap(t));
+              const k = def.simd && (attrs as Attrs).H! % 4 === 0 ? simdOf(b) : null;
+              if (k) def.simd!(k, inViews, outViews, attrs as Attrs);
+              else def.run(inViews, outViews, attrs as Attrs);
               return outs;
             }
           : ({ inputs, backend, attrs }) => {
