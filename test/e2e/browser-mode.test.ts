@@ -9,13 +9,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { ROOT, browser, hasChromium, serve, CHROMIUM, type Served } from './helpers.ts';
+import { ROOT, browser, hasChromium, serve, type Served, SHOTS } from './helpers.ts';
 
-if (!hasChromium) console.warn(`[e2e] skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHARMER_CHROMIUM).`);
 
-// Screenshots of each view: test-results/screenshots (ignored by git) on every run; the committed ones
-// in docs/screenshots are refreshed with CHARMER_UPDATE_SCREENSHOTS=1.
-const SHOTS = process.env.CHARMER_UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs/screenshots') : join(ROOT, 'test-results/screenshots');
 
 describe.skipIf(!hasChromium)('browser mode, end to end', () => {
   let dir: string;

@@ -12,11 +12,9 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { ROOT, browser, hasChromium, serve, CHROMIUM, type Served } from './helpers.ts';
+import { ROOT, browser, hasChromium, serve, type Served, SHOTS } from './helpers.ts';
 
-if (!hasChromium) console.warn(`[e2e] skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHARMER_CHROMIUM).`);
 
-const SHOTS = process.env.CHARMER_UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs/screenshots') : join(ROOT, 'test-results/screenshots');
 
 function train(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -9,6 +9,10 @@ import { chromium, type BrowserContext } from 'playwright-core';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CHROMIUM = process.env.CHARMER_CHROMIUM ?? '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`[e2e] skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHARMER_CHROMIUM).`);
+
+/** Screenshots: test-results/screenshots (ignored by git) on every run; docs/screenshots with CHARMER_UPDATE_SCREENSHOTS=1. */
+export const SHOTS = process.env.CHARMER_UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs/screenshots') : join(ROOT, 'test-results/screenshots');
 
 export const CHROMIUM_FLAGS = [
   '--headless',

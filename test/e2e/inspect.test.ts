@@ -10,11 +10,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { ROOT, browser, hasChromium, serve, CHROMIUM, type Served } from './helpers.ts';
+import { ROOT, browser, hasChromium, serve, type Served, SHOTS } from './helpers.ts';
 
-if (!hasChromium) console.warn(`[e2e] skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHARMER_CHROMIUM).`);
 
-const SHOTS = process.env.CHARMER_UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs/screenshots') : join(ROOT, 'test-results/screenshots');
 
 describe.skipIf(!hasChromium)('Inspect, end to end', () => {
   let dir: string;
