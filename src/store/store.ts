@@ -220,22 +220,12 @@ export class Store {
 
   updateRun(
     id: number,
-    fields: Partial<{
-      status: RunStatus;
-      name: string;
-      config: TrainConfig;
-      backend: string | null;
-      device: string | null;
-      params: number | null;
-      iterations: number;
-      totalIters: number | null;
-      bestValLoss: number | null;
-      baselineValLoss: number | null;
-      error: string | null;
-      pid: number | null;
-      started: number | null;
-      ended: number | null;
-    }>,
+    fields: Partial<
+      Pick<RunSummary, 'status' | 'name' | 'config' | 'backend' | 'device' | 'params' | 'iterations' | 'totalIters' | 'bestValLoss' | 'baselineValLoss' | 'error' | 'started' | 'ended'> & {
+        /** The training process writing this run (for crash recovery). */
+        pid: number | null;
+      }
+    >,
   ): void {
     const cols: Record<string, string> = {
       status: 'status',

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { ROOT, browser, hasChromium, serve, type Served, SHOTS } from './helpers.ts';
+import { ROOT, browser, hasChromium, serve, type Served, SHOTS, openApp, type PageProblems } from './helpers.ts';
 
 
 
@@ -19,16 +19,10 @@ describe.skipIf(!hasChromium)('browser mode, end to end', () => {
   let server: Served;
   let ctx: BrowserContext;
   let page: Page;
-  const cspViolations: string[] = [];
-  const pageErrors: string[] = [];
+  const problems: PageProblems = { csp: [], errors: [] };
 
   async function openPage(url: string) {
-    page = await ctx.newPage();
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
-    });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(url);
+    page = await openApp(ctx, url, problems);
   }
 
   beforeAll(async () => {
@@ -167,7 +161,7 @@ describe.skipIf(!hasChromium)('browser mode, end to end', () => {
   });
 
   it('kept a strict CSP without violations and without page errors', () => {
-    expect(cspViolations).toEqual([]);
-    expect(pageErrors).toEqual([]);
+    expect(problems.csp).toEqual([]);
+    expect(problems.errors).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { ROOT, browser, hasChromium, serve, type Served, SHOTS } from './helpers.ts';
+import { ROOT, browser, hasChromium, serve, type Served, SHOTS, openApp, type PageProblems } from './helpers.ts';
 
 
 
@@ -75,15 +75,13 @@ describe.skipIf(!hasChromium)('Generate, Gallery and Companion, end to end', () 
   let server: Served;
   let ctx: BrowserContext;
   let page: Page;
-  const pageErrors: string[] = [];
+  const problems: PageProblems = { csp: [], errors: [] };
   let corpusNames: Set<string>;
   let kept: string[] = [];
   let draft = '';
 
   async function openPage() {
-    page = await ctx.newPage();
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(server.url);
+    page = await openApp(ctx, server.url, problems);
   }
 
   async function restart() {
@@ -254,6 +252,6 @@ describe.skipIf(!hasChromium)('Generate, Gallery and Companion, end to end', () 
     await restart();
     await nav('Companion');
     await expect.poll(() => page.getByLabel('Draft', { exact: true }).inputValue(), { timeout: 20_000 }).toBe(draft);
-    expect(pageErrors).toEqual([]);
+    expect(problems.errors).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CHROMIUM = process.env.CHARMER_CHROMIUM ?? '/usr/bin/chromium';
@@ -84,4 +84,21 @@ export async function browser(): Promise<BrowserContext> {
     args: CHROMIUM_FLAGS,
     viewport: { width: 1280, height: 860 },
   });
+}
+
+/** What went wrong in the page: CSP refusals on the console and uncaught errors. */
+export interface PageProblems {
+  csp: string[];
+  errors: string[];
+}
+
+/** A new page at `url`, with its CSP refusals and uncaught errors collected into `problems`. */
+export async function openApp(ctx: BrowserContext, url: string, problems: PageProblems): Promise<Page> {
+  const page = await ctx.newPage();
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) problems.csp.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.errors.push(e.message));
+  await page.goto(url);
+  return page;
 }

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { ROOT, browser, hasChromium, serve, type Served, SHOTS } from './helpers.ts';
+import { ROOT, browser, hasChromium, serve, type Served, SHOTS, openApp, type PageProblems } from './helpers.ts';
 
 
 
@@ -20,8 +20,7 @@ describe.skipIf(!hasChromium)('Inspect, end to end', () => {
   let server: Served;
   let ctx: BrowserContext;
   let page: Page;
-  const cspViolations: string[] = [];
-  const pageErrors: string[] = [];
+  const problems: PageProblems = { csp: [], errors: [] };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'charmer-e2e-inspect-'));
@@ -35,12 +34,7 @@ describe.skipIf(!hasChromium)('Inspect, end to end', () => {
     // The renderer of this checkout was built once by the global setup (test/e2e/build-renderer.ts).
     server = await serve(dataDir);
     ctx = await browser();
-    page = await ctx.newPage();
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
-    });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(server.url);
+    page = await openApp(ctx, server.url, problems);
   }, 180_000);
 
   afterAll(async () => {
@@ -109,7 +103,7 @@ describe.skipIf(!hasChromium)('Inspect, end to end', () => {
     expect(html.suggestedFilename()).toMatch(/\.html$/);
     expect(readFileSync((await html.path())!, 'utf8')).toMatch(/<span style="background:rgba/);
 
-    expect(cspViolations).toEqual([]);
-    expect(pageErrors).toEqual([]);
+    expect(problems.csp).toEqual([]);
+    expect(problems.errors).toEqual([]);
   }, 90_000);
 });
