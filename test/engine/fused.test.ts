@@ -164,6 +164,28 @@ for (const backend of ['cpu', 'wasm'] as const) {
   });
 }
 
+describe('whole-sequence kernels on wasm (one kernel call per layer and direction)', () => {
+  for (const cell of CELLS) {
+    it(`${cell}: runs as one forward and one backward kernel when H % 4 == 0, equal to the reference, no tensors left`, async () => {
+      await chooseBackend('wasm');
+      const name = { lstm: 'CharmerLstmSeq', gru: 'CharmerGruSeq', rnn: 'CharmerRnnSeq' }[cell];
+      const c = makeCase(cell, 3, 6, 5, 8, 41);
+      const before = tf.memory().numTensors;
+      const profile = await tf.profile(() => {
+        tf.tidy(() => {
+          const want = gradsOf(referenceSequence, cell, c);
+          gradsOf(fusedSequence, cell, c).forEach((g, i) => expect(maxRelErr(g, want[i]!), `${cell} result ${i}`).toBeLessThan(1e-4));
+        });
+      });
+      const used = profile.kernels.map((k) => k.name);
+      expect(used.filter((n) => n === name)).toHaveLength(2); // the value, and the forward inside tf.grads
+      expect(used.filter((n) => n === `${name}Grad`)).toHaveLength(1);
+      expect(used.some((n) => /^Charmer(Lstm|Gru|Rnn)(Fwd|Bwd)/.test(n))).toBe(false); // no per-step kernels
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+});
+
 /** Max |a-b| over max |b|, read through data() (webgpu has no synchronous reads in Node). */
 async function maxRelErrAsync(a: tf.Tensor, b: tf.Tensor): Promise<number> {
   expect(a.shape).toEqual(b.shape);

@@ -22,6 +22,7 @@ import type { LayerState, LayerWeights, SequenceImpl, SequenceResult } from '../
 import { referenceSequence, referenceStep } from '../recurrent.ts';
 import { alloc, registerFusedKernels, runFused } from './kernels.ts';
 import { gruOpGpu, lstmOpGpu, rnnOpGpu } from './gpu-sequence.ts';
+import { wholeSequenceKernels } from './wasm-sequence.ts';
 
 /** The whole-sequence ops run with WGSL gate kernels on webgpu (./gpu-sequence.ts). */
 const onWebGPU = () => tf.getBackend() === 'webgpu';
@@ -82,7 +83,9 @@ const lstmOp = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2, c0: T2,
   const out = alloc([B * T, H]);
   let h: tf.Tensor = h0;
   let c: tf.Tensor = c0;
-  for (let t = 0; t < T; t++) {
+  const whole = wholeSequenceKernels(H);
+  if (whole) [h, c] = runFused('CharmerLstmSeq', [xp, R, bias, h0, c0, gates, cs, tcs, out], { B, T, H }) as [tf.Tensor, tf.Tensor];
+  for (let t = 0; !whole && t < T; t++) {
     const hr = tf.matMul(h, R);
     const [hn, cn] = runFused('CharmerLstmFwd', [xp, hr, bias, c, gates, cs, tcs, out], { t, T, H });
     hr.dispose();
@@ -99,9 +102,14 @@ const lstmOp = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2, c0: T2,
       const [sR, sh0, sc0, sg, scs, stcs, sout] = saved as [T2, T2, T2, T2, T2, T2, T2];
       const RT = tf.transpose(sR);
       const dz = alloc([B * T, 4 * H]);
-      let dhr: tf.Tensor = tf.zeros([B, H]);
-      let dc: tf.Tensor = tf.reshape(tf.slice(dy, [0, T, 0], [B, 1, H]), [B, H]);
-      for (let t = T - 1; t >= 0; t--) {
+      let dhr: tf.Tensor;
+      let dc: tf.Tensor;
+      if (whole) [dhr, dc] = runFused('CharmerLstmSeqGrad', [dy, RT, sg, scs, stcs, sc0, dz], { B, T, H }) as [tf.Tensor, tf.Tensor];
+      else {
+        dhr = tf.zeros([B, H]);
+        dc = tf.reshape(tf.slice(dy, [0, T, 0], [B, 1, H]), [B, H]);
+      }
+      for (let t = T - 1; !whole && t >= 0; t--) {
         const [dzt, dcPrev] = runFused('CharmerLstmBwd', [dy, dhr, dc, sg, scs, stcs, sc0, dz], { t, T, Tv: T + 1, H });
         dhr.dispose();
         dc.dispose();
@@ -125,7 +133,9 @@ const gruOp = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2, save: tf
   const rhs = alloc([B * T, H]);
   const out = alloc([B * T, H]);
   let h: tf.Tensor = h0;
-  for (let t = 0; t < T; t++) {
+  const whole = wholeSequenceKernels(H);
+  if (whole) h = runFused('CharmerGruSeq', [xp, R1, R2, bias, h0, gates, rhs, out], { B, T, H })[0]!;
+  for (let t = 0; !whole && t < T; t++) {
     const hzr = tf.matMul(h, R1);
     const [rh] = runFused('CharmerGruFwdA', [xp, hzr, bias, h, gates, rhs], { t, T, H });
     hzr.dispose();
@@ -148,7 +158,9 @@ const gruOp = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2, save: tf
       const dz = alloc([B * T, 3 * H]);
       let carryD: tf.Tensor = tf.zeros([B, H]);
       let carryM: tf.Tensor = tf.zeros([B, H]);
-      for (let t = T - 1; t >= 0; t--) {
+      // The whole-sequence kernel returns dh0 = carryD + carryM itself.
+      if (whole) carryD = runFused('CharmerGruSeqGrad', [dy, R1T, R2T, sg, sout, sh0, dz], { B, T, H })[0]!;
+      for (let t = T - 1; !whole && t >= 0; t--) {
         const [dzh, dhTot] = runFused('CharmerGruBwdA', [dy, carryD, carryM, sg, sout, sh0, dz], { t, T, H });
         const drh = tf.matMul(dzh!, R2T);
         dzh!.dispose();
@@ -161,7 +173,7 @@ const gruOp = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2, save: tf
         carryM = tf.matMul(dzzr!, R1T);
         dzzr!.dispose();
       }
-      const dh0 = tf.add(carryD, carryM);
+      const dh0 = whole ? carryD : tf.add(carryD, carryM);
       const hPrev = previousHidden(tf.reshape(sout, [B, T, H]), sh0);
       const dz2 = dz as T2;
       const dR1 = tf.matMul(tf.transpose(hPrev), tf.slice(dz2, [0, 0], [B * T, 2 * H]));
@@ -178,7 +190,9 @@ const rnnOp = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2, save: tf
   const T = xp.shape[0] / B;
   const out = alloc([B * T, H]);
   let h: tf.Tensor = h0;
-  for (let t = 0; t < T; t++) {
+  const whole = wholeSequenceKernels(H);
+  if (whole) h = runFused('CharmerRnnSeq', [xp, R, bias, h0, out], { B, T, H })[0]!;
+  for (let t = 0; !whole && t < T; t++) {
     const hr = tf.matMul(h, R);
     const [hn] = runFused('CharmerRnnFwd', [xp, hr, bias, out], { t, T, H });
     hr.dispose();
@@ -194,8 +208,8 @@ const rnnOp = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2, save: tf
       const [sR, sh0, sout] = saved as [T2, T2, T2];
       const RT = tf.transpose(sR);
       const dz = alloc([B * T, H]);
-      let dhr: tf.Tensor = tf.zeros([B, H]);
-      for (let t = T - 1; t >= 0; t--) {
+      let dhr: tf.Tensor = whole ? runFused('CharmerRnnSeqGrad', [dy, RT, sout, dz], { B, T, H })[0]! : tf.zeros([B, H]);
+      for (let t = T - 1; !whole && t >= 0; t--) {
         const [dzt] = runFused('CharmerRnnBwd', [dy, dhr, sout, dz], { t, T, H });
         dhr.dispose();
         dhr = tf.matMul(dzt!, RT);

@@ -1,0 +1,48 @@
+/**
+ * backend.ts's wasm kernel replacements give what the stock kernels give: Slice read through a heap
+ * view (the stock one copies its whole input first) and transposed matMul (transposed explicitly
+ * first), checked against the plain-JS cpu backend on random data.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { chooseBackend } from '../../src/engine/backend.ts';
+
+async function on<T>(backend: 'cpu' | 'wasm', f: () => T): Promise<T> {
+  await chooseBackend(backend);
+  return f();
+}
+
+describe('wasm kernel replacements', () => {
+  it('Slice equals the cpu backend for every rank, partial and whole axes, float32 and int32', async () => {
+    const cases: Array<[number[], number[], number[]]> = [
+      [[7], [2], [4]],
+      [[5, 6], [1, 0], [3, 6]],
+      [[5, 6], [0, 2], [5, 3]],
+      [[4, 5, 6], [1, 2, 0], [2, 3, 6]],
+      [[4, 5, 6], [0, 0, 1], [4, 5, 4]],
+      [[4, 5, 6], [3, 0, 0], [1, 5, 6]],
+      [[3, 4, 5, 6], [1, 1, 2, 3], [2, 3, 2, 3]],
+      [[3, 4, 5, 6], [0, 0, 0, 0], [3, 4, 5, 6]],
+      [[3, 4], [1, 1], [0, 2]],
+    ];
+    for (const [shape, begin, size] of cases) {
+      for (const dtype of ['float32', 'int32'] as const) {
+        const n = shape.reduce((p, d) => p * d, 1);
+        const values = Array.from({ length: n }, (_, i) => (i * 37) % 101);
+        const run = () => tf.tidy(() => Array.from(tf.slice(tf.tensor(values, shape, dtype), begin, size).dataSync()));
+        const want = await on('cpu', run);
+        const got = await on('wasm', run);
+        expect(got, `${dtype} ${shape} at ${begin} size ${size}`).toEqual(want);
+      }
+    }
+  });
+
+  it('matMul with transposed operands equals the cpu backend', async () => {
+    const a = Array.from({ length: 6 * 4 }, (_, i) => Math.sin(i));
+    const b = Array.from({ length: 6 * 5 }, (_, i) => Math.cos(i));
+    const run = () => tf.tidy(() => Array.from(tf.matMul(tf.tensor2d(a, [6, 4]), tf.tensor2d(b, [5, 6]), true, true).dataSync()));
+    const want = await on('cpu', run);
+    const got = await on('wasm', run);
+    got.forEach((g, i) => expect(g).toBeCloseTo(want[i]!, 5));
+  });
+});
