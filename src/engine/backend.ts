@@ -128,6 +128,26 @@ function hasLinuxGpuDevice(): boolean {
   }
 }
 
+/**
+ * The float32 storage of a tensor on the cpu or wasm backend, without a copy (dataSync copies):
+ * the cpu backend's values array or a view of the wasm heap. Null elsewhere (then read with
+ * dataSync). A heap view is detached by the next heap growth: use it at once, allocate nothing.
+ */
+export function hostView(t: tf.Tensor): Float32Array | null {
+  if (t.dtype !== 'float32') return null;
+  const name = tf.getBackend();
+  const b = tf.backend() as unknown as {
+    typedArrayFromHeap?(t: tf.TensorInfo): Float32Array;
+    data?: { get(id: object): { values?: unknown } | undefined };
+  };
+  if (name === 'wasm' && b.typedArrayFromHeap) return b.typedArrayFromHeap(t);
+  if (name === 'cpu') {
+    const v = b.data?.get(t.dataId)?.values;
+    return v instanceof Float32Array ? v : null;
+  }
+  return null;
+}
+
 let matMulPatched = false;
 
 /**

@@ -39,6 +39,31 @@ function scratchOf(n: number, k: number): Float32Array {
   return a;
 }
 
+/** Adam from element `from` on (the SIMD kernel does the multiple-of-4 part before it). */
+function adamJs([w, m, v, g, scale, consts]: F[], [w2, m2, v2]: F[], from: number): void {
+  const [lr, b1, c1, b2, c2, eps] = consts as F;
+  const s = scale![0]!;
+  for (let i = from; i < w!.length; i++) {
+    const gi = g![i]! * s;
+    const mi = b1! * m![i]! + c1! * gi;
+    const vi = b2! * v![i]! + c2! * gi * gi;
+    m2![i] = mi;
+    v2![i] = vi;
+    w2![i] = w![i]! - (lr! * mi) / (Math.sqrt(vi) + eps!);
+  }
+}
+
+function rmspropJs([w, ms, g, scale, consts]: F[], [w2, ms2]: F[], from: number): void {
+  const [lr, d, c, eps] = consts as F;
+  const s = scale![0]!;
+  for (let i = from; i < w!.length; i++) {
+    const gi = g![i]! * s;
+    const mi = d! * ms![i]! + c! * gi * gi;
+    ms2![i] = mi;
+    w2![i] = w![i]! - (lr! * gi) / (Math.sqrt(mi) + eps!);
+  }
+}
+
 const defs: Def[] = [
   {
     // Rows of a table: table [V, D], ids int32 [N] -> [N, D]. (The wasm backend's GatherV2 takes
@@ -93,6 +118,54 @@ const defs: Def[] = [
     run: ([xp, hr, bias], [h], a) => {
       const H = a.H!;
       M.rnnFwd(hr!.length / H, 1, H, 0, xp!, hr!, bias!, scratchOf(hr!.length, 0), h!);
+    },
+  },
+  {
+    // Σ g² over every input -> [1] (the global gradient norm's square, one pass instead of 3 ops a variable)
+    name: 'CharmerSumSquares',
+    outShapes: () => [[1]],
+    run: (ins, [out]) => {
+      let s = 0;
+      for (const g of ins) for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
+      out![0] = s;
+    },
+    simd: (k, ins, [out]) => {
+      // float32 lanes over chunks of 64K floats, the chunks summed in float64
+      let s = 0;
+      for (const g of ins) {
+        const n4 = g.length - (g.length % 4);
+        for (let i = 0; i < n4; i += 65536) s += k.sumSquares(g.byteOffset + 4 * i, Math.min(65536, n4 - i));
+        for (let i = n4; i < g.length; i++) s += g[i]! * g[i]!;
+      }
+      out![0] = s;
+    },
+  },
+  {
+    // Adam for one variable: w, m, v, g, scale [1], consts [lr, b1, 1-b1, b2, 1-b2, eps] -> w', m', v'
+    // (lr already carries the bias corrections). One pass instead of the op-by-op update's ~13
+    // elementwise ops and their tensors.
+    name: 'CharmerAdam',
+    outShapes: (ins) => [ins[0]!, ins[0]!, ins[0]!],
+    run: (ins, outs) => adamJs(ins, outs, 0),
+    simd: (k, ins, outs) => {
+      const [w, m, v, g, scale, consts] = ins as [F, F, F, F, F, F];
+      const [w2, m2, v2] = outs as [F, F, F];
+      const n4 = w.length - (w.length % 4);
+      if (n4) k.adam(w.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, scale.byteOffset, consts.byteOffset, w2.byteOffset, m2.byteOffset, v2.byteOffset, n4);
+      adamJs(ins, outs, n4);
+    },
+  },
+  {
+    // RMSProp for one variable: w, ms, g, scale [1], consts [lr, decay, 1-decay, eps] -> w', ms'
+    name: 'CharmerRmsProp',
+    outShapes: (ins) => [ins[0]!, ins[0]!],
+    run: (ins, outs) => rmspropJs(ins, outs, 0),
+    simd: (k, ins, outs) => {
+      const [w, ms, g, scale, consts] = ins as [F, F, F, F, F];
+      const [w2, ms2] = outs as [F, F];
+      const n4 = w.length - (w.length % 4);
+      if (n4) k.rmsprop(w.byteOffset, ms.byteOffset, g.byteOffset, scale.byteOffset, consts.byteOffset, w2.byteOffset, ms2.byteOffset, n4);
+      rmspropJs(ins, outs, n4);
     },
   },
   {
@@ -283,7 +356,7 @@ export function registerFusedKernels(backendName: string): boolean {
               // Views only after every allocation: a heap growth detaches earlier views.
               const inViews = ins.map((t) => b.typedArrayFromHeap(t));
               const outViews = outs.map((t) => b.typedArrayFromHeap(t));
-              const k = def.simd && (attrs as Attrs).H! % 4 === 0 ? simdOf(b) : null;
+              const k = def.simd && ((attrs as Attrs).H ?? 4) % 4 === 0 ? simdOf(b) : null;
               if (k) def.simd!(k, inViews, outViews, attrs as Attrs);
               else def.run(inViews, outViews, attrs as Attrs);
               return outs;

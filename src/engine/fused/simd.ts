@@ -77,6 +77,9 @@ const div = (a: B, b: B): B => [...a, ...b, ...simd(0xe7)];
 const min = (a: B, b: B): B => [...a, ...b, ...simd(0xe8)];
 const max = (a: B, b: B): B => [...a, ...b, ...simd(0xe9)];
 const neg = (a: B): B => [...a, ...simd(0xe1)];
+const sqrt = (a: B): B => [...a, ...simd(0xe3)];
+/** v128.load32_splat: the float at p + offset in all four lanes. */
+const splat = (p: number, offset: number): B => [...get(p), ...simd(0x09), 0x02, ...uleb(offset)];
 const nearest = (a: B): B => [...a, ...simd(0x6a)];
 const ONE = f4(1);
 
@@ -155,8 +158,8 @@ class Fn {
       ...set(dst, div(get(t.E), add(get(t.E), f4(2)))),
     ];
   }
-  /** The function body: prologue, do { body; k += 16 } while (k < end). */
-  code(loopBody: B): B {
+  /** The function body: prologue, do { body; k += 16 } while (k < end), then `after`. */
+  code(loopBody: B, after: B = []): B {
     const nV = this.nextV - (this.nParams + 5);
     const locals = vec([
       [...uleb(5), 0x7f],
@@ -174,6 +177,7 @@ class Fn {
       0x0d,
       0x00,
       0x0b,
+      ...after,
       0x0b,
     ];
     const fn = [...locals, ...expr];
@@ -185,6 +189,9 @@ interface FnDef {
   name: string;
   params: number; // pointers + H
   build(f: Fn): B;
+  /** Code after the loop; with `returnsF32`, it leaves the function's f32 result. */
+  after?(f: Fn): B;
+  returnsF32?: boolean;
 }
 
 const fns: FnDef[] = [
@@ -341,11 +348,61 @@ const fns: FnDef[] = [
       ];
     },
   },
+  {
+    // Σ g² over n floats (n % 4 == 0, n > 0): g, n -> f32 (four lanes summed at the end)
+    name: 'sumSquares',
+    params: 2,
+    returnsF32: true,
+    build(f) {
+      const acc = (f as Fn & { acc?: number }).acc = f.v();
+      f.body.push(...set(acc, f4(0)));
+      return set(acc, add(get(acc), mul(f.ld(0), f.ld(0))));
+    },
+    after(f) {
+      const acc = (f as Fn & { acc?: number }).acc!;
+      const lane = (i: number): B => [...get(acc), ...simd(0x1f), i];
+      return [...lane(0), ...lane(1), 0x92, ...lane(2), 0x92, ...lane(3), 0x92];
+    },
+  },
+  {
+    // Adam over n floats (n % 4 == 0, n > 0): w, m, v, g, scale [1], consts [lr, b1, 1-b1, b2, 1-b2, eps], w2, m2, v2, n
+    name: 'adam',
+    params: 10,
+    build(f) {
+      const [w, m, v, g, scale, consts, w2, m2, v2] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+      const [S, LR, B1, C1, B2, C2, EPS, G, M, V] = Array.from({ length: 10 }, () => f.v());
+      f.body.push(...set(S, splat(scale!, 0)), ...[LR, B1, C1, B2, C2, EPS].flatMap((L, i) => set(L!, splat(consts!, 4 * i))));
+      return [
+        ...set(G!, mul(f.ld(g!), get(S!))),
+        ...set(M!, add(mul(get(B1!), f.ld(m!)), mul(get(C1!), get(G!)))),
+        ...set(V!, add(mul(get(B2!), f.ld(v!)), mul(get(C2!), mul(get(G!), get(G!))))),
+        ...f.st(m2!, 0, get(M!)),
+        ...f.st(v2!, 0, get(V!)),
+        ...f.st(w2!, 0, sub(f.ld(w!), div(mul(get(LR!), get(M!)), add(sqrt(get(V!)), get(EPS!))))),
+      ];
+    },
+  },
+  {
+    // RMSProp over n floats (n % 4 == 0, n > 0): w, ms, g, scale [1], consts [lr, decay, 1-decay, eps], w2, ms2, n
+    name: 'rmsprop',
+    params: 8,
+    build(f) {
+      const [w, ms, g, scale, consts, w2, ms2] = [0, 1, 2, 3, 4, 5, 6];
+      const [S, LR, D, C, EPS, G, M] = Array.from({ length: 7 }, () => f.v());
+      f.body.push(...set(S, splat(scale!, 0)), ...[LR, D, C, EPS].flatMap((L, i) => set(L!, splat(consts!, 4 * i))));
+      return [
+        ...set(G!, mul(f.ld(g!), get(S!))),
+        ...set(M!, add(mul(get(D!), f.ld(ms!)), mul(get(C!), mul(get(G!), get(G!))))),
+        ...f.st(ms2!, 0, get(M!)),
+        ...f.st(w2!, 0, sub(f.ld(w!), div(mul(get(LR!), get(G!)), add(sqrt(get(M!)), get(EPS!))))),
+      ];
+    },
+  },
 ];
 
 /** The module's bytes: imports env.memory, exports one function per entry of `fns`. */
 export function moduleBytes(): Uint8Array {
-  const types = fns.map((d) => [0x60, ...vec(Array.from({ length: d.params }, () => [0x7f])), 0x00]);
+  const types = fns.map((d) => [0x60, ...vec(Array.from({ length: d.params }, () => [0x7f])), ...(d.returnsF32 ? [0x01, 0x7d] : [0x00])]);
   const imports = vec([[...str('env'), ...str('memory'), 0x02, 0x00, 0x00]]);
   const funcs = vec(fns.map((_d, i) => uleb(i)));
   const exports = vec(fns.map((d, i) => [...str(d.name), 0x00, ...uleb(i)]));
@@ -353,7 +410,7 @@ export function moduleBytes(): Uint8Array {
     fns.map((d) => {
       const f = new Fn(d.params);
       const body = d.build(f);
-      return f.code(body);
+      return f.code(body, d.after?.(f));
     }),
   );
   return new Uint8Array([
@@ -376,6 +433,9 @@ export interface SimdKernels {
   gruBwdB: K;
   rnnFwd: K;
   rnnBwd: K;
+  adam: K;
+  rmsprop: K;
+  sumSquares: (p: number, n: number) => number;
 }
 
 let compiled: WebAssembly.Module | null | undefined;

@@ -26,6 +26,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
+import { hostView } from '../backend.ts';
 import type { BackendName } from '../config.ts';
 import type { Batch } from '../batches.ts';
 import type { CharModel } from '../model.ts';
@@ -135,7 +136,7 @@ export class DataParallel {
   syncWeights(): void {
     let off = 0;
     for (const v of this.model.variables) {
-      this.weights.set(v.dataSync() as Float32Array, off);
+      this.weights.set(hostView(v) ?? (v.dataSync() as Float32Array), off);
       off += v.size;
     }
     this.version++;
@@ -180,10 +181,21 @@ export class DataParallel {
     const grads: tf.NamedTensorMap = {};
     let off = 0;
     for (const v of this.model.variables) {
-      const parts = [mine.grads[v.name]!];
-      results.forEach((_, k) => parts.push(tf.tensor(this.slots[k]!.grads.slice(off, off + v.size), v.shape)));
-      grads[v.name] = parts.length === 1 ? parts[0]! : tf.addN(parts);
-      if (parts.length > 1) tf.dispose(parts);
+      const g = mine.grads[v.name]!;
+      // Add the workers' gradients into ours in place when we hold its storage alone (it is a
+      // fresh result of variableGrads), else through tensors and addN.
+      const view = tf.backend().refCount(g.dataId) === 1 ? hostView(g) : null;
+      if (view) {
+        for (const slot of this.slots.slice(0, results.length)) {
+          const w = slot.grads;
+          for (let i = 0; i < v.size; i++) view[i] += w[off + i]!;
+        }
+        grads[v.name] = g;
+      } else {
+        const parts = [g, ...results.map((_, k) => tf.tensor(this.slots[k]!.grads.subarray(off, off + v.size), v.shape))];
+        grads[v.name] = parts.length === 1 ? g : tf.addN(parts);
+        if (parts.length > 1) tf.dispose(parts);
+      }
       off += v.size;
     }
     const loss = results.reduce((s, r) => s + r.loss, 0);

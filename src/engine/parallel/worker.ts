@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { chooseBackend } from '../backend.ts';
+import { chooseBackend, hostView } from '../backend.ts';
 import { CharModel, type CharmerMetadata } from '../model.ts';
 import type { LayerState } from '../recurrent.ts';
 import { maskedLoss } from '../train.ts';
@@ -34,7 +34,7 @@ async function init(m: InitMessage): Promise<void> {
 function loadWeights(): void {
   let off = 0;
   for (const v of model!.variables) {
-    v.assign(tf.tensor(weights.slice(off, off + v.size), v.shape));
+    v.assign(tf.tensor(weights.subarray(off, off + v.size), v.shape)); // tf.tensor copies
     off += v.size;
   }
 }
@@ -59,7 +59,8 @@ function step(m: StepMessage): void {
   // Reads outside any tidy (on wasm a dataSync inside tidy costs ~70 ms: docs/DESIGN.md).
   let off = 0;
   for (const v of mdl.variables) {
-    grads.set(g[v.name]!.dataSync() as Float32Array, off);
+    const t = g[v.name]!;
+    grads.set(hostView(t) ?? (t.dataSync() as Float32Array), off);
     off += v.size;
   }
   const loss = value.dataSync()[0]!;
