@@ -78,6 +78,7 @@ async function tryBackend(name: BackendName, forced: boolean): Promise<BackendIn
       registerWasmSegmentSum();
       patchWasmTransposedMatMul();
       patchWasmSlice();
+      patchWasmIdentity();
       return { backend: 'wasm', device: 'CPU (WebAssembly, 1 thread)', threads: 1 };
     }
     case 'cpu': {
@@ -214,6 +215,33 @@ function patchWasmSlice(): void {
       const dst = backend.typedArrayFromHeap(out);
       copyBlock(src, x.shape, b0, s0, dst);
       return out;
+    },
+  });
+}
+
+let identityPatched = false;
+
+/**
+ * TF.js wasm's Identity copies the data; the engine clones (Identity) every tensor a custom op
+ * saves for its backward pass, so the fused layers' saved activations were copied each step (~8 ms
+ * a step at 2x512). Tensors are immutable, so sharing the storage with a reference count is what
+ * the cpu backend's Identity does and what wasm's own Reshape does. (The engine's few in-place
+ * writers, src/engine/fused and the data-parallel gradient sum, write only into storage they
+ * allocated or hold alone.)
+ */
+function patchWasmIdentity(): void {
+  if (identityPatched) return;
+  identityPatched = true;
+  const original = tf.getKernel('Identity', 'wasm');
+  if (!original) return;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const x = (args.inputs as { x: tf.TensorInfo }).x;
+      if (x.dtype === 'string') return original.kernelFunc(args);
+      (args.backend as unknown as { incRef(id: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     },
   });
 }

@@ -1,7 +1,8 @@
 /**
  * backend.ts's wasm kernel replacements give what the stock kernels give: Slice read through a heap
- * view (the stock one copies its whole input first) and transposed matMul (transposed explicitly
- * first), checked against the plain-JS cpu backend on random data.
+ * view (the stock one copies its whole input first), Identity sharing storage (the stock one
+ * copies) and transposed matMul (transposed explicitly first), checked against the plain-JS cpu
+ * backend or known values.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
@@ -35,6 +36,21 @@ describe('wasm kernel replacements', () => {
         expect(got, `${dtype} ${shape} at ${begin} size ${size}`).toEqual(want);
       }
     }
+  });
+
+  it('Identity (tf.clone) shares storage safely: the clone outlives its source, variables stay separate', async () => {
+    await chooseBackend('wasm');
+    const before = tf.memory().numTensors;
+    const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const b = tf.clone(a);
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3, 4]);
+    const v = tf.variable(b);
+    tf.tidy(() => v.assign(tf.mul(v, 2)));
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3, 4]);
+    expect(Array.from(v.dataSync())).toEqual([2, 4, 6, 8]);
+    tf.dispose([b, v]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('matMul with transposed operands equals the cpu backend', async () => {
