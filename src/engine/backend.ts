@@ -149,7 +149,20 @@ export function hostView(t: tf.Tensor): Float32Array | null {
   return null;
 }
 
-let matMulPatched = false;
+const replaced = new Set<string>();
+
+/**
+ * Register `make(original)` in place of a wasm kernel, once per process (nothing when the backend
+ * lacks the kernel or `needs` are missing).
+ */
+function replaceWasmKernel(name: string, make: (original: tf.KernelConfig) => tf.KernelFunc, needs: string[] = []): void {
+  if (replaced.has(name)) return;
+  replaced.add(name);
+  const original = tf.getKernel(name, 'wasm');
+  if (!original || needs.some((n) => !tf.getKernel(n, 'wasm'))) return;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...original, kernelFunc: make(original) });
+}
 
 /**
  * TF.js wasm's BatchMatMul with transposeA/transposeB runs at about 1-2 GFLOP/s here against 20 for
@@ -157,15 +170,10 @@ let matMulPatched = false;
  * of backprop is such a product. Transposing explicitly first and multiplying plainly is 10-20x faster.
  */
 function patchWasmTransposedMatMul(): void {
-  if (matMulPatched) return;
-  matMulPatched = true;
-  const original = tf.getKernel('BatchMatMul', 'wasm');
-  const transpose = tf.getKernel('Transpose', 'wasm');
-  if (!original || !transpose) return;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
+  replaceWasmKernel(
+    'BatchMatMul',
+    (original) => (args) => {
+      const transpose = tf.getKernel('Transpose', 'wasm')!;
       const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
       const attrs = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
       if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args);
@@ -182,10 +190,9 @@ function patchWasmTransposedMatMul(): void {
       if (tb !== b) backend.disposeData(tb.dataId);
       return out;
     },
-  });
+    ['Transpose'],
+  );
 }
-
-let slicePatched = false;
 
 /**
  * TF.js wasm's Slice copies its whole input out of the heap (readSync) before taking the slice:
@@ -193,33 +200,21 @@ let slicePatched = false;
  * at 2x512. Numeric slices here read a view of the heap instead; strings go to the original.
  */
 function patchWasmSlice(): void {
-  if (slicePatched) return;
-  slicePatched = true;
-  const original = tf.getKernel('Slice', 'wasm');
-  if (!original) return;
-  tf.unregisterKernel('Slice', 'wasm');
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
-      const x = (args.inputs as { x: tf.TensorInfo }).x;
-      if (x.dtype === 'string') return original.kernelFunc(args);
-      const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
-      const [b0, s0] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
-      const backend = args.backend as unknown as {
-        makeOutput(shape: number[], dtype: string): tf.TensorInfo;
-        typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-      };
-      const out = backend.makeOutput(s0, x.dtype);
-      // Views only after the allocation: a heap growth detaches earlier ones.
-      const src = backend.typedArrayFromHeap(x);
-      const dst = backend.typedArrayFromHeap(out);
-      copyBlock(src, x.shape, b0, s0, dst);
-      return out;
-    },
+  replaceWasmKernel('Slice', (original) => (args) => {
+    const x = (args.inputs as { x: tf.TensorInfo }).x;
+    if (x.dtype === 'string') return original.kernelFunc(args);
+    const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+    const [b0, s0] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
+    const backend = args.backend as unknown as {
+      makeOutput(shape: number[], dtype: string): tf.TensorInfo;
+      typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+    };
+    const out = backend.makeOutput(s0, x.dtype);
+    // Views only after the allocation: a heap growth detaches earlier ones.
+    copyBlock(backend.typedArrayFromHeap(x), x.shape, b0, s0, backend.typedArrayFromHeap(out));
+    return out;
   });
 }
-
-let identityPatched = false;
 
 /**
  * TF.js wasm's Identity copies the data; the engine clones (Identity) every tensor a custom op
@@ -230,19 +225,11 @@ let identityPatched = false;
  * allocated or hold alone.)
  */
 function patchWasmIdentity(): void {
-  if (identityPatched) return;
-  identityPatched = true;
-  const original = tf.getKernel('Identity', 'wasm');
-  if (!original) return;
-  tf.unregisterKernel('Identity', 'wasm');
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
-      const x = (args.inputs as { x: tf.TensorInfo }).x;
-      if (x.dtype === 'string') return original.kernelFunc(args);
-      (args.backend as unknown as { incRef(id: object): void }).incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    },
+  replaceWasmKernel('Identity', (original) => (args) => {
+    const x = (args.inputs as { x: tf.TensorInfo }).x;
+    if (x.dtype === 'string') return original.kernelFunc(args);
+    (args.backend as unknown as { incRef(id: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   });
 }
 

@@ -4,11 +4,12 @@
  * (`_BatchMatMul`, the export its MatMul kernel calls) and the SIMD gate kernels (./simd.ts) one
  * batch row at a time, on heap addresses, with scratch buffers reused across steps.
  *
- * Why: at 128 units a step's products take ~115 us, and driving them through TF.js (runKernel,
- * an output tensor and a disposal per product and per gate kernel, a typed-array view per input)
- * cost about as much again: a 2x128 training step spent ~17% of its time there
- * (docs/PERFORMANCE.md). The products are the same XNNPACK calls as tf.matMul (same packed-weight
- * cache, keyed by the weight tensor's id), so results are identical to the per-step path.
+ * Why: at 128 units a step's product takes ~115 us, and driving the products and gate kernels
+ * through TF.js (runKernel, an output tensor and a disposal each, a typed-array view per input)
+ * added tens of microseconds to each: one thread's 2x128 training step went from ~85 to ~83 ms
+ * (LSTM) and ~74 to ~68 ms (GRU, two products and two gate kernels a step) with these kernels.
+ * The products are the same XNNPACK calls as tf.matMul (same packed-weight cache, keyed by the
+ * weight tensor's id), so results are identical to the per-step path.
  *
  * Used on wasm when H is a multiple of 4 and the SIMD module loads; `CHARMER_SEQ_KERNELS=0` turns
  * them off (the per-step path in ./sequence.ts runs), for comparisons.
