@@ -84,7 +84,7 @@ describe('no leaks', () => {
     });
   }
 
-  it('data-parallel steps (2 threads) leave the count flat too', async () => {
+  it('data-parallel steps (2 threads) leave the count flat too, in the worker as well', async () => {
     await chooseBackend('wasm');
     const model = benchModel({ cell: 'lstm', layers: 2, hidden: 16, batch: B, seq: T, vocab: V });
     const opt = new Optimizer('adam', model.variables);
@@ -93,8 +93,11 @@ describe('no leaks', () => {
     const carry = { s: model.zeroState(B) };
     await trainSteps(model, opt, 5, pool, carry);
     const before = tf.memory().numTensors;
+    const workerBefore = [...pool!.workerTensors];
+    expect(workerBefore).toHaveLength(1);
     await trainSteps(model, opt, 60, pool, carry);
     expect(tf.memory().numTensors).toBe(before);
+    expect(pool!.workerTensors, 'the worker thread').toEqual(workerBefore);
     pool!.dispose();
     tf.dispose(carry.s);
     opt.dispose();

@@ -120,6 +120,9 @@ export class DataParallel {
     return pool;
   }
 
+  /** Each worker's live tensor count after the last step (leak checks). */
+  workerTensors: number[] = [];
+
   get threads(): number {
     return this.slots.length + 1;
   }
@@ -198,6 +201,7 @@ export class DataParallel {
       }
       off += v.size;
     }
+    this.workerTensors = results.map((r) => r.tensors);
     const loss = results.reduce((s, r) => s + r.loss, 0);
     const value = tf.tidy(() => tf.add(mine.value, loss)) as tf.Scalar;
     mine.value.dispose();

@@ -28,5 +28,6 @@ export type ToWorker = InitMessage | StepMessage | { type: 'close' };
 
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'done'; loss: number; state: Float32Array[][] }
+  /** `tensors`: the worker's live tensor count after the step (for leak checks). */
+  | { type: 'done'; loss: number; state: Float32Array[][]; tensors: number }
   | { type: 'error'; message: string };

@@ -32,11 +32,17 @@ async function init(m: InitMessage): Promise<void> {
 }
 
 function loadWeights(): void {
-  let off = 0;
-  for (const v of model!.variables) {
-    v.assign(tf.tensor(weights.subarray(off, off + v.size), v.shape)); // tf.tensor copies
-    off += v.size;
-  }
+  // tidy: assign() keeps the new value's storage but not its tensor, which (outside a scope)
+  // would hold the previous weights forever: every step leaked a copy of the weights here.
+  tf.tidy(() => {
+    let off = 0;
+    for (const v of model!.variables) {
+      // wasm's tf.tensor copies into its heap; the cpu backend would keep (alias) the shared array.
+      const values = weights.subarray(off, off + v.size);
+      v.assign(tf.tensor(tf.getBackend() === 'wasm' ? values : values.slice(), v.shape));
+      off += v.size;
+    }
+  });
 }
 
 function step(m: StepMessage): void {
@@ -66,7 +72,7 @@ function step(m: StepMessage): void {
   const loss = value.dataSync()[0]!;
   const state = next.map((l) => l.map((s) => s.dataSync() as Float32Array));
   tf.dispose([x, y, ...(mask ? [mask] : []), value, ...Object.values(g), ...prev.flat(), ...next.flat()]);
-  post({ type: 'done', loss, state });
+  post({ type: 'done', loss, state, tensors: tf.memory().numTensors });
 }
 
 port.on('message', (m: ToWorker) => {
