@@ -22,7 +22,6 @@ interface EmscriptenModule {
   _BatchMatMul(aId: number, aShape: number, aRank: number, bId: number, bShape: number, bRank: number, ta: number, tb: number, outId: number): void;
   _malloc(bytes: number): number;
   HEAPU8: Uint8Array;
-  HEAPF32: Float32Array;
   asm?: { memory?: WebAssembly.Memory };
   wasmMemory?: WebAssembly.Memory;
 }
