@@ -1,5 +1,6 @@
 /**
- * The fused gate kernels registered with TF.js for the cpu and wasm backends. Each is a JS loop
+ * The fused gate kernels (and the optimizer update, for src/engine/optimizer.ts) registered with
+ * TF.js for the cpu and wasm backends. Each is a JS loop
  * (./math.ts) over the backend's own memory: the cpu backend's `values` arrays, or views of the
  * WebAssembly heap (the technique of backend.ts's UnsortedSegmentSum), so nothing is copied. On
  * wasm the per-sequence kernels run as f32x4 SIMD WebAssembly instead (./simd.ts: a small module,
