@@ -8,10 +8,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend } from '../src/engine/backend.ts';
 import type { BackendName, CellType } from '../src/engine/config.ts';
-import { DataParallel, type LocalStep } from '../src/engine/parallel/pool.ts';
+import { DataParallel } from '../src/engine/parallel/pool.ts';
 import type { LayerState } from '../src/engine/recurrent.ts';
 import { Optimizer } from '../src/engine/optimizer.ts';
-import { maskedLoss } from '../src/engine/train.ts';
+import { shardGradients } from '../src/engine/train.ts';
 import { Rng } from '../src/engine/rng.ts';
 import { benchModel, type BenchConfig } from './harness.ts';
 
@@ -95,20 +95,9 @@ export async function measure(req: MeasureRequest): Promise<MeasureResult> {
     const pool = await DataParallel.create(model, req.threads, info.backend, c.batch);
     threads = pool?.threads ?? 1;
     let carry: LayerState[] = model.zeroState(c.batch);
+    const local = shardGradients(model);
     trainStep = async () => {
       const b = randomBatch(rng, c);
-      const local: LocalStep = (sb, prev) => {
-        const x = tf.tensor2d(sb.x, [sb.rows, sb.steps], 'int32');
-        const y = tf.tensor1d(sb.y, 'int32');
-        let next: LayerState[] = [];
-        const r = tf.variableGrads(() => {
-          const f = model.forward(x, prev);
-          next = f.state.map((l) => l.map((s) => tf.keep(s)));
-          return maskedLoss(f.logits, y, sb.mask ? tf.tensor1d(sb.mask) : null, sb.count);
-        }, model.variables);
-        tf.dispose([x, y]);
-        return { ...r, next };
-      };
       const r = pool ? await pool.step(b, carry, local) : local(b, carry);
       opt.apply(model.variables.map((v) => r.grads[v.name]!), 2e-3, 5);
       pool?.syncWeights();

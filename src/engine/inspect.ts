@@ -64,13 +64,7 @@ export interface InspectChunk {
 }
 
 /** Chunks joined into one record (see collectInspection). */
-export interface InspectResult {
-  chars: string[];
-  loss: Float32Array;
-  guesses: Guess[][];
-  cell: CellType;
-  hidden: number;
-  activations: LayerActivations[];
+export interface InspectResult extends Omit<InspectChunk, 'start'> {
   /** Mean of loss (nats/char); NaN for an empty text. */
   meanLoss: number;
 }

@@ -87,6 +87,25 @@ function batchTensors(b: Batch): { x: tf.Tensor2D; y: tf.Tensor1D; mask: tf.Tens
   };
 }
 
+/**
+ * One thread's part of a training step (src/engine/parallel): the loss, the gradient of every
+ * variable and the next carried state for a batch or a shard of it. The trainer, the data-parallel
+ * workers, the benchmark and the tests all step through this.
+ */
+export function shardGradients(model: CharModel, dropoutSeed?: number): LocalStep {
+  return (sb, prev) => {
+    const t = batchTensors(sb);
+    let next: LayerState[] = [];
+    const r = tf.variableGrads(() => {
+      const f = model.forward(t.x, prev, dropoutSeed);
+      next = f.state.map((l) => l.map((s) => tf.keep(s)));
+      return maskedLoss(f.logits, t.y, t.mask, sb.count);
+    }, model.variables);
+    tf.dispose([t.x, t.y, ...(t.mask ? [t.mask] : [])]);
+    return { ...r, next };
+  };
+}
+
 function disposeState(s: LayerState[]): void {
   for (const l of s) for (const t of l) t.dispose();
 }
@@ -323,17 +342,7 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
       const dropoutSeed = config.dropout > 0 ? rng.seed() : undefined;
       const prev = layout ? (carry ?? model.zeroState(b.rows)) : model.zeroState(b.rows);
       // One thread's share (or all) of the step: loss, gradients and the state to carry.
-      const localStep: LocalStep = (sb, sprev) => {
-        const t = batchTensors(sb);
-        let snext: LayerState[] = [];
-        const r = tf.variableGrads(() => {
-          const f = model.forward(t.x, sprev, dropoutSeed);
-          snext = f.state.map((l) => l.map((s) => tf.keep(s)));
-          return maskedLoss(f.logits, t.y, t.mask, sb.count);
-        }, model.variables);
-        tf.dispose([t.x, t.y, ...(t.mask ? [t.mask] : [])]);
-        return { ...r, next: snext };
-      };
+      const localStep = shardGradients(model, dropoutSeed);
       const { value, grads, next } = parallel ? await parallel.step(b, prev, localStep, dropoutSeed) : localStep(b, prev);
       optimizer.apply(model.variables.map((v) => grads[v.name]!), lr, config.gradClip);
       parallel?.syncWeights();

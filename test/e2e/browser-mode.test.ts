@@ -5,11 +5,11 @@
  * Screenshots of each view go to test-results/screenshots/ (docs/screenshots/ with CHARMER_UPDATE_SCREENSHOTS=1).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { ROOT, browser, hasChromium, serve, type Served, SHOTS, openApp, type PageProblems } from './helpers.ts';
+import { ROOT, browser, hasChromium, serve, type Served, SHOTS, openApp, type PageProblems, tearDown } from './helpers.ts';
 
 
 
@@ -35,11 +35,7 @@ describe.skipIf(!hasChromium)('browser mode, end to end', () => {
     await openPage(server.url);
   }, 180_000);
 
-  afterAll(async () => {
-    await ctx?.close();
-    await server?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(ctx, server, dir));
 
   it('prints the URL on a line of its own and refuses requests without the token', async () => {
     expect(server.output()).toMatch(new RegExp(`^${server.url.replace(/[?]/g, '\\?')}$`, 'm'));

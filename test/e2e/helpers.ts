@@ -1,6 +1,6 @@
 /** End-to-end helpers: `charmer serve` as a child process, and Debian's Chromium through playwright-core. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,4 +101,11 @@ export async function openApp(ctx: BrowserContext, url: string, problems: PagePr
   page.on('pageerror', (e) => problems.errors.push(e.message));
   await page.goto(url);
   return page;
+}
+
+/** Close the browser, stop the server and remove the data folder (each when it was set up). */
+export async function tearDown(ctx: BrowserContext | undefined, server: Served | undefined, dir: string | undefined): Promise<void> {
+  await ctx?.close();
+  await server?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }

@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { ROOT, browser, hasChromium, serve, type Served, SHOTS, openApp, type PageProblems } from './helpers.ts';
+import { ROOT, browser, hasChromium, serve, type Served, SHOTS, openApp, type PageProblems, tearDown } from './helpers.ts';
 
 
 
@@ -37,11 +37,7 @@ describe.skipIf(!hasChromium)('Inspect, end to end', () => {
     page = await openApp(ctx, server.url, problems);
   }, 180_000);
 
-  afterAll(async () => {
-    await ctx?.close();
-    await server?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(ctx, server, dir));
 
   it('opens Inspect on the trained model, switches cells, shows five guesses on hover, exports a PNG', async () => {
     await page.getByRole('button', { name: 'Inspect', exact: true }).first().click();

@@ -11,10 +11,10 @@ import { releaseFusedCaches } from '../../src/engine/fused/sequence.ts';
 import type { CellType } from '../../src/engine/config.ts';
 import type { CharModel } from '../../src/engine/model.ts';
 import { Optimizer } from '../../src/engine/optimizer.ts';
-import { DataParallel, type LocalStep, type ShardBatch } from '../../src/engine/parallel/pool.ts';
+import { DataParallel, type ShardBatch } from '../../src/engine/parallel/pool.ts';
 import type { LayerState } from '../../src/engine/recurrent.ts';
 import { sampleText } from '../../src/engine/sample.ts';
-import { maskedLoss } from '../../src/engine/train.ts';
+import { shardGradients } from '../../src/engine/train.ts';
 
 const B = 8;
 const T = 10;
@@ -26,20 +26,7 @@ function batch(i: number): ShardBatch {
   return { x, y, mask: null, rows: B, steps: T, count: B * T };
 }
 
-const local =
-  (model: CharModel): LocalStep =>
-  (sb, prev) => {
-    const x = tf.tensor2d(sb.x, [sb.rows, sb.steps], 'int32');
-    const y = tf.tensor1d(sb.y, 'int32');
-    let next: LayerState[] = [];
-    const r = tf.variableGrads(() => {
-      const f = model.forward(x, prev);
-      next = f.state.map((l) => l.map((s) => tf.keep(s)));
-      return maskedLoss(f.logits, y, null, sb.count);
-    }, model.variables);
-    tf.dispose([x, y]);
-    return { ...r, next };
-  };
+const local = (model: CharModel) => shardGradients(model);
 
 async function trainSteps(model: CharModel, opt: Optimizer, steps: number, pool: DataParallel | null, carry: { s: LayerState[] }): Promise<void> {
   for (let i = 0; i < steps; i++) {

@@ -322,7 +322,8 @@ interface WasmBackend {
   /** The emscripten Module: its instance's exports (asm) hold the heap's WebAssembly.Memory. */
   wasm?: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
 }
-const simdOf = (b: WasmBackend) => simdKernelsFor(b.wasm?.asm?.memory ?? b.wasm?.wasmMemory);
+/** The SIMD kernels on a wasm backend's heap (null where they cannot load). */
+export const simdOf = (b: Pick<WasmBackend, 'wasm'>) => simdKernelsFor(b.wasm?.asm?.memory ?? b.wasm?.wasmMemory);
 interface CpuBackend {
   data: { get(id: object): { values?: unknown } };
   makeTensorInfo(shape: number[], dtype: string, values?: Float32Array): tf.TensorInfo;
@@ -330,7 +331,8 @@ interface CpuBackend {
 
 const size = (s: number[]) => s.reduce((p, d) => p * d, 1);
 
-function inputsOf(inputs: tf.NamedTensorInfoMap): tf.TensorInfo[] {
+/** A kernel's inputs in runFused's order (named i0, i1, ...). */
+export function inputsOf(inputs: tf.NamedTensorInfoMap): tf.TensorInfo[] {
   const list: tf.TensorInfo[] = [];
   for (let i = 0; inputs[`i${i}`]; i++) list.push(inputs[`i${i}`]!);
   return list;

@@ -15,7 +15,8 @@
  * them off (the per-step path in ./sequence.ts runs), for comparisons.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { simdKernelsFor, type SimdKernels } from './simd.ts';
+import { inputsOf, simdOf } from './kernels.ts';
+import type { SimdKernels } from './simd.ts';
 
 interface EmscriptenModule {
   /** a_id, a_shape*, a_rank, b_id, b_shape*, b_rank, transpose_a, transpose_b, out_id (rank-3 shapes as u32). */
@@ -272,12 +273,6 @@ function contextFor(be: WasmBackend, k: SimdKernels, ins: tf.TensorInfo[]): { ct
   return { ctx, bufs, release: () => scratch.forEach((t) => be.disposeData(t.dataId, true)) };
 }
 
-function inputsOf(inputs: tf.NamedTensorInfoMap): tf.TensorInfo[] {
-  const list: tf.TensorInfo[] = [];
-  for (let i = 0; inputs[`i${i}`]; i++) list.push(inputs[`i${i}`]!);
-  return list;
-}
-
 let state: 'unknown' | 'on' | 'off' = 'unknown';
 
 /**
@@ -293,8 +288,7 @@ export function wholeSequenceKernels(H: number): boolean {
 function register(): boolean {
   if (typeof process !== 'undefined' && process.env?.CHARMER_SEQ_KERNELS === '0') return false;
   const be = tf.backend() as unknown as WasmBackend;
-  const memory = be.wasm?.asm?.memory ?? be.wasm?.wasmMemory;
-  if (typeof be.wasm?._BatchMatMul !== 'function' || !simdKernelsFor(memory)) return false;
+  if (typeof be.wasm?._BatchMatMul !== 'function' || !simdOf(be)) return false;
   for (const def of defs) {
     if (tf.getKernel(def.name, 'wasm')) continue;
     tf.registerKernel({
@@ -302,7 +296,7 @@ function register(): boolean {
       backendName: 'wasm',
       kernelFunc: ({ inputs, backend, attrs }) => {
         const be = backend as unknown as WasmBackend;
-        const k = simdKernelsFor(be.wasm.asm?.memory ?? be.wasm.wasmMemory)!;
+        const k = simdOf(be)!;
         const ins = inputsOf(inputs);
         const outs = def.outShapes(ins.map((t) => t.shape), attrs as unknown as Attrs).map((s) => be.makeOutput(s, 'float32'));
         const { ctx, bufs, release } = contextFor(be, k, [...ins, ...outs]);

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend, hostView } from '../backend.ts';
 import { CharModel, type CharmerMetadata } from '../model.ts';
 import type { LayerState } from '../recurrent.ts';
-import { maskedLoss } from '../train.ts';
+import { shardGradients } from '../train.ts';
 import { Vocabulary } from '../vocabulary.ts';
 import type { FromWorker, InitMessage, StepMessage, ToWorker } from './protocol.ts';
 
@@ -53,15 +53,7 @@ function step(m: StepMessage): void {
   }
   const H = mdl.spec.hidden;
   const prev: LayerState[] = m.state.map((l) => l.map((a) => tf.tensor2d(a, [m.rows, H])));
-  const x = tf.tensor2d(m.x, [m.rows, m.steps], 'int32');
-  const y = tf.tensor1d(m.y, 'int32');
-  const mask = m.mask ? tf.tensor1d(m.mask) : null;
-  let next: LayerState[] = [];
-  const { value, grads: g } = tf.variableGrads(() => {
-    const r = mdl.forward(x, prev, m.dropoutSeed);
-    next = r.state.map((l) => l.map((s) => tf.keep(s)));
-    return maskedLoss(r.logits, y, mask, m.count);
-  }, mdl.variables);
+  const { value, grads: g, next } = shardGradients(mdl, m.dropoutSeed)(m, prev);
   // Reads outside any tidy (on wasm a dataSync inside tidy costs ~70 ms: docs/DESIGN.md).
   let off = 0;
   for (const v of mdl.variables) {
@@ -71,7 +63,7 @@ function step(m: StepMessage): void {
   }
   const loss = value.dataSync()[0]!;
   const state = next.map((l) => l.map((s) => s.dataSync() as Float32Array));
-  tf.dispose([x, y, ...(mask ? [mask] : []), value, ...Object.values(g), ...prev.flat(), ...next.flat()]);
+  tf.dispose([value, ...Object.values(g), ...prev.flat(), ...next.flat()]);
   post({ type: 'done', loss, state, tensors: tf.memory().numTensors });
 }
 
