@@ -62,6 +62,24 @@ function gradsOf(impl: SequenceImpl, cell: CellType, c: Case): tf.Tensor[] {
   return [run.outputs, ...run.state, ...tf.grads(f as never)([c.x, c.K, c.R, c.b, ...c.state])];
 }
 
+/**
+ * Gradients (embedding, kernel, recurrent kernel, bias, initial state) through the first layer
+ * from character ids: the autodiff reference (lookup, then the loop) and the fused table path.
+ */
+function fromIdsGradients(cell: CellType): { want: tf.Tensor[]; got: tf.Tensor[] } {
+  const [B, T, V, I, H] = [3, 6, 7, 5, 4];
+  const c = makeCase(cell, B, T, I, H, 21);
+  const E = tf.randomNormal([V, I], 0, 0.5, 'float32', 99);
+  const ids = tf.tensor2d(Array.from({ length: B * T }, (_, i) => (i * 5 + 3) % V), [B, T], 'int32');
+  const wy = tf.randomNormal([B, T, H], 0, 1, 'float32', 7);
+  const run = (impl: IdsSequenceImpl) =>
+    tf.grads(((e: tf.Tensor2D, K: tf.Tensor2D, R: tf.Tensor2D, b: tf.Tensor1D, ...st: tf.Tensor2D[]) => {
+      const r = impl(cell, { kernel: K, recurrentKernel: R, bias: b }, e, ids, st);
+      return tf.add(tf.sum(tf.mul(r.outputs, wy)), tf.sum(r.state[r.state.length - 1]!));
+    }) as never)([E, c.K, c.R, c.b, ...c.state]);
+  return { want: run(referenceFromIds), got: run(fusedSequenceFromIds) };
+}
+
 /** The stock layer with the same weights (zero initial state: the layers API's default). */
 function stockOutputs(cell: CellType, c: Case): tf.Tensor {
   const H = c.R.shape[0];
@@ -117,18 +135,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
         await chooseBackend(backend);
         setSequenceImpl(null); // referenceFromIds then runs the autodiff reference
         tf.tidy(() => {
-          const [B, T, V, I, H] = [3, 6, 7, 5, 4];
-          const c = makeCase(cell, B, T, I, H, 21);
-          const E = tf.randomNormal([V, I], 0, 0.5, 'float32', 99);
-          const ids = tf.tensor2d(Array.from({ length: B * T }, (_, i) => (i * 5 + 3) % V), [B, T], 'int32');
-          const wy = tf.randomNormal([B, T, H], 0, 1, 'float32', 7);
-          const run = (impl: IdsSequenceImpl) =>
-            tf.grads(((e: tf.Tensor2D, K: tf.Tensor2D, R: tf.Tensor2D, b: tf.Tensor1D, ...st: tf.Tensor2D[]) => {
-              const r = impl(cell, { kernel: K, recurrentKernel: R, bias: b }, e, ids, st);
-              return tf.add(tf.sum(tf.mul(r.outputs, wy)), tf.sum(r.state[r.state.length - 1]!));
-            }) as never)([E, c.K, c.R, c.b, ...c.state]);
-          const want = run(referenceFromIds);
-          const got = run(fusedSequenceFromIds);
+          const { want, got } = fromIdsGradients(cell);
           got.forEach((g, i) => expect(maxRelErr(g, want[i]!), `gradient ${i}`).toBeLessThan(1e-4));
         });
       });
@@ -234,18 +241,7 @@ describe('fused recurrent layers on webgpu (WGSL gate kernels)', () => {
     it(`${cell}: the first layer from ids equals lookup + reference, with gradients`, async (ctx) => {
       if (!(await webgpuOrSkip(ctx))) return;
       setSequenceImpl(null);
-      const [B, T, V, I, H] = [3, 6, 7, 5, 4];
-      const c = makeCase(cell, B, T, I, H, 21);
-      const E = tf.randomNormal([V, I], 0, 0.5, 'float32', 99);
-      const ids = tf.tensor2d(Array.from({ length: B * T }, (_, i) => (i * 5 + 3) % V), [B, T], 'int32');
-      const wy = tf.randomNormal([B, T, H], 0, 1, 'float32', 7);
-      const run = (impl: IdsSequenceImpl) =>
-        tf.grads(((e: tf.Tensor2D, K: tf.Tensor2D, R: tf.Tensor2D, b: tf.Tensor1D, ...st: tf.Tensor2D[]) => {
-          const r = impl(cell, { kernel: K, recurrentKernel: R, bias: b }, e, ids, st);
-          return tf.add(tf.sum(tf.mul(r.outputs, wy)), tf.sum(r.state[r.state.length - 1]!));
-        }) as never)([E, c.K, c.R, c.b, ...c.state]);
-      const want = run(referenceFromIds);
-      const got = run(fusedSequenceFromIds);
+      const { want, got } = fromIdsGradients(cell);
       for (let i = 0; i < got.length; i++) expect(await maxRelErrAsync(got[i]!, want[i]!), `gradient ${i}`).toBeLessThan(1e-4);
     });
   }

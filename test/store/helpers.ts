@@ -1,10 +1,24 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 
 /** A fresh temporary data directory, removed by cleanup(). */
 export function tempDir(prefix = 'charmer-store-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Call at a test file's top level: returns `dir()`, a fresh temporary directory removed after each test. */
+export function tempDirPerTest(): () => string {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = tempDir();
+    dirs.push(d);
+    return d;
+  };
 }
 
 /** A fake but well-formed checkpoint directory (model.json with Charmer metadata + weights.bin). */

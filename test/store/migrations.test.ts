@@ -1,19 +1,11 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LATEST_VERSION, migrate, migrations, openStore } from '../../src/store/index.ts';
-import { tempDir } from './helpers.ts';
+import { tempDirPerTest } from './helpers.ts';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-function dir() {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-}
+const dir = tempDirPerTest();
 
 /** Rows that fit the schema as it was at `version`, so an upgrade must carry them over. */
 function seed(db: Database.Database, version: number): void {

@@ -2,20 +2,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createServices } from '../../src/services/index.ts';
-import { tempDir, writeFakeCheckpoint } from './helpers.ts';
+import { tempDirPerTest, writeFakeCheckpoint } from './helpers.ts';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-function dir() {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-}
+const dir = tempDirPerTest();
 
 /** A pid that surely belongs to no process: one that just exited. */
 function deadPid(): number {
