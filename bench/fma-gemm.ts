@@ -15,35 +15,10 @@
 import v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend } from '../src/engine/backend.ts';
+// The same few-line WebAssembly emitter as the engine's SIMD gate kernels.
+import { get, i32c, section, set, simd, str, uleb, vec, type B } from '../src/engine/fused/simd.ts';
 
-type B = number[];
-const uleb = (n: number): B => {
-  const o: B = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    o.push(b);
-  } while (n);
-  return o;
-};
-const sleb = (n: number): B => {
-  const o: B = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...o, b];
-    o.push(b | 0x80);
-  }
-};
-const str = (s: string): B => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-const vec = (items: B[]): B => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: B): B => [id, ...uleb(body.length), ...body];
-const get = (i: number): B => [0x20, ...uleb(i)];
-const set = (i: number, v: B): B => [...v, 0x21, ...uleb(i)];
 const tee = (i: number, v: B): B => [...v, 0x22, ...uleb(i)];
-const simd = (op: number): B => [0xfd, ...uleb(op)];
-const i32c = (v: number): B => [0x41, ...sleb(v)];
 const [ADD, MUL, SHL, LTU] = [0x6a, 0x6c, 0x74, 0x49];
 
 /** gemm(a, bp, c, M, K, N): C[M,N] = A[M,K]·B, B packed; M % MR == 0, N % (4·NV) == 0. */

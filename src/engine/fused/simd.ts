@@ -23,9 +23,9 @@
  *       (br_if $l (i32.lt_u (local.get $k) (local.get $end)))))
  */
 
-type B = number[];
+export type B = number[];
 
-function uleb(n: number): B {
+export function uleb(n: number): B {
   const out: B = [];
   do {
     let b = n & 0x7f;
@@ -35,7 +35,7 @@ function uleb(n: number): B {
   } while (n);
   return out;
 }
-function sleb(n: number): B {
+export function sleb(n: number): B {
   const out: B = [];
   for (;;) {
     const b = n & 0x7f;
@@ -47,15 +47,15 @@ function sleb(n: number): B {
     out.push(b | 0x80);
   }
 }
-const str = (s: string): B => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-const vec = (items: B[]): B => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: B): B => [id, ...uleb(body.length), ...body];
+export const str = (s: string): B => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+export const vec = (items: B[]): B => [...uleb(items.length), ...items.flat()];
+export const section = (id: number, body: B): B => [id, ...uleb(body.length), ...body];
 
 // Opcodes
-const get = (i: number): B => [0x20, ...uleb(i)];
-const set = (i: number, v: B): B => [...v, 0x21, ...uleb(i)];
-const simd = (op: number): B => [0xfd, ...uleb(op)];
-const i32c = (v: number): B => [0x41, ...sleb(v)];
+export const get = (i: number): B => [0x20, ...uleb(i)];
+export const set = (i: number, v: B): B => [...v, 0x21, ...uleb(i)];
+export const simd = (op: number): B => [0xfd, ...uleb(op)];
+export const i32c = (v: number): B => [0x41, ...sleb(v)];
 const I32_ADD = 0x6a;
 
 function f4(v: number): B {
