@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { benchModel } from '../../bench/harness.ts';
 import { chooseBackend } from '../../src/engine/backend.ts';
 import type { CellType } from '../../src/engine/config.ts';
+import { setFmaGemm } from '../../src/engine/fused/gemm.ts';
 import { fusedSequence, fusedSequenceFromIds, fusedStep, fusedStepFromIds, releaseFusedCaches } from '../../src/engine/fused/sequence.ts';
 import { Optimizer } from '../../src/engine/optimizer.ts';
 import { maskedLoss } from '../../src/engine/train.ts';
@@ -172,12 +173,15 @@ for (const backend of ['cpu', 'wasm'] as const) {
 }
 
 describe('whole-sequence kernels on wasm (one kernel call per layer and direction)', () => {
+  afterAll(() => setFmaGemm(true));
+  // Products through the FMA GEMM (./gemm.ts: 4-row tiles, then 1-row; 8-column panels, then a
+  // half panel at H = 12) and through XNNPACK (5 rows: the last row split off, 3 rows: not).
   for (const cell of CELLS) {
-    // 5 rows: the products split off the last row (XNNPACK's 4-row tiles), 3 rows: they do not
-    for (const B of [3, 5]) it(`${cell}, ${B} rows: runs as one forward and one backward kernel when H % 4 == 0, equal to the reference, no tensors left`, async () => {
+    for (const [B, H, fma] of [[3, 8, false], [5, 8, false], [5, 8, true], [6, 12, true]] as const) it(`${cell}, ${B} rows, ${H} units, products by ${fma ? 'FMA GEMM' : 'XNNPACK'}: runs as one forward and one backward kernel, equal to the reference, no tensors left`, async () => {
       await chooseBackend('wasm');
+      setFmaGemm(fma);
       const name = { lstm: 'CharmerLstmSeq', gru: 'CharmerGruSeq', rnn: 'CharmerRnnSeq' }[cell];
-      const c = makeCase(cell, B, 6, 5, 8, 41);
+      const c = makeCase(cell, B, 6, 5, H, 41);
       const before = tf.memory().numTensors;
       const profile = await tf.profile(() => {
         tf.tidy(() => {

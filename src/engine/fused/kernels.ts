@@ -322,8 +322,10 @@ interface WasmBackend {
   /** The emscripten Module: its instance's exports (asm) hold the heap's WebAssembly.Memory. */
   wasm?: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
 }
+/** A wasm backend's heap as a WebAssembly.Memory (what our modules import). */
+export const wasmMemoryOf = (b: Pick<WasmBackend, 'wasm'>) => b.wasm?.asm?.memory ?? b.wasm?.wasmMemory;
 /** The SIMD kernels on a wasm backend's heap (null where they cannot load). */
-export const simdOf = (b: Pick<WasmBackend, 'wasm'>) => simdKernelsFor(b.wasm?.asm?.memory ?? b.wasm?.wasmMemory);
+export const simdOf = (b: Pick<WasmBackend, 'wasm'>) => simdKernelsFor(wasmMemoryOf(b));
 interface CpuBackend {
   data: { get(id: object): { values?: unknown } };
   makeTensorInfo(shape: number[], dtype: string, values?: Float32Array): tf.TensorInfo;

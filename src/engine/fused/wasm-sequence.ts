@@ -1,21 +1,23 @@
 /**
  * Whole-sequence recurrent kernels for the wasm backend: one TF.js kernel call runs all T steps of
- * a layer, forward or backward. Per step they call the backend's own XNNPACK matrix product
- * (`_BatchMatMul`, the export its MatMul kernel calls) and the SIMD gate kernels (./simd.ts) one
- * batch row at a time, on heap addresses, with scratch buffers reused across steps.
+ * a layer, forward or backward. Per step they call a matrix product and the SIMD gate kernels
+ * (./simd.ts) one batch row at a time, on heap addresses, with scratch buffers reused across steps.
+ * The product is ./gemm.ts's FMA GEMM, with each recurrent weight packed once per call (T steps
+ * share it), where relaxed SIMD is available (1.3x XNNPACK's rate); otherwise the backend's own
+ * XNNPACK product (`_BatchMatMul`, the export its MatMul kernel calls, with its packed-weight cache
+ * keyed by the weight tensor).
  *
  * Why: at 128 units a step's product takes ~115 us, and driving the products and gate kernels
  * through TF.js (runKernel, an output tensor and a disposal each, a typed-array view per input)
  * added tens of microseconds to each: one thread's 2x128 training step went from ~85 to ~83 ms
  * (LSTM) and ~74 to ~68 ms (GRU, two products and two gate kernels a step) with these kernels.
- * The products are the same XNNPACK calls as tf.matMul (same packed-weight cache, keyed by the
- * weight tensor's id), so results are identical to the per-step path.
  *
  * Used on wasm when H is a multiple of 4 and the SIMD module loads; `CHARMER_SEQ_KERNELS=0` turns
  * them off (the per-step path in ./sequence.ts runs), for comparisons.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { inputsOf, simdOf } from './kernels.ts';
+import { gemmFor, packedFloats } from './gemm.ts';
+import { inputsOf, simdOf, wasmMemoryOf } from './kernels.ts';
 import type { SimdKernels } from './simd.ts';
 
 interface EmscriptenModule {
@@ -240,9 +242,21 @@ function contextFor(be: WasmBackend, k: SimdKernels, ins: tf.TensorInfo[]): { ct
     wasm._BatchMatMul(a.id, shapes, 3, b.id, shapes + 12, 3, 0, 0, out.id);
   };
   let tailRows: { floats: number; a: Buf; o: Buf } | undefined;
+  const gemm = gemmFor(wasmMemoryOf(be));
+  const packed = new Map<number, Buf>(); // by weight id: a kernel call's weights are packed once
   const ctx: Ctx = {
     k,
     matMul(a, M, K, b, N, out) {
+      if (gemm && N % 4 === 0) {
+        let bp = packed.get(b.id);
+        if (!bp) {
+          bp = ctx.scratch(packedFloats(K, N));
+          gemm.pack(b.addr, bp.addr, K, N);
+          packed.set(b.id, bp);
+        }
+        gemm.gemm(a.addr, K * F, F, bp.addr, out.addr, M, K, N);
+        return;
+      }
       // XNNPACK's wasm GEMM works in tiles of 4 rows, so 25 rows (a 2-thread shard of batch 50)
       // cost as much as 28: [25, 512]x[512, 2048] took 1,842 us, [24, ...] 1,590 and [1, ...] 130.
       // With M % 4 == 1 the last row goes as a product of its own (through 1-row scratch).

@@ -1,0 +1,230 @@
+/**
+ * A float32 matrix product for the wasm backend, faster than its XNNPACK GEMM on this machine:
+ * WebAssembly emitted here (like ./simd.ts) with relaxed SIMD's fused multiply-add
+ * (`f32x4.relaxed_madd`), a register tile of 4 rows x 8 columns, and B packed into panels of 8
+ * columns ([ceil(N/8)][K][8], the last one zero-padded). It imports the backend's `memory` and
+ * works on heap addresses.
+ *
+ * Why: at 512 units ~80% of a training step is matrix products. `npx tsx bench/fma-gemm.ts`
+ * measured XNNPACK at 36.7-37.6 GFLOP/s and this tile at 48.0-48.4 on every product shape of a
+ * 2x512 LSTM step (one thread); without FMA (mul + add) the same tile ran at ~27.7 and unpacked B
+ * at 26-30, so without relaxed SIMD it is not used (XNNPACK runs). Results agree with XNNPACK
+ * within 4e-7 relative (the FMA rounds once where mul + add rounds twice).
+ *
+ * Node 20's V8 (11.3) has relaxed SIMD only behind --experimental-wasm-relaxed-simd: it is set at
+ * run time before the module is compiled (V8 11.4+, so Node 22 and Electron 45, has it on by
+ * default). `CHARMER_FMA=0` turns the GEMM off, for comparisons.
+ *
+ * Shapes: any M and K, N a multiple of 4 (the rows past the last 4-row block use a 1-row tile; a
+ * final half panel stores 4 columns). A is read through strides, so a transposed A needs no copy;
+ * B is packed from its plain [K, N] layout (`pack`) or from Bᵀ's [N, K] (`packT`).
+ */
+import { createRequire } from 'node:module';
+import { get, i32c, section, set, simd, str, uleb, vec, type B } from './simd.ts';
+
+const [ADD, MUL, AND, SHL, LTU] = [0x6a, 0x6c, 0x71, 0x74, 0x49];
+const tee = (i: number, v: B): B => [...v, 0x22, ...uleb(i)];
+/** if (cond) { body } */
+const when = (cond: B, body: B): B => [...cond, 0x04, 0x40, ...body, 0x0b];
+/** do { body } while (cond) */
+const repeat = (body: B, cond: B): B => [0x03, 0x40, ...body, ...cond, 0x0d, 0x00, 0x0b];
+/** local += v; and then (local <u limit) as the loop condition */
+const stepWhile = (local: number, v: B, limit: B): B => [...tee(local, [...get(local), ...v, ADD]), ...limit, LTU];
+const add = (...xs: B[]): B => xs.reduce((s, x) => [...s, ...x, ADD]);
+const vload = (addr: B, offset = 0): B => [...addr, ...simd(0x00), 0x02, ...uleb(offset)];
+const vstore = (addr: B, v: B, offset = 0): B => [...addr, ...v, ...simd(0x0b), 0x02, ...uleb(offset)];
+const ZERO: B = [...simd(0x0c), ...new Array<number>(16).fill(0)];
+const fma = (a: B, b: B, c: B): B => [...a, ...b, ...c, ...simd(0x105)];
+
+/** Locals after the parameters: every i32 first, then the v128s (so i() may not follow v()). */
+class Locals {
+  private i32s = 0;
+  private v128s = 0;
+  constructor(private readonly params: number) {}
+  i(): number {
+    if (this.v128s) throw new Error('gemm emitter: i32 locals come before v128 locals');
+    return this.params + this.i32s++;
+  }
+  v(): number {
+    return this.params + this.i32s + this.v128s++;
+  }
+  /** The function's code entry: its local declarations and body. */
+  fn(body: B): B {
+    const fn = [...vec([[...uleb(this.i32s), 0x7f], [...uleb(this.v128s), 0x7b]]), ...body, 0x0b];
+    return [...uleb(fn.length), ...fn];
+  }
+}
+
+/** gemm(a, rs, ks, bp, c, M, K, N): C[M, N] = A·B with A(r, k) at a + r·rs + k·ks bytes. */
+function gemmFn(): B {
+  const [a, rs, ks, bp, c, M, K, N] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const L = new Locals(8);
+  const [i, j, pb, pbj, pc, ldc, ka, kend, mfull, nfull, panel] = Array.from({ length: 11 }, () => L.i());
+  const pa = [L.i(), L.i(), L.i(), L.i()];
+  const acc = pa.map(() => [L.v(), L.v()]);
+  const bv = [L.v(), L.v()];
+  const av = L.v();
+
+  const tile = (MR: number, storeV: number): B => [
+    ...acc.slice(0, MR).flat().flatMap((x) => set(x, ZERO)),
+    ...set(pb, get(pbj)),
+    ...set(ka, i32c(0)),
+    ...repeat(
+      [
+        ...bv.flatMap((x, v) => set(x, vload(get(pb), 16 * v))),
+        ...set(pb, add(get(pb), i32c(32))),
+        ...pa.slice(0, MR).flatMap((p, r) => [
+          ...set(av, [...add(get(p), get(ka)), ...simd(0x09), 0x02, 0x00]),
+          ...bv.flatMap((b, v) => set(acc[r]![v]!, fma(get(av), get(b), get(acc[r]![v]!)))),
+        ]),
+      ],
+      stepWhile(ka, get(ks), get(kend)),
+    ),
+    ...set(pc, add(get(c), [...get(i), ...get(ldc), MUL], [...get(j), ...i32c(2), SHL])),
+    ...acc.slice(0, MR).flatMap((row, r) => [
+      ...row.slice(0, storeV).flatMap((x, v) => vstore(get(pc), get(x), 16 * v)),
+      ...(r < MR - 1 ? set(pc, add(get(pc), get(ldc))) : []),
+    ]),
+  ];
+  const rows = (MR: number): B => [
+    ...pa.slice(0, MR).flatMap((p, r) => set(p, add(get(a), [...get(i), ...i32c(r), ADD, ...get(rs), MUL]))),
+    ...set(pbj, get(bp)),
+    ...set(j, i32c(0)),
+    ...when(get(nfull), repeat([...tile(MR, 2), ...set(pbj, add(get(pbj), get(panel)))], stepWhile(j, i32c(8), get(nfull)))),
+    ...when([...get(N), ...i32c(4), AND], tile(MR, 1)),
+  ];
+  return L.fn([
+    ...set(ldc, [...get(N), ...i32c(2), SHL]),
+    ...set(kend, [...get(K), ...get(ks), MUL]),
+    ...set(panel, [...get(K), ...i32c(5), SHL]),
+    ...set(mfull, [...get(M), ...i32c(-4), AND]),
+    ...set(nfull, [...get(N), ...i32c(-8), AND]),
+    ...set(i, i32c(0)),
+    ...when(get(mfull), repeat(rows(4), stepWhile(i, i32c(4), get(mfull)))),
+    ...when([...get(i), ...get(M), LTU], repeat(rows(1), stepWhile(i, i32c(1), get(M)))),
+  ]);
+}
+
+/** pack(b, bp, K, N): B [K, N] (row-major) into panels of 8 columns. */
+function packFn(): B {
+  const [b, bp, K, N] = [0, 1, 2, 3];
+  const L = new Locals(4);
+  const [src, out, j, k, ldb, nfullBytes] = Array.from({ length: 6 }, () => L.i());
+  const column = (second: B): B => [
+    ...set(src, add(get(b), get(j))),
+    ...set(k, i32c(0)),
+    ...repeat(
+      [...vstore(get(out), vload(get(src))), ...vstore(get(out), second, 16), ...set(out, add(get(out), i32c(32))), ...set(src, add(get(src), get(ldb)))],
+      stepWhile(k, i32c(1), get(K)),
+    ),
+  ];
+  return L.fn([
+    ...set(ldb, [...get(N), ...i32c(2), SHL]),
+    ...set(nfullBytes, [...get(N), ...i32c(-8), AND, ...i32c(2), SHL]),
+    ...set(out, get(bp)),
+    ...set(j, i32c(0)),
+    ...when(get(nfullBytes), repeat(column(vload(get(src), 16)), stepWhile(j, i32c(32), get(nfullBytes)))),
+    ...when([...get(N), ...i32c(4), AND], column(ZERO)),
+  ]);
+}
+
+/** packT(x, bp, K, N): B = xᵀ, x [N, K] (row-major), into panels of 8 columns. */
+function packTFn(): B {
+  const [x, bp, K, N] = [0, 1, 2, 3];
+  const L = new Locals(4);
+  const [row, src, out, k, p, ldx, nfull] = Array.from({ length: 7 }, () => L.i());
+  const off = Array.from({ length: 8 }, () => L.i());
+  const f32load = (addr: B): B => [...addr, 0x2a, 0x02, 0x00];
+  const f32store = (addr: B, v: B, offset: number): B => [...addr, ...v, 0x38, 0x02, ...uleb(offset)];
+  const panelOf = (cols: number): B => [
+    ...set(src, get(row)),
+    ...set(k, i32c(0)),
+    ...repeat(
+      [
+        ...off.slice(0, cols).flatMap((o, q) => f32store(get(out), f32load(add(get(src), get(o))), 4 * q)),
+        ...(cols < 8 ? vstore(get(out), ZERO, 16) : []),
+        ...set(out, add(get(out), i32c(32))),
+        ...set(src, add(get(src), i32c(4))),
+      ],
+      stepWhile(k, i32c(1), get(K)),
+    ),
+  ];
+  return L.fn([
+    ...set(ldx, [...get(K), ...i32c(2), SHL]),
+    ...off.flatMap((o, q) => set(o, [...get(ldx), ...i32c(q), MUL])),
+    ...set(nfull, [...get(N), ...i32c(-8), AND]),
+    ...set(out, get(bp)),
+    ...set(row, get(x)),
+    ...set(p, i32c(0)),
+    ...when(get(nfull), repeat([...panelOf(8), ...set(row, add(get(row), [...get(ldx), ...i32c(3), SHL]))], stepWhile(p, i32c(8), get(nfull)))),
+    ...when([...get(N), ...i32c(4), AND], panelOf(4)),
+  ]);
+}
+
+export function gemmModuleBytes(): Uint8Array<ArrayBuffer> {
+  const sig = (n: number): B => [0x60, ...vec(new Array(n).fill([0x7f])), 0x00];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([sig(8), sig(4)])),
+    ...section(2, vec([[...str('env'), ...str('memory'), 0x02, 0x00, 0x00]])),
+    ...section(3, vec([[0], [1], [1]])),
+    ...section(7, vec([[...str('gemm'), 0x00, 0], [...str('pack'), 0x00, 1], [...str('packT'), 0x00, 2]])),
+    ...section(10, vec([gemmFn(), packFn(), packTFn()])),
+  ]);
+}
+
+export interface Gemm {
+  /** C[M, N] = A·B, all addresses in bytes; A(r, k) at a + r·rs + k·ks; bp from pack/packT; N % 4 == 0, K > 0. */
+  gemm(a: number, rs: number, ks: number, bp: number, c: number, M: number, K: number, N: number): void;
+  /** Pack B [K, N] at b into bp (packedFloats(K, N) floats). */
+  pack(b: number, bp: number, K: number, N: number): void;
+  /** Pack B = xᵀ from x [N, K] at x into bp. */
+  packT(x: number, bp: number, K: number, N: number): void;
+}
+
+/** Floats a packed B [K, N] takes. */
+export const packedFloats = (K: number, N: number): number => K * Math.ceil(N / 8) * 8;
+
+let compiled: WebAssembly.Module | null | undefined;
+let enabled = typeof process === 'undefined' || process.env?.CHARMER_FMA !== '0';
+/** Turn the GEMM off or on again (tests run both paths; `CHARMER_FMA=0` starts with it off). */
+export function setFmaGemm(on: boolean): void {
+  enabled = on;
+}
+const byMemory = new WeakMap<WebAssembly.Memory, Gemm | null>();
+
+/** Compile once; null where relaxed SIMD cannot be had (then XNNPACK does the products). */
+function compile(): WebAssembly.Module | null {
+  const bytes = gemmModuleBytes();
+  if (!WebAssembly.validate(bytes) && typeof process !== 'undefined' && process.versions?.node) {
+    try {
+      // V8 11.3 (Node 20) ships relaxed SIMD behind a flag; it applies to modules compiled after it.
+      createRequire(import.meta.url)('node:v8').setFlagsFromString('--experimental-wasm-relaxed-simd');
+    } catch {
+      return null;
+    }
+  }
+  try {
+    return WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The GEMM bound to a wasm backend's memory, or null (no relaxed SIMD, shared memory, CHARMER_FMA=0). */
+export function gemmFor(memory: WebAssembly.Memory | undefined): Gemm | null {
+  if (!memory || !enabled) return null;
+  const have = byMemory.get(memory);
+  if (have !== undefined) return have;
+  if (compiled === undefined) compiled = compile();
+  let g: Gemm | null = null;
+  if (compiled) {
+    try {
+      g = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as Gemm;
+    } catch {
+      g = null; // a shared memory (the threaded wasm build) does not match the import
+    }
+  }
+  byMemory.set(memory, g);
+  return g;
+}

@@ -1,0 +1,86 @@
+/**
+ * The FMA GEMM (src/engine/fused/gemm.ts) against a float64 product in JavaScript, on its own
+ * memory, for every tail its emitter has (rows past the 4-row blocks, a half panel of 4 columns,
+ * K = 1) and both layouts of A and B; and through tf.matMul on the wasm backend (the BatchMatMul
+ * replacement, products of at least MIN_ROWS rows) against the cpu backend.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { chooseBackend } from '../../src/engine/backend.ts';
+import { gemmFor, packedFloats, setFmaGemm } from '../../src/engine/fused/gemm.ts';
+import { MIN_ROWS } from '../../src/engine/fused/wasm-matmul.ts';
+import { Rng } from '../../src/engine/rng.ts';
+
+const rng = new Rng(7);
+const random = () => rng.next();
+const values = (n: number) => Float32Array.from({ length: n }, () => random() - 0.5);
+
+describe('FMA GEMM', () => {
+  afterAll(() => setFmaGemm(true));
+
+  it('is available on this runtime (relaxed SIMD, switched on at run time on Node 20)', () => {
+    expect(gemmFor(new WebAssembly.Memory({ initial: 1 }))).not.toBeNull();
+  });
+
+  it('equals a float64 product for every tail and layout, and writes nothing past C', () => {
+    const memory = new WebAssembly.Memory({ initial: 64 });
+    const g = gemmFor(memory)!;
+    const shapes = [[1, 1, 4], [3, 5, 8], [4, 7, 12], [5, 3, 4], [9, 17, 44], [25, 128, 512], [67, 33, 20]];
+    for (const [M, K, N] of shapes as [number, number, number][]) {
+      for (const ta of [false, true]) {
+        for (const tb of [false, true]) {
+          const A = values(M * K);
+          const Bm = values(K * N);
+          const f = new Float32Array(memory.buffer);
+          const [pa, pb, pp] = [0, M * K, M * K + K * N];
+          const pc = pp + packedFloats(K, N);
+          for (let r = 0; r < M; r++) for (let k = 0; k < K; k++) f[pa + (ta ? k * M + r : r * K + k)] = A[r * K + k]!;
+          for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) f[pb + (tb ? n * K + k : k * N + n)] = Bm[k * N + n]!;
+          f.fill(NaN, pc, pc + M * N + 8);
+          (tb ? g.packT : g.pack)(pb * 4, pp * 4, K, N);
+          g.gemm(pa * 4, ta ? 4 : K * 4, ta ? M * 4 : 4, pp * 4, pc * 4, M, K, N);
+          let err = 0;
+          for (let r = 0; r < M; r++) {
+            for (let n = 0; n < N; n++) {
+              let s = 0;
+              for (let k = 0; k < K; k++) s += A[r * K + k]! * Bm[k * N + n]!;
+              err = Math.max(err, Math.abs(s - f[pc + r * N + n]!));
+            }
+          }
+          const where = `[${M},${K}]x[${K},${N}] transposeA ${ta} transposeB ${tb}`;
+          expect(err, where).toBeLessThan(1e-5 * Math.sqrt(K));
+          expect(Array.from(f.subarray(pc + M * N, pc + M * N + 8)).every(Number.isNaN), `${where}: wrote past C`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('tf.matMul on wasm equals the cpu backend with the GEMM on, off, transposed, batched, and leaves no tensors', async () => {
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[MIN_ROWS, 40], [40, 12], false, false],
+      [[MIN_ROWS + 5, 33], [33, 64], false, false],
+      [[70, 33], [64, 70], true, true],
+      [[33, 70], [33, 20], true, false],
+      [[1, 90, 16], [1, 16, 24], false, false],
+      [[100, 16], [16, 10], false, false], // N % 4 != 0: XNNPACK
+      [[3, 16], [16, 8], false, false], // few rows: XNNPACK
+    ];
+    for (const [sa, sb, ta, tb] of cases) {
+      const a = values(sa.reduce((p, d) => p * d, 1));
+      const b = values(sb.reduce((p, d) => p * d, 1));
+      const run = () => tf.tidy(() => Array.from(tf.matMul(tf.tensor(a, sa), tf.tensor(b, sb), ta, tb).dataSync()));
+      await chooseBackend('cpu');
+      const want = run();
+      await chooseBackend('wasm');
+      for (const on of [true, false]) {
+        setFmaGemm(on);
+        const before = tf.memory().numTensors;
+        const got = run();
+        expect(tf.memory().numTensors).toBe(before);
+        expect(got.length).toBe(want.length);
+        const err = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0);
+        expect(err, `${sa} x ${sb} (${ta}, ${tb}), GEMM ${on}`).toBeLessThan(1e-4);
+      }
+    }
+  });
+});
