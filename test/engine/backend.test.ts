@@ -1,8 +1,8 @@
 /**
  * backend.ts's wasm kernel replacements give what the stock kernels give: Slice read through a heap
  * view (the stock one copies its whole input first), Identity sharing storage (the stock one
- * copies) and transposed matMul (transposed explicitly first), checked against the plain-JS cpu
- * backend or known values.
+ * copies), UnsortedSegmentSum (missing from wasm) and transposed matMul (transposed explicitly
+ * first), checked against the plain-JS cpu backend or known values.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
@@ -51,6 +51,18 @@ describe('wasm kernel replacements', () => {
     expect(Array.from(v.dataSync())).toEqual([2, 4, 6, 8]);
     tf.dispose([b, v]);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('UnsortedSegmentSum (SIMD rows and JS rows) equals the cpu backend, ignoring ids out of range', async () => {
+    for (const inner of [8, 6, 1]) {
+      const ids = [3, 0, 3, -1, 1, 3, 7, 0];
+      const x = Array.from({ length: ids.length * inner }, (_, i) => Math.sin(i) * 10);
+      const run = () => tf.tidy(() => Array.from(tf.unsortedSegmentSum(tf.tensor2d(x, [ids.length, inner]), tf.tensor1d(ids, 'int32'), 5).dataSync()));
+      const want = await on('cpu', run);
+      const got = await on('wasm', run);
+      expect(got.length, `inner ${inner}`).toBe(5 * inner);
+      got.forEach((g, i) => expect(g, `inner ${inner}, element ${i}`).toBeCloseTo(want[i]!, 4));
+    }
   });
 
   it('matMul with transposed operands equals the cpu backend', async () => {

@@ -60,9 +60,13 @@ export function gatherRows(table: T2, ids: tf.Tensor1D): T2 {
   return f(table);
 }
 
-/** Column sums [N, M] -> [M] as a product with ones (tf.sum over axis 0 transposes first on wasm). */
+/**
+ * Column sums [N, M] -> [M]: one pass (CharmerColumnSum) on cpu and wasm, where tf.sum over axis 0
+ * transposes first and a product with ones makes XNNPACK pack all of x; that product on webgpu.
+ */
 function colSum(x: tf.Tensor): tf.Tensor {
-  return tf.reshape(tf.matMul(tf.ones([1, x.shape[0]!]), x as T2), [x.shape[1]!]);
+  if (onWebGPU()) return tf.reshape(tf.matMul(tf.ones([1, x.shape[0]!]), x as T2), [x.shape[1]!]);
+  return runFused('CharmerColumnSum', [x], { H: x.shape[1]! })[0]!;
 }
 
 /** h_{t-1} for every row b*T+t: h0 then the outputs shifted by one step. */

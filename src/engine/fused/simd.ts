@@ -349,6 +349,14 @@ const fns: FnDef[] = [
     },
   },
   {
+    // dst[j] += src[j] over n floats (a column sum, one row at a time): dst, src, n
+    name: 'addInto',
+    params: 3,
+    build(f) {
+      return f.st(0, 0, add(f.ld(0), f.ld(1)));
+    },
+  },
+  {
     // Σ g² over n floats (n % 4 == 0, n > 0): g, n -> f32 (four lanes summed at the end)
     name: 'sumSquares',
     params: 2,
@@ -433,6 +441,7 @@ export interface SimdKernels {
   gruBwdB: K;
   rnnFwd: K;
   rnnBwd: K;
+  addInto: K;
   adam: K;
   rmsprop: K;
   sumSquares: (p: number, n: number) => number;

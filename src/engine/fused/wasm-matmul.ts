@@ -1,15 +1,16 @@
 /**
  * The wasm backend's BatchMatMul through ./gemm.ts's FMA GEMM where that is faster than XNNPACK:
  * float32, no real batch (every batch dimension 1), N a multiple of 4 and at least MIN_ROWS rows.
- * B is packed at every call (from either layout, so transposeB costs nothing extra) and A is read
- * through strides (transposeA costs nothing either). Anything else returns null and goes to the
- * original kernel.
+ * B is packed at every call (from either layout, so transposeB costs nothing extra). A transposed
+ * A is transposed explicitly first: reading it through strides (4 floats of each 2 KB line a
+ * step) ran at 0.9-1.1x XNNPACK on the weight-gradient shapes, against 1.5-1.65x with the copy
+ * (`npx tsx bench/fma-gemm.ts`). Anything else returns null and goes to the original kernel.
  *
  * Why the row threshold: XNNPACK caches a weight's packed form while the tensor lives, so the
  * small products that repeat with one weight (a sampling step: 1-50 rows) are cheaper there; from
  * MIN_ROWS rows up, packing per call costs less than the FMA tile saves (bench/fma-gemm.ts).
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { gemmFor, packedFloats } from './gemm.ts';
 import { wasmMemoryOf } from './kernels.ts';
 
@@ -37,12 +38,13 @@ export function fmaBatchMatMul(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: b
   const be = backend as WasmBackend;
   const g = gemmFor(wasmMemoryOf(be));
   if (!g) return null;
+  const at = transposeA ? (tf.getKernel('Transpose', 'wasm')!.kernelFunc({ inputs: { x: a }, backend: be as never, attrs: { perm: [...batchA.map((_, i) => i), batchA.length + 1, batchA.length] } as never }) as tf.TensorInfo) : a;
   const out = be.makeOutput([...(batchA.length >= batchB.length ? batchA : batchB), M, N], 'float32');
   const packed = be.makeOutput([packedFloats(K, N)], 'float32');
-  // Addresses after every allocation: they do not move when the heap grows, but read them once.
   const addr = (t: tf.TensorInfo): number => be.dataIdMap.get(t.dataId)!.memoryOffset;
   (transposeB ? g.packT : g.pack)(addr(b), addr(packed), K, N);
-  g.gemm(addr(a), transposeA ? F : K * F, transposeA ? M * F : F, addr(packed), addr(out), M, K, N);
+  g.gemm(addr(at), K * F, F, addr(packed), addr(out), M, K, N);
   be.disposeData(packed.dataId, true);
+  if (at !== a) be.disposeData(at.dataId, true);
   return out;
 }
