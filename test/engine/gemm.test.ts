@@ -1,13 +1,13 @@
 /**
  * The FMA GEMM (src/engine/fused/gemm.ts) against a float64 product in JavaScript, on its own
  * memory, for every tail its emitter has (rows past the 4-row blocks, a half panel of 4 columns,
- * K = 1) and both layouts of A and B; and through tf.matMul on the wasm backend (the BatchMatMul
+ * K = 1, a last column group narrower than the others) and both layouts of A and B; and through tf.matMul on the wasm backend (the BatchMatMul
  * replacement, products of at least MIN_ROWS rows) against the cpu backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chooseBackend } from '../../src/engine/backend.ts';
-import { gemmFor, packedFloats, setFmaGemm } from '../../src/engine/fused/gemm.ts';
+import { gemmFor, groupColumns, packedFloats, setFmaGemm } from '../../src/engine/fused/gemm.ts';
 import { MIN_ROWS } from '../../src/engine/fused/wasm-matmul.ts';
 import { Rng } from '../../src/engine/rng.ts';
 
@@ -25,10 +25,10 @@ describe('FMA GEMM', () => {
   it('equals a float64 product for every tail and layout, and writes nothing past C', () => {
     const memory = new WebAssembly.Memory({ initial: 64 });
     const g = gemmFor(memory)!;
-    const shapes = [[1, 1, 4], [3, 5, 8], [4, 7, 12], [5, 3, 4], [9, 17, 44], [25, 128, 512], [67, 33, 20]];
+    const shapes = [[1, 1, 4], [3, 5, 8], [4, 7, 12], [5, 3, 4], [9, 17, 44], [25, 128, 512], [67, 33, 20], [6, 9, 60]];
     for (const [M, K, N] of shapes as [number, number, number][]) {
-      for (const ta of [false, true]) {
-        for (const tb of [false, true]) {
+      for (const [ta, tb, G] of [[false, false, groupColumns(K)], [true, false, 8], [false, true, 16], [true, true, 24]] as const) {
+        {
           const A = values(M * K);
           const Bm = values(K * N);
           const f = new Float32Array(memory.buffer);
@@ -38,7 +38,7 @@ describe('FMA GEMM', () => {
           for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) f[pb + (tb ? n * K + k : k * N + n)] = Bm[k * N + n]!;
           f.fill(NaN, pc, pc + M * N + 8);
           (tb ? g.packT : g.pack)(pb * 4, pp * 4, K, N);
-          g.gemm(pa * 4, ta ? 4 : K * 4, ta ? M * 4 : 4, pp * 4, pc * 4, M, K, N);
+          g.gemm(pa * 4, ta ? 4 : K * 4, ta ? M * 4 : 4, pp * 4, pc * 4, M, K, N, G);
           let err = 0;
           for (let r = 0; r < M; r++) {
             for (let n = 0; n < N; n++) {
@@ -47,7 +47,7 @@ describe('FMA GEMM', () => {
               err = Math.max(err, Math.abs(s - f[pc + r * N + n]!));
             }
           }
-          const where = `[${M},${K}]x[${K},${N}] transposeA ${ta} transposeB ${tb}`;
+          const where = `[${M},${K}]x[${K},${N}] transposeA ${ta} transposeB ${tb}, ${G} columns a group`;
           expect(err, where).toBeLessThan(1e-5 * Math.sqrt(K));
           expect(Array.from(f.subarray(pc + M * N, pc + M * N + 8)).every(Number.isNaN), `${where}: wrote past C`).toBe(true);
         }

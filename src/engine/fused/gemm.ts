@@ -55,11 +55,16 @@ class Locals {
   }
 }
 
-/** gemm(a, rs, ks, bp, c, M, K, N): C[M, N] = A·B with A(r, k) at a + r·rs + k·ks bytes. */
+/**
+ * gemm(a, rs, ks, bp, c, M, K, N, G): C[M, N] = A·B with A(r, k) at a + r·rs + k·ks bytes.
+ * Columns go in groups of G (a multiple of 8): every row block runs over one group's panels
+ * before the next group, so that group of B (K·G floats) stays in cache while all of A streams
+ * past it, instead of all of B streaming from memory for every 4 rows.
+ */
 function gemmFn(): B {
-  const [a, rs, ks, bp, c, M, K, N] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const L = new Locals(8);
-  const [i, j, pb, pbj, pc, ldc, ka, kend, mfull, nfull, panel] = Array.from({ length: 11 }, () => L.i());
+  const [a, rs, ks, bp, c, M, K, N, G] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const L = new Locals(9);
+  const [i, j, pb, pbj, pc, ldc, ka, kend, mfull, nfull, panel, jg, jend, pbg] = Array.from({ length: 14 }, () => L.i());
   const pa = [L.i(), L.i(), L.i(), L.i()];
   const acc = pa.map(() => [L.v(), L.v()]);
   const bv = [L.v(), L.v()];
@@ -86,22 +91,39 @@ function gemmFn(): B {
       ...(r < MR - 1 ? set(pc, add(get(pc), get(ldc))) : []),
     ]),
   ];
-  const rows = (MR: number): B => [
+  /** Rows i..i+MR-1 against the panels of columns jg..jend-1 (full), or the half panel at jg. */
+  const rows = (MR: number, full: boolean): B => [
     ...pa.slice(0, MR).flatMap((p, r) => set(p, add(get(a), [...get(i), ...i32c(r), ADD, ...get(rs), MUL]))),
-    ...set(pbj, get(bp)),
-    ...set(j, i32c(0)),
-    ...when(get(nfull), repeat([...tile(MR, 2), ...set(pbj, add(get(pbj), get(panel)))], stepWhile(j, i32c(8), get(nfull)))),
-    ...when([...get(N), ...i32c(4), AND], tile(MR, 1)),
+    ...set(pbj, get(pbg)),
+    ...set(j, get(jg)),
+    ...(full ? repeat([...tile(MR, 2), ...set(pbj, add(get(pbj), get(panel)))], stepWhile(j, i32c(8), get(jend))) : tile(MR, 1)),
   ];
+  const allRows = (full: boolean): B => [
+    ...set(i, i32c(0)),
+    ...when(get(mfull), repeat(rows(4, full), stepWhile(i, i32c(4), get(mfull)))),
+    ...when([...get(i), ...get(M), LTU], repeat(rows(1, full), stepWhile(i, i32c(1), get(M)))),
+  ];
+  const panelAt = (col: B): B => add(get(bp), [...col, ...i32c(3), 0x76 /* shr_u */, ...get(panel), MUL]);
   return L.fn([
     ...set(ldc, [...get(N), ...i32c(2), SHL]),
     ...set(kend, [...get(K), ...get(ks), MUL]),
     ...set(panel, [...get(K), ...i32c(5), SHL]),
     ...set(mfull, [...get(M), ...i32c(-4), AND]),
     ...set(nfull, [...get(N), ...i32c(-8), AND]),
-    ...set(i, i32c(0)),
-    ...when(get(mfull), repeat(rows(4), stepWhile(i, i32c(4), get(mfull)))),
-    ...when([...get(i), ...get(M), LTU], repeat(rows(1), stepWhile(i, i32c(1), get(M)))),
+    ...set(jg, i32c(0)),
+    ...when(
+      get(nfull),
+      repeat(
+        [
+          // jend = min(jg + G, nfull)
+          ...set(jend, [...add(get(jg), get(G)), ...get(nfull), ...add(get(jg), get(G)), ...get(nfull), LTU, 0x1b]),
+          ...set(pbg, panelAt(get(jg))),
+          ...allRows(true),
+        ],
+        [...tee(jg, get(jend)), ...get(nfull), LTU],
+      ),
+    ),
+    ...when([...get(N), ...i32c(4), AND], [...set(jg, get(nfull)), ...set(pbg, panelAt(get(nfull))), ...allRows(false)]),
   ]);
 }
 
@@ -165,7 +187,7 @@ export function gemmModuleBytes(): Uint8Array<ArrayBuffer> {
   const sig = (n: number): B => [0x60, ...vec(new Array(n).fill([0x7f])), 0x00];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([sig(8), sig(4)])),
+    ...section(1, vec([sig(9), sig(4)])),
     ...section(2, vec([[...str('env'), ...str('memory'), 0x02, 0x00, 0x00]])),
     ...section(3, vec([[0], [1], [1]])),
     ...section(7, vec([[...str('gemm'), 0x00, 0], [...str('pack'), 0x00, 1], [...str('packT'), 0x00, 2]])),
@@ -174,13 +196,20 @@ export function gemmModuleBytes(): Uint8Array<ArrayBuffer> {
 }
 
 export interface Gemm {
-  /** C[M, N] = A·B, all addresses in bytes; A(r, k) at a + r·rs + k·ks; bp from pack/packT; N % 4 == 0, K > 0. */
-  gemm(a: number, rs: number, ks: number, bp: number, c: number, M: number, K: number, N: number): void;
+  /**
+   * C[M, N] = A·B, all addresses in bytes; A(r, k) at a + r·rs + k·ks; bp from pack/packT;
+   * N % 4 == 0, K > 0; G columns of B at a time (a multiple of 8: groupColumns(K)).
+   */
+  gemm(a: number, rs: number, ks: number, bp: number, c: number, M: number, K: number, N: number, G: number): void;
   /** Pack B [K, N] at b into bp (packedFloats(K, N) floats). */
   pack(b: number, bp: number, K: number, N: number): void;
   /** Pack B = xᵀ from x [N, K] at x into bp. */
   packT(x: number, bp: number, K: number, N: number): void;
 }
+
+/** Columns of B per group: about GROUP_BYTES of packed B, at least one panel. */
+export const groupColumns = (K: number): number => Math.max(8, Math.floor(GROUP_BYTES / (K * 32)) * 8);
+const GROUP_BYTES = 256 * 1024;
 
 /** Floats a packed B [K, N] takes. */
 export const packedFloats = (K: number, N: number): number => K * Math.ceil(N / 8) * 8;

@@ -11,7 +11,7 @@
  * MIN_ROWS rows up, packing per call costs less than the FMA tile saves (bench/fma-gemm.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { gemmFor, packedFloats } from './gemm.ts';
+import { gemmFor, groupColumns, packedFloats } from './gemm.ts';
 import { wasmMemoryOf } from './kernels.ts';
 
 export const MIN_ROWS = 64;
@@ -43,7 +43,7 @@ export function fmaBatchMatMul(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: b
   const packed = be.makeOutput([packedFloats(K, N)], 'float32');
   const addr = (t: tf.TensorInfo): number => be.dataIdMap.get(t.dataId)!.memoryOffset;
   (transposeB ? g.packT : g.pack)(addr(b), addr(packed), K, N);
-  g.gemm(addr(at), K * F, F, addr(packed), addr(out), M, K, N);
+  g.gemm(addr(at), K * F, F, addr(packed), addr(out), M, K, N, groupColumns(K));
   be.disposeData(packed.dataId, true);
   if (at !== a) be.disposeData(at.dataId, true);
   return out;
