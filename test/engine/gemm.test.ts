@@ -62,7 +62,9 @@ describe('FMA GEMM', () => {
       [[70, 33], [64, 70], true, true],
       [[33, 70], [33, 20], true, false],
       [[1, 90, 16], [1, 16, 24], false, false],
-      [[100, 16], [16, 10], false, false], // N % 4 != 0: XNNPACK
+      [[100, 16], [16, 10], false, false], // N % 4 != 0: padded columns
+      [[70, 9], [65, 9], false, true],
+      [[9, 66], [9, 65], true, false],
       [[3, 16], [16, 8], false, false], // few rows: XNNPACK
     ];
     for (const [sa, sb, ta, tb] of cases) {

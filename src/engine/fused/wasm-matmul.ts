@@ -1,6 +1,7 @@
 /**
  * The wasm backend's BatchMatMul through ./gemm.ts's FMA GEMM where that is faster than XNNPACK:
- * float32, no real batch (every batch dimension 1), N a multiple of 4 and at least MIN_ROWS rows.
+ * float32, no real batch (every batch dimension 1), at least MIN_ROWS rows (N not a multiple of 4
+ * through zero-padded columns).
  * B is packed at every call (from either layout, so transposeB costs nothing extra). A transposed
  * A is transposed explicitly first: reading it through strides (4 floats of each 2 KB line a
  * step) ran at 0.9-1.1x XNNPACK on the weight-gradient shapes, against 1.5-1.65x with the copy
@@ -34,16 +35,43 @@ export function fmaBatchMatMul(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: b
   const [b0, b1] = b.shape.slice(-2) as [number, number];
   const [M, K] = transposeA ? [a1, a0] : [a0, a1];
   const N = transposeB ? b0 : b1;
-  if (M < MIN_ROWS || N === 0 || N % 4 !== 0 || K === 0) return null;
+  if (M < MIN_ROWS || N === 0 || K === 0) return null;
   const be = backend as WasmBackend;
-  const g = gemmFor(wasmMemoryOf(be));
+  const memory = wasmMemoryOf(be);
+  const g = gemmFor(memory);
   if (!g) return null;
+  // N not a multiple of 4 (the output layer: a 65-character vocabulary): B is padded with zero
+  // columns to N4 and the product written to scratch, then its first N columns copied out.
+  const N4 = Math.ceil(N / 4) * 4;
+  const pad = N4 !== N;
   const at = transposeA ? (tf.getKernel('Transpose', 'wasm')!.kernelFunc({ inputs: { x: a }, backend: be as never, attrs: { perm: [...batchA.map((_, i) => i), batchA.length + 1, batchA.length] } as never }) as tf.TensorInfo) : a;
   const out = be.makeOutput([...(batchA.length >= batchB.length ? batchA : batchB), M, N], 'float32');
-  const packed = be.makeOutput([packedFloats(K, N)], 'float32');
+  const packed = be.makeOutput([packedFloats(K, N4)], 'float32');
+  const bPadded = pad ? be.makeOutput([K * N4], 'float32') : b;
+  const cPadded = pad ? be.makeOutput([M * N4], 'float32') : out;
   const addr = (t: tf.TensorInfo): number => be.dataIdMap.get(t.dataId)!.memoryOffset;
-  (transposeB ? g.packT : g.pack)(addr(b), addr(packed), K, N);
-  g.gemm(addr(at), K * F, F, addr(packed), addr(out), M, K, N, groupColumns(K));
+  if (pad) {
+    const heap = new Float32Array(memory!.buffer); // after every allocation
+    const [s, d] = [addr(b) / F, addr(bPadded) / F];
+    if (transposeB) {
+      heap.copyWithin(d, s, s + N * K); // rows N..N4-1 of Bᵀ are zero
+      heap.fill(0, d + N * K, d + N4 * K);
+    } else {
+      for (let k = 0; k < K; k++) {
+        heap.copyWithin(d + k * N4, s + k * N, s + k * N + N);
+        heap.fill(0, d + k * N4 + N, d + (k + 1) * N4);
+      }
+    }
+  }
+  (transposeB ? g.packT : g.pack)(addr(bPadded), addr(packed), K, N4);
+  g.gemm(addr(at), K * F, F, addr(packed), addr(cPadded), M, K, N4, groupColumns(K));
+  if (pad) {
+    const heap = new Float32Array(memory!.buffer);
+    const [s, d] = [addr(cPadded) / F, addr(out) / F];
+    for (let r = 0; r < M; r++) heap.copyWithin(d + r * N, s + r * N4, s + r * N4 + N);
+    be.disposeData(bPadded.dataId, true);
+    be.disposeData(cPadded.dataId, true);
+  }
   be.disposeData(packed.dataId, true);
   if (at !== a) be.disposeData(at.dataId, true);
   return out;
