@@ -10,6 +10,7 @@ import { CharModel, type CharmerMetadata, type ModelSpec } from '../src/engine/m
 import { Optimizer } from '../src/engine/optimizer.ts';
 import type { LayerState } from '../src/engine/recurrent.ts';
 import { Rng } from '../src/engine/rng.ts';
+import { maskedLoss } from '../src/engine/train.ts';
 import { Vocabulary } from '../src/engine/vocabulary.ts';
 
 export interface BenchConfig {
@@ -43,11 +44,6 @@ export function benchModel(c: BenchConfig, seed = 1): CharModel {
   return CharModel.create(spec, vocab, meta, seed);
 }
 
-function loss(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Scalar {
-  const V = logits.shape[1];
-  return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(y, V), tf.logSoftmax(logits)), 1))) as tf.Scalar;
-}
-
 /** One training step like train.ts's (state carried between batches, as in text mode). */
 export function trainStepper(model: CharModel, c: BenchConfig) {
   const opt = new Optimizer('adam', model.variables);
@@ -67,7 +63,7 @@ export function trainStepper(model: CharModel, c: BenchConfig) {
     const { value, grads } = tf.variableGrads(() => {
       const r = model.forward(x, carry);
       next = r.state.map((l) => l.map((s) => tf.keep(s)));
-      return loss(r.logits, y);
+      return maskedLoss(r.logits, y, null, n); // train.ts's loss
     }, model.variables);
     opt.apply(model.variables.map((v) => grads[v.name]!), 2e-3, 5);
     tf.dispose([x, y, ...Object.values(grads)]);

@@ -17,6 +17,7 @@ import { splitCorpus } from './corpus.ts';
 import { CharmerError } from './errors.ts';
 import type { TrainEvent } from './events.ts';
 import { CharModel, specFromConfig, type CharmerMetadata } from './model.ts';
+import { softmaxCrossEntropy } from './fused/loss.ts';
 import { ngramBaseline } from './ngram.ts';
 import { Optimizer } from './optimizer.ts';
 import { DataParallel, type LocalStep } from './parallel/pool.ts';
@@ -74,8 +75,7 @@ function remapSplit(split: Split, map: Uint16Array): Split {
 }
 
 export function maskedLoss(logits: tf.Tensor2D, y: tf.Tensor1D, mask: tf.Tensor1D | null, count: number): tf.Scalar {
-  const V = logits.shape[1];
-  const nll = tf.neg(tf.sum(tf.mul(tf.oneHot(y, V), tf.logSoftmax(logits)), 1));
+  const nll = softmaxCrossEntropy(logits, y);
   return tf.div(tf.sum(mask ? tf.mul(nll, mask) : nll), count) as tf.Scalar;
 }
 
