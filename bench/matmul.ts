@@ -2,6 +2,9 @@
  * The machine's matrix-product throughput as TF.js sees it: [2500x512]·[512x2048] float32 matMuls
  * on the wasm backend, on one thread and on `threads` worker threads at once (summed), in GFLOP/s.
  * This is the bound the issue compares training against: chars/s <= GFLOP/s / FLOPs per char.
+ * tf.matMul runs these through the engine's own product where the engine's do (the FMA GEMM of
+ * src/engine/fused/gemm.ts, with B packed at every call, where relaxed SIMD is available), so the
+ * bound is the fastest product training itself can use, not XNNPACK's slower rate.
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
