@@ -5,19 +5,21 @@
  * columns ([ceil(N/8)][K][8], the last one zero-padded). It imports the backend's `memory` and
  * works on heap addresses.
  *
- * Why: at 512 units ~80% of a training step is matrix products. `npx tsx bench/fma-gemm.ts`
- * measured XNNPACK at 36.7-37.6 GFLOP/s and this tile at 48.0-48.4 on every product shape of a
- * 2x512 LSTM step (one thread); without FMA (mul + add) the same tile ran at ~27.7 and unpacked B
- * at 26-30, so without relaxed SIMD it is not used (XNNPACK runs). Results agree with XNNPACK
- * within 4e-7 relative (the FMA rounds once where mul + add rounds twice).
+ * Why: at 512 units ~80% of a training step is matrix products. A first standalone version of
+ * this tile (session 3) ran at 48.0-48.4 GFLOP/s against XNNPACK's 36.7-37.6 on every product
+ * shape of a 2x512 LSTM step (one thread); without FMA (mul + add) it ran at ~27.7 and on unpacked
+ * B at 26-30, so without relaxed SIMD it is not used (XNNPACK runs). `npx tsx bench/fma-gemm.ts`
+ * now times the engine's path, packing included, against XNNPACK (docs/PERFORMANCE.md). Results
+ * agree with XNNPACK within ~4e-7 relative (the FMA rounds once where mul + add rounds twice).
  *
  * Node 20's V8 (11.3) has relaxed SIMD only behind --experimental-wasm-relaxed-simd: it is set at
  * run time before the module is compiled (V8 11.4+, so Node 22 and Electron 45, has it on by
  * default). `CHARMER_FMA=0` turns the GEMM off, for comparisons.
  *
  * Shapes: any M and K, N a multiple of 4 (the rows past the last 4-row block use a 1-row tile; a
- * final half panel stores 4 columns). A is read through strides, so a transposed A needs no copy;
- * B is packed from its plain [K, N] layout (`pack`) or from Bᵀ's [N, K] (`packT`).
+ * final half panel stores 4 columns). A is read through strides (a transposed A works, but slowly:
+ * ./wasm-matmul.ts copies it first); B is packed from its plain [K, N] layout (`pack`) or from
+ * Bᵀ's [N, K] (`packT`).
  */
 import { createRequire } from 'node:module';
 import { get, i32c, section, set, simd, str, uleb, vec, type B } from './simd.ts';

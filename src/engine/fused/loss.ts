@@ -9,7 +9,7 @@ import { registerFusedKernels, runFused } from './kernels.ts';
 /** -log softmax(logits)[y] for every row; 0 for a y outside [0, V). */
 export function softmaxCrossEntropy(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Tensor1D {
   const V = logits.shape[1];
-  if (!registerFusedKernels(tf.getBackend())) return tf.neg(tf.sum(tf.mul(tf.oneHot(y, V), tf.logSoftmax(logits)), 1)) as tf.Tensor1D;
+  if (y.dtype !== 'int32' || !registerFusedKernels(tf.getBackend())) return tf.neg(tf.sum(tf.mul(tf.oneHot(y, V), tf.logSoftmax(logits)), 1)) as tf.Tensor1D;
   const f = tf.customGrad(((z: tf.Tensor2D, save: tf.GradSaveFunc) => {
     const [nll, p] = runFused('CharmerSoftmaxXent', [z, y], {}) as [tf.Tensor1D, tf.Tensor2D];
     save([p]);
