@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend } from '../src/engine/backend.ts';
 import { gemmFor, setFmaGemm } from '../src/engine/fused/gemm.ts';
+import { wasmMemoryOf } from '../src/engine/fused/kernels.ts';
 import { MIN_ROWS } from '../src/engine/fused/wasm-matmul.ts';
 
 function bestMs(fn: () => void, windowMs = 150, windows = 5): number {
@@ -40,8 +41,7 @@ for (const H of [128, 512]) {
 for (const M of [16, 32, MIN_ROWS, 128]) shapes.push([`row sweep, same weight`, M, 512, 2048, false]);
 
 await chooseBackend('wasm');
-const memory = (tf.backend() as unknown as { wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } } }).wasm;
-const available = !!gemmFor(memory.asm?.memory ?? memory.wasmMemory);
+const available = !!gemmFor(wasmMemoryOf(tf.backend() as never));
 for (const [what, M, K, N, ta] of shapes) {
   const a = tf.randomNormal(ta ? [K, M] : [M, K]) as tf.Tensor2D;
   const b = tf.randomNormal([K, N]) as tf.Tensor2D;

@@ -168,21 +168,19 @@ function replaceWasmKernel(name: string, make: (original: tf.KernelConfig) => tf
 
 /**
  * Products of at least 64 rows go to the engine's FMA GEMM (src/engine/fused/wasm-matmul.ts:
- * 1.4-1.9x XNNPACK's rate here) where relaxed SIMD is available.
- * The rest go to XNNPACK, and there TF.js wasm's BatchMatMul with transposeA/transposeB runs at
- * about 1-2 GFLOP/s against 20 for the plain product (measured: [50x128]^T x [50x512] 6.7 ms vs
- * 0.33 ms), so transposed operands are transposed explicitly first and multiplied plainly.
+ * 1.4-1.9x XNNPACK's rate here) where relaxed SIMD is available, the rest to XNNPACK. A transposed
+ * A is transposed explicitly first for both (XNNPACK's BatchMatMul with transposeA/transposeB runs
+ * at about 1-2 GFLOP/s against 20 for the plain product, measured: [50x128]^T x [50x512] 6.7 ms vs
+ * 0.33 ms); a transposed B too, for XNNPACK only.
  */
 function patchWasmMatMul(): void {
   replaceWasmKernel(
     'BatchMatMul',
     (original) => (args) => {
-      const transpose = tf.getKernel('Transpose', 'wasm')!;
       const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
       const attrs = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-      const fma = fmaBatchMatMul(a, b, attrs.transposeA, attrs.transposeB, args.backend);
-      if (fma) return fma;
-      if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args);
+      if (!attrs.transposeA && !attrs.transposeB) return fmaBatchMatMul(a, b, false, args.backend) ?? original.kernelFunc(args);
+      const transpose = tf.getKernel('Transpose', 'wasm')!;
       const backend = args.backend as unknown as { disposeData(id: object): void };
       const flip = (t: tf.TensorInfo): tf.TensorInfo => {
         const perm = t.shape.map((_, i) => i);
@@ -190,10 +188,14 @@ function patchWasmMatMul(): void {
         return transpose.kernelFunc({ inputs: { x: t }, backend: args.backend, attrs: { perm } as never }) as tf.TensorInfo;
       };
       const ta = attrs.transposeA ? flip(a) : a;
-      const tb = attrs.transposeB ? flip(b) : b;
-      const out = original.kernelFunc({ ...args, inputs: { a: ta, b: tb }, attrs: { ...attrs, transposeA: false, transposeB: false } as never });
+      // The FMA GEMM packs a transposed B from its own layout; XNNPACK needs it transposed too.
+      let out = fmaBatchMatMul(ta, b, attrs.transposeB, args.backend);
+      if (!out) {
+        const tb = attrs.transposeB ? flip(b) : b;
+        out = original.kernelFunc({ ...args, inputs: { a: ta, b: tb }, attrs: { ...attrs, transposeA: false, transposeB: false } as never }) as tf.TensorInfo;
+        if (tb !== b) backend.disposeData(tb.dataId);
+      }
       if (ta !== a) backend.disposeData(ta.dataId);
-      if (tb !== b) backend.disposeData(tb.dataId);
       return out;
     },
     ['Transpose'],

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chooseBackend } from '../../src/engine/backend.ts';
-import { gemmFor, groupColumns, packedFloats, setFmaGemm } from '../../src/engine/fused/gemm.ts';
+import { gemmFor, packedFloats, setFmaGemm } from '../../src/engine/fused/gemm.ts';
 import { MIN_ROWS } from '../../src/engine/fused/wasm-matmul.ts';
 import { Rng } from '../../src/engine/rng.ts';
 
@@ -27,30 +27,28 @@ describe('FMA GEMM', () => {
     const g = gemmFor(memory)!;
     const shapes = [[1, 1, 4], [3, 5, 8], [4, 7, 12], [5, 3, 4], [9, 17, 44], [25, 128, 512], [67, 33, 20], [6, 9, 60]];
     for (const [M, K, N] of shapes as [number, number, number][]) {
-      for (const [ta, tb, G] of [[false, false, groupColumns(K)], [true, false, 8], [false, true, 16], [true, true, 24]] as const) {
-        {
-          const A = values(M * K);
-          const Bm = values(K * N);
-          const f = new Float32Array(memory.buffer);
-          const [pa, pb, pp] = [0, M * K, M * K + K * N];
-          const pc = pp + packedFloats(K, N);
-          for (let r = 0; r < M; r++) for (let k = 0; k < K; k++) f[pa + (ta ? k * M + r : r * K + k)] = A[r * K + k]!;
-          for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) f[pb + (tb ? n * K + k : k * N + n)] = Bm[k * N + n]!;
-          f.fill(NaN, pc, pc + M * N + 8);
-          (tb ? g.packT : g.pack)(pb * 4, pp * 4, K, N);
-          g.gemm(pa * 4, ta ? 4 : K * 4, ta ? M * 4 : 4, pp * 4, pc * 4, M, K, N, G);
-          let err = 0;
-          for (let r = 0; r < M; r++) {
-            for (let n = 0; n < N; n++) {
-              let s = 0;
-              for (let k = 0; k < K; k++) s += A[r * K + k]! * Bm[k * N + n]!;
-              err = Math.max(err, Math.abs(s - f[pc + r * N + n]!));
-            }
+      for (const [ta, tb, G] of [[false, false, undefined], [true, false, 8], [false, true, 16], [true, true, 24]] as const) {
+        const A = values(M * K);
+        const Bm = values(K * N);
+        const f = new Float32Array(memory.buffer);
+        const [pa, pb, pp] = [0, M * K, M * K + K * N];
+        const pc = pp + packedFloats(K, N);
+        for (let r = 0; r < M; r++) for (let k = 0; k < K; k++) f[pa + (ta ? k * M + r : r * K + k)] = A[r * K + k]!;
+        for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) f[pb + (tb ? n * K + k : k * N + n)] = Bm[k * N + n]!;
+        f.fill(NaN, pc, pc + M * N + 8);
+        (tb ? g.packT : g.pack)(pb * 4, pp * 4, K, N);
+        g.gemm(pa * 4, ta ? 4 : K * 4, ta ? M * 4 : 4, pp * 4, pc * 4, M, K, N, G); // G undefined: the default groups
+        let err = 0;
+        for (let r = 0; r < M; r++) {
+          for (let n = 0; n < N; n++) {
+            let s = 0;
+            for (let k = 0; k < K; k++) s += A[r * K + k]! * Bm[k * N + n]!;
+            err = Math.max(err, Math.abs(s - f[pc + r * N + n]!));
           }
-          const where = `[${M},${K}]x[${K},${N}] transposeA ${ta} transposeB ${tb}, ${G} columns a group`;
-          expect(err, where).toBeLessThan(1e-5 * Math.sqrt(K));
-          expect(Array.from(f.subarray(pc + M * N, pc + M * N + 8)).every(Number.isNaN), `${where}: wrote past C`).toBe(true);
         }
+        const where = `[${M},${K}]x[${K},${N}] transposeA ${ta} transposeB ${tb}, ${G ?? 'default'} columns a group`;
+        expect(err, where).toBeLessThan(1e-5 * Math.sqrt(K));
+        expect(Array.from(f.subarray(pc + M * N, pc + M * N + 8)).every(Number.isNaN), `${where}: wrote past C`).toBe(true);
       }
     }
   });

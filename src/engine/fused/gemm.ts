@@ -22,7 +22,7 @@
  * Bᵀ's [N, K] (`packT`).
  */
 import { createRequire } from 'node:module';
-import { get, i32c, section, set, simd, str, uleb, vec, type B } from './simd.ts';
+import { f4, get, i32c, section, set, simd, str, uleb, vec, type B } from './simd.ts';
 
 const [ADD, MUL, AND, SHL, LTU] = [0x6a, 0x6c, 0x71, 0x74, 0x49];
 const tee = (i: number, v: B): B => [...v, 0x22, ...uleb(i)];
@@ -35,7 +35,7 @@ const stepWhile = (local: number, v: B, limit: B): B => [...tee(local, [...get(l
 const add = (...xs: B[]): B => xs.reduce((s, x) => [...s, ...x, ADD]);
 const vload = (addr: B, offset = 0): B => [...addr, ...simd(0x00), 0x02, ...uleb(offset)];
 const vstore = (addr: B, v: B, offset = 0): B => [...addr, ...v, ...simd(0x0b), 0x02, ...uleb(offset)];
-const ZERO: B = [...simd(0x0c), ...new Array<number>(16).fill(0)];
+const ZERO = f4(0);
 const fma = (a: B, b: B, c: B): B => [...a, ...b, ...c, ...simd(0x105)];
 
 /** Locals after the parameters: every i32 first, then the v128s (so i() may not follow v()). */
@@ -200,9 +200,9 @@ export function gemmModuleBytes(): Uint8Array<ArrayBuffer> {
 export interface Gemm {
   /**
    * C[M, N] = A·B, all addresses in bytes; A(r, k) at a + r·rs + k·ks; bp from pack/packT;
-   * N % 4 == 0, K > 0; G columns of B at a time (a multiple of 8: groupColumns(K)).
+   * N % 4 == 0, K > 0; G columns of B at a time (a multiple of 8; by default ~256 KB of packed B).
    */
-  gemm(a: number, rs: number, ks: number, bp: number, c: number, M: number, K: number, N: number, G: number): void;
+  gemm(a: number, rs: number, ks: number, bp: number, c: number, M: number, K: number, N: number, G?: number): void;
   /** Pack B [K, N] at b into bp (packedFloats(K, N) floats). */
   pack(b: number, bp: number, K: number, N: number): void;
   /** Pack B = xᵀ from x [N, K] at x into bp. */
@@ -210,7 +210,7 @@ export interface Gemm {
 }
 
 /** Columns of B per group: about GROUP_BYTES of packed B, at least one panel. */
-export const groupColumns = (K: number): number => Math.max(8, Math.floor(GROUP_BYTES / (K * 32)) * 8);
+const groupColumns = (K: number): number => Math.max(8, Math.floor(GROUP_BYTES / (K * 32)) * 8);
 const GROUP_BYTES = 256 * 1024;
 
 /** Floats a packed B [K, N] takes. */
@@ -251,7 +251,8 @@ export function gemmFor(memory: WebAssembly.Memory | undefined): Gemm | null {
   let g: Gemm | null = null;
   if (compiled) {
     try {
-      g = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as Gemm;
+      const ex = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as Required<Gemm>;
+      g = { ...ex, gemm: (a, rs, ks, bp, c, M, K, N, G = groupColumns(K)) => ex.gemm(a, rs, ks, bp, c, M, K, N, G) };
     } catch {
       g = null; // a shared memory (the threaded wasm build) does not match the import
     }

@@ -58,7 +58,7 @@ export const simd = (op: number): B => [0xfd, ...uleb(op)];
 export const i32c = (v: number): B => [0x41, ...sleb(v)];
 const I32_ADD = 0x6a;
 
-function f4(v: number): B {
+export function f4(v: number): B {
   const b = new Uint8Array(16);
   const dv = new DataView(b.buffer);
   for (let i = 0; i < 4; i++) dv.setFloat32(i * 4, v, true);

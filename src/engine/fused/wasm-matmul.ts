@@ -2,17 +2,18 @@
  * The wasm backend's BatchMatMul through ./gemm.ts's FMA GEMM where that is faster than XNNPACK:
  * float32, no real batch (every batch dimension 1), at least MIN_ROWS rows (N not a multiple of 4
  * through zero-padded columns).
- * B is packed at every call (from either layout, so transposeB costs nothing extra). A transposed
- * A is transposed explicitly first: reading it through strides (4 floats of each 2 KB line a
- * step) ran at 0.9-1.1x XNNPACK on the weight-gradient shapes, against 1.5-1.65x with the copy
- * (`npx tsx bench/fma-gemm.ts`). Anything else returns null and goes to the original kernel.
+ * B is packed at every call (from either layout, so transposeB costs nothing extra). A comes
+ * untransposed: backend.ts transposes a transposed A explicitly first, for this path as for
+ * XNNPACK's (reading it through strides here ran at 0.9-1.1x XNNPACK on the weight-gradient
+ * shapes, against 1.5-1.65x with the copy, `npx tsx bench/fma-gemm.ts`). Anything else returns
+ * null and goes to the original kernel.
  *
  * Why the row threshold: XNNPACK caches a weight's packed form while the tensor lives, so the
  * small products that repeat with one weight (a sampling step: 1-50 rows) are cheaper there; from
  * MIN_ROWS rows up, packing per call costs less than the FMA tile saves (bench/fma-gemm.ts).
  */
-import * as tf from '@tensorflow/tfjs-core';
-import { gemmFor, groupColumns, packedFloats } from './gemm.ts';
+import type * as tf from '@tensorflow/tfjs-core';
+import { gemmFor, packedFloats } from './gemm.ts';
 import { wasmMemoryOf } from './kernels.ts';
 
 export const MIN_ROWS = 64;
@@ -25,15 +26,14 @@ interface WasmBackend {
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
-/** a·b (with the transposes) as the FMA GEMM, or null where XNNPACK should do it. */
-export function fmaBatchMatMul(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean, backend: unknown): tf.TensorInfo | null {
+/** a·b (bᵀ with transposeB) as the FMA GEMM, or null where XNNPACK should do it. */
+export function fmaBatchMatMul(a: tf.TensorInfo, b: tf.TensorInfo, transposeB: boolean, backend: unknown): tf.TensorInfo | null {
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return null;
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);
   if (batchA.some((d) => d !== 1) || batchB.some((d) => d !== 1)) return null;
-  const [a0, a1] = a.shape.slice(-2) as [number, number];
+  const [M, K] = a.shape.slice(-2) as [number, number];
   const [b0, b1] = b.shape.slice(-2) as [number, number];
-  const [M, K] = transposeA ? [a1, a0] : [a0, a1];
   const N = transposeB ? b0 : b1;
   if (M < MIN_ROWS || N === 0 || K === 0) return null;
   const be = backend as WasmBackend;
@@ -44,7 +44,6 @@ export function fmaBatchMatMul(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: b
   // columns to N4 and the product written to scratch, then its first N columns copied out.
   const N4 = Math.ceil(N / 4) * 4;
   const pad = N4 !== N;
-  const at = transposeA ? (tf.getKernel('Transpose', 'wasm')!.kernelFunc({ inputs: { x: a }, backend: be as never, attrs: { perm: [...batchA.map((_, i) => i), batchA.length + 1, batchA.length] } as never }) as tf.TensorInfo) : a;
   const out = be.makeOutput([...(batchA.length >= batchB.length ? batchA : batchB), M, N], 'float32');
   const packed = be.makeOutput([packedFloats(K, N4)], 'float32');
   const bPadded = pad ? be.makeOutput([K * N4], 'float32') : b;
@@ -64,7 +63,7 @@ export function fmaBatchMatMul(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: b
     }
   }
   (transposeB ? g.packT : g.pack)(addr(bPadded), addr(packed), K, N4);
-  g.gemm(addr(at), K * F, F, addr(packed), addr(cPadded), M, K, N4, groupColumns(K));
+  g.gemm(addr(a), K * F, F, addr(packed), addr(cPadded), M, K, N4);
   if (pad) {
     const heap = new Float32Array(memory!.buffer);
     const [s, d] = [addr(cPadded) / F, addr(out) / F];
@@ -73,6 +72,5 @@ export function fmaBatchMatMul(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: b
     be.disposeData(cPadded.dataId, true);
   }
   be.disposeData(packed.dataId, true);
-  if (at !== a) be.disposeData(at.dataId, true);
   return out;
 }

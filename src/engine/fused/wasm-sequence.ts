@@ -16,7 +16,7 @@
  * them off (the per-step path in ./sequence.ts runs), for comparisons.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { gemmFor, groupColumns, packedFloats } from './gemm.ts';
+import { gemmFor, packedFloats } from './gemm.ts';
 import { inputsOf, simdOf, wasmMemoryOf } from './kernels.ts';
 import type { SimdKernels } from './simd.ts';
 
@@ -254,7 +254,7 @@ function contextFor(be: WasmBackend, k: SimdKernels, ins: tf.TensorInfo[]): { ct
           gemm.pack(b.addr, bp.addr, K, N);
           packed.set(b.id, bp);
         }
-        gemm.gemm(a.addr, K * F, F, bp.addr, out.addr, M, K, N, groupColumns(K));
+        gemm.gemm(a.addr, K * F, F, bp.addr, out.addr, M, K, N);
         return;
       }
       // XNNPACK's wasm GEMM works in tiles of 4 rows, so 25 rows (a 2-thread shard of batch 50)
