@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend } from '../src/engine/backend.ts';
 import type { BackendName, CellType } from '../src/engine/config.ts';
+import { StreamSampler } from '../src/engine/fused/stream.ts';
 import { DataParallel } from '../src/engine/parallel/pool.ts';
 import type { LayerState } from '../src/engine/recurrent.ts';
 import { Optimizer } from '../src/engine/optimizer.ts';
@@ -149,7 +150,22 @@ export async function measure(req: MeasureRequest): Promise<MeasureResult> {
     tf.dispose(state.flat());
     return r.perS * rows;
   };
-  const sample1 = await sampleRate(1);
+  // One stream goes the way sampleText takes it: the StreamSampler where it runs (the fused
+  // engine on a CPU backend), else model.step.
+  const streamRate = async (): Promise<number | null> => {
+    const stream = await StreamSampler.open(model);
+    if (!stream) return null;
+    let id = 0;
+    const r = await timeLoop(() => {
+      const logits = stream.step(id);
+      let best = 0;
+      for (let k = 1; k < c.vocab; k++) if (logits[k]! > logits[best]!) best = k;
+      id = (best + Math.floor(rng.next() * 3)) % c.vocab;
+    }, Math.min(2, req.seconds / 2));
+    stream.dispose();
+    return r.perS;
+  };
+  const sample1 = (await streamRate()) ?? (await sampleRate(1));
   const sampleB = await sampleRate(c.batch);
   const result: MeasureResult = {
     impl: req.impl,

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { CharmerError } from './errors.ts';
+import { StreamSampler } from './fused/stream.ts';
 import type { CharModel } from './model.ts';
 import type { LayerState } from './recurrent.ts';
 import { Rng } from './rng.ts';
@@ -129,7 +130,15 @@ export async function* sampleText(model: CharModel, opts: SampleTextOptions): As
   const V = model.vocab.size;
   let ids = opts.prime ? model.vocab.encode(opts.prime, opts.skipUnknown) : new Uint16Array(0);
   if (ids.length === 0) ids = startIds(model);
+  // The prime runs as one sequence (fast however long it is); then one character at a time,
+  // through the StreamSampler where it runs (every core, no tensors), else through model.step.
   let { state, logits } = await primeState(model, ids, 1);
+  const stream = opts.length > 1 ? await StreamSampler.open(model) : null;
+  if (stream) {
+    stream.load(await Promise.all(state.map((l) => Promise.all(l.map(async (t) => (await t.data()) as Float32Array)))));
+    disposeState(state);
+    state = [];
+  }
   let text = '';
   let logprob = 0;
   try {
@@ -140,10 +149,13 @@ export async function* sampleText(model: CharModel, opts: SampleTextOptions): As
       text += ch;
       logprob += p.logprob;
       yield ch;
-      if (i + 1 < opts.length) ({ state, logits } = await stepBatch(model, Int32Array.of(p.index), state));
+      if (i + 1 >= opts.length) break;
+      if (stream) logits = stream.step(p.index);
+      else ({ state, logits } = await stepBatch(model, Int32Array.of(p.index), state));
     }
   } finally {
     disposeState(state);
+    stream?.dispose();
   }
   return { text, logprob };
 }

@@ -1,6 +1,7 @@
 /**
  * No leaks: the tensor count stays flat over 2,000 training steps (fused layers, single
- * thread; data-parallel: 60) and 10,000 sampled characters (the fused stateful step): the issue's
+ * thread; data-parallel: 60) and 10,000 sampled characters (through the StreamSampler, and again
+ * through the fused model.step that lines mode and the fallback use): the issue's
  * figures, with a tiny model (counts do not depend on its size; about 15 s in all here).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -58,10 +59,22 @@ describe('no leaks', () => {
         while (!(await gen.next()).done) n++;
         expect(n).toBe(length);
       };
-      await sample(100); // warm-up: the GRU step keeps its kernel blocks (at most 4 weight values)
+      // The stream off, the fused model.step still installed (lines mode and the fallback use it).
+      const viaStep = async (length: number) => {
+        process.env.CHARMER_FUSED = '0';
+        try {
+          await sample(length);
+        } finally {
+          delete process.env.CHARMER_FUSED;
+        }
+      };
+      await sample(100);
+      await viaStep(100); // warm-up: model.step keeps the first layer's table and the GRU's kernel blocks
       const afterWarmup = tf.memory().numTensors;
       expect(afterWarmup - before).toBeLessThanOrEqual(8);
-      await sample(10000);
+      await sample(10000); // through the StreamSampler (no tensors at all)
+      expect(tf.memory().numTensors).toBe(afterWarmup);
+      await viaStep(10000);
       expect(tf.memory().numTensors).toBe(afterWarmup);
       releaseFusedCaches();
       expect(tf.memory().numTensors).toBe(before);

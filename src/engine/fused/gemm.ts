@@ -22,7 +22,7 @@
  * Bᵀ's [N, K] (`packT`).
  */
 import { createRequire } from 'node:module';
-import { f4, get, i32c, section, set, simd, str, uleb, vec, type B } from './simd.ts';
+import { f4, get, i32c, memoryImport, section, set, simd, str, uleb, vec, type B } from './simd.ts';
 
 const [ADD, MUL, AND, SHL, LTU] = [0x6a, 0x6c, 0x71, 0x74, 0x49];
 const tee = (i: number, v: B): B => [...v, 0x22, ...uleb(i)];
@@ -185,12 +185,12 @@ function packTFn(): B {
   ]);
 }
 
-export function gemmModuleBytes(): Uint8Array<ArrayBuffer> {
+export function gemmModuleBytes(shared = false): Uint8Array<ArrayBuffer> {
   const sig = (n: number): B => [0x60, ...vec(new Array(n).fill([0x7f])), 0x00];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([sig(9), sig(4)])),
-    ...section(2, vec([[...str('env'), ...str('memory'), 0x02, 0x00, 0x00]])),
+    ...section(2, vec([memoryImport(shared)])),
     ...section(3, vec([[0], [1], [1]])),
     ...section(7, vec([[...str('gemm'), 0x00, 0], [...str('pack'), 0x00, 1], [...str('packT'), 0x00, 2]])),
     ...section(10, vec([gemmFn(), packFn(), packTFn()])),
@@ -216,7 +216,7 @@ const GROUP_BYTES = 256 * 1024;
 /** Floats a packed B [K, N] takes. */
 export const packedFloats = (K: number, N: number): number => K * Math.ceil(N / 8) * 8;
 
-let compiled: WebAssembly.Module | null | undefined;
+const compiled = new Map<boolean, WebAssembly.Module | null>();
 let enabled = typeof process === 'undefined' || process.env?.CHARMER_FMA !== '0';
 /** Turn the GEMM off or on again (tests run both paths; `CHARMER_FMA=0` starts with it off). */
 export function setFmaGemm(on: boolean): void {
@@ -224,9 +224,17 @@ export function setFmaGemm(on: boolean): void {
 }
 const byMemory = new WeakMap<WebAssembly.Memory, Gemm | null>();
 
-/** Compile once; null where relaxed SIMD cannot be had (then XNNPACK does the products). */
-function compile(): WebAssembly.Module | null {
-  const bytes = gemmModuleBytes();
+/**
+ * The compiled module (once per kind of memory import), or null where relaxed SIMD cannot be had
+ * (then XNNPACK does the products) or `CHARMER_FMA=0` / setFmaGemm(false) turned it off.
+ */
+export function gemmModule(shared = false): WebAssembly.Module | null {
+  if (!enabled) return null;
+  if (!compiled.has(shared)) compiled.set(shared, compile(gemmModuleBytes(shared)));
+  return compiled.get(shared)!;
+}
+
+function compile(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module | null {
   if (!WebAssembly.validate(bytes) && typeof process !== 'undefined' && process.versions?.node) {
     try {
       // V8 11.3 (Node 20) ships relaxed SIMD behind a flag; it applies to modules compiled after it.
@@ -247,11 +255,11 @@ export function gemmFor(memory: WebAssembly.Memory | undefined): Gemm | null {
   if (!memory || !enabled) return null;
   const have = byMemory.get(memory);
   if (have !== undefined) return have;
-  if (compiled === undefined) compiled = compile();
+  const module = gemmModule();
   let g: Gemm | null = null;
-  if (compiled) {
+  if (module) {
     try {
-      const ex = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as Required<Gemm>;
+      const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Required<Gemm>;
       g = { ...ex, gemm: (a, rs, ks, bp, c, M, K, N, G = groupColumns(K)) => ex.gemm(a, rs, ks, bp, c, M, K, N, G) };
     } catch {
       g = null; // a shared memory (the threaded wasm build) does not match the import

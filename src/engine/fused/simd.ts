@@ -408,10 +408,17 @@ const fns: FnDef[] = [
   },
 ];
 
-/** The module's bytes: imports env.memory, exports one function per entry of `fns`. */
-export function moduleBytes(): Uint8Array {
+/**
+ * The import of env.memory: a plain memory (the wasm backend's heap), or a shared one (limits flag
+ * 3, up to 4 GiB), which a module must declare to be instantiated on a memory that several threads
+ * use (./stream.ts).
+ */
+export const memoryImport = (shared = false): B => [...str('env'), ...str('memory'), 0x02, ...(shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])];
+
+/** The module's bytes: imports env.memory (`shared`: see memoryImport), exports one function per entry of `fns`. */
+export function moduleBytes(shared = false): Uint8Array {
   const types = fns.map((d) => [0x60, ...vec(Array.from({ length: d.params }, () => [0x7f])), ...(d.returnsF32 ? [0x01, 0x7d] : [0x00])]);
-  const imports = vec([[...str('env'), ...str('memory'), 0x02, 0x00, 0x00]]);
+  const imports = vec([memoryImport(shared)]);
   const funcs = vec(fns.map((_d, i) => uleb(i)));
   const exports = vec(fns.map((d, i) => [...str(d.name), 0x00, ...uleb(i)]));
   const codes = vec(
@@ -447,26 +454,33 @@ export interface SimdKernels {
   sumSquares: (p: number, n: number) => number;
 }
 
-let compiled: WebAssembly.Module | null | undefined;
+const compiled = new Map<boolean, WebAssembly.Module | null>();
 const byMemory = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
+
+/** The compiled kernels (once per kind of memory import), or null where SIMD is unavailable or CHARMER_SIMD=0. */
+export function simdModule(shared = false): WebAssembly.Module | null {
+  if (typeof process !== 'undefined' && process.env?.CHARMER_SIMD === '0') return null;
+  if (!compiled.has(shared)) {
+    try {
+      compiled.set(shared, new WebAssembly.Module(moduleBytes(shared).buffer as ArrayBuffer));
+    } catch {
+      compiled.set(shared, null);
+    }
+  }
+  return compiled.get(shared)!;
+}
 
 /** The kernels bound to a wasm backend's memory, or null where SIMD or the memory is unavailable. */
 export function simdKernelsFor(memory: WebAssembly.Memory | undefined): SimdKernels | null {
-  if (!memory || (typeof process !== 'undefined' && process.env?.CHARMER_SIMD === '0')) return null;
+  if (!memory) return null;
   const have = byMemory.get(memory);
   if (have !== undefined) return have;
-  if (compiled === undefined) {
-    try {
-      compiled = new WebAssembly.Module(moduleBytes().buffer as ArrayBuffer);
-    } catch {
-      compiled = null;
-    }
-  }
+  const module = simdModule();
   let k: SimdKernels | null = null;
-  if (compiled) {
+  if (module) {
     try {
       // Fails for a shared memory (the threaded wasm build): then the JS loops run.
-      k = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as SimdKernels;
+      k = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdKernels;
     } catch {
       k = null;
     }
