@@ -1,9 +1,9 @@
 /**
  * One stream of sampled text: the StreamSampler (src/engine/fused/stream.ts) on one and on two
  * threads against TF.js's model.step (the fused gate kernels), per cell and width, 2 layers,
- * vocabulary 65. The three run in turn, three rounds, best window of each; chars/s, one JSON line
- * per configuration. This is where MIN_SPLIT_UNITS (the width from which a worker thread pays
- * off) comes from.
+ * vocabulary 65. The three run in turn, three rounds, best window of each; chars/s and the time
+ * to open a sampler (weights packed; a worker started), one JSON line per configuration. This is
+ * where stream.ts's threadsFor rule (when a worker thread pays off) comes from.
  *
  *   npx tsx bench/stream.ts [--hidden 64,128,256,512] [--cells lstm,gru,rnn]
  */
@@ -37,8 +37,13 @@ installFusedLayers();
 for (const cell of arg('cells', 'lstm,gru,rnn') as CellType[]) {
   for (const hidden of arg('hidden', '64,128,256,512').map(Number)) {
     const model = benchModel({ cell, layers: 2, hidden, vocab: 65, batch: 1, seq: 1 });
-    const one = (await StreamSampler.open(model, { threads: 1 }))!;
-    const two = (await StreamSampler.open(model, { threads: 2 }))!;
+    const timed = async (threads: number) => {
+      const t0 = performance.now();
+      const s = (await StreamSampler.open(model, { threads }))!;
+      return { s, ms: performance.now() - t0 };
+    };
+    await (await timed(1)).s.dispose(); // compiles the modules
+    const [{ s: one, ms: openOne }, { s: two, ms: openTwo }] = [await timed(1), await timed(2)];
     let state: LayerState[] = model.zeroState(1);
     const tfjsStep = (i: number) => {
       const next = tf.tidy(() => {
@@ -65,6 +70,8 @@ for (const cell of arg('cells', 'lstm,gru,rnn') as CellType[]) {
         stream_2_threads_chars_per_s: Math.round(best.two),
         threads_2_vs_1: +(best.two / best.one).toFixed(2),
         stream_vs_tfjs: +(Math.max(best.one, best.two) / best.tfjs).toFixed(2),
+        open_1_thread_ms: +openOne.toFixed(1),
+        open_2_threads_ms: +openTwo.toFixed(1),
       }),
     );
     one.dispose();

@@ -131,9 +131,10 @@ export async function* sampleText(model: CharModel, opts: SampleTextOptions): As
   let ids = opts.prime ? model.vocab.encode(opts.prime, opts.skipUnknown) : new Uint16Array(0);
   if (ids.length === 0) ids = startIds(model);
   // The prime runs as one sequence (fast however long it is); then one character at a time,
-  // through the StreamSampler where it runs (every core, no tensors), else through model.step.
+  // through the StreamSampler where it runs (every core, no tensors; opening it costs ~2-50 ms,
+  // so not for a handful of characters), else through model.step.
   let { state, logits } = await primeState(model, ids, 1);
-  const stream = opts.length > 1 ? await StreamSampler.open(model) : null;
+  const stream = opts.length >= 32 ? await StreamSampler.open(model, { steps: opts.length }) : null;
   if (stream) {
     stream.load(await Promise.all(state.map((l) => Promise.all(l.map(async (t) => (await t.data()) as Float32Array)))));
     disposeState(state);

@@ -110,8 +110,8 @@ type MakeRunner = (memory: WebAssembly.Memory, gemm: (...a: number[]) => void, k
 /** The interpreter for this (main) thread. */
 export const makeRunner = new Function(`${RUNNER}\nreturn makeRunner;`)() as MakeRunner;
 
-/** What the worker is started with (structured-cloned: the memory is shared, the modules compiled once). */
-export interface WorkerData {
+/** What the worker is sent once it runs (structured-cloned: the memory is shared, the modules compiled once). */
+export interface WorkerSetup {
   memory: WebAssembly.Memory;
   gemmModule: WebAssembly.Module;
   simdModule: WebAssembly.Module;
@@ -121,20 +121,25 @@ export interface WorkerData {
   programs: [Int32Array, Int32Array];
 }
 
-/** The worker: instantiate the modules on the shared memory, then run a step each time the main thread starts one. */
+/**
+ * The worker: started before the weights are packed (a thread takes ~30 ms to boot here, about
+ * what packing a 2x512 model takes), it waits for its WorkerSetup, instantiates the modules on the
+ * shared memory, and then runs a step each time the main thread starts one.
+ */
 export const WORKER_SOURCE = String.raw`
-const { workerData, parentPort } = require('node:worker_threads');
+const { parentPort } = require('node:worker_threads');
 ${RUNNER}
-const { memory, gemmModule, simdModule, threads, spin, programs } = workerData;
-const gemm = new WebAssembly.Instance(gemmModule, { env: { memory } }).exports.gemm;
-const k = new WebAssembly.Instance(simdModule, { env: { memory } }).exports;
-// Between steps the main thread may wait as long as it likes (a paused stream): no timeout here.
-const r = makeRunner(memory, gemm, k, threads, spin, Infinity);
-const sync = new Int32Array(memory.buffer, 0, 5);
-parentPort.postMessage('ready');
-for (;;) {
-  r.barrier();
-  if (Atomics.load(sync, 3) === 1) break;
-  r.run(programs[Atomics.load(sync, 4)]);
-}
+parentPort.once('message', ({ memory, gemmModule, simdModule, threads, spin, programs }) => {
+  const gemm = new WebAssembly.Instance(gemmModule, { env: { memory } }).exports.gemm;
+  const k = new WebAssembly.Instance(simdModule, { env: { memory } }).exports;
+  // Between steps the main thread may wait as long as it likes (a paused stream): no timeout here.
+  const r = makeRunner(memory, gemm, k, threads, spin, Infinity);
+  const sync = new Int32Array(memory.buffer, 0, 5);
+  parentPort.postMessage('ready');
+  for (;;) {
+    r.barrier();
+    if (Atomics.load(sync, 3) === 1) break;
+    r.run(programs[Atomics.load(sync, 4)]);
+  }
+});
 `;

@@ -10,8 +10,10 @@
  * (./simd.ts). With two threads the units are split, not the products: each thread owns all gates
  * of its units, so it reads only its share of every weight matrix and its gate arithmetic needs
  * nothing from the other thread; the threads meet once per layer (GRU: twice, since r∘h of every
- * unit feeds the candidate's product). A worker costs a few ms to start, and below ~256 units a
- * layer is too short to split, so small models run on this thread alone (the same program).
+ * unit feeds the candidate's product). A worker costs ~30-60 ms to start, so short samples of small
+ * models run on this thread alone (the same program; threadsFor). Measured side by side
+ * (`npx tsx bench/stream.ts`, 2 layers, chars/s of model.step / one thread / two): LSTM 512
+ * 2,291 / 2,200 / 4,352, LSTM 128 14,244 / 33,258 / 58,844, GRU 512 2,775 / 2,986 / 5,816.
  *
  * The weights are copied at open: a StreamSampler samples the model as it was then (sampling
  * during training opens a new one per sample). Memory: ~the model's weights again, freed with the
@@ -23,16 +25,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CharModel } from '../model.ts';
 import { gemmModule, packedFloats, type Gemm } from './gemm.ts';
 import { simdModule } from './simd.ts';
-import { makeRunner, OP, SLOT, SLOT_BYTES, WORKER_SOURCE, type Runner, type WorkerData } from './stream-program.ts';
+import { makeRunner, OP, SLOT, SLOT_BYTES, WORKER_SOURCE, type Runner, type WorkerSetup } from './stream-program.ts';
 
 /** Spins of a waiting thread before it sleeps (~0.1-0.3 ms here). */
 const SPIN = 100_000;
-/** Hidden units from which a worker thread pays off (measured: bench/stream.ts). */
-const MIN_SPLIT_UNITS = 256;
 
 export interface StreamOptions {
-  /** Threads to split each layer across (default: 2 from 256 units where the machine has 2 cores, else 1; CHARMER_SAMPLE_THREADS overrides). */
+  /** Threads to split each layer across (default: threadsFor's rule; CHARMER_SAMPLE_THREADS overrides it). */
   threads?: number;
+  /** About how many characters will be sampled (a worker is started only where they pay for it). */
+  steps?: number;
 }
 
 /** Bump allocation of 64-byte-aligned float arrays; addresses in bytes. */
@@ -45,14 +47,16 @@ class Layout {
   }
 }
 
-/** Columns `cols` of a row-major [rows, width] matrix (-1: a zero column), as [rows, cols.length]. */
-function columns(src: Float32Array, rows: number, width: number, cols: number[]): Float32Array {
-  const n = cols.length;
+/** Runs of columns [start, length) of a row-major [rows, width] matrix, side by side, as [rows, Σ length]; `pad` zero columns after. */
+function columns(src: Float32Array, rows: number, width: number, runs: Array<readonly [number, number]>, pad = 0): Float32Array {
+  const n = runs.reduce((s, [, len]) => s + len, 0) + pad;
   const out = new Float32Array(rows * n);
   for (let r = 0; r < rows; r++) {
-    const s = r * width;
-    const o = r * n;
-    for (let j = 0; j < n; j++) if (cols[j]! >= 0) out[o + j] = src[s + cols[j]!]!;
+    let o = r * n;
+    for (const [start, len] of runs) {
+      out.set(src.subarray(r * width + start, r * width + start + len), o);
+      o += len;
+    }
   }
   return out;
 }
@@ -71,9 +75,17 @@ export function streamSupported(model: CharModel): boolean {
   return model.spec.hidden % 4 === 0 && gemmModule(true) !== null && simdModule(true) !== null;
 }
 
-function threadsFor(hidden: number, asked?: number): number {
+/**
+ * Two threads where the machine has two cores and the work pays for the worker: it costs ~30-60 ms
+ * to start and saves about half of every step, and a step's cost grows with hidden². Measured
+ * (bench/stream.ts): break-even near 70 characters at 512 units, 830 at 256, a few thousand at 128;
+ * `steps · hidden² ≥ 1000 · 256²` lies on the safe side of each. Two, not more: two is what was
+ * measured (and one barrier per layer costs more with every thread).
+ */
+function threadsFor(hidden: number, opts: StreamOptions): number {
   const env = Number(process.env.CHARMER_SAMPLE_THREADS);
-  const want = asked ?? (env > 0 ? env : hidden >= MIN_SPLIT_UNITS ? availableParallelism() : 1);
+  const worth = (opts.steps ?? 1000) * hidden * hidden >= 1000 * 256 * 256;
+  const want = opts.threads ?? (env > 0 ? env : worth ? availableParallelism() : 1);
   // Every thread needs at least 4 units (the kernels' vector width).
   return Math.max(1, Math.min(want, 2, Math.floor(hidden / 4)));
 }
@@ -107,27 +119,27 @@ export class StreamSampler {
   /** null where it cannot run (streamSupported); then sample through model.step. */
   static async open(model: CharModel, opts: StreamOptions = {}): Promise<StreamSampler | null> {
     if (!streamSupported(model)) return null;
-    const threads = threadsFor(model.spec.hidden, opts.threads);
+    const threads = threadsFor(model.spec.hidden, opts);
+    // The worker boots while this thread reads and packs the weights.
+    const worker = threads > 1 ? new Worker(WORKER_SOURCE, { eval: true }) : null;
+    worker?.unref();
     const plan = await planOf(model, threads);
-    const { memory, runner, gemm } = plan;
-    let worker: Worker | null = null;
-    if (threads > 1) {
-      const data: WorkerData = { memory, gemmModule: gemmModule(true)!, simdModule: simdModule(true)!, threads, spin: SPIN, programs: plan.programs[1] };
-      worker = new Worker(WORKER_SOURCE, { eval: true, workerData: data });
-      worker.unref();
+    if (worker) {
+      const setup: WorkerSetup = { memory: plan.memory, gemmModule: gemmModule(true)!, simdModule: simdModule(true)!, threads, spin: SPIN, programs: plan.programs[1]! };
       try {
         await new Promise<void>((resolve, reject) => {
-          worker!.once('message', () => resolve());
-          worker!.once('error', reject);
-          worker!.once('exit', () => reject(new Error('The sampling thread did not start.')));
+          worker.once('message', () => resolve());
+          worker.once('error', reject);
+          worker.once('exit', () => reject(new Error('The sampling thread did not start.')));
+          worker.postMessage(setup);
         });
       } catch {
         // No worker (a sandbox without eval workers, say): the same step on this thread alone.
         void worker.terminate();
-        return StreamSampler.open(model, { threads: 1 });
+        return StreamSampler.open(model, { ...opts, threads: 1 });
       }
     }
-    return new StreamSampler(memory, runner, gemm, plan.programs[0]!, worker, plan.out, plan.state, plan.at);
+    return new StreamSampler(plan.memory, plan.runner, plan.gemm, plan.programs[0]!, worker, plan.out, plan.state, plan.at);
   }
 
   /** Feed one character; the next character's logits (a view, valid until the next call). */
@@ -226,7 +238,7 @@ async function planOf(model: CharModel, threads: number): Promise<Plan> {
 
   const programs = units.map(([u0, u1]) => {
     const n = u1 - u0;
-    const colsOf = (gates: number[]) => gates.flatMap((g) => Array.from({ length: n }, (_, u) => g * H + u0 + u));
+    const colsOf = (gates: number[]) => gates.map((g) => [g * H + u0, n] as const);
     const all = colsOf(Array.from({ length: G }, (_, g) => g));
     const zr = colsOf([0, 1]);
     const hn = colsOf([2]);
@@ -240,7 +252,7 @@ async function planOf(model: CharModel, threads: number): Promise<Plan> {
       const sc = (i: number) => scratch + i * n * 4;
       const rowTable = l === 0 ? plain(columns(tableData, V, G * H, all)) : 0;
       // [x | h]·[W; R] in one product above the first layer; the first layer's x·W is the table.
-      const stacked = (cols: number[]) => (l === 0 ? columns(w.r, H, G * H, cols) : stack(columns(w.k, H, G * H, cols), columns(w.r, H, G * H, cols)));
+      const stacked = (cols: Array<readonly [number, number]>) => (l === 0 ? columns(w.r, H, G * H, cols) : stack(columns(w.k, H, G * H, cols), columns(w.r, H, G * H, cols)));
       const K = l === 0 ? H : 2 * H;
       const main = cell === 'gru' ? packed(stacked(zr), K, 2 * n) : packed(stacked(all), K, G * n);
       const xn = cell === 'gru' && l > 0 ? packed(columns(w.k, H, G * H, hn), H, n) : 0;
@@ -268,7 +280,7 @@ async function planOf(model: CharModel, threads: number): Promise<Plan> {
     }
     return [Int32Array.from(code[0]!), Int32Array.from(code[1]!)] as [Int32Array, Int32Array];
   });
-  const woutAt = packed(columns(wout, H, V, Array.from({ length: padded }, (_, j) => (j < V ? j : -1))), H, padded);
+  const woutAt = packed(columns(wout, H, V, [[0, V]], padded - V), H, padded);
 
   // The memory: everything above, then room to stage the largest matrix for packing.
   const stage = lay.take(Math.max(...toPack.map((p) => p.m.length)));
