@@ -77,7 +77,10 @@ describe('StreamSampler', () => {
         stream.reset();
         expect(relErr(stream.step(ids[0]!), want[0]!)).toBeLessThan(1e-4);
         tf.dispose(start.flat());
+        expect(() => stream.step(V)).toThrow(/outside the vocabulary/);
         stream.dispose();
+        stream.dispose(); // twice is harmless
+        expect(() => stream.step(0)).toThrow(/disposed/);
         model.dispose();
       });
     }

@@ -96,6 +96,7 @@ function threadsFor(hidden: number, opts: StreamOptions): number {
  */
 export class StreamSampler {
   private parity = 0;
+  private disposed = false;
   private readonly sync: Int32Array;
   private constructor(
     private readonly memory: WebAssembly.Memory,
@@ -123,7 +124,13 @@ export class StreamSampler {
     // The worker boots while this thread reads and packs the weights.
     const worker = threads > 1 ? new Worker(WORKER_SOURCE, { eval: true }) : null;
     worker?.unref();
-    const plan = await planOf(model, threads);
+    let plan: Plan;
+    try {
+      plan = await planOf(model, threads);
+    } catch (e) {
+      void worker?.terminate(); // it would wait for its setup for ever
+      throw e;
+    }
     if (worker) {
       const setup: WorkerSetup = { memory: plan.memory, gemmModule: gemmModule(true)!, simdModule: simdModule(true)!, threads, spin: SPIN, programs: plan.programs[1]! };
       try {
@@ -144,6 +151,9 @@ export class StreamSampler {
 
   /** Feed one character; the next character's logits (a view, valid until the next call). */
   step(id: number): Float32Array {
+    if (this.disposed) throw new Error('This StreamSampler was disposed.');
+    // The id picks a table row by address: one outside the vocabulary would read other weights.
+    if (!(Number.isInteger(id) && id >= 0 && id < this.out.vocab)) throw new RangeError(`Character index ${id} is outside the vocabulary (0-${this.out.vocab - 1}).`);
     Atomics.store(this.sync, SLOT.id, id);
     Atomics.store(this.sync, SLOT.parity, this.parity);
     if (this.worker) this.runner.barrier();
@@ -172,7 +182,10 @@ export class StreamSampler {
     });
   }
 
+  /** Stop the worker (it leaves its loop at the next barrier); the memory goes with the last reference. */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     if (!this.worker) return;
     Atomics.store(this.sync, SLOT.exit, 1);
     this.runner.barrier();
