@@ -2,7 +2,8 @@
  * The fused recurrent layers (src/engine/fused) against the stock TF.js layers (forward) and the
  * autodiff reference loop (gradients w.r.t. x, kernel, recurrent kernel, bias and initial state),
  * within 1e-4 relative, on every backend that has fused kernels: cpu and wasm (JS loops), webgpu (WGSL
- * kernels; skipped with a note where no adapter exists, e.g. without Mesa 25's lavapipe).
+ * kernels; skipped with a note where no adapter exists, e.g. without Mesa 25's lavapipe), tensorflow
+ * (TensorFlow's block ops; skipped where tfjs-node is not installed, as on a fresh machine).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -98,13 +99,24 @@ function stockOutputs(cell: CellType, c: Case): tf.Tensor {
   return y;
 }
 
+/** Select the backend, or skip where it is not installed (tensorflow: tfjs-node is an optional dependency). */
+async function backendOrSkip(backend: 'cpu' | 'wasm' | 'tensorflow', ctx: { skip: (note: string) => void }): Promise<boolean> {
+  try {
+    await chooseBackend(backend);
+    return true;
+  } catch (e) {
+    ctx.skip(`the ${backend} backend is not available here (${(e as Error).message.slice(0, 160)})`);
+    return false;
+  }
+}
+
 const NAMES = ['outputs', 'h_T', 'c_T', 'dx', 'dkernel', 'drecurrent', 'dbias', 'dh0', 'dc0'];
 
-for (const backend of ['cpu', 'wasm'] as const) {
-  describe(`fused recurrent layers on ${backend}`, () => {
+for (const backend of ['cpu', 'wasm', 'tensorflow'] as const) {
+  describe(`fused recurrent layers on ${backend}${backend === 'tensorflow' ? ' (block ops; where tfjs-node is installed)' : ''}`, () => {
     for (const cell of CELLS) {
-      it(`${cell}: outputs equal the stock tf.layers ${cell} layer`, async () => {
-        await chooseBackend(backend);
+      it(`${cell}: outputs equal the stock tf.layers ${cell} layer`, async (ctx) => {
+        if (!(await backendOrSkip(backend, ctx))) return;
         tf.tidy(() => {
           const c = makeCase(cell, 3, 7, 5, 8, 11, true);
           const fused = fusedSequence(cell, { kernel: c.K, recurrentKernel: c.R, bias: c.b }, c.x, c.state);
@@ -112,8 +124,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
         });
       });
 
-      it(`${cell}: outputs, final state and every gradient equal the autodiff reference`, async () => {
-        await chooseBackend(backend);
+      it(`${cell}: outputs, final state and every gradient equal the autodiff reference`, async (ctx) => {
+        if (!(await backendOrSkip(backend, ctx))) return;
         tf.tidy(() => {
           for (const [B, T, I, H] of [
             [3, 5, 4, 6],
@@ -132,8 +144,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
     }
 
     for (const cell of CELLS) {
-      it(`${cell}: the first layer from ids (embedding·kernel table) equals lookup + reference, with gradients`, async () => {
-        await chooseBackend(backend);
+      it(`${cell}: the first layer from ids (embedding·kernel table) equals lookup + reference, with gradients`, async (ctx) => {
+        if (!(await backendOrSkip(backend, ctx))) return;
         setSequenceImpl(null); // referenceFromIds then runs the autodiff reference
         tf.tidy(() => {
           const { want, got } = fromIdsGradients(cell);
@@ -142,8 +154,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
       });
     }
 
-    it('the sampling step equals the reference step for every cell (JS loops at 9 units, SIMD on wasm at 8)', async () => {
-      await chooseBackend(backend);
+    it('the sampling step equals the reference step for every cell (JS loops at 9 units, SIMD on wasm at 8)', async (ctx) => {
+      if (!(await backendOrSkip(backend, ctx))) return;
       for (const cell of CELLS) for (const H of [9, 8]) {
         tf.tidy(() => {
           const c = makeCase(cell, 4, 1, 6, H, 31);
@@ -161,8 +173,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
       releaseFusedCaches();
     });
 
-    it('leaves no tensors behind (forward and backward)', async () => {
-      await chooseBackend(backend);
+    it('leaves no tensors behind (forward and backward)', async (ctx) => {
+      if (!(await backendOrSkip(backend, ctx))) return;
       const c = makeCase('lstm', 2, 4, 3, 5, 3);
       const before = tf.memory().numTensors;
       for (let i = 0; i < 5; i++) tf.tidy(() => void gradsOf(fusedSequence, 'lstm', c));

@@ -3,8 +3,9 @@
  * on one wasm thread a 2-layer training step (batch 50, seq 50, Adam) runs 2-3x faster fused than
  * the stock tf.layers graph at 128 units and 2.2-2.8x at 512 (and than the autodiff loop), and the
  * sampling step 1.5-35x, so it is the default wherever the backend has fused kernels (wasm, cpu: JS loops; webgpu: WGSL
- * kernels for the whole-sequence ops, the reference for the sampling step). tensorflow keeps the
- * reference loop: the entry points fall back to it by themselves. CHARMER_FUSED=0 in the environment turns it off (for comparisons).
+ * kernels for the whole-sequence ops, the reference for the sampling step). On tensorflow
+ * (tfjs-node, tfjs-node-gpu) the whole-sequence ops are TensorFlow's block ops
+ * (./native-sequence.ts) and the sampling step the reference. CHARMER_FUSED=0 in the environment turns it off (for comparisons).
  */
 import { setSequenceFromIdsImpl, setSequenceImpl, setStepFromIdsImpl, setStepImpl } from '../recurrent.ts';
 import { fusedSequence, fusedSequenceFromIds, fusedStep, fusedStepFromIds } from './sequence.ts';

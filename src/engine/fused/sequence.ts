@@ -22,6 +22,7 @@ import type { LayerState, LayerWeights, SequenceImpl, SequenceResult } from '../
 import { referenceSequence, referenceStep } from '../recurrent.ts';
 import { alloc, registerFusedKernels, runFused } from './kernels.ts';
 import { gruOpGpu, lstmOpGpu, rnnOpGpu } from './gpu-sequence.ts';
+import { nativeSequence, onNative } from './native-sequence.ts';
 import { wholeSequenceKernels } from './wasm-sequence.ts';
 
 /** The whole-sequence ops run with WGSL gate kernels on webgpu (./gpu-sequence.ts). */
@@ -241,8 +242,9 @@ function fromProjection(cell: CellType, w: LayerWeights, xp: T2, B: number, T: n
   return { outputs, state: [h] };
 }
 
-/** The fused implementation for backends with fused kernels (cpu, wasm, webgpu); the reference elsewhere. */
+/** The fused implementation for backends with fused kernels (cpu, wasm, webgpu) or block ops (tensorflow: ./native-sequence.ts); the reference elsewhere. */
 export const fusedSequence: SequenceImpl = (cell: CellType, w: LayerWeights, x: tf.Tensor3D, state: LayerState): SequenceResult => {
+  if (onNative()) return nativeSequence(cell, w, x, state);
   if (!onWebGPU() && !registerFusedKernels(tf.getBackend())) return referenceSequence(cell, w, x, state);
   return tf.tidy(() => {
     const [B, T, I] = x.shape;
@@ -266,9 +268,12 @@ export function fusedSequenceFromIds(cell: CellType, w: LayerWeights, embedding:
       return fromProjection(cell, w, tf.gather(table, tf.reshape(ids, [-1])) as T2, B, T, state) as never;
     }) as unknown as SequenceResult;
   }
-  if (!registerFusedKernels(tf.getBackend())) {
-    const x = tf.reshape(tf.gather(embedding, tf.reshape(ids, [-1])), [B, T, embedding.shape[1]]) as tf.Tensor3D;
-    return referenceSequence(cell, w, x, state);
+  const native = onNative();
+  if (native || !registerFusedKernels(tf.getBackend())) {
+    return tf.tidy(() => {
+      const x = tf.reshape(tf.gather(embedding, tf.reshape(ids, [-1])), [B, T, embedding.shape[1]]) as tf.Tensor3D;
+      return (native ? nativeSequence : referenceSequence)(cell, w, x, state) as never;
+    }) as unknown as SequenceResult;
   }
   return tf.tidy(() => {
     const table = linear(embedding, w.kernel);
