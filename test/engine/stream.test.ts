@@ -114,4 +114,25 @@ describe('StreamSampler', () => {
     odd.dispose();
     even.dispose();
   });
+
+  it('runs on the tensorflow backend (tfjs-node, where installed) with the logits of its model.step', async (ctx) => {
+    try {
+      await chooseBackend('tensorflow');
+    } catch (e) {
+      ctx.skip(`tfjs-node is not installed here (${(e as Error).message.slice(0, 120)})`);
+      return;
+    }
+    installFusedLayers();
+    for (const cell of ['lstm', 'gru'] as CellType[]) {
+      const model = randomModel(cell, 12);
+      const stream = (await StreamSampler.open(model, { threads: 2 }))!;
+      expect(stream).not.toBeNull();
+      const zero = model.zeroState(1);
+      const want = reference(model, ids, zero);
+      tf.dispose(zero.flat());
+      ids.forEach((id, i) => expect(relErr(stream.step(id), want[i]!), `${cell} step ${i}`).toBeLessThan(1e-4));
+      stream.dispose();
+      model.dispose();
+    }
+  });
 });

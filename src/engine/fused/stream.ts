@@ -68,10 +68,15 @@ const stack = (a: Float32Array, b: Float32Array): Float32Array => {
   return out;
 };
 
-/** Whether a StreamSampler can run here: relaxed SIMD, shared memory, the fused layers on, a CPU backend. */
+/**
+ * Whether a StreamSampler can run here: relaxed SIMD, shared memory, the fused layers on, and the
+ * weights on the CPU (wasm, cpu; tensorflow too: on native TensorFlow's CPU build one stream ran
+ * 774 chars/s through model.step's ops and 33,344 here, 2x128 LSTM, `charmer bench --backend
+ * tensorflow`). Not webgpu, where the weights would be read back from the GPU.
+ */
 export function streamSupported(model: CharModel): boolean {
   if (process.env.CHARMER_FUSED === '0' || typeof SharedArrayBuffer === 'undefined') return false;
-  if (!['wasm', 'cpu'].includes(tf.getBackend())) return false;
+  if (!['wasm', 'cpu', 'tensorflow'].includes(tf.getBackend())) return false;
   return model.spec.hidden % 4 === 0 && gemmModule(true) !== null && simdModule(true) !== null;
 }
 
