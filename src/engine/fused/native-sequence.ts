@@ -16,7 +16,7 @@
  * order. `BlockLSTMV2` uses i, f, c, o like tf.layers.lstm (the V1 op's i, c, f, o and forget bias
  * are why V2 exists); `GRUBlockCell` takes r, u for tf.layers.gru's z, r (u is z) and the
  * candidate's columns apart. Outputs and gradients match the reference within 1e-4 relative
- * (test/engine/native.test.ts, run where tfjs-node is installed).
+ * (test/engine/fused.test.ts, run where tfjs-node is installed). Which layers use them: blockOpsFor.
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
@@ -57,7 +57,30 @@ function seqLen(T: number): unknown {
   return new int64Scalar(T);
 }
 
-export const onNative = (): boolean => tf.getBackend() === 'tensorflow';
+let gpuBuild: boolean | null = null;
+
+/**
+ * Whether the block ops run for a layer of `hidden` units: on tfjs-node-gpu always (a step is a
+ * GEMM and one gate kernel instead of ~15 dispatches); on the CPU build only for small layers.
+ * Each block op step multiplies [x_t | h] by the whole stacked weight, so the input projection of
+ * all steps is no longer one large product, and on CPU TensorFlow that large product (oneDNN) is
+ * what the reference loop has going for it. Measured on 2 cores, TensorFlow 2.21's CPU build,
+ * training chars/s block ops / reference loop (`CHARMER_FUSED=1|0 charmer bench --backend
+ * tensorflow --impl charmer-fused --hidden N`): LSTM 2x128 22,129 / 10,938, 2x256 6,529 / 5,703,
+ * 2x512 1,918 / 3,151; GRU 2x128 26,142 / 8,210, 2x256 8,019 / 3,979, 2x512 2,570 / 2,931.
+ */
+export function blockOpsFor(hidden: number): boolean {
+  if (tf.getBackend() !== 'tensorflow') return false;
+  if (gpuBuild === null) {
+    try {
+      require.resolve('@tensorflow/tfjs-node-gpu'); // backend.ts loads it first when present
+      gpuBuild = true;
+    } catch {
+      gpuBuild = false;
+    }
+  }
+  return gpuBuild || hidden < 384;
+}
 
 function run(name: string, inputs: unknown[], outputs: number, extra: Array<[string, 'float' | 'bool', number | boolean]> = []): tf.Tensor[] {
   const backend = tf.backend() as unknown as NativeBackend;

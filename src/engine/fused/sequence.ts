@@ -22,7 +22,7 @@ import type { LayerState, LayerWeights, SequenceImpl, SequenceResult } from '../
 import { referenceSequence, referenceStep } from '../recurrent.ts';
 import { alloc, registerFusedKernels, runFused } from './kernels.ts';
 import { gruOpGpu, lstmOpGpu, rnnOpGpu } from './gpu-sequence.ts';
-import { nativeSequence, onNative } from './native-sequence.ts';
+import { blockOpsFor, nativeSequence } from './native-sequence.ts';
 import { wholeSequenceKernels } from './wasm-sequence.ts';
 
 /** The whole-sequence ops run with WGSL gate kernels on webgpu (./gpu-sequence.ts). */
@@ -244,7 +244,7 @@ function fromProjection(cell: CellType, w: LayerWeights, xp: T2, B: number, T: n
 
 /** The fused implementation for backends with fused kernels (cpu, wasm, webgpu) or block ops (tensorflow: ./native-sequence.ts); the reference elsewhere. */
 export const fusedSequence: SequenceImpl = (cell: CellType, w: LayerWeights, x: tf.Tensor3D, state: LayerState): SequenceResult => {
-  if (onNative()) return nativeSequence(cell, w, x, state);
+  if (blockOpsFor(w.recurrentKernel.shape[0])) return nativeSequence(cell, w, x, state);
   if (!onWebGPU() && !registerFusedKernels(tf.getBackend())) return referenceSequence(cell, w, x, state);
   return tf.tidy(() => {
     const [B, T, I] = x.shape;
@@ -268,7 +268,7 @@ export function fusedSequenceFromIds(cell: CellType, w: LayerWeights, embedding:
       return fromProjection(cell, w, tf.gather(table, tf.reshape(ids, [-1])) as T2, B, T, state) as never;
     }) as unknown as SequenceResult;
   }
-  const native = onNative();
+  const native = blockOpsFor(w.recurrentKernel.shape[0]);
   if (native || !registerFusedKernels(tf.getBackend())) {
     return tf.tidy(() => {
       const x = tf.reshape(tf.gather(embedding, tf.reshape(ids, [-1])), [B, T, embedding.shape[1]]) as tf.Tensor3D;
