@@ -5,7 +5,8 @@
  * sampling step 1.5-35x, so it is the default wherever the backend has fused kernels (wasm, cpu: JS loops; webgpu: WGSL
  * kernels for the whole-sequence ops, the reference for the sampling step). On tensorflow
  * (tfjs-node, tfjs-node-gpu) the whole-sequence ops are TensorFlow's block ops
- * (./native-sequence.ts) and the sampling step the reference. CHARMER_FUSED=0 in the environment turns it off (for comparisons).
+ * (./native-sequence.ts), below 384 units on its CPU build; the batched sampling step is the reference
+ * there (one stream: ./stream.ts). CHARMER_FUSED=0 in the environment turns it off (for comparisons).
  */
 import { setSequenceFromIdsImpl, setSequenceImpl, setStepFromIdsImpl, setStepImpl } from '../recurrent.ts';
 import { fusedSequence, fusedSequenceFromIds, fusedStep, fusedStepFromIds } from './sequence.ts';

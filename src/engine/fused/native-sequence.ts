@@ -61,7 +61,7 @@ let gpuBuild: boolean | null = null;
 
 /**
  * Whether the block ops run for a layer of `hidden` units: on tfjs-node-gpu always (a step is a
- * GEMM and one gate kernel instead of ~15 dispatches); on the CPU build only for small layers.
+ * GEMM and one gate kernel instead of the reference step's dozen ops); on the CPU build only for small layers.
  * Each block op step multiplies [x_t | h] by the whole stacked weight, so the input projection of
  * all steps is no longer one large product, and on CPU TensorFlow that large product (oneDNN) is
  * what the reference loop has going for it. Measured on 2 cores, TensorFlow 2.21's CPU build,
@@ -104,7 +104,7 @@ const lstmBlock = tf.customGrad(((x: T3, w: T2, b: tf.Tensor1D, h0: T2, c0: T2, 
     value: tf.concat([h!, tf.slice(cs!, [T - 1, 0, 0], [1, -1, -1])], 0),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw, sb, sh0, sc0, sp, ...acts] = saved;
-      const [B] = [sh0!.shape[0]!];
+      const B = sh0!.shape[0]!;
       const dh = tf.slice(dy, [0, 0, 0], [T, B, H]);
       const dcs = tf.concat([tf.zeros([T - 1, B, H]), tf.slice(dy, [T, 0, 0], [1, B, H])], 0);
       const [dx, dc0, dh0, dw, , , , db] = run('BlockLSTMGradV2', [seqLen(T), sx, sc0, sh0, sw, sp, sp, sp, sb, ...acts, dcs, dh], 8, [['use_peephole', 'bool', false]]);
