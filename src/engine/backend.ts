@@ -16,6 +16,7 @@ import { CharmerError } from './errors.ts';
 import { installFusedLayers } from './fused/index.ts';
 import { simdOf } from './fused/kernels.ts';
 import { fmaBatchMatMul } from './fused/wasm-matmul.ts';
+import { NATIVE_PACKAGES, useNativePackage } from './fused/native-sequence.ts';
 import type { BackendInfo } from './events.ts';
 
 const require = createRequire(import.meta.url);
@@ -51,7 +52,7 @@ export async function chooseBackend(request: BackendName | 'auto' = 'auto'): Pro
 async function tryBackend(name: BackendName, forced: boolean): Promise<BackendInfo | null> {
   switch (name) {
     case 'tensorflow': {
-      for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+      for (const pkg of NATIVE_PACKAGES) {
         try {
           require.resolve(pkg);
         } catch {
@@ -59,6 +60,7 @@ async function tryBackend(name: BackendName, forced: boolean): Promise<BackendIn
         }
         await import(pkg);
         if (await tf.setBackend('tensorflow')) {
+          useNativePackage(pkg); // the fused layers' block ops (fused/native-sequence.ts)
           const gpu = pkg.endsWith('-gpu');
           return { backend: gpu ? 'tensorflow-gpu' : 'tensorflow', device: gpu ? 'GPU (CUDA, TensorFlow native)' : 'CPU (TensorFlow native)', threads: 0 };
         }

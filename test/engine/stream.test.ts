@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { benchModel } from '../../bench/harness.ts';
 import { chooseBackend } from '../../src/engine/backend.ts';
+import { backendOrSkip } from './backend-or-skip.ts';
 import type { CellType } from '../../src/engine/config.ts';
 import { installFusedLayers } from '../../src/engine/fused/index.ts';
 import { StreamSampler, streamSupported } from '../../src/engine/fused/stream.ts';
@@ -116,12 +117,7 @@ describe('StreamSampler', () => {
   });
 
   it('runs on the tensorflow backend (tfjs-node, where installed) with the logits of its model.step', async (ctx) => {
-    try {
-      await chooseBackend('tensorflow');
-    } catch (e) {
-      ctx.skip(`tfjs-node is not installed here (${(e as Error).message.slice(0, 120)})`);
-      return;
-    }
+    if (!(await backendOrSkip('tensorflow', ctx))) return;
     installFusedLayers();
     for (const cell of ['lstm', 'gru'] as CellType[]) {
       const model = randomModel(cell, 12);

@@ -38,26 +38,18 @@ interface NativeBackend {
   executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: unknown[], outputs: number): tf.Tensor[];
 }
 
+/** The native TensorFlow packages, GPU build first: backend.ts loads the first that works. */
+export const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
 const require = createRequire(import.meta.url);
-let int64Scalar: (new (v: number) => unknown) | null = null;
+let loaded: { gpu: boolean; Int64Scalar: new (v: number) => unknown } | null = null;
 
-/** tfjs-node's int64 scalar (BlockLSTM's seq_len_max is int64, which TF.js tensors cannot be), from the package backend.ts loaded. */
-function seqLen(T: number): unknown {
-  if (!int64Scalar) {
-    for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
-      try {
-        int64Scalar = (require(`${pkg}/dist/int64_tensors.js`) as { Int64Scalar: new (v: number) => unknown }).Int64Scalar;
-        break;
-      } catch {
-        // not installed: try the next
-      }
-    }
-    if (!int64Scalar) throw new Error('the tensorflow backend is active but tfjs-node could not be found');
-  }
-  return new int64Scalar(T);
+/** backend.ts, once `pkg` is the tensorflow backend. */
+export function useNativePackage(pkg: (typeof NATIVE_PACKAGES)[number]): void {
+  // BlockLSTM's seq_len_max is int64, which TF.js tensors cannot be; tfjs-node has a scalar for it.
+  const { Int64Scalar } = require(`${pkg}/dist/int64_tensors.js`) as { Int64Scalar: new (v: number) => unknown };
+  loaded = { gpu: pkg.endsWith('-gpu'), Int64Scalar };
 }
-
-let gpuBuild: boolean | null = null;
 
 /**
  * Whether the block ops run for a layer of `hidden` units: on tfjs-node-gpu always (a step is a
@@ -70,17 +62,11 @@ let gpuBuild: boolean | null = null;
  * 2x512 1,918 / 3,151; GRU 2x128 26,142 / 8,210, 2x256 8,019 / 3,979, 2x512 2,570 / 2,931.
  */
 export function blockOpsFor(hidden: number): boolean {
-  if (tf.getBackend() !== 'tensorflow') return false;
-  if (gpuBuild === null) {
-    try {
-      require.resolve('@tensorflow/tfjs-node-gpu'); // backend.ts loads it first when present
-      gpuBuild = true;
-    } catch {
-      gpuBuild = false;
-    }
-  }
-  return gpuBuild || hidden < 384;
+  if (tf.getBackend() !== 'tensorflow' || !loaded) return false;
+  return loaded.gpu || hidden < 384;
 }
+
+const seqLen = (T: number): unknown => new loaded!.Int64Scalar(T);
 
 function run(name: string, inputs: unknown[], outputs: number, extra: Array<[string, 'float' | 'bool', number | boolean]> = []): tf.Tensor[] {
   const backend = tf.backend() as unknown as NativeBackend;
@@ -92,6 +78,12 @@ function run(name: string, inputs: unknown[], outputs: number, extra: Array<[str
 
 /** [B, T, I] -> [T, B, I] and back. */
 const swap01 = (x: tf.Tensor) => tf.transpose(x, [1, 0, 2]);
+
+/** h_{t-1} for every step of a time-major [T, B, H] output: h0, then the outputs shifted by one. */
+function previousHidden(out: T3, h0: T2): T3 {
+  const [T, B, H] = out.shape;
+  return tf.concat([tf.reshape(h0, [1, B, H]), tf.slice(out, [0, 0, 0], [T - 1, B, H])], 0) as T3;
+}
 
 /** LSTM over a time-major x [T, B, I]; value [T+1, B, H]: h at every step, then the last c. */
 const lstmBlock = tf.customGrad(((x: T3, w: T2, b: tf.Tensor1D, h0: T2, c0: T2, save: tf.GradSaveFunc) => {
@@ -138,7 +130,7 @@ const gruBlock = tf.customGrad(((x: T3, wru: T2, wc: T2, bru: tf.Tensor1D, bc: t
       const [sx, swru, swc, sbru, sbc, sh0, sout, sr, su, sc] = saved as [T3, T2, T2, tf.Tensor1D, tf.Tensor1D, T2, T3, T3, T3, T3];
       const [T, B, I] = sx.shape;
       const H = sh0.shape[1];
-      const hPrev = tf.concat([tf.reshape(sh0, [1, B, H]), tf.slice(sout, [0, 0, 0], [T - 1, B, H])], 0);
+      const hPrev = previousHidden(sout, sh0);
       const [xt, hp, rt, ut, ct, dyt] = [sx, hPrev, sr, su, sc, dy].map((t) => tf.unstack(t) as T2[]);
       const dxs: tf.Tensor[] = new Array(T);
       const dcs: tf.Tensor[] = new Array(T);
@@ -184,7 +176,7 @@ const rnnSeq = tf.customGrad(((x: T3, K: T2, R: T2, b: tf.Tensor1D, h0: T2, save
         dh = tf.matMul(dzs[t]!, RT);
       }
       const dz = tf.reshape(tf.stack(dzs), [T * B, H]) as T2;
-      const hPrev = tf.reshape(tf.concat([tf.reshape(sh0, [1, B, H]), tf.slice(sout, [0, 0, 0], [T - 1, B, H])], 0), [T * B, H]) as T2;
+      const hPrev = tf.reshape(previousHidden(sout, sh0), [T * B, H]) as T2;
       const x2 = tf.reshape(sx, [T * B, I]) as T2;
       return [tf.reshape(tf.matMul(dz, tf.transpose(sK)), [T, B, I]), tf.matMul(tf.transpose(x2), dz), tf.matMul(tf.transpose(hPrev), dz), tf.sum(dz, 0), dh];
     },
