@@ -4,17 +4,22 @@
  * back into an ApiError with the same code and message (the engine's CharmerError codes, plus the
  * few the shells add), so the UI can match on `code` and show `message` as it is.
  */
-import type { CharmerErrorCode } from '../engine/errors.ts';
+import { CHARMER_ERROR_CODES } from '../engine/errors.ts';
 
 /** The engine's and services' CharmerError codes, plus the few the shells add. */
-export type ApiErrorCode =
-  | CharmerErrorCode
-  | 'INVALID_INPUT'
-  | 'UNKNOWN_OPERATION'
-  | 'CONFLICT'
-  | 'UNAVAILABLE'
-  | 'DISCONNECTED'
-  | 'INTERNAL';
+export const API_ERROR_CODES = [
+  ...CHARMER_ERROR_CODES,
+  'INVALID_INPUT',
+  'UNKNOWN_OPERATION',
+  'CONFLICT',
+  'UNAVAILABLE',
+  /** Browser mode: a path outside the folder named with `charmer serve --allow-dir` (or any path without it). */
+  'PATH_NOT_ALLOWED',
+  'DISCONNECTED',
+  'INTERNAL',
+] as const;
+
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
 export interface ApiErrorData {
   code: ApiErrorCode | (string & {});

@@ -23,7 +23,8 @@ import { createHandlers, type ShellHooks } from '../api/handlers.ts';
 import { forwardRunEvents } from '../api/forward.ts';
 import type { EmitOf } from '../api/define.ts';
 import { fail } from '../api/errors.ts';
-import { CSP, checkRequest, cookieName, newToken } from './security.ts';
+import { CSP, checkRequest, cookieName, newToken, requestTarget } from './security.ts';
+import { browserPathPolicy } from './paths.ts';
 
 export interface ServeOptions {
   services: Services;
@@ -34,6 +35,10 @@ export interface ServeOptions {
   token?: string;
   version?: string;
   guessMode?: ShellHooks['guessMode'];
+  /** The one folder whose files library.inspectFile/importFile may open (`--allow-dir`); none without it. */
+  allowDir?: string;
+  /** Told when a connection misbehaves (a bad frame, a reset): one sentence, for the server's log. */
+  log?: (line: string) => void;
 }
 
 export interface RunningServer {
@@ -60,6 +65,14 @@ const TYPES: Record<string, string> = {
 
 const MAX_UPLOAD = 2 * 1024 ** 3;
 
+/**
+ * The largest WebSocket message a client has reason to send: a draft or a "learn my style" text of
+ * 10 million characters (the contract's limit), 3 bytes each in UTF-8, plus the envelope. Files and
+ * pasted text go over HTTP (/api/upload). Parsing a message costs about 4x its size, so this bounds
+ * what one frame can make the server hold.
+ */
+export const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const token = opts.token ?? newToken();
   const rendererDir = resolve(opts.rendererDir);
@@ -71,12 +84,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     for (const ws of sockets) if (ws.readyState === WebSocket.OPEN) ws.send(msg);
   };
   void eventDefs;
-  const handlers = createHandlers(
-    opts.services,
-    { shell: 'browser', version: opts.version ?? '0.0.0', ...(opts.guessMode ? { guessMode: opts.guessMode } : {}) },
-    emit,
-  );
+  const log = opts.log ?? (() => {});
+  const hooks: ShellHooks = { shell: 'browser', version: opts.version ?? '0.0.0', ...(opts.guessMode ? { guessMode: opts.guessMode } : {}) };
+  const handlers = createHandlers(opts.services, { ...hooks, resolvePath: await browserPathPolicy(opts.allowDir) }, emit);
   const dispatch = createDispatch(contract, handlers);
+  // Uploads are files this server wrote itself (under the library's uploads/), so they are the one
+  // path importFile opens without the client-path policy; clients cannot name them.
+  const uploadHandlers = createHandlers(opts.services, hooks, emit);
+  const importUpload = (input: Record<string, unknown>) => createDispatch(contract, uploadHandlers)('library.importFile', input);
   const stopForwarding = forwardRunEvents(opts.services, emit);
 
   const baseHeaders = (res: ServerResponse) => {
@@ -93,7 +108,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   };
 
   const serveFile = async (req: IncomingMessage, res: ServerResponse, pathname: string, viaQuery: boolean) => {
-    let rel = decodeURIComponent(pathname);
+    let rel: string;
+    try {
+      rel = decodeURIComponent(pathname);
+    } catch {
+      return deny(res, 400, 'Bad request: the path is not valid percent-encoding.');
+    }
     if (rel === '/' || rel === '') rel = '/index.html';
     const file = normalize(join(rendererDir, rel));
     if (file !== rendererDir && !file.startsWith(rendererDir + sep)) return deny(res, 404, 'Not found.');
@@ -145,7 +165,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       if (mode) input.mode = mode;
       const importId = url.searchParams.get('importId');
       if (importId) input.importId = importId;
-      envelope = await dispatch('library.importFile', input);
+      envelope = await importUpload(input);
     } catch (e) {
       envelope = fail(e);
     } finally {
@@ -156,45 +176,95 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     res.end(JSON.stringify(envelope));
   };
 
-  const server = createServer((req, res) => {
-    const verdict = checkRequest(req, port, token);
+  const handleRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const url = requestTarget(req.url);
+    const isUpload = url?.pathname === '/api/upload';
+    const verdict = checkRequest(req, port, token, { write: isUpload || (req.method !== 'GET' && req.method !== 'HEAD') });
     if (!verdict.ok) return deny(res, verdict.status, verdict.reason);
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (url.pathname === '/api/upload') {
+    if (!url) return deny(res, 400, 'Bad request.');
+    if (isUpload) {
       if (req.method !== 'POST') return deny(res, 405, 'Use POST.');
-      upload(req, res, url).catch((e) => deny(res, 500, `Upload failed: ${(e as Error).message}`));
+      upload(req, res, url).catch((e) => failResponse(res, `Upload failed: ${(e as Error).message}`));
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return deny(res, 405, 'Method not allowed.');
-    serveFile(req, res, url.pathname, verdict.viaQuery).catch((e) => deny(res, 500, `Error: ${(e as Error).message}`));
+    serveFile(req, res, url.pathname, verdict.viaQuery).catch((e) => failResponse(res, `Error: ${(e as Error).message}`));
+  };
+  /** A failure after the headers may have gone: answer if still possible, else just end. */
+  const failResponse = (res: ServerResponse, reason: string) => {
+    if (!res.headersSent) deny(res, 500, reason);
+    else res.destroy();
+  };
+
+  const server = createServer((req, res) => {
+    // Nothing a client sends may end the process: whatever slips past the checks above is answered.
+    try {
+      handleRequest(req, res);
+    } catch (e) {
+      log(`A request to ${String(req.url).slice(0, 200)} failed: ${(e as Error)?.message ?? e}`);
+      failResponse(res, 'Internal error.');
+    }
+  });
+  server.on('clientError', (_e, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024 * 1024 });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const verdict = url.pathname === '/api/ws' ? checkRequest(req, port, token, { websocket: true }) : ({ ok: false, status: 403, reason: 'Forbidden.' } as const);
-    if (!verdict.ok) {
-      socket.write(`HTTP/1.1 ${verdict.status} ${verdict.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${verdict.reason}\n`);
-      socket.destroy();
-      return;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  wss.on('error', (e) => log(`WebSocket server: ${e.message}`));
+  const refuseUpgrade = (socket: Duplex, status: number, reason: string) => {
+    const text = status === 400 ? 'Bad Request' : status === 401 ? 'Unauthorized' : 'Forbidden';
+    if (socket.writable) socket.write(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${reason}\n`);
+    socket.destroy();
+  };
+  const reply = (ws: WebSocket, id: number | string, envelope: unknown) => {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    let text: string;
+    try {
+      text = JSON.stringify({ t: 'reply', id, envelope });
+    } catch (e) {
+      text = JSON.stringify({ t: 'reply', id, envelope: fail(new Error(`the reply could not be encoded (${(e as Error).message})`)) });
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sockets.add(ws);
-      ws.on('close', () => sockets.delete(ws));
-      ws.on('message', (data) => {
-        let msg: { t?: unknown; id?: unknown; op?: unknown; input?: unknown };
-        try {
-          msg = JSON.parse(String(data));
-        } catch {
-          return;
-        }
-        if (msg?.t !== 'call' || typeof msg.op !== 'string' || (typeof msg.id !== 'number' && typeof msg.id !== 'string')) return;
-        const id = msg.id;
-        dispatch(msg.op, msg.input).then((envelope) => {
-          if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ t: 'reply', id, envelope }));
-        });
-      });
+    ws.send(text);
+  };
+  const accept = (ws: WebSocket) => {
+    sockets.add(ws);
+    ws.on('close', () => sockets.delete(ws));
+    // A malformed frame (bad UTF-8, too large, unmasked, reserved opcode or bits, bad close code,
+    // stray continuation) arrives here; ws closes that connection itself. Without a listener the
+    // 'error' event would end the process.
+    ws.on('error', (e) => {
+      log(`A WebSocket connection was closed: ${e.message}`);
+      ws.terminate();
     });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      let msg: { t?: unknown; id?: unknown; op?: unknown; input?: unknown };
+      try {
+        msg = JSON.parse(String(data));
+      } catch {
+        return;
+      }
+      if (msg === null || typeof msg !== 'object' || msg.t !== 'call' || typeof msg.op !== 'string' || (typeof msg.id !== 'number' && typeof msg.id !== 'string')) return;
+      const id = msg.id;
+      dispatch(msg.op, msg.input)
+        .catch((e: unknown) => fail(e))
+        .then((envelope) => reply(ws, id, envelope))
+        .catch((e: unknown) => log(`A reply could not be sent: ${(e as Error)?.message ?? e}`));
+    });
+  };
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    try {
+      const url = requestTarget(req.url);
+      if (!url) return refuseUpgrade(socket, 400, 'Bad request: the request target is not a path.');
+      const verdict = url.pathname === '/api/ws' ? checkRequest(req, port, token, { websocket: true }) : ({ ok: false, status: 403, reason: 'Forbidden.' } as const);
+      if (!verdict.ok) return refuseUpgrade(socket, verdict.status, verdict.reason);
+      wss.handleUpgrade(req, socket, head, accept);
+    } catch (e) {
+      log(`A WebSocket upgrade failed: ${(e as Error)?.message ?? e}`);
+      socket.destroy();
+    }
   });
 
   await new Promise<void>((resolveListen, reject) => {

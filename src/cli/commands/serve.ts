@@ -3,7 +3,7 @@
  * a random access token; prints the URL (with the token) on a line of its own. For headless GPU
  * boxes (tunnel the port over ssh) and for the end-to-end tests.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ export const RENDERER_DIR = join(root, 'out/renderer');
 const specs: OptionSpecs = {
   port: { type: 'int', default: 0, help: 'port on 127.0.0.1 (0 picks a free one)' },
   'data-dir': { type: 'string', default: '', help: 'library folder (default: CHARMER_DATA_DIR or the platform location)' },
+  'allow-dir': { type: 'string', default: '', help: 'a folder whose files the page may import by path (default: none; the page uploads files)' },
   build: { type: 'boolean', default: true, help: 'build the renderer first when out/renderer is missing (--no-build: fail instead)' },
   rebuild: { type: 'boolean', default: false, help: 'rebuild the renderer even when it is built' },
   help: { type: 'boolean', default: false, help: 'show this help', short: 'h' },
@@ -50,7 +51,7 @@ export const serve: Command = {
   async run(argv) {
     const { values } = parseOptions(argv, specs);
     if (values.help) {
-      process.stdout.write(formatHelp('charmer serve [--port N] [--data-dir DIR]', specs, 'Serves the Charmer app to a browser on this machine. Open the printed URL; it holds the access token.'));
+      process.stdout.write(formatHelp('charmer serve [--port N] [--data-dir DIR] [--allow-dir DIR]', specs, 'Serves the Charmer app to a browser on this machine. Open the printed URL; it holds the access token.'));
       return 0;
     }
     const port = values.port as number;
@@ -62,16 +63,44 @@ export const serve: Command = {
     const { createServices } = await import('../../services/index.ts');
     const { startServer } = await import('../../server/index.ts');
     const dataDir = (values['data-dir'] as string) || undefined;
+    const allowDir = (values['allow-dir'] as string) || undefined;
+    if (allowDir) {
+      let isDir = false;
+      try {
+        isDir = statSync(allowDir).isDirectory();
+      } catch {
+        /* said below */
+      }
+      if (!isDir) throw new CharmerError('BAD_OPTION', `--allow-dir ${allowDir} is not a folder on this machine. Name an existing folder, or leave it out (the page uploads files).`);
+    }
     const services = await createServices(dataDir ? { dataDir } : {});
     let server;
     try {
-      server = await startServer({ services, rendererDir: RENDERER_DIR, port, version: readVersion() });
+      server = await startServer({
+        services,
+        rendererDir: RENDERER_DIR,
+        port,
+        version: readVersion(),
+        ...(allowDir ? { allowDir } : {}),
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
     } catch (e) {
       await services.close();
       if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CharmerError('BAD_OPTION', `Port ${port} is in use: choose another with --port, or --port 0 for a free one.`);
       throw e;
     }
+    if (allowDir) process.stdout.write(`Files may be imported by path from ${allowDir} (--allow-dir).\n`);
     process.stdout.write(`Charmer is running in browser mode (library: ${services.info.dataDir}).\nOpen this URL in a browser; it holds the access token:\n\n${server.url}\n\nPress Ctrl+C to stop (training runs write a checkpoint and stop).\n`);
+
+    // Nothing a client sends should reach these (the server answers or closes every bad request
+    // itself); if something still does, one sentence goes to the log and the server keeps serving
+    // the others rather than ending everyone's session and orphaning nothing.
+    const unexpected = (what: string) => (e: unknown) => {
+      const message = e instanceof Error ? e.message : String(e);
+      process.stderr.write(`charmer serve: an unexpected ${what} (${message.split('\n')[0]!.slice(0, 300)}) was caught; the server keeps running. Please report it with the steps that led to it.\n`);
+    };
+    process.on('uncaughtException', unexpected('error'));
+    process.on('unhandledRejection', unexpected('failure in a background task'));
 
     await new Promise<void>((resolve) => {
       let stopping = false;
