@@ -3,14 +3,14 @@
  * services. No business logic lives here: each handler is one service call, plus the few facts a
  * shell knows (dialogs, links, app info) passed in as `shell`.
  */
-import { open, stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import os from 'node:os';
 import type { Services } from '../services/types.ts';
 import { contract, type AppInfo, type Estimate, type Events, type FileInfo } from './contract.ts';
 import type { EmitOf, HandlersOf } from './define.ts';
 import { ApiError } from './errors.ts';
 import { guessMode as engineGuessMode } from '../engine/corpus.ts';
+import { openRegularFile } from '../services/corpus-import.ts';
 import { DEFAULT_CONFIG, countParams, estimateWork, referenceCharsPerS, scaleCharsPerS } from './training.ts';
 
 export interface ShellHooks {
@@ -20,12 +20,20 @@ export interface ShellHooks {
   openExternal?: (url: string) => Promise<void>;
   /** Guess text/lines from a sample (default: the engine's guessMode). */
   guessMode?: (sample: string) => 'text' | 'lines';
+  /**
+   * Which file a path from the client names, or a refusal: library.inspectFile and importFile open
+   * files on the machine that runs the services. Electron's renderer only holds paths its own dialogs
+   * and drops returned (the default: the path as given). Browser mode is reachable by any page that
+   * holds the token, so it passes a policy (src/server/paths.ts) that refuses, or keeps to one folder.
+   */
+  resolvePath?: (path: string) => Promise<string>;
 }
 
 const HEAD_BYTES = 64 * 1024;
 
 export function createHandlers(services: Services, hooks: ShellHooks, emit: EmitOf<Events>): HandlersOf<typeof contract> {
   const guess = hooks.guessMode ?? engineGuessMode;
+  const resolvePath = hooks.resolvePath ?? (async (p: string) => resolve(p));
   const progress = (importId: string | undefined) =>
     importId
       ? (p: { bytesRead: number; totalBytes: number }) => emit('importProgress', { importId, bytesRead: p.bytesRead, totalBytes: p.totalBytes })
@@ -48,28 +56,23 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
     library: {
       list: () => services.library.listCorpora(),
       get: ({ id }) => services.library.getCorpus(id),
-      inspectFile: async ({ path }): Promise<FileInfo> => {
-        let info;
+      inspectFile: async ({ path: given }): Promise<FileInfo> => {
+        const path = await resolvePath(given);
+        const { fh, size } = await openRegularFile(path);
         try {
-          info = await stat(path);
-        } catch {
-          throw new ApiError('FILE_NOT_FOUND', `There is no file at ${path}. Check the path and try again.`);
-        }
-        if (info.isDirectory()) throw new ApiError('IS_DIRECTORY', `${path} is a folder; choose a text file inside it.`);
-        const fh = await open(path, 'r');
-        try {
-          const buf = Buffer.alloc(Math.min(HEAD_BYTES, info.size));
+          const buf = Buffer.alloc(Math.min(HEAD_BYTES, size));
           const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
           const head = new TextDecoder('utf-8', { fatal: false }).decode(buf.subarray(0, bytesRead));
-          return { path, name: basename(path).replace(/\.[^.]*$/, '') || basename(path), bytes: info.size, guessedMode: guess(head), head: head.slice(0, 4000) };
+          return { path: given, name: basename(path).replace(/\.[^.]*$/, '') || basename(path), bytes: size, guessedMode: guess(head), head: head.slice(0, 4000) };
         } finally {
           await fh.close();
         }
       },
       guessMode: ({ text }) => guess(text),
-      importFile: async ({ path, name, mode, importId }) => {
+      importFile: async ({ path: given, name, mode, importId }) => {
+        const path = await resolvePath(given);
         const r = await services.library.importCorpus(
-          { path, ...(name ? { name } : {}) },
+          { path, name: name ?? (basename(given).replace(/\.txt$/i, '') || basename(given)) },
           { ...(mode ? { mode } : {}), ...(importId ? { onProgress: progress(importId) } : {}) },
         );
         changed('import');

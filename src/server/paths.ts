@@ -21,19 +21,26 @@ export async function browserPathPolicy(allowDir: string | undefined): Promise<P
     };
   }
   const root = await realpath(resolve(allowDir));
+  const named = resolve(allowDir);
+  const within = (folder: string, p: string) => {
+    const rel = relative(folder, p);
+    return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+  };
+  const inside = (p: string) => within(root, p);
+  const refuse = (path: string) =>
+    new ApiError('PATH_NOT_ALLOWED', `${path} is outside the folder this server may read (${root}, from --allow-dir). Move the file there, or upload it from the page.`);
   return async (path) => {
     // Relative paths are relative to the allowed folder, not to the server's working directory.
-    const wanted = isAbsolute(path) ? path : resolve(root, path);
+    const wanted = isAbsolute(path) ? resolve(path) : resolve(root, path);
+    // Checked before touching the disk, so a refusal says nothing about what exists out there.
+    if (!inside(wanted) && !within(named, wanted)) throw refuse(path);
     let real: string;
     try {
       real = await realpath(wanted);
     } catch (e) {
       throw sourceError(e, path);
     }
-    const rel = relative(root, real);
-    if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
-      throw new ApiError('PATH_NOT_ALLOWED', `${path} is outside the folder this server may read (${root}, from --allow-dir). Move the file there, or upload it from the page.`);
-    }
+    if (!inside(real)) throw refuse(path);
     return real;
   };
 }

@@ -6,7 +6,7 @@ import { builtinNamesText } from '../engine/names.ts';
 import type { Store } from '../store/store.ts';
 import { libraryError } from '../store/errors.ts';
 import { guessMode } from '../engine/corpus.ts';
-import { copyAndMeasure, measureText, readPreview, type CorpusStats } from './corpus-import.ts';
+import { copyAndMeasure, writeAndMeasureText, readPreview, type CorpusStats } from './corpus-import.ts';
 import type { CorpusDetail, CorpusSummary, ImportOptions, ImportResult, ImportSource, LibraryService } from './types.ts';
 
 export const PREVIEW_CHARS = 3000;
@@ -35,10 +35,7 @@ export async function importCorpus(store: Store, source: ImportSource, opts: Imp
       stats = await copyAndMeasure(sourcePath, tmp, opts.onProgress);
     } else {
       name = source.name;
-      const m = measureText(source.text);
-      stats = m.stats;
-      fs.writeFileSync(tmp, m.bytes);
-      opts.onProgress?.({ bytesRead: m.bytes.length, totalBytes: m.bytes.length });
+      stats = await writeAndMeasureText(source.text, tmp, opts.onProgress);
     }
     const existing = store.getCorpusByHash(stats.hash);
     if (existing) {

@@ -44,6 +44,8 @@ describe('Library view', () => {
     await fireEvent.click(within(pending).getByRole('button', { name: 'Import' }));
     await waitFor(() => expect(fake.api.library.importText).toHaveBeenCalled());
     expect(fake.api.library.importText.mock.calls[0]![0]).toMatchObject({ name: 'My names', mode: 'text', text: 'Ada\nBea\nCy\nDee\nEve\n' });
+    // Browser mode uploads a paste over HTTP: the WebSocket takes no message as large as a 50 MB paste.
+    expect(fake.platform.uploadFile).toHaveBeenCalledWith(expect.any(File), expect.objectContaining({ name: 'My names', mode: 'text' }));
     await waitFor(() => expect(library.detail?.name).toBe('My names'));
     expect(screen.queryByTestId('pending-import')).toBeNull();
   });

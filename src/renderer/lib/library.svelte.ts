@@ -115,9 +115,11 @@ export class LibraryState {
     try {
       let r: ImportResult;
       if (p.kind === 'path') r = await this.#api.library.importFile({ path: p.path!, name: p.name, mode: p.mode, importId });
-      else if (p.kind === 'text') r = await this.#api.library.importText({ text: p.text!, name: p.name, mode: p.mode, importId });
+      else if (p.kind === 'text' && this.#platform.shell !== 'browser') r = await this.#api.library.importText({ text: p.text!, name: p.name, mode: p.mode, importId });
       else
-        r = await this.#platform.uploadFile(p.file!, {
+        // Browser mode sends pasted text as an upload too: the WebSocket takes no message larger
+        // than a long draft (src/server/index.ts, MAX_MESSAGE_BYTES), and a paste can be 50 MB.
+        r = await this.#platform.uploadFile(p.kind === 'text' ? new File([p.text!], `${p.name}.txt`, { type: 'text/plain' }) : p.file!, {
           name: p.name,
           mode: p.mode,
           importId,
