@@ -14,6 +14,10 @@ export function createDraftsService(store: Store): DraftsService {
       return d;
     },
     async saveDraft(d) {
+      // An id names a draft to update: one that is gone (deleted in another window) is not quietly
+      // created again under a new id.
+      if (d.id !== undefined && !store.getDraft(d.id)) throw notFound('draft', d.id);
+      if (d.runId !== undefined && d.runId !== null && !store.getRun(d.runId)) throw notFound('run', d.runId);
       return store.saveDraft(d);
     },
     async deleteDraft(id) {

@@ -29,15 +29,28 @@ export function formatSamples(rows: SampleRow[], format: ExportFormat): string {
 }
 
 export function createGalleryService(store: Store): GalleryService {
+  /** Unknown run or checkpoint ids are the caller's mistake (NOT_FOUND), not a foreign-key failure. */
+  const checkRefs = (samples: Array<{ runId: number | null; checkpointId?: number | null }>) => {
+    const runs = new Set<number>();
+    for (const s of samples) {
+      if (s.runId !== null && !runs.has(s.runId)) {
+        if (!store.getRun(s.runId)) throw notFound('run', s.runId);
+        runs.add(s.runId);
+      }
+      if (s.checkpointId !== undefined && s.checkpointId !== null && !store.checkpointExists(s.checkpointId)) throw notFound('checkpoint', s.checkpointId);
+    }
+  };
   return {
     async listSamples(q) {
       return store.listSamples(q);
     },
     async saveSample(s) {
+      checkRefs([s]);
       const [id] = store.insertSamples([s]);
       return store.getSamples([id!])[0]!;
     },
     async saveSamples(s) {
+      checkRefs(s);
       return store.getSamples(store.insertSamples(s));
     },
     async setFavorite(id, favorite) {

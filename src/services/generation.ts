@@ -5,6 +5,8 @@
  * the earlier one (the temperature slider re-samples as it moves and only the last answer matters).
  * "Learn my style" imports the draft (plus chosen corpora) as a corpus and fine-tunes the model on it.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { CharmerError } from '../engine/errors.ts';
 import type { LineSample, SampleResult } from '../engine/index.ts';
@@ -164,6 +166,22 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
     throw new CharmerError('CHECKPOINT_MISSING', 'There is no trained model yet: train one in the Train view first.');
   }
 
+  /**
+   * A sampling call that failed because its checkpoint went away meanwhile (the run deleted from
+   * another window, or a checkpoint replaced): said as such, not as the model thread's ENOENT.
+   */
+  function explain(e: unknown, model: ModelChoice, dir: string): unknown {
+    const runGone = !store.getRun(model.runId);
+    if (!runGone && fs.existsSync(path.join(dir, 'model.json'))) return e;
+    return new CharmerError(
+      runGone ? 'NOT_FOUND' : 'CHECKPOINT_MISSING',
+      runGone
+        ? `Run “${model.runName}” was deleted while it was being sampled. Choose another model.`
+        : `The ${model.kind} checkpoint of “${model.runName}” went away while it was being sampled (deleted, or replaced by training). Try again.`,
+      { runId: model.runId },
+    );
+  }
+
   function begin(requestId: string | undefined): AbortController {
     const ac = new AbortController();
     if (requestId) {
@@ -192,6 +210,8 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
       try {
         const items = await host.sampleLines(dir, opts, ac.signal);
         return { model, items, ms: Date.now() - t0 };
+      } catch (e) {
+        throw explain(e, model, dir);
       } finally {
         end(requestId, ac);
       }
@@ -211,7 +231,7 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
       } catch (e) {
         // Stopped: what was written so far is the answer.
         if (ac.signal.aborted) return { text: got, logprob: 0, model, stopped: true };
-        throw e;
+        throw explain(e, model, dir);
       } finally {
         end(requestId, ac);
       }
@@ -236,6 +256,8 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
           if (text.trim() && !items.some((x) => x.text === text)) items.push({ text, temperature, seed: s, logprob: r.logprob });
         }
         return { model, items };
+      } catch (e) {
+        throw explain(e, model, dir);
       } finally {
         end(req.requestId, ac);
       }

@@ -33,7 +33,7 @@ export async function createServices(opts: CreateServicesOptions = {}): Promise<
     throw e;
   }
   const runs = createRunsService(store, opts.launcher);
-  const library = createLibraryService({ store, deleteRun: (id) => runs.deleteRun(id) });
+  const library = createLibraryService({ store, assertRunDeletable: (id) => runs.assertDeletable(id) });
   // One model thread for sampling and inspection; started on first use.
   const modelHost = new ModelHost();
   const generation = createGenerationService({ store, runs, library, host: modelHost });

@@ -17,8 +17,8 @@ export function notFound(what: string, id: number): CharmerError {
 
 export interface LibraryDeps {
   store: Store;
-  /** Deletes a run (rows and folder); throws RUN_ACTIVE while it trains. */
-  deleteRun(id: number): Promise<void>;
+  /** Throws RUN_ACTIVE while the run trains (here or in another process); deletes nothing. */
+  assertRunDeletable(id: number): void;
 }
 
 /** Imports synchronously-callable pieces so the CLI can use them without the whole service. */
@@ -123,8 +123,14 @@ export function createLibraryService(deps: LibraryDeps): LibraryService {
           { runs: runs.map((r) => r.id) },
         );
       }
-      for (const r of runs) await deps.deleteRun(r.id);
-      store.deleteCorpusRow(id);
+      // All or nothing: every run is checked before anything goes, then every row goes in one
+      // transaction; folders and the copy are removed only once the rows are gone.
+      for (const r of runs) deps.assertRunDeletable(r.id);
+      store.transaction(() => {
+        for (const r of runs) store.deleteRunRows(r.id);
+        store.deleteCorpusRow(id);
+      });
+      for (const r of runs) fs.rmSync(store.runDir(r.id), { recursive: true, force: true });
       fs.rmSync(store.corpusFile(c.hash), { force: true });
     },
   };

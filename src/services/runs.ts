@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CharmerError } from '../engine/errors.ts';
 import type { Store } from '../store/store.ts';
-import { readCheckpointMeta } from '../store/recovery.ts';
+import { isTrainingProcess, pidAlive, readCheckpointMeta, recover } from '../store/recovery.ts';
 import { spawnTrainer, type TrainerHandle, type TrainerLauncher } from '../worker/spawn.ts';
 import type { WorkerMessage, WorkerRequest } from '../worker/protocol.ts';
 import { corpusPath, notFound } from './library.ts';
@@ -30,6 +30,8 @@ export interface RunsServiceInternal extends RunsService {
   /** Stops every live process (politely, then by force after timeoutMs). */
   shutdown(timeoutMs?: number): Promise<void>;
   isLive(id: number): boolean;
+  /** Throws NOT_FOUND, or RUN_ACTIVE while the run trains; changes nothing. */
+  assertDeletable(id: number): void;
 }
 
 export function createRunsService(store: Store, launcher?: TrainerLauncher): RunsServiceInternal {
@@ -85,7 +87,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
     });
     handle.onExit((code, signal) => {
       live.delete(run.id);
-      for (const p of l.pending.values()) p.reject(new Error('the training process ended'));
+      for (const p of l.pending.values()) p.reject(new CharmerError('RUN_NOT_ACTIVE', `Run ${run.id} stopped training just now.`, { runId: run.id }));
       l.pending.clear();
       if (!l.sawExit || (code !== 0 && code !== null)) {
         // Crashed: it could not record its own end. Keep whatever it wrote; say what happened.
@@ -111,20 +113,72 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
     return request(l, { type: 'start', dataDir: store.dataDir, runId: run.id, resume, ...(initFrom ? { initFrom } : {}) });
   }
 
+  /**
+   * Runs left running/paused by a process that is gone (a server killed mid-run, whose training
+   * process has since stopped) become interrupted now, not at the next start of the library.
+   */
+  const settleOrphans = () => {
+    const stale = store.activeRunRows().some((r) => !live.has(r.id) && !(r.status === 'queued' && r.pid === null) && !pidAlive(r.pid));
+    if (stale) recover(store);
+  };
+
+  /** A run that is active in the library but not started by this service, with its process alive. */
+  const orphanPid = (id: number): number | null => {
+    if (live.has(id)) return null;
+    const row = store.activeRunRows().find((r) => r.id === id);
+    return row?.pid && pidAlive(row.pid) ? row.pid : null;
+  };
+
   const getLive = (id: number): Live => {
     const l = live.get(id);
-    if (!l) {
-      if (!store.getRun(id)) throw notFound('run', id);
-      throw new CharmerError('RUN_ACTIVE', `Run ${id} is not training in this window.`, { runId: id });
+    if (l) return l;
+    settleOrphans();
+    const run = store.getRun(id);
+    if (!run) throw notFound('run', id);
+    if (orphanPid(id) !== null) {
+      throw new CharmerError('RUN_ACTIVE', `Run ${id} is training in another window or command (or still stopping after its server ended). Stop it there, or stop it here and resume it.`, { runId: id });
     }
-    return l;
+    throw new CharmerError('RUN_NOT_ACTIVE', `Run ${id} is not training (it is ${run.status}). Resume it to train further.`, { runId: id, status: run.status });
+  };
+
+  /**
+   * Stops a training process this service did not start: one left by a server that was killed (it
+   * stops by itself within seconds, as its IPC channel closed) or started by an earlier server. Only
+   * a Charmer training process is signalled, never whatever else holds a recycled pid.
+   */
+  const stopOrphan = async (id: number, pid: number) => {
+    if (!isTrainingProcess(pid)) {
+      throw new CharmerError('RUN_ACTIVE', `Run ${id} is training in another window or command (process ${pid}). Stop it there first.`, { runId: id, pid });
+    }
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+    // It finishes its step and writes `latest` (seconds); not our child, so no exit event to wait on.
+    const deadline = Date.now() + 120_000;
+    while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (pidAlive(pid)) throw new CharmerError('RUN_ACTIVE', `Run ${id}'s training process (${pid}) did not stop within two minutes. Try again, or end process ${pid}.`, { runId: id, pid });
+    settleOrphans();
+  };
+
+  /** The checkpoint a fine-tune started from: its parent's best, else its latest. */
+  const baseOf = (run: RunSummary): string | undefined => {
+    if (!run.parentRunId) return undefined;
+    for (const kind of ['best', 'latest']) {
+      const dir = path.join(store.runDir(run.parentRunId), kind);
+      if (readCheckpointMeta(dir)) return dir;
+    }
+    return undefined;
   };
 
   const service: RunsServiceInternal = {
     async listRuns(filter) {
+      settleOrphans();
       return store.listRuns(filter);
     },
     async getRun(id): Promise<RunDetail> {
+      settleOrphans();
       const run = store.getRun(id);
       if (!run) throw notFound('run', id);
       // A checkpoint deleted by hand: its row goes (only for runs not training now).
@@ -169,11 +223,19 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       return store.getRun(run.id)!;
     },
     async resumeRun(id) {
+      settleOrphans();
       const run = store.getRun(id);
       if (!run) throw notFound('run', id);
       if (live.has(id)) throw new CharmerError('RUN_ACTIVE', `Run ${id} is already training.`, { runId: id });
       if (run.status === 'running' || run.status === 'paused' || run.status === 'queued') {
         throw new CharmerError('RUN_ACTIVE', `Run ${id} is training in another window or command. Stop it there first.`, { runId: id });
+      }
+      if (!readCheckpointMeta(path.join(store.runDir(id), 'latest')) && store.listCheckpoints(id).length === 0 && run.status !== 'completed') {
+        // Stopped before its first checkpoint: nothing to continue from, so it starts again from
+        // the beginning, with the same settings (and the same base model for a fine-tune).
+        store.deleteMetricsAfter(id, -1);
+        await launch(run, false, baseOf(run));
+        return store.getRun(id)!;
       }
       const from = assertResumable(store, run);
       store.deleteMetricsAfter(id, from);
@@ -187,7 +249,14 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       await request(getLive(id), { type: 'resume' });
     },
     async stopRun(id) {
-      const l = getLive(id);
+      const l = live.get(id);
+      if (!l) {
+        settleOrphans();
+        const pid = orphanPid(id);
+        if (pid !== null) return stopOrphan(id, pid);
+        getLive(id); // NOT_FOUND, or RUN_NOT_ACTIVE: it is not training
+        return;
+      }
       await request(l, { type: 'stop' }).catch(() => {});
       await l.exited;
     },
@@ -196,12 +265,16 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       store.updateRun(id, { name });
       return store.getRun(id)!;
     },
-    async deleteRun(id) {
+    assertDeletable(id) {
+      settleOrphans();
       const run = store.getRun(id);
       if (!run) throw notFound('run', id);
       if (live.has(id) || run.status === 'running' || run.status === 'paused' || run.status === 'queued') {
-        throw new CharmerError('RUN_ACTIVE', `Run ${id} is training. Stop it before deleting it.`, { runId: id });
+        throw new CharmerError('RUN_ACTIVE', `Run ${id} ("${run.name}") is training. Stop it before deleting it.`, { runId: id });
       }
+    },
+    async deleteRun(id) {
+      service.assertDeletable(id);
       store.deleteRunRows(id);
       fs.rmSync(store.runDir(id), { recursive: true, force: true });
     },

@@ -18,15 +18,31 @@ export interface RecoveryReport {
   metricsTrimmed: number;
 }
 
-/** Is a process with this pid alive (on this machine)? */
+/** Is a process with this pid alive (on this machine)? A zombie (ended, not yet reaped) is not. */
 export function pidAlive(pid: number | null | undefined): boolean {
   if (!pid || pid <= 0) return false;
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A training process whose parent was killed is re-parented; where nothing reaps it (a container
+  // whose first process is not an init), it stays a zombie that kill(0) still finds.
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS, Windows): kill(0) is the answer
+  }
+}
+
+/** Whether a live pid is a Charmer training process (Linux: its command line; elsewhere unknown, so no). */
+export function isTrainingProcess(pid: number): boolean {
+  try {
+    return /train-process\.(ts|js)/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+  } catch {
+    return false;
   }
 }
 

@@ -308,6 +308,10 @@ export class Store {
     );
   }
 
+  checkpointExists(id: number): boolean {
+    return this.st.checkpointExists.get(id) !== undefined;
+  }
+
   listCheckpoints(runId: number): CheckpointRow[] {
     return (this.st.listCheckpoints.all(runId) as Row[]).map((r) => ({
       id: Number(r.id),
@@ -587,6 +591,7 @@ function prepare(db: DB) {
         path = excluded.path, created = excluded.created`),
     listCheckpoints: db.prepare(`SELECT * FROM checkpoints WHERE run_id = ? ORDER BY kind`),
     deleteCheckpoint: db.prepare(`DELETE FROM checkpoints WHERE id = ?`),
+    checkpointExists: db.prepare(`SELECT 1 FROM checkpoints WHERE id = ?`),
 
     insertSample: db.prepare(`INSERT INTO samples (run_id, checkpoint_id, source, iteration, temperature, top_k, prime, mode, text, logprob, novelty, favorite, note, created)
       VALUES (@run_id, @checkpoint_id, @source, @iteration, @temperature, @top_k, @prime, @mode, @text, @logprob, @novelty, @favorite, @note, @created)`),

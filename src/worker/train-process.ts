@@ -43,6 +43,36 @@ let controller = new AbortController();
 let paused = false;
 let wake: (() => void) | null = null;
 let started = false;
+/** Set when the parent (the app or `charmer serve`) is gone: the run ends as interrupted, resumable. */
+let parentGone = false;
+
+/**
+ * A training process must not outlive the process that supervises it: nobody could stop it, and a
+ * restarted server would find its run "training in another window". When the IPC channel closes
+ * (the parent exited, or was killed with SIGKILL) it stops as if asked to: the engine finishes its
+ * step and writes `latest`, and the run is left interrupted, to be resumed. If that takes too long,
+ * it exits anyway; the next start of the library marks the run interrupted from its latest checkpoint.
+ */
+function onParentGone(why: string): void {
+  if (parentGone) return;
+  parentGone = true;
+  process.stderr.write(`charmer training: ${why}; writing the latest checkpoint and stopping.\n`);
+  if (!started) process.exit(0);
+  controller.abort();
+  paused = false;
+  wake?.();
+  setTimeout(() => process.exit(1), 60_000).unref();
+}
+// child_process.fork: the channel's end. SIGTERM (a restarted server stopping a run it did not
+// start, or a system shutdown) is the same request.
+process.on('disconnect', () => onParentGone('the Charmer process that started this run has ended'));
+process.on('SIGTERM', () => onParentGone('asked to stop (SIGTERM)'));
+// Electron's utility process has no 'disconnect' on parentPort: a parent that dies leaves this
+// process re-parented, which changes process.ppid (a check a second, off the hot path).
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentPid) onParentGone('the Charmer process that started this run has ended');
+}, 1000).unref();
 
 function ack(seq: number, error?: unknown): void {
   if (!error) void port.send({ type: 'ack', seq, ok: true });
@@ -76,6 +106,11 @@ port.onMessage((raw) => {
       return;
   }
 });
+
+function isAbort(e: unknown): boolean {
+  const err = e as { name?: unknown; code?: unknown; message?: unknown } | null;
+  return err?.name === 'AbortError' || err?.code === 'ABORT_ERR' || (typeof err?.message === 'string' && /operation was aborted/i.test(err.message));
+}
 
 async function waitWhilePaused(store: Store, runId: number): Promise<void> {
   if (!paused) return;
@@ -116,14 +151,30 @@ async function runTraining(dataDir: string, runId: number, resume: boolean, init
       recorder.handle({ type: 'done', reason: 'stopped', iteration: recorder.lastIteration, bestValLoss: null, elapsedS: 0 });
     }
   } catch (e) {
-    const message = isCharmerError(e) ? (e as Error).message : `${(e as Error)?.message ?? String(e)}`;
-    try {
-      recorder?.fail(message);
-    } catch {
-      exitCode = 1; // the library itself failed (disk full?): the parent marks the run failed
+    if (controller.signal.aborted && recorder && !recorder.finalStatus && isAbort(e)) {
+      // Stopped before training began (while the corpus loaded or the backend started): a stop,
+      // not a failure. The run has no checkpoint; runs.resume starts it from the beginning.
+      const done: TrainEvent = { type: 'done', reason: 'stopped', iteration: recorder.lastIteration, bestValLoss: null, elapsedS: 0 };
+      recorder.handle(done);
+      await port.send({ type: 'event', runId, event: done });
+    } else {
+      const message = isCharmerError(e) ? (e as Error).message : `${(e as Error)?.message ?? String(e)}`;
+      try {
+        recorder?.fail(message);
+      } catch {
+        exitCode = 1; // the library itself failed (disk full?): the parent marks the run failed
+      }
+      if (!recorder) exitCode = 1;
+      await port.send({ type: 'event', runId, event: { type: 'error', code: isCharmerError(e) ? e.code : 'INTERNAL', message, iteration: recorder?.lastIteration ?? 0 } });
     }
-    if (!recorder) exitCode = 1;
-    await port.send({ type: 'event', runId, event: { type: 'error', code: isCharmerError(e) ? e.code : 'INTERNAL', message, iteration: recorder?.lastIteration ?? 0 } });
+  }
+  if (parentGone && recorder?.finalStatus === 'stopped' && store) {
+    // Nobody asked for this stop: the run is interrupted (resumable), as after a crash.
+    try {
+      store.updateRun(runId, { status: 'interrupted', ended: Date.now(), pid: null });
+    } catch {
+      /* the next open of the library recovers it */
+    }
   }
   const status = (recorder?.finalStatus ?? 'failed') as 'completed' | 'stopped' | 'failed';
   const error = status === 'failed' ? (store?.getRun(runId)?.error ?? 'training failed') : null;

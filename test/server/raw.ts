@@ -109,3 +109,50 @@ export async function wsCall(port: number, token: string, op: string, input: unk
     ws.terminate();
   }
 }
+
+export interface ApiConnection {
+  call(op: string, input: unknown): Promise<{ error: { code: string; message: string } | null; result: unknown }>;
+  /** Resolves with the first event payload of `name` that `match` accepts (events seen before the call count too). */
+  waitEvent<T = Record<string, unknown>>(name: string, match: (payload: T) => boolean): Promise<T>;
+  close(): void;
+}
+
+/** A lasting WebSocket connection: calls, and every event kept for waitEvent. */
+export async function connectApi(port: number, token: string): Promise<ApiConnection> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/api/ws?token=${token}`, { headers: { Origin: `http://127.0.0.1:${port}` }, maxPayload: 256 * 1024 * 1024 });
+  await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
+  let next = 1;
+  const replies = new Map<number, (e: never) => void>();
+  const seen: Array<{ name: string; payload: unknown }> = [];
+  const waiters = new Set<{ name: string; match: (p: never) => boolean; resolve: (p: never) => void }>();
+  ws.on('message', (d) => {
+    const m = JSON.parse(String(d));
+    if (m.t === 'reply') {
+      replies.get(m.id)?.(m.envelope as never);
+      replies.delete(m.id);
+    } else if (m.t === 'event') {
+      seen.push({ name: m.name, payload: m.payload });
+      for (const w of [...waiters]) {
+        if (w.name === m.name && w.match(m.payload as never)) {
+          waiters.delete(w);
+          w.resolve(m.payload as never);
+        }
+      }
+    }
+  });
+  return {
+    call: (op, input) =>
+      new Promise((resolve) => {
+        const id = next++;
+        replies.set(id, resolve as never);
+        ws.send(JSON.stringify({ t: 'call', id, op, input }));
+      }),
+    waitEvent: <T>(name: string, match: (p: T) => boolean) =>
+      new Promise<T>((resolve) => {
+        const old = seen.find((e) => e.name === name && match(e.payload as T));
+        if (old) return resolve(old.payload as T);
+        waiters.add({ name, match: match as never, resolve: resolve as never });
+      }),
+    close: () => ws.terminate(),
+  };
+}
