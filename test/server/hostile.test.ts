@@ -96,3 +96,33 @@ describe('malformed WebSocket frames (issue 15, items 2 and 7)', () => {
     await stillServing();
   });
 });
+
+describe('the last resort of charmer serve', () => {
+  it('reports an unexpected error as a sentence and keeps serving', async () => {
+    const saved = process.env.NODE_OPTIONS;
+    process.env.NODE_OPTIONS = `${saved ?? ''} --import ${join(import.meta.dirname, 'inject-throw.mjs')}`.trim();
+    let other: Served | undefined;
+    try {
+      other = await serve(join(dir, 'data-inject'));
+    } finally {
+      if (saved === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = saved;
+    }
+    try {
+      const said = new Promise<void>((resolve) => {
+        const check = () => {
+          if (/unexpected error \(injected defect\).*keeps running/.test(other!.output()) && /unexpected failure in a background task \(injected rejection\)/.test(other!.output())) resolve();
+        };
+        other!.proc.stderr!.on('data', check);
+        check();
+      });
+      other.proc.kill('SIGUSR2');
+      await said;
+      const tokenOther = new URL(other.url).searchParams.get('token')!;
+      expect((await wsCall(other.port, tokenOther, 'app.info', {})).error).toBeNull();
+      expect(other.proc.exitCode).toBeNull();
+    } finally {
+      await other?.stop();
+    }
+  });
+});
