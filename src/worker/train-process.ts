@@ -53,10 +53,9 @@ let parentGone = false;
  * step and writes `latest`, and the run is left interrupted, to be resumed. If that takes too long,
  * it exits anyway; the next start of the library marks the run interrupted from its latest checkpoint.
  */
-function onParentGone(why: string): void {
+function onParentGone(): void {
   if (parentGone) return;
   parentGone = true;
-  process.stderr.write(`charmer training: ${why}; writing the latest checkpoint and stopping.\n`);
   if (!started) process.exit(0);
   controller.abort();
   paused = false;
@@ -65,13 +64,17 @@ function onParentGone(why: string): void {
 }
 // child_process.fork: the channel's end. SIGTERM (a restarted server stopping a run it did not
 // start, or a system shutdown) is the same request.
-process.on('disconnect', () => onParentGone('the Charmer process that started this run has ended'));
-process.on('SIGTERM', () => onParentGone('asked to stop (SIGTERM)'));
+process.on('disconnect', onParentGone);
+process.on('SIGTERM', onParentGone);
+// stderr is a pipe to the parent: once the parent is gone, any write to it (TF.js, a warning) fails
+// with EPIPE, which unhandled would end this process before it wrote its checkpoint.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
 // Electron's utility process has no 'disconnect' on parentPort: a parent that dies leaves this
 // process re-parented, which changes process.ppid (a check a second, off the hot path).
 const parentPid = process.ppid;
 setInterval(() => {
-  if (process.ppid !== parentPid) onParentGone('the Charmer process that started this run has ended');
+  if (process.ppid !== parentPid) onParentGone();
 }, 1000).unref();
 
 function ack(seq: number, error?: unknown): void {

@@ -114,6 +114,8 @@ export interface ApiConnection {
   call(op: string, input: unknown): Promise<{ error: { code: string; message: string } | null; result: unknown }>;
   /** Resolves with the first event payload of `name` that `match` accepts (events seen before the call count too). */
   waitEvent<T = Record<string, unknown>>(name: string, match: (payload: T) => boolean): Promise<T>;
+  /** Every event of `name` seen so far. */
+  seen<T = Record<string, unknown>>(name: string): T[];
   close(): void;
 }
 
@@ -153,6 +155,7 @@ export async function connectApi(port: number, token: string): Promise<ApiConnec
         if (old) return resolve(old.payload as T);
         waiters.add({ name, match: match as never, resolve: resolve as never });
       }),
+    seen: <T>(name: string) => seen.filter((e) => e.name === name).map((e) => e.payload as T),
     close: () => ws.terminate(),
   };
 }
