@@ -362,10 +362,10 @@ export async function runFuzz(opts: { cases: number; seed: number; log?: (s: str
       if (info.error) report.problems.push(`app.info after fuzzing: ${JSON.stringify(info.error)}`);
     }
     await settle(async (op, input) => (await ipcCall(op, input))!);
-    if (!served.output().match(/unexpected/i)) {
-      /* the CLI's last-resort handler never fired */
-    } else {
-      report.problems.push(`serve logged: ${served.output().match(/.*unexpected.*/i)![0]}`);
+    // The CLI's last-resort handler (src/cli/commands/serve.ts) must never have fired.
+    const lastResort = /charmer serve: an unexpected.*/.exec(served.output());
+    if (lastResort) {
+      report.problems.push(`serve logged: ${lastResort[0]}`);
       report.malformed++;
     }
     api.close();
