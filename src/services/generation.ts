@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { CharmerError } from '../engine/errors.ts';
 import type { LineSample, SampleResult } from '../engine/index.ts';
 import type { Store } from '../store/store.ts';
-import type { LinesRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
+import type { LinesRequestOptions, NameCardRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
+import type { NameCard } from '../engine/namecard.ts';
 import type { CorpusMode, LibraryService, RunSummary, RunsService, TrainConfig } from './types.ts';
 
 /** One checkpoint that can be sampled. */
@@ -82,9 +83,17 @@ export interface LearnStyleRequest {
   config?: Partial<TrainConfig>;
 }
 
+export interface NameCardRequest extends ModelRef {
+  text: string;
+  category?: Record<string, string> | null;
+  novelty?: 'train' | 'val' | 'new' | null;
+}
+
 export interface GenerationService {
   listModels(): Promise<ModelChoice[]>;
   sampleLines(req: LinesRequest): Promise<LinesAnswer>;
+  /** A name's card, with the model's likelihood per character (on the model thread). */
+  nameCard(req: NameCardRequest): Promise<NameCard>;
   sampleText(req: TextRequest, onText: (chunk: string) => void): Promise<TextAnswer>;
   continuations(req: ContinuationRequest): Promise<{ model: ModelChoice; items: Continuation[] }>;
   /** Aborts a request started with this requestId (no-op when it has finished). */
@@ -97,6 +106,8 @@ export interface GenerationService {
 /** What generation needs of ModelHost (so tests can pass a fake). */
 export interface SamplerHost {
   sampleLines(dir: string, opts: LinesRequestOptions, signal?: AbortSignal): Promise<LineSample[]>;
+  /** Without it (a test's fake host), cards are built here without the model's likelihood. */
+  nameCard?(dir: string, text: string, opts: NameCardRequestOptions, signal?: AbortSignal): Promise<NameCard>;
   sampleText(dir: string, opts: TextRequestOptions, onText: (chunk: string) => void, signal?: AbortSignal): Promise<SampleResult>;
 }
 
@@ -195,6 +206,16 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
       } finally {
         end(requestId, ac);
       }
+    },
+
+    async nameCard(req) {
+      const { runId, kind, text, category, novelty } = req;
+      const { dir } = resolve({ ...(runId !== undefined ? { runId } : {}), ...(kind ? { kind } : {}) });
+      const opts = { category: category ?? null, novelty: novelty ?? null };
+      if (host.nameCard) return host.nameCard(dir, text, opts);
+      // Imported here only: the engine's sampling module brings TensorFlow.js with it.
+      const { buildNameCard } = await import('../engine/namecard.ts');
+      return buildNameCard(text, opts);
     },
 
     async sampleText(req, onText) {
