@@ -235,8 +235,9 @@ export async function sampleLines(model: CharModel, opts: SampleLinesOptions): P
   const primeAll = lead === allowedIds.length;
   const commonIds = [...allowedIds.slice(0, lead).map((ids) => ids[0]!), ...(primeAll ? prefix : [])];
   const plan: Array<number | Uint8Array> = [...stepMasks.slice(lead), ...(primeAll ? [] : [...prefix])];
-  const train = new Set(opts.items?.train ?? []);
-  const val = new Set(opts.items?.val ?? []);
+  // A name that differs from a listed one only in case ("stripe", "STRIPE") is not new.
+  const train = new Set([...(opts.items?.train ?? [])].map((s) => s.toLowerCase()));
+  const val = new Set([...(opts.items?.val ?? [])].map((s) => s.toLowerCase()));
   const minLength = Math.max(opts.minLength ?? 1, prefix.length);
   const maxLength = opts.maxLength ?? 60;
   const unique = opts.unique ?? true;
@@ -313,7 +314,8 @@ export async function sampleLines(model: CharModel, opts: SampleLinesOptions): P
       const text = model.vocab.decode(row.ids);
       if (opts.contains && !text.includes(opts.contains)) continue;
       if (opts.suffix && !text.endsWith(opts.suffix)) continue;
-      const novelty: Novelty = train.has(text) ? 'train' : val.has(text) ? 'val' : 'new';
+      const lower = text.toLowerCase();
+      const novelty: Novelty = train.has(lower) ? 'train' : val.has(lower) ? 'val' : 'new';
       if (opts.newOnly && novelty !== 'new') continue;
       if (unique && found.has(text)) continue;
       const item: LineSample = { text, logprob: row.logprob, novelty };
