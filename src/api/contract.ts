@@ -104,8 +104,8 @@ const babyNameFilter = z
 /** A category asked for or written for: column name -> value. */
 const categoryRecord = z.record(z.string().max(200), z.string().max(200));
 
-/** A name card as the services made it (kept with a sample); checked in shape and size. */
-const nameCard = z
+/** A name card as the services made it (kept with a sample); checked in outline and size. */
+const nameCardOutline = z
   .object({
     text: z.string().max(1000),
     kind: z.enum(['baby', 'brand', 'list']),
@@ -118,8 +118,8 @@ const nameCard = z
     syllables: z.number().int().min(0),
     likelihood: z.object({}).passthrough().nullable(),
   })
-  .strict()
-  .refine((c) => JSON.stringify(c).length < 50_000, 'the name card is too large');
+  .strict();
+const nameCard = z.custom<NameCard>((v) => nameCardOutline.safeParse(v).success && JSON.stringify(v).length < 50_000, 'not a name card (or one too large)');
 
 const sampleQuery = z
   .object({

@@ -27,6 +27,10 @@ export interface ModelChoice {
   status: RunSummary['status'];
   /** When the run was created (newest first in listModels). */
   created: number;
+  /** Category columns the model generates for (lists with categories), from its corpus. */
+  categories: Array<{ name: string; values: string[] }> | null;
+  /** The built-in corpus it was trained on (startup-names: name cards compare with brands). */
+  builtinId: string | null;
 }
 
 export interface ModelRef {
@@ -138,6 +142,7 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
   const active = new Map<string, AbortController>();
 
   function choices(run: RunSummary): ModelChoice[] {
+    const corpus = store.getCorpus(run.corpusId);
     return store
       .listCheckpoints(run.id)
       .sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'best' ? -1 : 1))
@@ -153,6 +158,8 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
         mode: run.config.mode,
         status: run.status,
         created: run.created,
+        categories: corpus?.categories ?? null,
+        builtinId: corpus?.builtinId ?? (corpus?.builtin && corpus.name === 'names' ? 'names' : null),
       }));
   }
 
