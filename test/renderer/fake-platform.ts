@@ -7,7 +7,7 @@ import type { Platform } from '../../src/renderer/lib/client.ts';
 import { readText } from '../../src/renderer/lib/library.svelte.ts';
 
 export function corpus(id: number, name: string, extra: Partial<CorpusSummary> = {}): CorpusSummary {
-  return { id, name, mode: 'lines', bytes: 57_800, chars: 59_167, vocabSize: 54, lines: 8422, hash: `h${id}`, sourcePath: null, builtin: id === 1, runCount: 0, created: 0, ...extra };
+  return { id, name, mode: 'lines', bytes: 57_800, chars: 59_167, vocabSize: 54, lines: 8422, hash: `h${id}`, sourcePath: null, builtin: id === 1, builtinId: null, categories: null, runCount: 0, created: 0, ...extra };
 }
 
 export function run(id: number, extra: Partial<RunSummary> = {}): RunSummary {
@@ -58,7 +58,7 @@ export function fakePlatform(opts: { corpora?: CorpusSummary[]; runs?: RunSummar
     ],
     checkpoints: [{ id: 1, runId: r.id, kind: 'latest', iteration: 100, valLoss: 2.8, path: '/x', created: 0 }],
     trainingSamples: [
-      { id: 1, runId: r.id, runName: r.name, checkpointId: null, source: 'training', iteration: 50, temperature: 1, topK: null, prime: null, mode: 'lines', text: 'Marlen\nJosha', logprob: null, novelty: null, favorite: false, note: '', created: 0 },
+      { id: 1, runId: r.id, runName: r.name, checkpointId: null, source: 'training', iteration: 50, temperature: 1, topK: null, prime: null, mode: 'lines', text: 'Marlen\nJosha', logprob: null, novelty: null, favorite: false, note: '', category: null, card: null, created: 0 },
     ],
   });
   const api = {
