@@ -136,7 +136,8 @@ export async function importCorpus(
       bytes: stats.bytes,
       chars: stats.chars,
       vocabSize: Object.keys(stats.charCounts).length,
-      lines: stats.lines,
+      // A table's header row is not an item.
+      lines: stats.lines - (extra.categories?.length ? 1 : 0),
       hash: stats.hash,
       sourcePath: extra.sourcePath !== undefined ? extra.sourcePath : sourcePath,
       builtin,
