@@ -72,6 +72,8 @@ export function fakePlatform(opts: { corpora?: CorpusSummary[]; runs?: RunSummar
       }),
       inspectFile: vi.fn(async ({ path }: { path: string }) => ({ path, name: 'file', bytes: 10, guessedMode: 'text', head: 'hello' })),
       guessMode: vi.fn(async ({ text }: { text: string }) => (text.split('\n').length > 3 ? 'lines' : 'text')),
+      builtins: vi.fn(async () => []),
+      countBabyNames: vi.fn(async () => ({ items: 0, names: 0 })),
       importFile: vi.fn(),
       importText: vi.fn(async ({ text, name, mode, importId }: { text: string; name: string; mode?: 'text' | 'lines'; importId?: string }) => {
         if (text.includes('\u0000')) throw new ApiError('BINARY_FILE', 'This looks like a binary file, not text: choose a plain text file.');
