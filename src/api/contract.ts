@@ -10,6 +10,9 @@
 import { z } from 'zod';
 import { event, op } from './define.ts';
 import type {
+  BabyNameFilter,
+  NameCard,
+  TablePreview,
   CorpusDetail,
   CorpusSummary,
   Draft,
@@ -23,6 +26,7 @@ import type {
 import type { TrainConfig } from '../engine/config.ts';
 import type { DefaultText, EvolutionEntry, InspectionResult } from '../services/inspection.ts';
 import type { Continuation, LinesAnswer, ModelChoice, TextAnswer } from '../services/generation.ts';
+import type { BuiltinCorpusInfo } from '../engine/builtin-corpora.ts';
 
 export type {
   CorpusDetail,
@@ -37,6 +41,9 @@ export type {
   TrainConfig,
 };
 export type { Continuation, LinesAnswer, ModelChoice, TextAnswer };
+export type { BabyNameFilter, NameCard, TablePreview };
+export type { CategoryColumnSummary, CorpusOrigin } from '../services/types.ts';
+export type { BuiltinCorpusInfo } from '../engine/builtin-corpora.ts';
 export type { DefaultText, EvolutionEntry, InspectionResult };
 export type { RunStatus, CheckpointRow, CorpusMode, TrainEvent, Novelty, SampleSource } from '../services/types.ts';
 
@@ -78,9 +85,46 @@ export const trainConfigSchema = z
   .partial()
   .strict();
 
+/** CSV/TSV lists: the category columns to keep and the name column (by header name). */
+const tableColumns = {
+  categories: z.array(z.string().trim().min(1, 'a category column name is empty').max(200)).max(20).optional(),
+  nameColumn: z.string().trim().min(1).max(200).optional(),
+};
+
+/** A subset of the US baby names. */
+const babyNameFilter = z
+  .object({
+    sex: z.enum(['F', 'M']).optional(),
+    since: z.number().int().min(1880).max(2024).optional(),
+    until: z.number().int().min(1880).max(2024).optional(),
+    minBirths: z.number().int().min(0).max(100_000_000).optional(),
+  })
+  .strict();
+
+/** A category asked for or written for: column name -> value. */
+const categoryRecord = z.record(z.string().max(200), z.string().max(200));
+
+/** A name card as the services made it (kept with a sample); checked in outline and size. */
+const nameCardOutline = z
+  .object({
+    text: z.string().max(1000),
+    kind: z.enum(['baby', 'brand', 'list']),
+    novelty: z.enum(['train', 'val', 'new']).nullable(),
+    category: categoryRecord.nullable(),
+    known: z.object({}).passthrough().nullable(),
+    nearest: z.object({}).passthrough().nullable(),
+    brands: z.object({}).passthrough().nullable(),
+    length: z.number().int().min(0),
+    syllables: z.number().int().min(0),
+    likelihood: z.object({}).passthrough().nullable(),
+  })
+  .strict();
+const nameCard = z.custom<NameCard>((v) => nameCardOutline.safeParse(v).success && JSON.stringify(v).length < 50_000, 'not a name card (or one too large)');
+
 const sampleQuery = z
   .object({
     search: z.string().max(1000).optional(),
+    shortlist: z.boolean().optional(),
     runId: id.optional(),
     favorite: z.boolean().optional(),
     source: z.enum(['training', 'generated']).optional(),
@@ -105,6 +149,8 @@ const newSample = z
     novelty: z.enum(['train', 'val', 'new']).nullable().optional(),
     favorite: z.boolean().optional(),
     note: z.string().max(10000).optional(),
+    category: categoryRecord.nullable().optional(),
+    card: nameCard.nullable().optional(),
   })
   .strict();
 
@@ -165,11 +211,23 @@ export const contract = {
     inspectFile: op<FileInfo>()(z.object({ path: z.string().min(1).max(4096) }).strict()),
     guessMode: op<'text' | 'lines'>()(z.object({ text: z.string().max(1_000_000) }).strict()),
     importFile: op<ImportResult>()(
-      z.object({ path: z.string().min(1).max(4096), name: name.optional(), mode: mode.optional(), importId }).strict(),
+      z.object({ path: z.string().min(1).max(4096), name: name.optional(), mode: mode.optional(), importId, ...tableColumns }).strict(),
     ),
     importText: op<ImportResult>()(
-      z.object({ text: z.string().min(1, 'paste some text first').max(50_000_000), name, mode: mode.optional(), importId }).strict(),
+      z.object({ text: z.string().min(1, 'paste some text first').max(50_000_000), name, mode: mode.optional(), importId, ...tableColumns }).strict(),
     ),
+    /** The header, a few rows and per-column distinct counts of a CSV/TSV (by path, or its text when uploaded). */
+    previewTable: op<TablePreview>()(
+      z.union([z.object({ path: z.string().min(1).max(4096) }).strict(), z.object({ text: z.string().min(1).max(50_000_000), name }).strict()]),
+    ),
+    /** The built-in corpora (ids, sources, licences, category columns), whether in the library or not. */
+    builtins: op<BuiltinCorpusInfo[]>()(z.object({}).strict()),
+    /** A built-in corpus in the library, with category columns and (us-baby-names) a subset; EMPTY_SUBSET when nothing is left. */
+    builtin: op<ImportResult>()(
+      z.object({ id: z.enum(['us-baby-names', 'startup-names', 'names']), categories: tableColumns.categories, filter: babyNameFilter.optional() }).strict(),
+    ),
+    /** How many baby names a subset keeps. */
+    countBabyNames: op<{ items: number; names: number }>()(z.object({ filter: babyNameFilter }).strict()),
     rename: op<CorpusSummary>()(z.object({ id, name }).strict()),
     remove: op<void>()(z.object({ id, force: z.boolean().optional() }).strict()),
   },
@@ -235,6 +293,19 @@ export const contract = {
           maxLength: z.number().int().min(1).max(1000).optional(),
           newOnly: z.boolean().optional(),
           unique: z.boolean().optional(),
+          /** Models with categories: values to generate for ("F", "1920s", "sex=F"); none: the model draws them. */
+          categories: z.array(z.string().max(200)).max(50).optional(),
+        })
+        .strict(),
+    ),
+    /** The name card of a name (known or new, nearest names or brands, syllables, the model's likelihood per character). */
+    nameCard: op<NameCard>()(
+      z
+        .object({
+          ...modelRef,
+          text: z.string().trim().min(1, 'the name is empty').max(200),
+          category: categoryRecord.nullable().optional(),
+          novelty: z.enum(['train', 'val', 'new']).nullable().optional(),
         })
         .strict(),
     ),

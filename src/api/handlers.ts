@@ -5,12 +5,13 @@
  */
 import { basename, resolve } from 'node:path';
 import os from 'node:os';
-import type { Services } from '../services/types.ts';
+import type { NewSample, Services } from '../services/types.ts';
 import { contract, type AppInfo, type Estimate, type Events, type FileInfo } from './contract.ts';
 import type { EmitOf, HandlersOf } from './define.ts';
 import { ApiError } from './errors.ts';
 import { guessMode as engineGuessMode } from '../engine/corpus.ts';
 import { openRegularFile } from '../services/corpus-import.ts';
+import { BUILTIN_CORPORA } from '../engine/builtin-corpora.ts';
 import { DEFAULT_CONFIG, countParams, estimateWork, referenceCharsPerS, scaleCharsPerS } from './training.ts';
 
 export interface ShellHooks {
@@ -69,20 +70,32 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
         }
       },
       guessMode: ({ text }) => guess(text),
-      importFile: async ({ path: given, name, mode, importId }) => {
+      importFile: async ({ path: given, name, mode, importId, categories, nameColumn }) => {
         const path = await resolvePath(given);
         const r = await services.library.importCorpus(
-          { path, name: name ?? (basename(given).replace(/\.txt$/i, '') || basename(given)) },
-          { ...(mode ? { mode } : {}), ...(importId ? { onProgress: progress(importId) } : {}) },
+          { path, name: name ?? (basename(given).replace(/\.(csv|tsv|txt)$/i, '') || basename(given)) },
+          { ...(mode ? { mode } : {}), ...(importId ? { onProgress: progress(importId) } : {}), ...(categories ? { categories } : {}), ...(nameColumn ? { nameColumn } : {}) },
         );
         changed('import');
         return r;
       },
-      importText: async ({ text, name, mode, importId }) => {
-        const r = await services.library.importCorpus({ text, name }, { ...(mode ? { mode } : {}), ...(importId ? { onProgress: progress(importId) } : {}) });
+      importText: async ({ text, name, mode, importId, categories, nameColumn }) => {
+        const r = await services.library.importCorpus(
+          { text, name },
+          { ...(mode ? { mode } : {}), ...(importId ? { onProgress: progress(importId) } : {}), ...(categories ? { categories } : {}), ...(nameColumn ? { nameColumn } : {}) },
+        );
         changed('import');
         return r;
       },
+      // A path goes through the same policy as importFile (browser mode: refused or kept to --allow-dir).
+      previewTable: async (source) => services.library.previewTable('path' in source ? { ...source, path: await resolvePath(source.path) } : source),
+      builtins: () => [...BUILTIN_CORPORA],
+      builtin: async ({ id, categories, filter }) => {
+        const r = await services.library.builtinCorpus({ id, ...(categories ? { categories } : {}), ...(filter ? { filter } : {}) });
+        if (!r.existed) changed('import');
+        return r;
+      },
+      countBabyNames: ({ filter }) => services.library.countBabyNames(filter),
       rename: async ({ id, name }) => {
         const r = await services.library.renameCorpus(id, name);
         changed('rename');
@@ -131,8 +144,9 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
     },
     gallery: {
       list: (q) => services.gallery.listSamples(q),
-      save: (s) => services.gallery.saveSample(s),
-      saveMany: ({ samples }) => services.gallery.saveSamples(samples),
+      // The card's inner shape is the services' own NameCard; the schema checks its outline and size.
+      save: (s) => services.gallery.saveSample(s as NewSample),
+      saveMany: ({ samples }) => services.gallery.saveSamples(samples as NewSample[]),
       setFavorite: ({ id, favorite }) => services.gallery.setFavorite(id, favorite),
       setNote: ({ id, note }) => services.gallery.setNote(id, note),
       remove: ({ ids }) => services.gallery.deleteSamples(ids),
@@ -142,6 +156,7 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
     generate: {
       models: () => services.generation.listModels(),
       lines: (req) => services.generation.sampleLines(req),
+      nameCard: (req) => services.generation.nameCard(req),
       text: (req) => services.generation.sampleText(req, (chunk) => req.requestId && emit('generateText', { requestId: req.requestId, chunk })),
       cancel: ({ requestId }) => services.generation.cancel(requestId),
       continuations: (req) => services.generation.continuations(req),

@@ -5,10 +5,10 @@
  */
 export const OPERATION_NAMES = {
   app: ['info'],
-  library: ['list', 'get', 'inspectFile', 'guessMode', 'importFile', 'importText', 'rename', 'remove'],
+  library: ['list', 'get', 'inspectFile', 'guessMode', 'importFile', 'importText', 'previewTable', 'builtins', 'builtin', 'countBabyNames', 'rename', 'remove'],
   runs: ['list', 'get', 'metrics', 'estimate', 'start', 'resume', 'pause', 'continue', 'stop', 'rename', 'remove'],
   gallery: ['list', 'save', 'saveMany', 'setFavorite', 'setNote', 'remove', 'restore', 'export'],
-  generate: ['models', 'lines', 'text', 'cancel', 'continuations', 'learnStyle'],
+  generate: ['models', 'lines', 'nameCard', 'text', 'cancel', 'continuations', 'learnStyle'],
   drafts: ['list', 'get', 'save', 'remove'],
   inspect: ['defaultText', 'run', 'cell', 'cancel', 'evolution'],
   shell: ['openCorpusDialog', 'openExternal'],

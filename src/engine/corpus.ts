@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
+import type { CategorySpec } from './categories.ts';
 import type { CorpusMode } from './config.ts';
 import { CharmerError } from './errors.ts';
 import type { LoadProgress } from './events.ts';
@@ -34,6 +35,10 @@ export interface Corpus {
   items?: { data: Uint16Array; offsets: Uint32Array };
   /** Occurrences of each vocabulary entry, by index. */
   counts: Float64Array;
+  /** Lines mode with categories: each item starts with one reserved token per column (./categories.ts). */
+  categories?: CategorySpec;
+  /** The built-in corpus this is (us-baby-names, startup-names, names), for name cards. */
+  builtin?: string;
 }
 
 export interface LoadOptions {

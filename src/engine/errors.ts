@@ -21,6 +21,16 @@ export const CHARMER_ERROR_CODES = [
   'TRAINING_DIVERGED',
   'NOT_LINES_MODEL',
   'IO_ERROR',
+  // names: tables with categories, categories, baby-name subsets
+  'BAD_TABLE',
+  'MISSING_COLUMN',
+  'EMPTY_NAME',
+  'EMPTY_CATEGORY',
+  'TOO_MANY_CATEGORY_VALUES',
+  'NO_CATEGORIES',
+  'UNKNOWN_CATEGORY',
+  'EMPTY_SUBSET',
+  // the library (src/store, src/services)
   'DATA_DIR_READ_ONLY',
   'DATA_DIR_INVALID',
   'DISK_FULL',

@@ -13,3 +13,8 @@ export { sampleText, sampleTextAll, sampleLines, type SampleTextOptions, type Sa
 export { ngramBaseline, type NgramInput, type NgramResult } from './ngram.ts';
 export { Rng } from './rng.ts';
 export { inspectText, collectInspection, findInterestingCells, interestingCellsByFeature, textFeatures, TEXT_FEATURES, type InspectOptions, type InspectChunk, type InspectResult, type LayerActivations, type ActivationKind, type Guess, type TextFeature, type CellMatch, type FindCellsOptions } from './inspect.ts';
+export { parseTable, tableItems, itemsToTsv, categorisedCorpus, loadTableCorpus, resolveCategoryRequest, stripCategoryTokens, isCategoryToken, MAX_CATEGORY_VALUES, type CategorySpec, type CategoryColumn, type Table, type TableItems } from './categories.ts';
+export { BUILTIN_CORPORA, builtinCorpusInfo, isBuiltinCorpus, builtinTable, builtinLabel, loadBuiltinCorpus, builtinCorpusListing, type BuiltinCorpusInfo, type BuiltinRequest } from './builtin-corpora.ts';
+export { babyNames, knownNames, lookupName, startupNames, filterBabyNames, describeBabyNameFilter, checkBabyNameFilter, nearestKnownNames, nearestBrands, isBrand, soundsAlike, nameDataManifest, type BabyNameFilter, type BabyNameRecord, type KnownName, type Neighbour, type BrandMatch, type Sex } from './namedata.ts';
+export { buildNameCard, knownCard, nameKindOf, type NameCard, type NameKind, type KnownNameCard } from './namecard.ts';
+export { scoreLine, type LineScore } from './sample.ts';

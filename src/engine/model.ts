@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import type { CategorySpec } from './categories.ts';
 import type { CellType, CorpusMode, TrainConfig } from './config.ts';
 import type { LayerState, LayerWeights } from './recurrent.ts';
 import { gateCount, runSequence, runSequenceFromIds, runStep, runStepFromIds, zeroState } from './recurrent.ts';
@@ -67,6 +68,10 @@ export interface CharmerMetadata {
   corpusName: string;
   corpusHash: string;
   createdAt: string;
+  /** The category columns (values and their reserved tokens) when trained on a categorised list. */
+  categories?: CategorySpec;
+  /** The built-in corpus it was trained on (us-baby-names, startup-names, names), if any. */
+  builtinCorpus?: string;
 }
 
 export class CharModel {

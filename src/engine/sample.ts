@@ -10,6 +10,7 @@ import { StreamSampler } from './fused/stream.ts';
 import type { CharModel } from './model.ts';
 import type { LayerState } from './recurrent.ts';
 import { Rng } from './rng.ts';
+import { resolveCategoryRequest } from './categories.ts';
 
 export interface SampleTextOptions {
   prime?: string;
@@ -30,6 +31,8 @@ export type Novelty = 'train' | 'val' | 'new';
 
 export interface LineSample extends SampleResult {
   novelty: Novelty;
+  /** Categorised models: the value of each category column this item was written for. */
+  category?: Record<string, string>;
 }
 
 export interface SampleLinesOptions {
@@ -45,6 +48,11 @@ export interface SampleLinesOptions {
   newOnly?: boolean;
   /** Deduplicate (default true). */
   unique?: boolean;
+  /**
+   * Categorised models: the values asked for ("F", "1920s", or "sex=F"). Columns not named are
+   * drawn by the model; several values of one column are a mix (the model picks among them).
+   */
+  categories?: string[];
   /** The corpus items, for the novelty tag (a checkpoint's items.json). */
   items?: { train: Iterable<string>; val: Iterable<string> };
   signal?: AbortSignal;
@@ -54,7 +62,8 @@ export interface SampleLinesOptions {
  * Pick one index from logits[off .. off+V). Returns the index and its log-probability at temperature 1.
  * `banned` (optional) is an index that may not be chosen (the end marker before min length).
  */
-export function pick(logits: Float32Array, off: number, V: number, temperature: number, topK: number, rng: Rng, banned = -1): { index: number; logprob: number } {
+export function pick(logits: Float32Array, off: number, V: number, temperature: number, topK: number, rng: Rng, banned = -1, forbidden?: Uint8Array): { index: number; logprob: number } {
+  if (forbidden) return pickMasked(logits, off, V, temperature, topK, rng, banned, forbidden);
   let max = -Infinity;
   for (let j = 0; j < V; j++) if (j !== banned && logits[off + j]! > max) max = logits[off + j]!;
   // log-softmax at temperature 1, over all characters (the model's own probability).
@@ -87,6 +96,24 @@ export function pick(logits: Float32Array, off: number, V: number, temperature: 
     }
   }
   return { index, logprob: logits[off + index]! - logZ };
+}
+
+/** pick() with a set of forbidden indices (category tokens inside a name, or outside the allowed values). */
+function pickMasked(logits: Float32Array, off: number, V: number, temperature: number, topK: number, rng: Rng, banned: number, forbidden: Uint8Array): { index: number; logprob: number } {
+  const masked = new Float32Array(V);
+  let allowed = 0;
+  for (let j = 0; j < V; j++) {
+    const no = forbidden[j] === 1 || j === banned;
+    masked[j] = no ? -Infinity : logits[off + j]!;
+    if (!no) allowed++;
+  }
+  const r = pick(masked, 0, V, temperature, Math.min(topK, allowed), rng);
+  // The log-probability stays the model's own over every character.
+  let max = -Infinity;
+  for (let j = 0; j < V; j++) if (logits[off + j]! > max) max = logits[off + j]!;
+  let z = 0;
+  for (let j = 0; j < V; j++) z += Math.exp(logits[off + j]! - max);
+  return { index: r.index, logprob: logits[off + r.index]! - max - Math.log(z) };
 }
 
 function disposeState(s: LayerState[]): void {
@@ -186,28 +213,60 @@ export async function sampleLines(model: CharModel, opts: SampleLinesOptions): P
     const unknown = s ? model.vocab.unknown(s) : [];
     if (unknown.length) throw new CharmerError('UNKNOWN_CHARACTERS', `The ${what} text uses characters the model never saw: ${unknown.join(' ')}. No item could match it.`);
   }
-  const train = new Set(opts.items?.train ?? []);
-  const val = new Set(opts.items?.val ?? []);
+  // Categories: one step per column before the name, forced (one value) or drawn among the allowed
+  // values; inside the name every category token is forbidden, so none reaches the text.
+  const spec = model.meta.categories;
+  const { allowed } = resolveCategoryRequest(spec, opts.categories ?? []);
+  const allowedIds = allowed.map((toks) => toks.map((t) => model.vocab.indexOf(t)));
+  let catMask: Uint8Array | undefined;
+  if (spec) {
+    catMask = new Uint8Array(V);
+    for (const c of spec.columns) for (const t of c.tokens) if (model.vocab.indexOf(t) >= 0) catMask[model.vocab.indexOf(t)] = 1;
+  }
+  const stepMasks = allowedIds.map((ids) => {
+    const m = new Uint8Array(V).fill(1);
+    for (const i of ids) m[i] = 0;
+    return m;
+  });
+  // The leading columns with one value and (when every column has one) the prefix are the same for
+  // every row: they are primed once; the rest is planned per row.
+  let lead = 0;
+  while (lead < allowedIds.length && allowedIds[lead]!.length === 1) lead++;
+  const primeAll = lead === allowedIds.length;
+  const commonIds = [...allowedIds.slice(0, lead).map((ids) => ids[0]!), ...(primeAll ? prefix : [])];
+  const plan: Array<number | Uint8Array> = [...stepMasks.slice(lead), ...(primeAll ? [] : [...prefix])];
+  // A name that differs from a listed one only in case ("stripe", "STRIPE") is not new.
+  const train = new Set([...(opts.items?.train ?? [])].map((s) => s.toLowerCase()));
+  const val = new Set([...(opts.items?.val ?? [])].map((s) => s.toLowerCase()));
   const minLength = Math.max(opts.minLength ?? 1, prefix.length);
   const maxLength = opts.maxLength ?? 60;
   const unique = opts.unique ?? true;
   const found = new Map<string, LineSample>();
   const results: LineSample[] = [];
+  const tokenValue = new Map<number, [string, string]>();
+  spec?.columns.forEach((c) => c.tokens.forEach((t, i) => tokenValue.set(model.vocab.indexOf(t), [c.name, c.values[i]!])));
   // Rejection (duplicates, filters, new-only) needs more candidates than items asked for.
   for (let round = 0; round < 30 && results.length < opts.count; round++) {
     if (opts.signal?.aborted) break;
     const need = opts.count - results.length;
     const batch = Math.min(2048, Math.max(16, Math.ceil(need * (round === 0 ? 1.3 : 2 + round))));
-    const start = Uint16Array.of(marker, ...prefix);
+    const start = Uint16Array.of(marker, ...commonIds);
     let { state, logits } = await primeState(model, start, batch);
-    const rows = Array.from({ length: batch }, () => ({ ids: [...prefix] as number[], logprob: 0, done: false, dead: false }));
+    const rows = Array.from({ length: batch }, () => ({
+      ids: (primeAll ? [...prefix] : []) as number[],
+      cats: allowedIds.slice(0, lead).map((ids) => ids[0]!) as number[],
+      step: 0,
+      logprob: 0,
+      done: false,
+      dead: false,
+    }));
     // Position p of the running batch holds rows[active[p]]. Finished rows are dropped from the
     // batch (their state rows gathered away) once a quarter of it has finished, so the work
     // follows the characters still being written, not the longest item (1,000 names from a
     // 2x128 model: ~1.0 s -> well under 1 s). Rows keep their order: the draws are unchanged.
     let active = Array.from({ length: batch }, (_, b) => b);
     try {
-      for (let t = prefix.length; t <= maxLength; t++) {
+      for (let t = 0; t <= maxLength + plan.length; t++) {
         let next = new Int32Array(active.length);
         const keep: number[] = [];
         for (let p = 0; p < active.length; p++) {
@@ -216,7 +275,16 @@ export async function sampleLines(model: CharModel, opts: SampleLinesOptions): P
             next[p] = marker;
             continue;
           }
-          const d = pick(logits, p * V, V, opts.temperature ?? 1, opts.topK ?? 0, rng, row.ids.length < minLength ? marker : -1);
+          if (row.step < plan.length) {
+            const s = plan[row.step++]!;
+            const index = typeof s === 'number' ? s : pick(logits, p * V, V, opts.temperature ?? 1, 0, rng, -1, s).index;
+            if (typeof s === 'number') row.ids.push(index);
+            else row.cats.push(index);
+            next[p] = index;
+            keep.push(p);
+            continue;
+          }
+          const d = pick(logits, p * V, V, opts.temperature ?? 1, opts.topK ?? 0, rng, row.ids.length < minLength ? marker : -1, catMask);
           row.logprob += d.logprob;
           if (d.index === marker) row.done = true;
           else if (row.ids.length >= maxLength) row.dead = true;
@@ -246,13 +314,53 @@ export async function sampleLines(model: CharModel, opts: SampleLinesOptions): P
       const text = model.vocab.decode(row.ids);
       if (opts.contains && !text.includes(opts.contains)) continue;
       if (opts.suffix && !text.endsWith(opts.suffix)) continue;
-      const novelty: Novelty = train.has(text) ? 'train' : val.has(text) ? 'val' : 'new';
+      const lower = text.toLowerCase();
+      const novelty: Novelty = train.has(lower) ? 'train' : val.has(lower) ? 'val' : 'new';
       if (opts.newOnly && novelty !== 'new') continue;
       if (unique && found.has(text)) continue;
-      const item = { text, logprob: row.logprob, novelty };
+      const item: LineSample = { text, logprob: row.logprob, novelty };
+      if (spec) item.category = Object.fromEntries(row.cats.map((i) => tokenValue.get(i)!));
       found.set(text, item);
       results.push(item);
     }
   }
   return results;
+}
+
+export interface LineScore {
+  /** Log-probability (nats, temperature 1) of each character of the item, then of its end. */
+  perChar: number[];
+  /** Mean of perChar: how likely the model finds the item per character. */
+  meanLogprob: number;
+}
+
+/**
+ * How likely a lines model finds `text` (written for the given category values, when it has
+ * categories): the model's log-probability of each character and of the end of the item.
+ * Characters the model never saw make it impossible to write: UNKNOWN_CHARACTERS.
+ */
+export async function scoreLine(model: CharModel, text: string, categories: string[] = []): Promise<LineScore> {
+  const marker = model.vocab.indexOf('\n');
+  if (model.meta.mode !== 'lines' || marker < 0) throw new CharmerError('NOT_LINES_MODEL', 'Only list models score items; this one was trained on running text.');
+  const spec = model.meta.categories;
+  const { allowed } = resolveCategoryRequest(spec, categories);
+  // A column with no value given is conditioned on its first allowed value only when it has one.
+  const tokens = allowed.filter((a) => a.length === 1).map((a) => model.vocab.indexOf(a[0]!));
+  const body = model.vocab.encode(text);
+  const ids = Int32Array.from([marker, ...tokens, ...body]);
+  const targets = [...body, marker];
+  const logits = tf.tidy(() => model.forward(tf.tensor2d(ids, [1, ids.length], 'int32'), model.zeroState(1)).logits);
+  const data = (await logits.data()) as Float32Array;
+  logits.dispose();
+  const V = model.vocab.size;
+  const perChar: number[] = [];
+  for (let k = 0; k < targets.length; k++) {
+    const off = (tokens.length + k) * V;
+    let max = -Infinity;
+    for (let j = 0; j < V; j++) if (data[off + j]! > max) max = data[off + j]!;
+    let z = 0;
+    for (let j = 0; j < V; j++) z += Math.exp(data[off + j]! - max);
+    perChar.push(data[off + targets[k]!]! - max - Math.log(z));
+  }
+  return { perChar, meanLogprob: perChar.reduce((a, b) => a + b, 0) / perChar.length };
 }

@@ -24,6 +24,7 @@ import { DataParallel, type LocalStep } from './parallel/pool.ts';
 import type { LayerState } from './recurrent.ts';
 import { Rng } from './rng.ts';
 import { sampleLines, sampleTextAll } from './sample.ts';
+import { stripCategoryTokens } from './categories.ts';
 
 export interface TrainOptions {
   corpus: Corpus;
@@ -238,6 +239,8 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
     corpusName: corpus.name,
     corpusHash: corpus.hash,
     createdAt: new Date().toISOString(),
+    ...(corpus.categories ? { categories: corpus.categories } : {}),
+    ...(corpus.builtin ? { builtinCorpus: corpus.builtin } : {}),
   };
   meta.config = config;
   const model = resumed?.model ?? CharModel.create(spec, vocab, meta, config.seed);
@@ -413,7 +416,8 @@ async function trainingSample(model: CharModel, config: TrainConfig, iteration: 
 function itemsForNovelty(corpus: Corpus, config: TrainConfig): { train: string[]; val: string[] } | undefined {
   if (!corpus.items) return undefined;
   const { train, val } = splitCorpus(corpus, config.valFraction, config.seed);
-  const dec = (s: Split) => (s.mode === 'lines' ? s.items.map((it) => corpus.vocab.decode(it)) : []);
+  // Novelty is about the name, whatever category it was listed under: the tokens are dropped.
+  const dec = (s: Split) => (s.mode === 'lines' ? s.items.map((it) => stripCategoryTokens(corpus.vocab.decode(it))) : []);
   return { train: dec(train), val: dec(val) };
 }
 

@@ -5,6 +5,19 @@ import type { ExportFormat, GalleryService, SampleRow } from './types.ts';
 
 const EXPORT_COLUMNS: Array<keyof SampleRow> = ['id', 'text', 'runId', 'runName', 'source', 'iteration', 'temperature', 'topK', 'prime', 'mode', 'logprob', 'novelty', 'favorite', 'note', 'created'];
 
+/** Name-card columns of the CSV export (empty for samples without a card). */
+const CARD_COLUMNS: Array<[string, (r: SampleRow) => unknown]> = [
+  ['category', (r) => (r.category ? Object.entries(r.category).map(([k, v]) => `${k}=${v}`).join('; ') : null)],
+  ['known', (r) => (r.card ? Boolean(r.card.known) : null)],
+  ['births', (r) => r.card?.known?.births ?? null],
+  ['peakYear', (r) => r.card?.known?.peakYear ?? null],
+  ['sex', (r) => r.card?.known?.sex ?? null],
+  ['syllables', (r) => r.card?.syllables ?? null],
+  ['nearestBrand', (r) => r.card?.brands?.nearest[0]?.name ?? null],
+  ['brandWarning', (r) => r.card?.brands?.warning ?? null],
+  ['meanLogprob', (r) => r.card?.likelihood?.meanLogprob ?? null],
+];
+
 function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
   const s = typeof v === 'boolean' ? (v ? 'true' : 'false') : String(v);
@@ -16,8 +29,11 @@ export function formatSamples(rows: SampleRow[], format: ExportFormat): string {
     case 'json':
       return JSON.stringify(rows.map((r) => ({ ...r, created: new Date(r.created).toISOString() })), null, 2) + '\n';
     case 'csv': {
-      const lines = [EXPORT_COLUMNS.join(',')];
-      for (const r of rows) lines.push(EXPORT_COLUMNS.map((c) => csvCell(c === 'created' ? new Date(r.created).toISOString() : r[c])).join(','));
+      const lines = [[...EXPORT_COLUMNS, ...CARD_COLUMNS.map(([h]) => h)].join(',')];
+      for (const r of rows) {
+        const base = EXPORT_COLUMNS.map((c) => csvCell(c === 'created' ? new Date(r.created).toISOString() : r[c]));
+        lines.push([...base, ...CARD_COLUMNS.map(([, f]) => csvCell(f(r)))].join(','));
+      }
       return lines.join('\r\n') + '\r\n';
     }
     case 'txt':

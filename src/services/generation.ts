@@ -11,7 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { CharmerError } from '../engine/errors.ts';
 import type { LineSample, SampleResult } from '../engine/index.ts';
 import type { Store } from '../store/store.ts';
-import type { LinesRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
+import type { LinesRequestOptions, NameCardRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
+import type { NameCard } from '../engine/namecard.ts';
 import type { CorpusMode, LibraryService, RunSummary, RunsService, TrainConfig } from './types.ts';
 
 /** One checkpoint that can be sampled. */
@@ -28,6 +29,10 @@ export interface ModelChoice {
   status: RunSummary['status'];
   /** When the run was created (newest first in listModels). */
   created: number;
+  /** Category columns the model generates for (lists with categories), from its corpus. */
+  categories: Array<{ name: string; values: string[] }> | null;
+  /** The built-in corpus it was trained on (startup-names: name cards compare with brands). */
+  builtinId: string | null;
 }
 
 export interface ModelRef {
@@ -84,9 +89,17 @@ export interface LearnStyleRequest {
   config?: Partial<TrainConfig>;
 }
 
+export interface NameCardRequest extends ModelRef {
+  text: string;
+  category?: Record<string, string> | null;
+  novelty?: 'train' | 'val' | 'new' | null;
+}
+
 export interface GenerationService {
   listModels(): Promise<ModelChoice[]>;
   sampleLines(req: LinesRequest): Promise<LinesAnswer>;
+  /** A name's card, with the model's likelihood per character (on the model thread). */
+  nameCard(req: NameCardRequest): Promise<NameCard>;
   sampleText(req: TextRequest, onText: (chunk: string) => void): Promise<TextAnswer>;
   continuations(req: ContinuationRequest): Promise<{ model: ModelChoice; items: Continuation[] }>;
   /** Aborts a request started with this requestId (no-op when it has finished). */
@@ -99,6 +112,8 @@ export interface GenerationService {
 /** What generation needs of ModelHost (so tests can pass a fake). */
 export interface SamplerHost {
   sampleLines(dir: string, opts: LinesRequestOptions, signal?: AbortSignal): Promise<LineSample[]>;
+  /** Without it (a test's fake host), cards are built here without the model's likelihood. */
+  nameCard?(dir: string, text: string, opts: NameCardRequestOptions, signal?: AbortSignal): Promise<NameCard>;
   sampleText(dir: string, opts: TextRequestOptions, onText: (chunk: string) => void, signal?: AbortSignal): Promise<SampleResult>;
 }
 
@@ -129,6 +144,7 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
   const active = new Map<string, AbortController>();
 
   function choices(run: RunSummary): ModelChoice[] {
+    const corpus = store.getCorpus(run.corpusId);
     return store
       .listCheckpoints(run.id)
       .sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'best' ? -1 : 1))
@@ -144,6 +160,8 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
         mode: run.config.mode,
         status: run.status,
         created: run.created,
+        categories: corpus?.categories ?? null,
+        builtinId: corpus?.builtinId ?? (corpus?.builtin && corpus.name === 'names' ? 'names' : null),
       }));
   }
 
@@ -215,6 +233,16 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
       } finally {
         end(requestId, ac);
       }
+    },
+
+    async nameCard(req) {
+      const { runId, kind, text, category, novelty } = req;
+      const { dir } = resolve({ ...(runId !== undefined ? { runId } : {}), ...(kind ? { kind } : {}) });
+      const opts = { category: category ?? null, novelty: novelty ?? null };
+      if (host.nameCard) return host.nameCard(dir, text, opts);
+      // Imported here only: the engine's sampling module brings TensorFlow.js with it.
+      const { buildNameCard } = await import('../engine/namecard.ts');
+      return buildNameCard(text, opts);
     },
 
     async sampleText(req, onText) {

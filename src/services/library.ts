@@ -3,11 +3,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CharmerError } from '../engine/errors.ts';
 import { builtinNamesText } from '../engine/names.ts';
+import { builtinCorpusInfo, builtinLabel, builtinTable } from '../engine/builtin-corpora.ts';
+import { itemsToTsv, loadTableCorpus, parseTable, tableItems, type TableItems } from '../engine/categories.ts';
+import type { Corpus } from '../engine/corpus.ts';
+import { loadCorpus } from '../engine/corpus.ts';
+import { filterBabyNames } from '../engine/namedata.ts';
 import type { Store } from '../store/store.ts';
 import { libraryError } from '../store/errors.ts';
 import { guessMode } from '../engine/corpus.ts';
-import { copyAndMeasure, writeAndMeasureText, readPreview, type CorpusStats } from './corpus-import.ts';
-import type { CorpusDetail, CorpusSummary, ImportOptions, ImportResult, ImportSource, LibraryService } from './types.ts';
+import { copyAndMeasure, openRegularFile, sourceError, writeAndMeasureText, readPreview, type CorpusStats } from './corpus-import.ts';
+import type { BuiltinCorpusRequest, CorpusDetail, CorpusOrigin, CorpusSummary, ImportOptions, ImportResult, ImportSource, LibraryService, TablePreview } from './types.ts';
 
 export const PREVIEW_CHARS = 3000;
 
@@ -21,8 +26,88 @@ export interface LibraryDeps {
   assertRunDeletable(id: number): void;
 }
 
+/** A CSV/TSV (by path or text) read as a table, for choosing columns or importing with categories. */
+async function readTable(source: ImportSource): Promise<ReturnType<typeof parseTable>> {
+  if ('path' in source) {
+    const p = path.resolve(source.path);
+    // The same gate as a plain import: only a regular file is opened (a named pipe would hang).
+    const { fh } = await openRegularFile(p);
+    let text: string;
+    try {
+      text = await fh.readFile('utf8');
+    } catch (e) {
+      throw sourceError(e, p);
+    } finally {
+      await fh.close();
+    }
+    return parseTable(text, path.basename(p));
+  }
+  return parseTable(source.text, source.name);
+}
+
+/**
+ * A list with categories enters the library as a normalised TSV (name column, then the chosen
+ * category columns) with the columns recorded on its row. Everything is checked before anything is
+ * written, so a missing column or an empty category leaves the library as it was.
+ */
+async function importTable(store: Store, items: TableItems, meta: { name: string; sourcePath: string | null; builtin?: boolean; builtinId?: string | null }): Promise<ImportResult> {
+  const text = items.columns.length ? itemsToTsv(items) : items.names.join('\n') + '\n';
+  const r = await importCorpus(store, { text, name: meta.name }, { mode: 'lines' }, meta.builtin ?? false, {
+    categories: items.columns.length ? items.columns : null,
+    builtinId: meta.builtinId ?? null,
+    sourcePath: meta.sourcePath,
+  });
+  return r;
+}
+
+/** The origin (source, licence) of a built-in corpus row. */
+export function originOf(c: CorpusSummary): CorpusOrigin | null {
+  const id = c.builtinId ?? (c.builtin && c.name === 'names' ? 'names' : null);
+  const info = id ? builtinCorpusInfo(id) : undefined;
+  return info ? { id: info.id, source: info.source, licence: info.licence, url: info.url, description: info.description } : null;
+}
+
+function withOrigin<T extends CorpusSummary>(c: T): T {
+  return { ...c, origin: originOf(c) };
+}
+
+/** A built-in corpus (with category columns and a subset filter) in the library. */
+export async function ensureBuiltinCorpus(store: Store, req: BuiltinCorpusRequest): Promise<ImportResult> {
+  if (req.id === 'names' && !req.categories?.length && !req.filter) return { corpus: await ensureBuiltinNames(store), existed: true };
+  const table = builtinTable(req.id, { categories: req.categories ?? [], ...(req.filter ? { filter: req.filter } : {}) });
+  return importTable(store, table, { name: builtinLabel(req.id, { categories: req.categories ?? [], ...(req.filter ? { filter: req.filter } : {}) }), sourcePath: null, builtin: true, builtinId: req.id });
+}
+
+/**
+ * Load a library corpus for training: a table (categories) through the engine's table reader, a
+ * plain file as before; the corpus keeps its library name and built-in id (for name cards).
+ */
+export async function loadLibraryCorpus(store: Store, c: CorpusSummary, opts: { mode?: 'text' | 'lines'; signal?: AbortSignal; onProgress?: (p: { bytesRead: number; totalBytes: number }) => void } = {}): Promise<Corpus> {
+  const file = corpusPath(store, c);
+  const corpus = c.categories?.length
+    ? await loadTableCorpus(file, { categories: c.categories.map((col) => col.name) })
+    : await loadCorpus(file, { mode: opts.mode ?? c.mode, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+  corpus.name = c.name;
+  const id = c.builtinId ?? (c.builtin && c.name === 'names' ? 'names' : null);
+  if (id) corpus.builtin = id;
+  return corpus;
+}
+
 /** Imports synchronously-callable pieces so the CLI can use them without the whole service. */
-export async function importCorpus(store: Store, source: ImportSource, opts: ImportOptions = {}, builtin = false): Promise<ImportResult> {
+export async function importCorpus(
+  store: Store,
+  source: ImportSource,
+  opts: ImportOptions = {},
+  builtin = false,
+  extra: { categories?: Array<{ name: string; values: string[] }> | null; builtinId?: string | null; sourcePath?: string | null } = {},
+): Promise<ImportResult> {
+  if (opts.categories !== undefined || opts.nameColumn !== undefined) {
+    // Parsed and checked in full before anything is copied.
+    const table = await readTable(source);
+    const items = tableItems(table, { categories: opts.categories ?? [], ...(opts.nameColumn ? { nameColumn: opts.nameColumn } : {}) });
+    const name = source.name ?? ('path' in source ? path.basename(source.path).replace(/\.(csv|tsv|txt)$/i, '') : 'list');
+    return importTable(store, items, { name, sourcePath: 'path' in source ? path.resolve(source.path) : null });
+  }
   const dir = path.dirname(store.corpusFile('x'));
   const tmp = path.join(dir, `.import-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tmp`);
   let stats: CorpusStats;
@@ -50,11 +135,14 @@ export async function importCorpus(store: Store, source: ImportSource, opts: Imp
       bytes: stats.bytes,
       chars: stats.chars,
       vocabSize: Object.keys(stats.charCounts).length,
-      lines: stats.lines,
+      // A table's header row is not an item.
+      lines: stats.lines - (extra.categories?.length ? 1 : 0),
       hash: stats.hash,
-      sourcePath,
+      sourcePath: extra.sourcePath !== undefined ? extra.sourcePath : sourcePath,
       builtin,
       charCounts: stats.charCounts,
+      categories: extra.categories ?? null,
+      builtinId: extra.builtinId ?? null,
     });
     return { corpus, existed: false };
   } catch (e) {
@@ -65,9 +153,9 @@ export async function importCorpus(store: Store, source: ImportSource, opts: Imp
 
 /** The built-in `names` corpus, imported on the library's first start. */
 export async function ensureBuiltinNames(store: Store): Promise<CorpusSummary> {
-  const existing = store.listCorpora().find((c) => c.builtin);
+  const existing = store.listCorpora().find((c) => c.builtin && (c.builtinId === 'names' || (c.builtinId === null && c.name === 'names')));
   if (existing) return existing;
-  const { corpus } = await importCorpus(store, { text: builtinNamesText(), name: 'names' }, { mode: 'lines' }, true);
+  const { corpus } = await importCorpus(store, { text: builtinNamesText(), name: 'names' }, { mode: 'lines' }, true, { builtinId: 'names' });
   return corpus;
 }
 
@@ -88,7 +176,7 @@ export function createLibraryService(deps: LibraryDeps): LibraryService {
   const { store } = deps;
   return {
     async listCorpora() {
-      return store.listCorpora();
+      return store.listCorpora().map(withOrigin);
     },
     async getCorpus(id): Promise<CorpusDetail> {
       const c = store.getCorpus(id);
@@ -96,7 +184,7 @@ export function createLibraryService(deps: LibraryDeps): LibraryService {
       const counts = store.getCharCounts(id);
       const file = store.corpusFile(c.hash);
       return {
-        ...c,
+        ...withOrigin(c),
         charFrequency: Object.entries(counts)
           .map(([char, count]) => ({ char, count }))
           .sort((a, b) => b.count - a.count || (a.char < b.char ? -1 : 1)),
@@ -106,6 +194,18 @@ export function createLibraryService(deps: LibraryDeps): LibraryService {
     },
     async importCorpus(source, opts) {
       return importCorpus(store, source, opts);
+    },
+    async previewTable(source): Promise<TablePreview> {
+      const t = await readTable(source);
+      const distinct = t.header.map((_, i) => new Set(t.rows.map((r) => r[i] ?? '')).size);
+      return { header: t.header, rows: t.rows.slice(0, 8), total: t.rows.length, distinct };
+    },
+    async builtinCorpus(req) {
+      return ensureBuiltinCorpus(store, req);
+    },
+    async countBabyNames(filter) {
+      const rows = filterBabyNames(filter);
+      return { items: rows.length, names: new Set(rows.map((r) => r.name)).size };
     },
     async renameCorpus(id, name) {
       if (!store.getCorpus(id)) throw notFound('corpus', id);

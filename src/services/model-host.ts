@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CharmerError, type CharmerErrorCode } from '../engine/errors.ts';
-import type { InspectChunk, LineSample, SampleResult } from '../engine/index.ts';
-import type { InspectRequestOptions, LinesRequestOptions, ModelReply, ModelRequest, TextRequestOptions } from '../worker/model-protocol.ts';
+import type { InspectChunk, LineSample, NameCard, SampleResult } from '../engine/index.ts';
+import type { InspectRequestOptions, LinesRequestOptions, ModelReply, ModelRequest, NameCardRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
 
 interface Pending {
   resolve(v: unknown): void;
@@ -79,6 +79,10 @@ export class ModelHost {
 
   sampleText(dir: string, opts: TextRequestOptions, onText: (chunk: string) => void, signal?: AbortSignal): Promise<SampleResult> {
     return this.request({ type: 'sampleText', dir, opts }, signal, (m) => m.type === 'text' && onText(m.chunk));
+  }
+
+  nameCard(dir: string, text: string, opts: NameCardRequestOptions, signal?: AbortSignal): Promise<NameCard> {
+    return this.request({ type: 'nameCard', dir, text, opts }, signal);
   }
 
   inspect(dir: string, text: string, opts: InspectRequestOptions, onChunk: (chunk: InspectChunk) => void, signal?: AbortSignal): Promise<void> {

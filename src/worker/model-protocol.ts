@@ -3,7 +3,12 @@
  * (src/worker/model-thread.ts) that loads checkpoints and samples / inspects off the main thread.
  * Each request has an `id`; streamed parts and the final answer carry the same id.
  */
-import type { InspectChunk, LineSample, SampleLinesOptions, SampleResult, SampleTextOptions } from '../engine/index.ts';
+import type { InspectChunk, LineSample, NameCard, SampleLinesOptions, SampleResult, SampleTextOptions } from '../engine/index.ts';
+
+export interface NameCardRequestOptions {
+  category?: Record<string, string> | null;
+  novelty?: 'train' | 'val' | 'new' | null;
+}
 
 export type LinesRequestOptions = Omit<SampleLinesOptions, 'items' | 'signal'>;
 export type TextRequestOptions = Omit<SampleTextOptions, 'signal'>;
@@ -17,10 +22,11 @@ export type ModelRequest =
   | { id: number; type: 'sampleLines'; dir: string; opts: LinesRequestOptions }
   | { id: number; type: 'sampleText'; dir: string; opts: TextRequestOptions }
   | { id: number; type: 'inspect'; dir: string; text: string; opts: InspectRequestOptions }
+  | { id: number; type: 'nameCard'; dir: string; text: string; opts: NameCardRequestOptions }
   | { id: number; type: 'cancel'; target: number };
 
 export type ModelReply =
   | { id: number; type: 'text'; chunk: string }
   | { id: number; type: 'chunk'; chunk: InspectChunk }
-  | { id: number; type: 'done'; result: LineSample[] | SampleResult | null }
+  | { id: number; type: 'done'; result: LineSample[] | SampleResult | NameCard | null }
   | { id: number; type: 'error'; code: string; message: string; details?: Record<string, unknown> };

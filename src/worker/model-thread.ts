@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
-import { chooseBackend, inspectText, isCharmerError, loadCheckpoint, resolveCheckpointDir, sampleLines, sampleText, type BackendName, type CheckpointData } from '../engine/index.ts';
+import { buildNameCard, chooseBackend, inspectText, isCharmerError, loadCheckpoint, resolveCheckpointDir, sampleLines, sampleText, type BackendName, type CheckpointData } from '../engine/index.ts';
 import type { ModelReply, ModelRequest } from './model-protocol.ts';
 
 const port = parentPort!;
@@ -43,6 +43,10 @@ async function handle(req: Exclude<ModelRequest, { type: 'cancel' }>, signal: Ab
   const ck = await checkpoint(req.dir);
   if (req.type === 'sampleLines') {
     send({ id: req.id, type: 'done', result: await sampleLines(ck.model, { ...req.opts, items: ck.items, signal }) });
+    return;
+  }
+  if (req.type === 'nameCard') {
+    send({ id: req.id, type: 'done', result: await buildNameCard(req.text, { model: ck.model, ...(ck.items ? { items: ck.items } : {}), category: req.opts.category ?? null, novelty: req.opts.novelty ?? null }) });
     return;
   }
   if (req.type === 'sampleText') {

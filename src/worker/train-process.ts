@@ -12,6 +12,7 @@ import type { Store } from '../store/store.ts';
 import { loadEngine } from '../services/engine.ts';
 import { RunRecorder } from '../services/recorder.ts';
 import { checkpointDirOf, corpusFileOfRun } from '../services/training.ts';
+import { loadLibraryCorpus } from '../services/library.ts';
 import { isWorkerRequest, type WorkerMessage, type WorkerRequest } from './protocol.ts';
 
 interface Port {
@@ -139,7 +140,16 @@ async function runTraining(dataDir: string, runId: number, resume: boolean, init
     const run = store.getRun(runId);
     if (!run) throw new Error(`run ${runId} is not in the library`);
     const engine = await loadEngine();
-    const corpus = await engine.loadCorpus(corpusFileOfRun(store, run), { mode: run.config.mode, signal: controller.signal });
+    const row = store.getCorpus(run.corpusId);
+    // Lists with categories are tables; corpusFileOfRun says clearly when the copy is missing.
+    let corpus: unknown;
+    if (row?.categories?.length) corpus = await loadLibraryCorpus(store, row, { signal: controller.signal });
+    else {
+      corpus = await engine.loadCorpus(corpusFileOfRun(store, run), { mode: run.config.mode, signal: controller.signal });
+      // The library's name and built-in id go into the checkpoint (name cards know a brand model by it).
+      const id = row ? (row.builtinId ?? (row.builtin && row.name === 'names' ? 'names' : null)) : null;
+      if (row && corpus && typeof corpus === 'object') Object.assign(corpus, { name: row.name }, id ? { builtin: id } : {});
+    }
     const gen = engine.train({ corpus, config: run.config, out: checkpointDirOf(store, runId), resume, initFrom, signal: controller.signal });
     for (;;) {
       await waitWhilePaused(store, runId);

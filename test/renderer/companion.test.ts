@@ -6,7 +6,7 @@ import { LibraryState } from '../../src/renderer/lib/library.svelte.ts';
 import type { Draft, ModelChoice } from '../../src/api/index.ts';
 import { corpus, fakePlatform, run } from './fake-platform.ts';
 
-const textModel: ModelChoice = { runId: 3, runName: 'poems lstm', corpusId: 2, corpusName: 'poems', kind: 'best', checkpointId: 7, iteration: 200, valLoss: 1.9, mode: 'text', status: 'completed', created: 3 };
+const textModel: ModelChoice = { runId: 3, runName: 'poems lstm', corpusId: 2, corpusName: 'poems', kind: 'best', checkpointId: 7, iteration: 200, valLoss: 1.9, mode: 'text', status: 'completed', created: 3, categories: null, builtinId: null };
 const namesModel: ModelChoice = { ...textModel, runId: 4, runName: 'names', mode: 'lines', created: 4 };
 
 async function setup(drafts: Draft[] = []) {

@@ -7,7 +7,7 @@ import type { Platform } from '../../src/renderer/lib/client.ts';
 import { readText } from '../../src/renderer/lib/library.svelte.ts';
 
 export function corpus(id: number, name: string, extra: Partial<CorpusSummary> = {}): CorpusSummary {
-  return { id, name, mode: 'lines', bytes: 57_800, chars: 59_167, vocabSize: 54, lines: 8422, hash: `h${id}`, sourcePath: null, builtin: id === 1, runCount: 0, created: 0, ...extra };
+  return { id, name, mode: 'lines', bytes: 57_800, chars: 59_167, vocabSize: 54, lines: 8422, hash: `h${id}`, sourcePath: null, builtin: id === 1, builtinId: null, categories: null, runCount: 0, created: 0, ...extra };
 }
 
 export function run(id: number, extra: Partial<RunSummary> = {}): RunSummary {
@@ -58,7 +58,7 @@ export function fakePlatform(opts: { corpora?: CorpusSummary[]; runs?: RunSummar
     ],
     checkpoints: [{ id: 1, runId: r.id, kind: 'latest', iteration: 100, valLoss: 2.8, path: '/x', created: 0 }],
     trainingSamples: [
-      { id: 1, runId: r.id, runName: r.name, checkpointId: null, source: 'training', iteration: 50, temperature: 1, topK: null, prime: null, mode: 'lines', text: 'Marlen\nJosha', logprob: null, novelty: null, favorite: false, note: '', created: 0 },
+      { id: 1, runId: r.id, runName: r.name, checkpointId: null, source: 'training', iteration: 50, temperature: 1, topK: null, prime: null, mode: 'lines', text: 'Marlen\nJosha', logprob: null, novelty: null, favorite: false, note: '', category: null, card: null, created: 0 },
     ],
   });
   const api = {
@@ -72,6 +72,8 @@ export function fakePlatform(opts: { corpora?: CorpusSummary[]; runs?: RunSummar
       }),
       inspectFile: vi.fn(async ({ path }: { path: string }) => ({ path, name: 'file', bytes: 10, guessedMode: 'text', head: 'hello' })),
       guessMode: vi.fn(async ({ text }: { text: string }) => (text.split('\n').length > 3 ? 'lines' : 'text')),
+      builtins: vi.fn(async () => []),
+      countBabyNames: vi.fn(async () => ({ items: 0, names: 0 })),
       importFile: vi.fn(),
       importText: vi.fn(async ({ text, name, mode, importId }: { text: string; name: string; mode?: 'text' | 'lines'; importId?: string }) => {
         if (text.includes('\u0000')) throw new ApiError('BINARY_FILE', 'This looks like a binary file, not text: choose a plain text file.');

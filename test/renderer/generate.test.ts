@@ -7,7 +7,7 @@ import { ApiError } from '../../src/api/errors.ts';
 import type { ModelChoice } from '../../src/api/index.ts';
 import { fakePlatform } from './fake-platform.ts';
 
-const namesModel: ModelChoice = { runId: 2, runName: 'names lstm', corpusId: 1, corpusName: 'names', kind: 'best', checkpointId: 5, iteration: 300, valLoss: 2.1, mode: 'lines', status: 'completed', created: 2 };
+const namesModel: ModelChoice = { runId: 2, runName: 'names lstm', corpusId: 1, corpusName: 'names', kind: 'best', checkpointId: 5, iteration: 300, valLoss: 2.1, mode: 'lines', status: 'completed', created: 2, categories: null, builtinId: null };
 const textModel: ModelChoice = { ...namesModel, runId: 1, runName: 'poems lstm', corpusName: 'poems', checkpointId: 3, mode: 'text', created: 1 };
 
 /** A deterministic fake sampler: the names depend on the seed and temperature only. */

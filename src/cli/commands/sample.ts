@@ -4,7 +4,7 @@
  */
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
-import { CharmerError, chooseBackend, loadCheckpoint, sampleLines, sampleText, type BackendName } from '../../engine/index.ts';
+import { CharmerError, chooseBackend, loadCheckpoint, lookupName, nameKindOf, nearestBrands, sampleLines, sampleText, type BackendName } from '../../engine/index.ts';
 
 const specs: OptionSpecs = {
   temperature: { type: 'number', help: 'randomness: 0 = always the likeliest character, 1 = the model as learned, above 1 wilder', default: 0.8 },
@@ -20,8 +20,9 @@ const specs: OptionSpecs = {
   suffix: { type: 'string', help: 'lines models: items end with this' },
   'min-length': { type: 'int', help: 'lines models: shortest item' },
   'max-length': { type: 'int', help: 'lines models: longest item' },
+  category: { type: 'string', help: 'lines models with categories: a value to generate for ("F", "1920s", or "sex=F"); repeat for more (several values of one column are a mix)' },
   backend: { type: 'string', help: 'auto, tensorflow, webgpu, wasm or cpu', default: 'auto', choices: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] },
-  json: { type: 'boolean', help: 'one JSON object per sample: text, logprob (and novelty)', default: false },
+  json: { type: 'boolean', help: 'one JSON object per sample: text, logprob; lists add novelty, category (asked), categories (written for), known {sex, births, peak_year} for a known baby name, nearest_brand for a brand model', default: false },
   help: { type: 'boolean', help: 'show this help', short: 'h' },
 };
 
@@ -29,7 +30,18 @@ export const sampleCommand: Command = {
   name: 'sample',
   summary: 'generate text or names from a checkpoint',
   async run(argv) {
-    const { values: v, positionals } = parseOptions(argv, specs);
+    // --category may be repeated: collected here, as the option parser keeps one value per option.
+    const asked: string[] = [];
+    const rest: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      if (a === '--category') {
+        if (i + 1 >= argv.length) throw new CharmerError('BAD_OPTION', '--category needs a value, for example --category F.');
+        asked.push(argv[++i]!);
+      } else if (a.startsWith('--category=')) asked.push(a.slice('--category='.length));
+      else rest.push(a);
+    }
+    const { values: v, positionals } = parseOptions(rest, specs);
     if (v.help || positionals.length !== 1) {
       process.stdout.write(formatHelp('charmer sample CHECKPOINT [options]', specs, 'CHECKPOINT is a checkpoint folder (a run\'s best/ or latest/).'));
       return v.help ? 0 : 2;
@@ -56,9 +68,24 @@ export const sampleCommand: Command = {
           maxLength: v['max-length'] as number | undefined,
           newOnly: v['new-only'] as boolean,
           items: ck.items,
+          ...(asked.length ? { categories: asked } : {}),
         });
+        const kind = nameKindOf(model);
         for (const it of items) {
-          process.stdout.write(v.json ? JSON.stringify({ text: it.text, logprob: it.logprob, novelty: it.novelty }) + '\n' : `${it.text}\t${it.novelty}\n`);
+          if (!v.json) {
+            process.stdout.write(`${it.text}\t${it.novelty}${it.category ? `\t${Object.values(it.category).join(' ')}` : ''}\n`);
+            continue;
+          }
+          const line: Record<string, unknown> = { text: it.text, logprob: it.logprob, novelty: it.novelty, category: asked };
+          if (it.category) line.categories = it.category;
+          if (kind === 'brand') {
+            const b = nearestBrands(it.text).nearest[0];
+            line.nearest_brand = b ? { name: b.name, distance: b.distance, sounds_alike: b.soundsAlike } : null;
+          } else {
+            const k = lookupName(it.text);
+            line.known = k ? { sex: k.sex, births: k.births, peak_year: k.peakYear } : null;
+          }
+          process.stdout.write(JSON.stringify(line) + '\n');
         }
         if (items.length < count) process.stderr.write(`Found ${items.length} of ${count} items that fit the constraints.\n`);
         return 0;

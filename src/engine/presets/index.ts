@@ -7,6 +7,7 @@ import type { TrainConfig } from '../config.ts';
 import { namesFast } from './names-fast.ts';
 import { writingMedium } from './writing-medium.ts';
 import { largeGpu } from './large-gpu.ts';
+import { namesLarge } from './names-large.ts';
 
 export interface Preset {
   id: string;
@@ -15,7 +16,7 @@ export interface Preset {
   config: Partial<TrainConfig>;
 }
 
-export const PRESETS: readonly Preset[] = [namesFast, writingMedium, largeGpu];
+export const PRESETS: readonly Preset[] = [namesFast, namesLarge, writingMedium, largeGpu];
 
 export function findPreset(id: string): Preset | undefined {
   return PRESETS.find((p) => p.id === id);

@@ -4,7 +4,7 @@
  */
 import type { Api, SampleRow } from '../../api/index.ts';
 
-export type GalleryTag = 'all' | 'favorite' | 'generated' | 'training' | 'new';
+export type GalleryTag = 'all' | 'favorite' | 'generated' | 'training' | 'new' | 'shortlist';
 export type GallerySort = 'newest' | 'oldest' | 'logprob' | 'length' | 'alpha';
 export type ExportFormat = 'csv' | 'json' | 'txt';
 
@@ -27,6 +27,8 @@ export class GalleryState {
   /** The ids of the last delete, for undo. */
   lastDeleted = $state.raw<number[]>([]);
   loading = $state(false);
+  /** The kept item whose name card is open (list view). */
+  cardOf = $state.raw<SampleRow | null>(null);
 
   /** The models that have kept items (for the filter). */
   runs = $state.raw<Array<{ id: number; name: string }>>([]);
@@ -46,6 +48,7 @@ export class GalleryState {
         ...(this.runId !== null ? { runId: this.runId } : {}),
         ...(this.tag === 'favorite' ? { favorite: true } : {}),
         ...(this.tag === 'generated' || this.tag === 'training' ? { source: this.tag } : {}),
+        ...(this.tag === 'shortlist' ? { shortlist: true } : {}),
         sort: this.sort,
       };
       // Every match, page by page: the view is virtualized (only the rows in view are in the DOM),

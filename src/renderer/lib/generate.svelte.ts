@@ -4,7 +4,7 @@
  * (debounced); each request cancels the previous one on the model thread, and a stale answer is
  * never shown.
  */
-import type { Api, LinesAnswer, ModelChoice } from '../../api/index.ts';
+import type { Api, LinesAnswer, ModelChoice, NameCard } from '../../api/index.ts';
 import { isApiError } from '../../api/errors.ts';
 
 export type Novelty = 'new' | 'train' | 'val';
@@ -15,8 +15,17 @@ export interface GeneratedItem {
   text: string;
   logprob: number;
   novelty: Novelty;
+  /** Lists with categories: the values it was written for. */
+  category?: Record<string, string>;
   /** Gallery id once kept. */
   keptId: number | null;
+}
+
+/** The card open beside the list. */
+export interface OpenCard {
+  item: GeneratedItem;
+  card: NameCard | null;
+  error: string | null;
 }
 
 export const modelKey = (m: Pick<ModelChoice, 'runId' | 'kind'>) => `${m.runId}:${m.kind}`;
@@ -46,6 +55,11 @@ export class GenerateState {
   minLength = $state<number | null>(null);
   maxLength = $state<number | null>(null);
   newOnly = $state(true);
+  /** Category values asked for, as "column=value" (none in a column: the model draws it). */
+  categories = $state.raw<string[]>([]);
+  openCard = $state.raw<OpenCard | null>(null);
+  /** Cards fetched so far, by item text and category (keeping a name keeps its card). */
+  #cards = new Map<string, NameCard>();
   sort = $state<'likelihood' | 'order'>('likelihood');
   items = $state.raw<GeneratedItem[]>([]);
   /** Items dismissed from the current list (by index). */
@@ -94,6 +108,7 @@ export class GenerateState {
   async refreshModels(): Promise<void> {
     this.models = await this.#api.generate.models();
     if (!this.models.some((m) => modelKey(m) === this.key)) this.key = this.models[0] ? modelKey(this.models[0]) : null;
+    this.categories = [];
   }
 
   /** Re-sample after a short pause (slider moves, typing in a constraint). */
@@ -145,6 +160,7 @@ export class GenerateState {
           ...(this.suffix ? { suffix: this.suffix } : {}),
           ...(this.minLength ? { minLength: this.minLength } : {}),
           ...(this.maxLength ? { maxLength: this.maxLength } : {}),
+          ...(this.categories.length ? { categories: this.categories } : {}),
         });
         if (!fresh()) return;
         this.items = r.items.map((it, index) => ({ ...it, index, keptId: null }));
@@ -176,11 +192,46 @@ export class GenerateState {
     }
   }
 
-  /** Keep an item (or the text output) in the gallery as a favourite. */
+  /** Toggle a category value ("sex=F"); the list re-samples. */
+  toggleCategory(column: string, value: string): void {
+    const key = `${column}=${value}`;
+    this.categories = this.categories.includes(key) ? this.categories.filter((c) => c !== key) : [...this.categories, key];
+  }
+
+  async cardFor(item: GeneratedItem): Promise<NameCard> {
+    const m = this.answeredWith ?? this.model;
+    const key = `${item.text}\u0000${JSON.stringify(item.category ?? null)}`;
+    const hit = this.#cards.get(key);
+    if (hit) return hit;
+    const card = await this.#api.generate.nameCard({
+      ...(m ? { runId: m.runId, kind: m.kind } : {}),
+      text: item.text,
+      category: item.category ?? null,
+      novelty: item.novelty,
+    });
+    this.#cards.set(key, card);
+    return card;
+  }
+
+  /** Opens an item's name card beside the list. */
+  async showCard(item: GeneratedItem): Promise<void> {
+    this.openCard = { item, card: null, error: null };
+    try {
+      const card = await this.cardFor(item);
+      if (this.openCard?.item === item) this.openCard = { item, card, error: null };
+    } catch (e) {
+      if (this.openCard?.item === item) this.openCard = { item, card: null, error: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  /** Keep an item (or the text output) in the gallery as a favourite; a list item keeps its category and card. */
   async keep(text: string, item?: GeneratedItem): Promise<number | null> {
     const m = this.answeredWith ?? this.model;
     if (!m) return null;
+    const card = item && m.mode === 'lines' ? await this.cardFor(item).catch(() => null) : null;
     const row = await this.#api.gallery.save({
+      ...(item?.category ? { category: item.category } : {}),
+      ...(card ? { card } : {}),
       runId: m.runId,
       checkpointId: m.checkpointId,
       source: 'generated',
