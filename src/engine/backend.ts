@@ -22,6 +22,12 @@ import type { BackendInfo } from './events.ts';
 const require = createRequire(import.meta.url);
 let current: BackendInfo | null = null;
 
+// The cpu backend greets its first tensor in Node with a banner on stderr ("Hi, looks like you are
+// running TensorFlow.js in Node.js...") that advises installing tfjs-node, which Charmer already
+// tries first. It is no news to a person reading our output: mark the greeting as given.
+const cpuBackend = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+if (cpuBackend) cpuBackend.firstUse = false;
+
 export function currentBackend(): BackendInfo | null {
   return current;
 }

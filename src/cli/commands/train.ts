@@ -8,7 +8,7 @@ import { formatHelp, parseOptions, type OptionSpecs, type ParsedValues } from '.
 import { EventPrinter } from '../events.ts';
 import { CONFIG_CHOICES, CONFIG_HELP, DEFAULT_CONFIG, INTEGER_OPTIONS, type TrainConfig } from '../../engine/config.ts';
 import { join } from 'node:path';
-import { BUILTIN_NAMES, loadCheckpoint, loadCorpus, sampleLines, train, CharmerError } from '../../engine/index.ts';
+import { BUILTIN_NAMES, checkTraining, loadCheckpoint, loadCorpus, sampleLines, train, CharmerError } from '../../engine/index.ts';
 import { PRESETS, findPreset } from '../../engine/presets/index.ts';
 import { resolveDataDir } from '../../store/datadir.ts';
 import { beginForegroundRun, type ForegroundRun } from '../../services/training.ts';
@@ -105,21 +105,23 @@ export const trainCommand: Command = {
     const printer = new EventPrinter({ json: values.json as boolean, quiet: values.quiet as boolean });
     let exit = 0;
     try {
-      let corpusFile = source;
-      if (values.store && !resume) {
-        fg = await beginForegroundRun({ dataDir: resolveDataDir(values['data-dir'] as string | undefined), corpus: source, config, name: values.name as string | undefined, initFrom: values['init-from'] as string | undefined });
-        corpusFile = source === BUILTIN_NAMES ? BUILTIN_NAMES : fg.corpusFile;
-        out ??= fg.outDir;
-        if (!values.json && !values.quiet) process.stderr.write(`Run ${fg.run.id} in the library; checkpoints in ${out}\n`);
-      }
-      if (!out) throw new CharmerError('BAD_OPTION', 'With --no-store, say where the checkpoints go: --out DIR.');
+      if (!out && !(values.store && !resume)) throw new CharmerError('BAD_OPTION', 'With --no-store, say where the checkpoints go: --out DIR.');
       const showLoad = !values.json && !values.quiet && process.stderr.isTTY;
-      const corpus = await loadCorpus(corpusFile, {
+      const corpus = await loadCorpus(source, {
         mode: config.mode,
         signal: controller.signal,
         onProgress: showLoad ? (p) => process.stderr.write(`\rReading ${Math.round((100 * p.bytesRead) / p.totalBytes)}%`) : undefined,
       });
       if (showLoad) process.stderr.write('\r\x1b[2K');
+      config.mode ??= corpus.mode;
+      // Everything train() would refuse is refused here, before the library gets a run or a folder.
+      if (!resume) await checkTraining({ corpus, config, initFrom: values['init-from'] as string | undefined });
+      if (values.store && !resume) {
+        fg = await beginForegroundRun({ dataDir: resolveDataDir(values['data-dir'] as string | undefined), corpus: source, config, name: values.name as string | undefined, initFrom: values['init-from'] as string | undefined });
+        out ??= fg.outDir;
+        if (!values.json && !values.quiet) process.stderr.write(`Run ${fg.run.id} in the library; checkpoints in ${out}\n`);
+      }
+      if (!out) throw new CharmerError('BAD_OPTION', 'With --no-store, say where the checkpoints go: --out DIR.');
       for await (const ev of train({ corpus, config, out, resume, initFrom: values['init-from'] as string | undefined, signal: controller.signal })) {
         fg?.record(ev);
         printer.handle(ev);
