@@ -141,6 +141,9 @@ export async function resolveCheckpointDir(dir: string): Promise<string> {
   if (await exists(dir)) {
     const st = await fsp.stat(dir);
     if (!st.isDirectory()) throw new CharmerError('BAD_CHECKPOINT', `${dir} is a file; a checkpoint is a folder holding model.json.`);
+    if ((await exists(join(dir, 'weights.bin'))) || (await exists(join(dir, 'trainer.json')))) {
+      throw damaged(join(dir, 'model.json'), 'is missing (deleted by hand?), so the rest of this checkpoint cannot be read');
+    }
     throw new CharmerError('BAD_CHECKPOINT', `${dir} is not a Charmer checkpoint (no model.json in it). Point at a run's best/ or latest/ folder.`);
   }
   throw new CharmerError('BAD_CHECKPOINT', `There is no checkpoint at ${dir}. Point at a run's best/ or latest/ folder.`);
@@ -207,6 +210,8 @@ export async function readCheckpointInfo(dir: string): Promise<CheckpointInfo> {
   if (!st) throw damaged(file, 'is missing (deleted by hand?)');
   const expected = expectedWeightBytes(json);
   if (st.size !== expected) throw damaged(file, `has ${st.size} bytes but model.json lists weights of ${expected}: the file is damaged`);
+  const bytes = await fsp.readFile(file);
+  if (!finite(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)))) throw damaged(file, 'is damaged (it holds values that are not numbers)');
   return { path, meta, spec, params: expected / 4, sizeBytes: st.size, hasTrainerState: await exists(join(path, 'trainer.json')) };
 }
 

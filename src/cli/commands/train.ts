@@ -118,6 +118,7 @@ export const trainCommand: Command = {
       if (!resume) await checkTraining({ corpus, config, initFrom: values['init-from'] as string | undefined });
       if (values.store && !resume) {
         fg = await beginForegroundRun({ dataDir: resolveDataDir(values['data-dir'] as string | undefined), corpus: source, config, name: values.name as string | undefined, initFrom: values['init-from'] as string | undefined });
+        if (fg.store.notice) process.stderr.write(`charmer: ${fg.store.notice}\n`);
         out ??= fg.outDir;
         if (!values.json && !values.quiet) process.stderr.write(`Run ${fg.run.id} in the library; checkpoints in ${out}\n`);
       }
