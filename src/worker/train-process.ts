@@ -13,6 +13,7 @@ import { loadEngine } from '../services/engine.ts';
 import { RunRecorder } from '../services/recorder.ts';
 import { checkpointDirOf, corpusFileOfRun } from '../services/training.ts';
 import { isWorkerRequest, type WorkerMessage, type WorkerRequest } from './protocol.ts';
+import { processStats } from './stats.ts';
 
 interface Port {
   send(m: WorkerMessage): Promise<void>;
@@ -67,6 +68,9 @@ port.onMessage((raw) => {
       paused = false;
       wake?.();
       ack(req.seq);
+      return;
+    case 'stats':
+      void processStats().then((stats) => port.send({ type: 'stats', seq: req.seq, stats }));
       return;
     case 'stop':
       controller.abort();
