@@ -346,20 +346,40 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
   let lastEvalIteration = resumed ? iteration : -1;
   let lastTrainLoss = NaN;
 
-  yield {
-    type: 'start',
-    config,
-    backend,
-    vocabSize: vocab.size,
-    params: model.params,
-    trainChars,
-    valChars,
-    itersPerEpoch,
-    totalIters,
-    startIteration,
-    baselineValLoss,
-    baselineOrder,
-  };
+  // Every core: data-parallel workers when threads != 1 on a CPU backend (src/engine/parallel).
+  // Started before the start event, so the device it names says how many threads really train.
+  const parallel = await DataParallel.create(model, config.threads, backend.backend, B);
+  const threadsUsed = parallel?.threads ?? 1;
+  const shownBackend =
+    backend.backend === 'wasm' || backend.backend === 'cpu'
+      ? { ...backend, threads: threadsUsed, device: `CPU (${backend.backend === 'wasm' ? 'WebAssembly' : 'JavaScript'}, ${threadsUsed} thread${threadsUsed === 1 ? '' : 's'})` }
+      : backend;
+  let startSeen = false;
+  try {
+    yield {
+      type: 'start',
+      config,
+      backend: shownBackend,
+      vocabSize: vocab.size,
+      params: model.params,
+      trainChars,
+      valChars,
+      itersPerEpoch,
+      totalIters,
+      startIteration,
+      baselineValLoss,
+      baselineOrder,
+    };
+    startSeen = true;
+  } finally {
+    // The caller stopped at the start event: nothing below runs, so release what it would have.
+    if (!startSeen) {
+      parallel?.dispose();
+      if (carry) disposeState(carry);
+      optimizer.dispose();
+      model.dispose();
+    }
+  }
 
   const checkpoint = async (dir: string): Promise<void> => {
     meta.iteration = iteration;
@@ -395,8 +415,6 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
     yield { type: 'checkpoint', kind: 'latest', iteration, valLoss, path: latestDir };
   }
 
-  // Every core: data-parallel workers when threads != 1 on a CPU backend (src/engine/parallel).
-  const parallel = await DataParallel.create(model, config.threads, backend.backend, B);
   const recent: number[] = [];
   let lastTime = performance.now();
   const historyEvery = Math.max(1, Math.floor(config.evalEvery / 10));
