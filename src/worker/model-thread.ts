@@ -43,8 +43,24 @@ function release(e: Entry): void {
   if (e.retired && e.users === 0) e.data.model.dispose();
 }
 
-/** A checkpoint, reloaded when its model.json changed; call release() when done with it. */
+/**
+ * A checkpoint, reloaded when its model.json changed; call release() when done with it. A training
+ * run replaces its checkpoint folder by renames, so a read can fall between them (the folder gone
+ * for a moment, or moved aside mid-read: ENOENT, found by the soak test): a failed load is tried
+ * again a few times before its error is the answer.
+ */
 async function acquire(dir: string): Promise<Entry> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await acquireOnce(dir);
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
+    }
+  }
+}
+
+async function acquireOnce(dir: string): Promise<Entry> {
   const path = await resolveCheckpointDir(dir);
   const key = `${path}:${statSync(join(path, 'model.json')).mtimeMs}`;
   const hit = loaded.get(dir);
