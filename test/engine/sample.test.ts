@@ -3,7 +3,9 @@
  * frequencies of softmax(logits / T), top-k never draws outside the k likeliest characters, and an
  * item that is in the validation list is tagged `val`.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluate } from '../../src/engine/train.ts';
 import { chooseBackend } from '../../src/engine/backend.ts';
 import { DEFAULT_CONFIG } from '../../src/engine/config.ts';
 import { CharModel, type CharmerMetadata } from '../../src/engine/model.ts';
@@ -121,5 +123,14 @@ describe('sampling a model with top-k and novelty tags', () => {
     };
     const argmax = await draw({ temperature: 0, topK: 0, seed: 1 });
     for (const seed of [1, 2, 3]) expect(await draw({ temperature: 1.5, topK: 1, seed })).toBe(argmax);
+  });
+
+  it('a lines-mode evaluation leaves no tensors behind (it kept 64 per evaluation, found by the soak)', async () => {
+    const enc = (w: string) => Uint16Array.from(w, (c) => chars.indexOf(c));
+    const val = { mode: 'lines' as const, items: ['a', 'ab', 'ba', 'bba', 'aab', 'b', 'abab', 'ba'].map(enc) };
+    await evaluate(model, val, 3, 10); // first use: kernels and caches
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) expect(Number.isFinite(await evaluate(model, val, 3, 10))).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
