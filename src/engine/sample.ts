@@ -185,7 +185,7 @@ export function checkLineConstraints(opts: Pick<SampleLinesOptions, 'count' | 'm
   if (opts.topK !== undefined && !(Number.isInteger(opts.topK) && opts.topK >= 0)) throw bad(`Top-k must be a whole number, 0 or more (got ${opts.topK}).`);
   const min = opts.minLength;
   const max = opts.maxLength ?? DEFAULT_MAX_ITEM_LENGTH;
-  if (min !== undefined && !(Number.isInteger(min) && min >= 1)) throw bad(`The shortest length must be a whole number of at least 1 (got ${min}).`);
+  if (min !== undefined && !(Number.isInteger(min) && min >= 0)) throw bad(`The shortest length must be a whole number, 0 or more (got ${min}).`);
   if (!(Number.isInteger(max) && max >= 1)) throw bad(`The longest length must be a whole number of at least 1 (got ${max}).`);
   if (min !== undefined && min > max) throw bad(`The shortest length (${min}) is above the longest (${max}), so no item can fit. Lower the shortest length or raise the longest.`);
   for (const [what, s] of [['prefix', opts.prefix], ['contains', opts.contains], ['suffix', opts.suffix]] as const) {
