@@ -144,6 +144,13 @@ describe('info, sample and the banner (items 4, 5, 6, 8, 12)', () => {
     const lib = join(dir, 'lib-banner');
     const a = charmer(['train', 'names', '--max-iters', '2', ...TINY], { CHARMER_DATA_DIR: lib });
     expect(a.code, a.stderr).toBe(0);
+    // A bad limit is refused before the run is touched: it stays resumable, not failed.
+    const bad = charmer(['resume', '1', '--max-time', '-5'], { CHARMER_DATA_DIR: lib });
+    expect(bad.code).toBe(2);
+    expectOneSentence(bad.stderr, /max-time must be 0 or more \(got -5\)/);
+    const store = openStore(lib);
+    expect(store.getRun(1)!.status).not.toBe('failed');
+    store.close();
     const r = charmer(['resume', '1', '--max-iters', '3', '--quiet'], { CHARMER_DATA_DIR: lib });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(BANNER);
