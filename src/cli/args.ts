@@ -37,9 +37,9 @@ export function parseOptions(argv: string[], specs: OptionSpecs): Parsed {
   }
   let raw;
   try {
-    raw = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    raw = parseArgs({ args: joinDashValues(argv, specs), options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new CharmerError('BAD_OPTION', `${(e as Error).message.replace(/\. To specify.*$/s, '')}. See --help for the options.`);
+    throw new CharmerError('BAD_OPTION', parseErrorSentence(e as Error & { code?: string }));
   }
   const values: ParsedValues = {};
   for (const [name, spec] of Object.entries(specs)) {
@@ -56,6 +56,55 @@ export function parseOptions(argv: string[], specs: OptionSpecs): Parsed {
     values[name] = convert(name, spec, String(v));
   }
   return { values, positionals: raw.positionals };
+}
+
+const NUMBER_LIKE = /^-(\d|\.\d|Infinity$)/;
+
+/**
+ * `--rnn-size -3` means `--rnn-size=-3`: node's parseArgs refuses a value that starts with a dash
+ * as ambiguous, so a number (or, for a text option, anything that is not one of our options) after
+ * an option that takes a value is joined to it. Then the value gets our own check and sentence.
+ */
+function joinDashValues(argv: string[], specs: OptionSpecs): string[] {
+  const known = new Set<string>();
+  for (const [name, spec] of Object.entries(specs)) {
+    known.add(`--${name}`);
+    if (spec.type === 'boolean') known.add(`--no-${name}`);
+    if (spec.short) known.add(`-${spec.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const spec = a.startsWith('--') && !a.includes('=') ? specs[a.slice(2)] : undefined;
+    const next = argv[i + 1];
+    if (spec && spec.type !== 'boolean' && next !== undefined && next.startsWith('-') && next !== '--') {
+      const numeric = spec.type !== 'string' && NUMBER_LIKE.test(next);
+      if (numeric || (spec.type === 'string' && !known.has(next.split('=')[0]!))) {
+        out.push(`${a}=${next}`);
+        i++;
+        continue;
+      }
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+/** node:util's parse errors, as one sentence of ours. */
+function parseErrorSentence(e: Error & { code?: string }): string {
+  const option = /'(-{1,2}[^' ]+)/.exec(e.message)?.[1];
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `Unknown option '${option ?? e.message}'. See --help for the options.`;
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
+    if (/ambiguous/.test(e.message)) return `${option} needs a value, but the next argument is an option. Give the value after it (${option} VALUE, or ${option}=VALUE when it starts with a dash).`;
+    if (/missing/.test(e.message)) return `${option} needs a value. Give it after the option (${option} VALUE).`;
+    return `${option} takes no value. See --help for the options.`;
+  }
+  if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `Unexpected argument. See --help for the options.`;
+  return `${e.message.split('\n')[0]!.replace(/\.$/, '')}. See --help for the options.`;
 }
 
 function convert(name: string, spec: OptionSpec, v: string): string | number {

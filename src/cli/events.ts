@@ -23,6 +23,8 @@ export class EventPrinter {
   private barShown = false;
   private lastLine = 0;
   private backend = '';
+  /** The run's --max-time (0: none): the bar follows whichever limit ends first, as the UI's does. */
+  private maxTime = 0;
 
   constructor(
     private readonly opts: { json: boolean; quiet?: boolean; extra?: Record<string, unknown> },
@@ -40,6 +42,7 @@ export class EventPrinter {
     if (this.opts.quiet && ev.type !== 'done' && ev.type !== 'error') return;
     switch (ev.type) {
       case 'start':
+        this.maxTime = ev.config.maxTime;
         this.line(
           `Training a ${ev.config.numLayers} x ${ev.config.rnnSize} ${ev.config.model.toUpperCase()} (${ev.params.toLocaleString('en-US')} parameters) on ${ev.trainChars.toLocaleString('en-US')} characters ` +
             `(${ev.vocabSize} distinct, ${ev.config.mode} mode), ${ev.backend.device}.` +
@@ -48,11 +51,14 @@ export class EventPrinter {
         );
         break;
       case 'progress': {
-        const frac = ev.totalIters ? ev.iteration / ev.totalIters : 0;
+        const byIters = ev.totalIters ? ev.iteration / ev.totalIters : 0;
+        const byTime = this.maxTime > 0 ? ev.elapsedS / this.maxTime : 0;
+        const frac = Math.min(1, Math.max(byIters, byTime));
         const width = 24;
         const filled = Math.round(frac * width);
+        const where = byTime > byIters ? `${duration(ev.elapsedS)}/${duration(this.maxTime)} (iteration ${ev.iteration})` : `${ev.iteration}/${ev.totalIters}`;
         const text =
-          `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${ev.iteration}/${ev.totalIters} epoch ${ev.epoch.toFixed(2)} ` +
+          `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${where} epoch ${ev.epoch.toFixed(2)} ` +
           `loss ${ev.trainLoss.toFixed(3)}${this.lastVal !== null ? ` val ${this.lastVal.toFixed(3)}` : ''} ${Math.round(ev.charsPerS).toLocaleString('en-US')} chars/s ETA ${duration(ev.etaS)}`;
         if (this.err.isTTY) {
           this.err.write(`\r\x1b[2K${text}`);

@@ -22,6 +22,20 @@ import type { BackendInfo } from './events.ts';
 const require = createRequire(import.meta.url);
 let current: BackendInfo | null = null;
 
+// The cpu backend greets its first tensor in Node with a banner on stderr ("Hi, looks like you are
+// running TensorFlow.js in Node.js...") that advises installing tfjs-node, which Charmer already
+// tries first. It is no news to a person reading our output: every cpu backend the engine makes
+// (it makes a fresh one when a tensor appears before any backend is chosen) has already greeted.
+{
+  const entry = (tf.engine() as unknown as { registryFactory: Record<string, { factory: () => unknown }> }).registryFactory.cpu;
+  if (entry) {
+    const make = entry.factory;
+    entry.factory = () => Object.assign(make() as object, { firstUse: false });
+  }
+  const made = (tf.engine() as unknown as { registry: Record<string, { firstUse?: boolean }> }).registry.cpu;
+  if (made) made.firstUse = false;
+}
+
 export function currentBackend(): BackendInfo | null {
   return current;
 }

@@ -4,7 +4,6 @@
  * to the next (truncated BPTT). Lines mode: each row is one item, [marker, chars...] -> [chars...,
  * marker], padded to the longest item of the batch with a mask, from a zero state.
  */
-import { CharmerError } from './errors.ts';
 import type { Split } from './corpus.ts';
 import { Rng } from './rng.ts';
 
@@ -28,20 +27,6 @@ export interface TextLayout {
 export function textLayout(n: number, batch: number, seq: number): TextLayout {
   const rowLength = Math.floor((n - 1) / batch);
   return { rows: batch, rowLength, itersPerEpoch: Math.floor(rowLength / seq) };
-}
-
-/** Check a text split can make one batch, and say what would fit if not. */
-export function checkTextFits(n: number, batch: number, seq: number, what = 'training'): void {
-  if (textLayout(n, batch, seq).itersPerEpoch >= 1) return;
-  const maxBatch = Math.floor((n - 1) / seq);
-  const maxSeq = Math.floor((n - 1) / batch);
-  const hint = maxBatch >= 1 ? `--batch-size ${maxBatch}` : maxSeq >= 2 ? `--seq-length ${maxSeq}` : `--batch-size 1 --seq-length ${Math.max(1, n - 1)}`;
-  throw new CharmerError(
-    'CORPUS_TOO_SMALL',
-    `The ${what} text has ${n.toLocaleString('en-US')} characters, too few for batches of ${batch} x ${seq} (needs at least ${(batch * seq + 1).toLocaleString('en-US')}). ` +
-      `Use a longer text, or smaller batches: ${hint} would fit.`,
-    { characters: n, maxBatch, maxSeq },
-  );
 }
 
 export function textBatch(data: Uint16Array, layout: TextLayout, index: number, seq: number): Batch {

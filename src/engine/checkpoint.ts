@@ -141,6 +141,9 @@ export async function resolveCheckpointDir(dir: string): Promise<string> {
   if (await exists(dir)) {
     const st = await fsp.stat(dir);
     if (!st.isDirectory()) throw new CharmerError('BAD_CHECKPOINT', `${dir} is a file; a checkpoint is a folder holding model.json.`);
+    if ((await exists(join(dir, 'weights.bin'))) || (await exists(join(dir, 'trainer.json')))) {
+      throw damaged(join(dir, 'model.json'), 'is missing (deleted by hand?), so the rest of this checkpoint cannot be read');
+    }
     throw new CharmerError('BAD_CHECKPOINT', `${dir} is not a Charmer checkpoint (no model.json in it). Point at a run's best/ or latest/ folder.`);
   }
   throw new CharmerError('BAD_CHECKPOINT', `There is no checkpoint at ${dir}. Point at a run's best/ or latest/ folder.`);
@@ -150,17 +153,40 @@ async function exists(p: string): Promise<boolean> {
   return fsp.access(p).then(() => true, () => false);
 }
 
+/** A damaged or missing file of a checkpoint: the sentence names the file and says what to do. */
+function damaged(file: string, what: string, todo = 'Use the run\'s other checkpoint (best/ or latest/), or train again.'): CharmerError {
+  return new CharmerError('BAD_CHECKPOINT', `${file} ${what}. ${todo}`, { path: file });
+}
+
+const isShape = (x: unknown): x is number[] => Array.isArray(x) && x.every((d) => Number.isInteger(d) && d >= 0);
+
 async function readModelJson(dir: string): Promise<{ path: string; json: Record<string, unknown>; meta: CharmerMetadata }> {
   const path = await resolveCheckpointDir(dir);
+  const file = join(path, 'model.json');
   let json: Record<string, unknown>;
   try {
-    json = JSON.parse(await fsp.readFile(join(path, 'model.json'), 'utf8'));
-  } catch {
-    throw new CharmerError('BAD_CHECKPOINT', `${join(path, 'model.json')} is damaged (not valid JSON). Use another checkpoint (best/ or latest/).`);
+    json = JSON.parse(await fsp.readFile(file, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code) throw damaged(file, `could not be read (${(e as NodeJS.ErrnoException).code})`);
+    throw damaged(file, 'is damaged (not valid JSON)');
   }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw damaged(file, 'is damaged (not a model description)');
   const meta = (json.userDefinedMetadata as { charmer?: CharmerMetadata } | undefined)?.charmer;
   if (!meta || meta.format !== 'charmer-1' || !Array.isArray(meta.vocab)) {
     throw new CharmerError('BAD_CHECKPOINT', `${path} holds a TF.js model but not a Charmer one (no vocabulary in its metadata).`);
+  }
+  const c = meta.config as Partial<CharmerMetadata['config']> | undefined;
+  const manifest = json.weightsManifest as Array<{ weights?: unknown }> | undefined;
+  if (
+    !meta.vocab.every((ch) => typeof ch === 'string') ||
+    !c ||
+    !['lstm', 'gru', 'rnn'].includes(c.model as string) ||
+    !['text', 'lines'].includes(meta.mode) ||
+    !Array.isArray(meta.history) ||
+    !Array.isArray(manifest) ||
+    !manifest.every((g) => Array.isArray(g.weights) && (g.weights as Array<{ shape?: unknown }>).every((w) => isShape(w.shape)))
+  ) {
+    throw damaged(file, 'is damaged (its settings, vocabulary or weight list are incomplete)');
   }
   return { path, json, meta };
 }
@@ -170,55 +196,138 @@ export function specFromMeta(meta: CharmerMetadata): ModelSpec {
   return { cell: c.model, vocabSize: meta.vocab.length, embeddingSize: c.embeddingSize || c.rnnSize, hidden: c.rnnSize, layers: c.numLayers, dropout: c.dropout };
 }
 
+/** Bytes weights.bin must hold according to model.json's weight list. */
+function expectedWeightBytes(json: Record<string, unknown>): number {
+  const manifest = json.weightsManifest as Array<{ weights: tf.io.WeightsManifestEntry[] }>;
+  return manifest.flatMap((g) => g.weights).reduce((s, w) => s + w.shape.reduce((p, d) => p * d, 1) * 4, 0);
+}
+
 export async function readCheckpointInfo(dir: string): Promise<CheckpointInfo> {
-  const { path, meta } = await readModelJson(dir);
+  const { path, json, meta } = await readModelJson(dir);
   const spec = specFromMeta(meta);
-  const st = await fsp.stat(join(path, 'weights.bin')).catch(() => null);
-  if (!st) throw new CharmerError('BAD_CHECKPOINT', `${path} is missing weights.bin (deleted by hand?). Use another checkpoint.`);
-  return { path, meta, spec, params: st.size / 4, sizeBytes: st.size, hasTrainerState: await exists(join(path, 'trainer.json')) };
+  const file = join(path, 'weights.bin');
+  const st = await fsp.stat(file).catch(() => null);
+  if (!st) throw damaged(file, 'is missing (deleted by hand?)');
+  const expected = expectedWeightBytes(json);
+  if (st.size !== expected) throw damaged(file, `has ${st.size} bytes but model.json lists weights of ${expected}: the file is damaged`);
+  const bytes = await fsp.readFile(file);
+  if (!finite(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)))) throw damaged(file, 'is damaged (it holds values that are not numbers)');
+  return { path, meta, spec, params: expected / 4, sizeBytes: st.size, hasTrainerState: await exists(join(path, 'trainer.json')) };
+}
+
+function finite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
+  return true;
+}
+
+async function readJsonFile(file: string, what: string, todo?: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw damaged(file, code === 'ENOENT' ? `is missing (${what}; deleted by hand?)` : `could not be read (${code})`, todo);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw damaged(file, `is damaged (${what}, not valid JSON)`, todo);
+  }
+}
+
+function validItems(x: unknown): x is { train: string[]; val: string[] } {
+  const list = (a: unknown) => Array.isArray(a) && a.every((s) => typeof s === 'string');
+  return !!x && typeof x === 'object' && list((x as { train?: unknown }).train) && list((x as { val?: unknown }).val);
+}
+
+function validTrainerState(x: unknown): x is TrainerState {
+  const s = x as Partial<TrainerState> | null;
+  return (
+    !!s &&
+    typeof s === 'object' &&
+    Number.isInteger(s.iteration) &&
+    s.iteration! >= 0 &&
+    Array.isArray(s.rng) &&
+    s.rng.length === 4 &&
+    s.rng.every((w) => Number.isInteger(w)) &&
+    typeof s.elapsedS === 'number' &&
+    !!s.optimizer &&
+    ['adam', 'rmsprop'].includes(s.optimizer.name) &&
+    Number.isInteger(s.optimizer.step) &&
+    Array.isArray(s.optimizer.slotShapes) &&
+    s.optimizer.slotShapes.every(isShape) &&
+    Array.isArray(s.carryShapes) &&
+    s.carryShapes.every(isShape)
+  );
 }
 
 /** Load a checkpoint; with `withTrainer`, also the optimizer/RNG state for resuming. */
 export async function loadCheckpoint(dir: string, withTrainer = false): Promise<CheckpointData> {
   const { path, json, meta } = await readModelJson(dir);
   const manifest = json.weightsManifest as Array<{ weights: tf.io.WeightsManifestEntry[] }>;
+  const weightsFile = join(path, 'weights.bin');
   let weightData: Buffer;
   try {
-    weightData = await fsp.readFile(join(path, 'weights.bin'));
+    weightData = await fsp.readFile(weightsFile);
   } catch {
-    throw new CharmerError('BAD_CHECKPOINT', `${path} is missing weights.bin (deleted by hand?). Use another checkpoint.`);
+    throw damaged(weightsFile, 'is missing (deleted by hand?)');
   }
   const specs = manifest.flatMap((g) => g.weights);
-  const expected = specs.reduce((s, w) => s + w.shape.reduce((p, d) => p * d, 1) * 4, 0);
+  const expected = expectedWeightBytes(json);
   if (weightData.length !== expected) {
-    throw new CharmerError('BAD_CHECKPOINT', `${join(path, 'weights.bin')} has ${weightData.length} bytes but the model needs ${expected}: the file is damaged.`);
+    throw damaged(weightsFile, `has ${weightData.length} bytes but the model needs ${expected}: the file is damaged`);
   }
-  const net = await tfl.loadLayersModel({
-    load: async () => ({
-      modelTopology: json.modelTopology as object,
-      weightSpecs: specs,
-      weightData: weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.length) as ArrayBuffer,
-    }),
-  });
+  const weights = new Float32Array(weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.length));
+  if (!finite(weights)) throw damaged(weightsFile, 'is damaged (it holds values that are not numbers)');
+  let net: tfl.LayersModel;
+  try {
+    net = await tfl.loadLayersModel({
+      load: async () => ({ modelTopology: json.modelTopology as object, weightSpecs: specs, weightData: weights.buffer as ArrayBuffer }),
+    });
+  } catch (e) {
+    throw damaged(join(path, 'model.json'), `is damaged (TF.js cannot build the model it describes: ${(e as Error).message.split('\n')[0]})`);
+  }
   const model = new CharModel(specFromMeta(meta), net, Vocabulary.fromList(meta.vocab), meta);
-  const out: CheckpointData = { model };
-  if (await exists(join(path, 'items.json'))) out.items = JSON.parse(await fsp.readFile(join(path, 'items.json'), 'utf8'));
-  if (withTrainer) {
-    const state = JSON.parse(await fsp.readFile(join(path, 'trainer.json'), 'utf8').catch(() => {
-      throw new CharmerError('BAD_CHECKPOINT', `${path} has no trainer state, so training cannot resume from it exactly. Use --init-from to fine-tune from it.`);
-    })) as TrainerState;
-    const bin = await fsp.readFile(join(path, 'optimizer.bin'));
-    const floats = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length));
-    let off = 0;
-    const take = (shape: number[]) => {
-      const n = shape.reduce((p, d) => p * d, 1);
-      const a = floats.slice(off, off + n);
-      off += n;
-      return a;
-    };
-    const slots = state.optimizer.slotShapes.map(take);
-    const carry = state.carryShapes.map(take);
-    out.trainer = { state, optimizer: { name: state.optimizer.name, step: state.optimizer.step, slots }, carry };
+  try {
+    const out: CheckpointData = { model };
+    // Lines models keep their corpus items for the train / val / new tags; text models have none.
+    if (meta.mode === 'lines') {
+      const itemsFile = join(path, 'items.json');
+      const items = await readJsonFile(itemsFile, 'the corpus items that tag samples train, val or new');
+      if (!validItems(items)) throw damaged(itemsFile, 'is damaged (not two lists of items)');
+      out.items = items;
+    }
+    if (withTrainer) {
+      const resumeTodo = 'Resume from the run\'s other checkpoint, or fine-tune from this one with --init-from (it needs only model.json and weights.bin).';
+      const trainerFile = join(path, 'trainer.json');
+      if (!(await exists(trainerFile))) {
+        throw new CharmerError('BAD_CHECKPOINT', `${path} has no trainer state (trainer.json), so training cannot resume from it exactly. Use --init-from to fine-tune from it.`, { path: trainerFile });
+      }
+      const state = await readJsonFile(trainerFile, 'the trainer state', resumeTodo);
+      if (!validTrainerState(state)) throw damaged(trainerFile, 'is damaged (the trainer state is incomplete)', resumeTodo);
+      const optFile = join(path, 'optimizer.bin');
+      const bin = await fsp.readFile(optFile).catch((e: NodeJS.ErrnoException) => {
+        throw damaged(optFile, e.code === 'ENOENT' ? 'is missing (the optimizer state; deleted by hand?)' : `could not be read (${e.code})`, resumeTodo);
+      });
+      const count = (shapes: number[][]) => shapes.reduce((s, shape) => s + shape.reduce((p, d) => p * d, 1), 0);
+      const need = 4 * (count(state.optimizer.slotShapes) + count(state.carryShapes));
+      if (bin.length !== need) throw damaged(optFile, `has ${bin.length} bytes but trainer.json describes ${need}: the file is damaged`, resumeTodo);
+      const floats = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length));
+      if (!finite(floats)) throw damaged(optFile, 'is damaged (it holds values that are not numbers)', resumeTodo);
+      let off = 0;
+      const take = (shape: number[]) => {
+        const n = shape.reduce((p, d) => p * d, 1);
+        const a = floats.slice(off, off + n);
+        off += n;
+        return a;
+      };
+      const slots = state.optimizer.slotShapes.map(take);
+      const carry = state.carryShapes.map(take);
+      out.trainer = { state, optimizer: { name: state.optimizer.name, step: state.optimizer.step, slots }, carry };
+    }
+    return out;
+  } catch (e) {
+    model.dispose();
+    throw e;
   }
-  return out;
 }

@@ -16,7 +16,7 @@ export interface OptimizerState {
 
 export class Optimizer {
   step = 0;
-  private readonly slots: tf.Variable[];
+  readonly slots: tf.Variable[];
 
   constructor(
     readonly name: OptimizerName,

@@ -11,6 +11,7 @@ import type { CharModel } from './model.ts';
 import type { LayerState } from './recurrent.ts';
 import { Rng } from './rng.ts';
 import { resolveCategoryRequest } from './categories.ts';
+import { describeChar } from './vocabulary.ts';
 
 export interface SampleTextOptions {
   prime?: string;
@@ -197,6 +198,29 @@ export async function sampleTextAll(model: CharModel, opts: SampleTextOptions): 
   }
 }
 
+/** The longest item sampleLines writes when no maxLength is given. */
+export const DEFAULT_MAX_ITEM_LENGTH = 60;
+
+/**
+ * Refuses constraints no item can meet (a shortest length above the longest, a prefix longer than
+ * the longest item...), before any sampling: otherwise the answer is "found 0" after all the work.
+ */
+export function checkLineConstraints(opts: Pick<SampleLinesOptions, 'count' | 'minLength' | 'maxLength' | 'prefix' | 'contains' | 'suffix' | 'temperature' | 'topK'>): void {
+  const bad = (m: string) => new CharmerError('BAD_OPTION', m);
+  if (!Number.isInteger(opts.count) || opts.count < 1) throw bad(`The number of items must be a whole number of at least 1 (got ${opts.count}).`);
+  if (opts.temperature !== undefined && !(opts.temperature >= 0)) throw bad(`The temperature must be 0 or more (got ${opts.temperature}).`);
+  if (opts.topK !== undefined && !(Number.isInteger(opts.topK) && opts.topK >= 0)) throw bad(`Top-k must be a whole number, 0 or more (got ${opts.topK}).`);
+  const min = opts.minLength;
+  const max = opts.maxLength ?? DEFAULT_MAX_ITEM_LENGTH;
+  if (min !== undefined && !(Number.isInteger(min) && min >= 0)) throw bad(`The shortest length must be a whole number, 0 or more (got ${min}).`);
+  if (!(Number.isInteger(max) && max >= 1)) throw bad(`The longest length must be a whole number of at least 1 (got ${max}).`);
+  if (min !== undefined && min > max) throw bad(`The shortest length (${min}) is above the longest (${max}), so no item can fit. Lower the shortest length or raise the longest.`);
+  for (const [what, s] of [['prefix', opts.prefix], ['contains', opts.contains], ['suffix', opts.suffix]] as const) {
+    const n = s ? [...s].length : 0;
+    if (n > max) throw bad(`The ${what} "${s}" has ${n} characters but items may have at most ${max}, so no item can fit. Shorten the ${what} or raise the longest length.`);
+  }
+}
+
 /**
  * Generate `count` items (lines mode), batched: every row starts at the marker, a row ends when it
  * draws the marker. The marker is forbidden before minLength; rows past maxLength are dropped.
@@ -206,13 +230,20 @@ export async function sampleLines(model: CharModel, opts: SampleLinesOptions): P
   if (model.meta.mode !== 'lines' || marker < 0) {
     throw new CharmerError('NOT_LINES_MODEL', 'This model was trained on running text, not on a list of items. Generate text instead (a length, not a count).');
   }
+  checkLineConstraints(opts);
   const V = model.vocab.size;
   const rng = new Rng(opts.seed ?? (Math.random() * 2 ** 31) >>> 0);
-  const prefix = opts.prefix ? model.vocab.encode(opts.prefix) : new Uint16Array(0);
-  for (const [what, s] of [['contains', opts.contains], ['suffix', opts.suffix]] as const) {
+  for (const [what, s] of [['prefix', opts.prefix], ['contains', opts.contains], ['suffix', opts.suffix]] as const) {
     const unknown = s ? model.vocab.unknown(s) : [];
-    if (unknown.length) throw new CharmerError('UNKNOWN_CHARACTERS', `The ${what} text uses characters the model never saw: ${unknown.join(' ')}. No item could match it.`);
+    if (unknown.length) {
+      throw new CharmerError(
+        'UNKNOWN_CHARACTERS',
+        `The ${what} text uses ${unknown.length === 1 ? 'a character' : 'characters'} the model never saw: ${unknown.map(describeChar).join(', ')}. No item could match it; change the ${what} to use only characters from the corpus.`,
+        { chars: unknown, what },
+      );
+    }
   }
+  const prefix = opts.prefix ? model.vocab.encode(opts.prefix) : new Uint16Array(0);
   // Categories: one step per column before the name, forced (one value) or drawn among the allowed
   // values; inside the name every category token is forbidden, so none reaches the text.
   const spec = model.meta.categories;
@@ -239,7 +270,7 @@ export async function sampleLines(model: CharModel, opts: SampleLinesOptions): P
   const train = new Set([...(opts.items?.train ?? [])].map((s) => s.toLowerCase()));
   const val = new Set([...(opts.items?.val ?? [])].map((s) => s.toLowerCase()));
   const minLength = Math.max(opts.minLength ?? 1, prefix.length);
-  const maxLength = opts.maxLength ?? 60;
+  const maxLength = opts.maxLength ?? DEFAULT_MAX_ITEM_LENGTH;
   const unique = opts.unique ?? true;
   const found = new Map<string, LineSample>();
   const results: LineSample[] = [];

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend } from './backend.ts';
 import type { Batch, TextLayout } from './batches.ts';
-import { checkTextFits, linesItersPerEpoch, linesBatch, linesTrainBatch, textBatch, textEvalBatches, textLayout } from './batches.ts';
+import { linesItersPerEpoch, linesBatch, linesTrainBatch, textBatch, textEvalBatches, textLayout } from './batches.ts';
 import type { CheckpointData, TrainerState } from './checkpoint.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
@@ -56,6 +56,9 @@ export function resolveConfig(overrides: Partial<TrainConfig> = {}, base: TrainC
     const v = c[k] as number;
     if (!Number.isFinite(v) || v < 0) throw new CharmerError('BAD_OPTION', `${kebab(k)} must be 0 or more (got ${v}).`);
   }
+  if (!(c.valFraction > 0 && c.valFraction <= 0.5)) throw new CharmerError('BAD_OPTION', `val-fraction must be above 0 and at most 0.5, such as 0.1 (got ${c.valFraction}).`);
+  if (!Number.isFinite(c.explodeFactor) || c.explodeFactor < 0) throw new CharmerError('BAD_OPTION', `explode-factor must be 0 or more (got ${c.explodeFactor}).`);
+  if (!Number.isInteger(c.seed)) throw new CharmerError('BAD_OPTION', `seed must be a whole number (got ${c.seed}).`);
   if (!(c.learningRate > 0 && c.learningRate < 10)) throw new CharmerError('BAD_OPTION', `learning-rate must be a small positive number such as 0.002 (got ${c.learningRate}).`);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new CharmerError('BAD_OPTION', `dropout must be at least 0 and below 1 (got ${c.dropout}).`);
   if (!(c.learningRateDecay > 0 && c.learningRateDecay <= 1)) throw new CharmerError('BAD_OPTION', `learning-rate-decay must be in (0, 1] (got ${c.learningRateDecay}).`);
@@ -63,6 +66,77 @@ export function resolveConfig(overrides: Partial<TrainConfig> = {}, base: TrainC
   if (!['lstm', 'gru', 'rnn'].includes(c.model)) throw new CharmerError('BAD_OPTION', `model must be lstm, gru or rnn (got ${c.model}).`);
   if (!['adam', 'rmsprop'].includes(c.optimizer)) throw new CharmerError('BAD_OPTION', `optimizer must be adam or rmsprop (got ${c.optimizer}).`);
   return c;
+}
+
+/**
+ * Whether a corpus split this way can train: one text batch of batchSize x seqLength, a validation
+ * split of at least 2 characters, or at least 2 training items. The advice in the message is worked
+ * out by the same arithmetic as splitCorpus and checked before it is given, so following it works.
+ */
+export function checkCorpusFits(corpus: Corpus, config: Pick<TrainConfig, 'valFraction' | 'batchSize' | 'seqLength' | 'seed'>): void {
+  if (corpus.text) {
+    const n = corpus.text.length;
+    const fits = (b: number, t: number, f: number) => {
+      const nVal = Math.max(1, Math.round(n * f));
+      return nVal >= 2 && textLayout(n - nVal, b, t).itersPerEpoch >= 1;
+    };
+    const { batchSize: B, seqLength: T, valFraction: f } = config;
+    if (fits(B, T, f)) return;
+    const nVal = Math.max(1, Math.round(n * f));
+    const flags: string[] = [];
+    let f2 = f;
+    if (nVal < 2) {
+      f2 = Math.ceil((1.5 / n) * 100) / 100;
+      if (Math.max(1, Math.round(n * f2)) < 2 || f2 > 0.5) f2 = NaN;
+      else flags.push(`--val-fraction ${f2}`);
+    }
+    const nTrain = n - Math.max(1, Math.round(n * (Number.isNaN(f2) ? f : f2)));
+    let b2 = B;
+    let t2 = T;
+    if (textLayout(nTrain, B, T).itersPerEpoch < 1) {
+      const maxBatch = Math.floor((nTrain - 1) / T);
+      const maxSeq = Math.floor((nTrain - 1) / B);
+      if (maxBatch >= 1) b2 = maxBatch;
+      else if (maxSeq >= 2) t2 = maxSeq;
+      else {
+        b2 = 1;
+        t2 = Math.max(1, nTrain - 1);
+      }
+    }
+    if (b2 !== B) flags.unshift(`--batch-size ${b2}`);
+    if (t2 !== T) flags.splice(b2 !== B ? 1 : 0, 0, `--seq-length ${t2}`);
+    const works = !Number.isNaN(f2) && fits(b2, t2, f2);
+    const what =
+      nVal < 2
+        ? `The text has ${n.toLocaleString('en-US')} characters, so a validation fraction of ${f} holds out ${nVal} (at least 2 are needed)`
+        : `The training text has ${(n - nVal).toLocaleString('en-US')} characters, too few for batches of ${B} x ${T} (needs at least ${(B * T + 1).toLocaleString('en-US')})`;
+    throw new CharmerError(
+      'CORPUS_TOO_SMALL',
+      `${what}. ` + (works ? `Use a longer text, or ${flags.join(' ')} would fit.` : 'Use a longer text (a few thousand characters at least).'),
+      { characters: n, advice: works ? flags : null },
+    );
+  }
+  const items = corpus.items ? corpus.items.offsets.length - 1 : 0;
+  const nVal = Math.max(1, Math.round(items * config.valFraction));
+  if (items - nVal < 2) {
+    throw new CharmerError('CORPUS_TOO_SMALL', `The list has ${items} item(s), too few to hold out ${nVal} for validation and train on at least 2; lines mode needs at least 3 (a few hundred to learn much).`);
+  }
+}
+
+/**
+ * Everything train() would refuse before its first step, without writing anything: the options,
+ * the corpus mode, the backend, the corpus size, and a checkpoint to fine-tune from (loaded in full,
+ * so a damaged one is found here). The command line calls this before it creates a library run.
+ */
+export async function checkTraining(opts: Pick<TrainOptions, 'corpus' | 'config' | 'initFrom'>): Promise<TrainConfig> {
+  const config = resolveConfig({ mode: opts.corpus.mode, ...opts.config });
+  if (config.mode !== opts.corpus.mode) {
+    throw new CharmerError('BAD_OPTION', `The corpus was loaded in ${opts.corpus.mode} mode but the run asks for ${config.mode} mode. Load it again with --mode ${config.mode}.`);
+  }
+  checkCorpusFits(opts.corpus, config);
+  await chooseBackend(config.backend);
+  if (opts.initFrom) (await loadCheckpoint(opts.initFrom, false)).model.dispose();
+  return config;
 }
 
 function kebab(k: string): string {
@@ -135,6 +209,9 @@ export async function evaluate(model: CharModel, val: Split, batch: number, seq:
       return { state: r.state, total: tf.add(total, tf.mul(maskedLoss(r.logits, t.y, t.mask, b.count), b.count)) };
     });
     disposeState(prev);
+    // Lines mode starts every batch from zero: the state each batch ends with is not carried, so
+    // it goes now (it used to stay, 64 tensors per evaluation of a 2-layer LSTM, found by the soak).
+    if (val.mode === 'lines' && state) disposeState(state);
     total.dispose();
     total = out.total as tf.Scalar;
     state = out.state as LayerState[];
@@ -198,15 +275,13 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
   let itersPerEpoch: number;
   let trainChars: number;
   let valChars: number;
+  checkCorpusFits(corpus, config);
   if (trainSplit.mode === 'text' && valSplit.mode === 'text') {
-    checkTextFits(trainSplit.data.length, B, T);
-    if (valSplit.data.length < 2) throw new CharmerError('CORPUS_TOO_SMALL', 'The validation split is under 2 characters; use a longer text or a larger validation fraction.');
     layout = textLayout(trainSplit.data.length, B, T);
     itersPerEpoch = layout.itersPerEpoch;
     trainChars = trainSplit.data.length;
     valChars = valSplit.data.length;
   } else if (trainSplit.mode === 'lines' && valSplit.mode === 'lines') {
-    if (trainSplit.items.length < 2) throw new CharmerError('CORPUS_TOO_SMALL', `The list has ${corpus.lines} item(s); lines mode needs at least 3 (a few hundred to learn much).`);
     itersPerEpoch = linesItersPerEpoch(trainSplit.items.length, B);
     trainChars = trainSplit.items.reduce((s, it) => s + it.length + 1, 0);
     valChars = valSplit.items.reduce((s, it) => s + it.length + 1, 0);
@@ -253,12 +328,18 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
   let firstLoss = resumed?.trainer?.state.firstLoss ?? null;
   let carry: LayerState[] | null = null;
   if (resumed?.trainer) {
-    optimizer.setState(resumed.trainer.optimizer);
-    const c = resumed.trainer.carry;
-    if (c.length) {
-      const per = model.spec.cell === 'lstm' ? 2 : 1;
-      carry = model.layers.map((_, l) => Array.from({ length: per }, (_, k) => tf.tensor2d(c[l * per + k]!, resumed!.trainer!.state.carryShapes[l * per + k] as [number, number])));
+    const t = resumed.trainer;
+    const per = model.spec.cell === 'lstm' ? 2 : 1;
+    const slotsFit = t.optimizer.slots.length === optimizer.slots.length && t.state.optimizer.slotShapes.every((s, i) => s.join() === optimizer.slots[i]!.shape.join());
+    const carryFits = t.carry.length === 0 || (t.carry.length === model.layers.length * per && t.state.carryShapes.every((s) => s.length === 2 && s[1] === model.spec.hidden));
+    if (!slotsFit || !carryFits) {
+      optimizer.dispose();
+      model.dispose();
+      throw new CharmerError('BAD_CHECKPOINT', `${join(latestDir, 'trainer.json')} is damaged (its optimizer state does not fit the model in model.json). Resume from the run's other checkpoint, or fine-tune from this one with --init-from.`);
     }
+    optimizer.setState(t.optimizer);
+    const c = t.carry;
+    if (c.length) carry = model.layers.map((_, l) => Array.from({ length: per }, (_, k) => tf.tensor2d(c[l * per + k]!, t.state.carryShapes[l * per + k] as [number, number])));
   }
   const items = config.mode === 'lines' ? itemsForNovelty(corpus, config) : undefined;
   const startedAt = performance.now();
@@ -268,20 +349,40 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
   let lastEvalIteration = resumed ? iteration : -1;
   let lastTrainLoss = NaN;
 
-  yield {
-    type: 'start',
-    config,
-    backend,
-    vocabSize: vocab.size,
-    params: model.params,
-    trainChars,
-    valChars,
-    itersPerEpoch,
-    totalIters,
-    startIteration,
-    baselineValLoss,
-    baselineOrder,
-  };
+  // Every core: data-parallel workers when threads != 1 on a CPU backend (src/engine/parallel).
+  // Started before the start event, so the device it names says how many threads really train.
+  const parallel = await DataParallel.create(model, config.threads, backend.backend, B);
+  const threadsUsed = parallel?.threads ?? 1;
+  const shownBackend =
+    backend.backend === 'wasm' || backend.backend === 'cpu'
+      ? { ...backend, threads: threadsUsed, device: `CPU (${backend.backend === 'wasm' ? 'WebAssembly' : 'JavaScript'}, ${threadsUsed} thread${threadsUsed === 1 ? '' : 's'})` }
+      : backend;
+  let startSeen = false;
+  try {
+    yield {
+      type: 'start',
+      config,
+      backend: shownBackend,
+      vocabSize: vocab.size,
+      params: model.params,
+      trainChars,
+      valChars,
+      itersPerEpoch,
+      totalIters,
+      startIteration,
+      baselineValLoss,
+      baselineOrder,
+    };
+    startSeen = true;
+  } finally {
+    // The caller stopped at the start event: nothing below runs, so release what it would have.
+    if (!startSeen) {
+      parallel?.dispose();
+      if (carry) disposeState(carry);
+      optimizer.dispose();
+      model.dispose();
+    }
+  }
 
   const checkpoint = async (dir: string): Promise<void> => {
     meta.iteration = iteration;
@@ -317,8 +418,6 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
     yield { type: 'checkpoint', kind: 'latest', iteration, valLoss, path: latestDir };
   }
 
-  // Every core: data-parallel workers when threads != 1 on a CPU backend (src/engine/parallel).
-  const parallel = await DataParallel.create(model, config.threads, backend.backend, B);
   const recent: number[] = [];
   let lastTime = performance.now();
   const historyEvery = Math.max(1, Math.floor(config.evalEvery / 10));

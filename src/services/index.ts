@@ -13,6 +13,7 @@ import { corpusFileOfRun } from './training.ts';
 import { createLibraryService, ensureBuiltinNames } from './library.ts';
 import { createRunsService } from './runs.ts';
 import type { CreateServicesOptions, Services } from './types.ts';
+import { openFiles } from '../worker/stats.ts';
 
 export * from './types.ts';
 export { RunRecorder } from './recorder.ts';
@@ -47,6 +48,13 @@ export async function createServices(opts: CreateServicesOptions = {}): Promise<
     drafts: createDraftsService(store),
     generation,
     inspection,
+    async diagnostics() {
+      return {
+        main: { rss: process.memoryUsage().rss, openFiles: openFiles() },
+        modelThread: await modelHost.stats(),
+        trainers: await runs.stats(),
+      };
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CharmerError, type CharmerErrorCode } from '../engine/errors.ts';
 import type { InspectChunk, LineSample, NameCard, SampleResult } from '../engine/index.ts';
+import type { ProcessStats } from '../worker/protocol.ts';
 import type { InspectRequestOptions, LinesRequestOptions, ModelReply, ModelRequest, NameCardRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
 
 interface Pending {
@@ -87,6 +88,12 @@ export class ModelHost {
 
   inspect(dir: string, text: string, opts: InspectRequestOptions, onChunk: (chunk: InspectChunk) => void, signal?: AbortSignal): Promise<void> {
     return this.request<null>({ type: 'inspect', dir, text, opts }, signal, (m) => m.type === 'chunk' && onChunk(m.chunk)).then(() => undefined);
+  }
+
+  /** The model thread's tensors (null when it has not started). For the soak test. */
+  async stats(): Promise<ProcessStats | null> {
+    if (!this.worker) return null;
+    return this.request<ProcessStats>({ type: 'stats' });
   }
 
   async close(): Promise<void> {

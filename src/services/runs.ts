@@ -9,7 +9,7 @@ import { CharmerError } from '../engine/errors.ts';
 import type { Store } from '../store/store.ts';
 import { isTrainingProcess, pidAlive, readCheckpointMeta, recover } from '../store/recovery.ts';
 import { spawnTrainer, type TrainerHandle, type TrainerLauncher } from '../worker/spawn.ts';
-import type { WorkerMessage, WorkerRequest } from '../worker/protocol.ts';
+import type { ProcessStats, WorkerMessage, WorkerRequest } from '../worker/protocol.ts';
 import { corpusPath, notFound } from './library.ts';
 import { assertResumable, defaultRunName, fullConfig } from './training.ts';
 import type { RunDetail, RunEvent, RunsService, RunStatus, RunSummary, StartRunOptions } from './types.ts';
@@ -21,12 +21,15 @@ interface Live {
   handle: TrainerHandle;
   seq: number;
   pending: Map<number, { resolve: () => void; reject: (e: Error) => void }>;
+  pendingStats: Map<number, (s: ProcessStats | null) => void>;
   exited: Promise<void>;
   sawExit: boolean;
   lastError: string | null;
 }
 
 export interface RunsServiceInternal extends RunsService {
+  /** Tensors, memory and open files of every live training process (the soak test). */
+  stats(): Promise<Array<{ runId: number; pid: number | null } & ProcessStats>>;
   /** Stops every live process (politely, then by force after timeoutMs). */
   shutdown(timeoutMs?: number): Promise<void>;
   isLive(id: number): boolean;
@@ -58,7 +61,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
   function launch(run: RunSummary, resume: boolean, initFrom?: string): Promise<void> {
     const handle = spawnTrainer(launcher);
     let resolveExit!: () => void;
-    const l: Live = { runId: run.id, handle, seq: 0, pending: new Map(), exited: new Promise((r) => (resolveExit = r)), sawExit: false, lastError: null };
+    const l: Live = { runId: run.id, handle, seq: 0, pending: new Map(), pendingStats: new Map(), exited: new Promise((r) => (resolveExit = r)), sawExit: false, lastError: null };
     live.set(run.id, l);
     store.updateRun(run.id, { status: 'running', pid: handle.pid ?? null, started: run.started ?? Date.now(), ended: null, error: null });
     emit({ runId: run.id, kind: 'status', status: 'running', error: null });
@@ -72,6 +75,10 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
           else p.reject(new CharmerError((m.code as never) ?? 'IO_ERROR', m.message));
           return;
         }
+        case 'stats':
+          l.pendingStats.get(m.seq)?.(m.stats);
+          l.pendingStats.delete(m.seq);
+          return;
         case 'event':
           if (m.event.type === 'error') l.lastError = m.event.message;
           emit({ runId: run.id, kind: 'train', event: m.event });
@@ -89,6 +96,8 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       live.delete(run.id);
       for (const p of l.pending.values()) p.reject(new CharmerError('RUN_NOT_ACTIVE', `Run ${run.id} stopped training just now.`, { runId: run.id }));
       l.pending.clear();
+      for (const r of l.pendingStats.values()) r(null);
+      l.pendingStats.clear();
       if (!l.sawExit || (code !== 0 && code !== null)) {
         // Crashed: it could not record its own end. Keep whatever it wrote; say what happened.
         const current = store.isOpen ? store.getRun(run.id) : null;
@@ -283,6 +292,19 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       return () => listeners.delete(listener);
     },
     isLive: (id) => live.has(id),
+    async stats() {
+      const all = await Promise.all(
+        [...live.values()].map(
+          (l) =>
+            new Promise<({ runId: number; pid: number | null } & ProcessStats) | null>((resolve) => {
+              const seq = ++l.seq;
+              l.pendingStats.set(seq, (s) => resolve(s && { runId: l.runId, pid: l.handle.pid ?? null, ...s }));
+              l.handle.send({ type: 'stats', seq });
+            }),
+        ),
+      );
+      return all.filter((s) => s !== null);
+    },
     async shutdown(timeoutMs = 10_000) {
       await Promise.all(
         [...live.values()].map(async (l) => {

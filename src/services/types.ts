@@ -338,6 +338,17 @@ export interface Services {
   inspection: import('./inspection.ts').InspectionService;
   /** Stops live training processes (they write latest and exit) and closes the database. */
   close(): Promise<void>;
+  /**
+   * What the processes hold (tensors, resident memory, open files): this process, the model thread,
+   * each live training process. For the soak test (scripts/soak.ts); no shell calls it.
+   */
+  diagnostics?(): Promise<Diagnostics>;
+}
+
+export interface Diagnostics {
+  main: { rss: number; openFiles: number | null };
+  modelThread: import('../worker/protocol.ts').ProcessStats | null;
+  trainers: Array<{ runId: number; pid: number | null } & import('../worker/protocol.ts').ProcessStats>;
 }
 
 /**

@@ -82,9 +82,12 @@ export class Store {
   private closed = false;
   /** True when this open created the library (the database had no schema before). */
   readonly fresh: boolean;
+  /** Something a shell should tell the person once (a new database beside an old library's folders). */
+  readonly notice: string | null;
 
-  constructor(dataDir: string, db: DB, recoverOnOpen: boolean, fresh = false) {
+  constructor(dataDir: string, db: DB, recoverOnOpen: boolean, fresh = false, notice: string | null = null) {
     this.fresh = fresh;
+    this.notice = notice;
     this.dataDir = dataDir;
     this.dbPath = layout.database(dataDir);
     this.db = db;
@@ -714,7 +717,8 @@ export function openStore(dataDir: string, opts: OpenStoreOptions = {}): Store {
     migrate(db);
     const quick = db.pragma('quick_check(1)', { simple: true });
     if (quick !== 'ok') throw corruptError(dataDir, `integrity check: ${quick}`);
-    return new Store(dataDir, db, opts.recover !== false, fresh);
+    const notice = fresh ? adoptOrphanRunFolders(db, dataDir) : null;
+    return new Store(dataDir, db, opts.recover !== false, fresh, notice);
   } catch (e) {
     try {
       db.close();
@@ -723,6 +727,28 @@ export function openStore(dataDir: string, opts: OpenStoreOptions = {}): Store {
     }
     throw libraryError(e, 'the library database', dataDir);
   }
+}
+
+/**
+ * A new database in a folder that already holds runs/N folders: charmer.db was deleted or moved.
+ * New runs are numbered above the old folders, so no new run ever writes into (or deletes) an old
+ * run's checkpoints; the returned sentence says what happened and what to do.
+ */
+function adoptOrphanRunFolders(db: DB, dataDir: string): string | null {
+  let ids: number[];
+  try {
+    ids = fs.readdirSync(layout.runs(dataDir)).filter((n) => /^\d+$/.test(n)).map(Number);
+  } catch {
+    return null;
+  }
+  if (ids.length === 0) return null;
+  const max = Math.max(...ids);
+  db.prepare(`INSERT INTO sqlite_sequence (name, seq) VALUES ('runs', ?)`).run(max);
+  return (
+    `${layout.database(dataDir)} was missing, so Charmer started a new, empty library there. ` +
+    `The ${ids.length} run folder${ids.length === 1 ? '' : 's'} already in ${layout.runs(dataDir)} ${ids.length === 1 ? 'is' : 'are'} kept untouched but not listed; ` +
+    `to list them again, quit Charmer and put the old charmer.db back from a backup.`
+  );
 }
 
 /** Applies every migration above the file's user_version, each in its own transaction. */

@@ -8,39 +8,105 @@ import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { buildNameCard, chooseBackend, inspectText, isCharmerError, loadCheckpoint, resolveCheckpointDir, sampleLines, sampleText, type BackendName, type CheckpointData } from '../engine/index.ts';
 import type { ModelReply, ModelRequest } from './model-protocol.ts';
+import { processStats } from './stats.ts';
 
 const port = parentPort!;
 const KEEP = 3;
-const loaded = new Map<string, { key: string; data: CheckpointData }>();
+/**
+ * Loaded checkpoints, newest use last. A model in use by a request is never disposed under it: a
+ * newer checkpoint (a training run wrote best/ or latest/ again) or the cache limit retires an
+ * entry, and the last request using a retired entry disposes it. Requests arriving while a
+ * checkpoint loads share that load. (Before, a request disposed the model another request was
+ * sampling from: "Container 'charmer' is already disposed", found by the soak test.)
+ */
+interface Entry {
+  key: string;
+  data: CheckpointData;
+  users: number;
+  retired: boolean;
+}
+const loaded = new Map<string, Entry>();
+const loading = new Map<string, Promise<Entry>>();
 const running = new Map<number, AbortController>();
 
 function send(m: ModelReply): void {
   port.postMessage(m);
 }
 
-/** A checkpoint, reloaded when its model.json changed (a run wrote a newer best/latest). */
-async function checkpoint(dir: string): Promise<CheckpointData> {
+function retire(e: Entry): void {
+  e.retired = true;
+  if (e.users === 0) e.data.model.dispose();
+}
+
+function release(e: Entry): void {
+  e.users--;
+  if (e.retired && e.users === 0) e.data.model.dispose();
+}
+
+/**
+ * A checkpoint, reloaded when its model.json changed; call release() when done with it. A training
+ * run replaces its checkpoint folder by renames, so a read can fall between them (the folder gone
+ * for a moment, or moved aside mid-read: ENOENT, found by the soak test): a failed load is tried
+ * again a few times before its error is the answer.
+ */
+async function acquire(dir: string): Promise<Entry> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await acquireOnce(dir);
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
+    }
+  }
+}
+
+async function acquireOnce(dir: string): Promise<Entry> {
   const path = await resolveCheckpointDir(dir);
   const key = `${path}:${statSync(join(path, 'model.json')).mtimeMs}`;
   const hit = loaded.get(dir);
   if (hit?.key === key) {
     loaded.delete(dir);
     loaded.set(dir, hit);
-    return hit.data;
+    hit.users++;
+    return hit;
   }
-  hit?.data.model.dispose();
-  const data = await loadCheckpoint(dir);
-  loaded.set(dir, { key, data });
-  while (loaded.size > KEEP) {
-    const [oldest, entry] = loaded.entries().next().value as [string, { data: CheckpointData }];
-    entry.data.model.dispose();
-    loaded.delete(oldest);
+  let pending = loading.get(key);
+  if (!pending) {
+    pending = loadCheckpoint(dir).then((data) => {
+      const entry: Entry = { key, data, users: 0, retired: false };
+      const old = loaded.get(dir);
+      loaded.delete(dir);
+      if (old) retire(old);
+      loaded.set(dir, entry);
+      while (loaded.size > KEEP) {
+        const [oldest, e] = loaded.entries().next().value as [string, Entry];
+        loaded.delete(oldest);
+        retire(e);
+      }
+      return entry;
+    });
+    loading.set(key, pending);
+    void pending.finally(() => loading.delete(key)).catch(() => {});
   }
-  return data;
+  const entry = await pending;
+  entry.users++;
+  return entry;
 }
 
 async function handle(req: Exclude<ModelRequest, { type: 'cancel' }>, signal: AbortSignal): Promise<void> {
-  const ck = await checkpoint(req.dir);
+  if (req.type === 'stats') {
+    send({ id: req.id, type: 'done', result: await processStats() });
+    return;
+  }
+  const entry = await acquire(req.dir);
+  try {
+    await answer(req, entry.data, signal);
+  } finally {
+    release(entry);
+  }
+}
+
+async function answer(req: Exclude<ModelRequest, { type: 'cancel' | 'stats' }>, ck: CheckpointData, signal: AbortSignal): Promise<void> {
   if (req.type === 'sampleLines') {
     send({ id: req.id, type: 'done', result: await sampleLines(ck.model, { ...req.opts, items: ck.items, signal }) });
     return;

@@ -20,7 +20,17 @@ export type WorkerRequest =
     }
   | { seq: number; type: 'pause' }
   | { seq: number; type: 'resume' }
-  | { seq: number; type: 'stop' };
+  | { seq: number; type: 'stop' }
+  /** Diagnostics for the soak test (scripts/soak.ts): answered by a `stats` message. */
+  | { seq: number; type: 'stats' };
+
+/** What a process holds: TF.js tensors and bytes, resident memory, open file handles. */
+export interface ProcessStats {
+  numTensors: number;
+  numBytes: number;
+  rss: number;
+  openFiles: number | null;
+}
 
 export type WorkerMessage =
   | { type: 'ready'; pid: number }
@@ -28,6 +38,7 @@ export type WorkerMessage =
   | { type: 'ack'; seq: number; ok: false; code: string; message: string }
   | { type: 'event'; runId: number; event: TrainEvent }
   | { type: 'status'; runId: number; status: 'running' | 'paused' }
+  | { type: 'stats'; seq: number; stats: ProcessStats }
   /** Sent last, once the database is closed; the process then exits 0. */
   | { type: 'exit'; runId: number; status: 'completed' | 'stopped' | 'failed'; error: string | null };
 

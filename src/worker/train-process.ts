@@ -14,6 +14,7 @@ import { RunRecorder } from '../services/recorder.ts';
 import { checkpointDirOf, corpusFileOfRun } from '../services/training.ts';
 import { loadLibraryCorpus } from '../services/library.ts';
 import { isWorkerRequest, type WorkerMessage, type WorkerRequest } from './protocol.ts';
+import { processStats } from './stats.ts';
 
 interface Port {
   send(m: WorkerMessage): Promise<void>;
@@ -101,6 +102,9 @@ port.onMessage((raw) => {
       paused = false;
       wake?.();
       ack(req.seq);
+      return;
+    case 'stats':
+      void processStats().then((stats) => port.send({ type: 'stats', seq: req.seq, stats }));
       return;
     case 'stop':
       controller.abort();

@@ -1,6 +1,6 @@
 /**
  * End to end, in Debian's Chromium against `charmer serve` with a fresh library: import a corpus
- * from a file, train the names preset for a short budget while the page stays responsive, see both
+ * from a file, train the names preset for a short budget while view switches are answered, see both
  * loss curves and a sample, stop, restart the server and find the run, its curve and its checkpoint.
  * Screenshots of each view go to test-results/screenshots/ (docs/screenshots/ with CHARMER_UPDATE_SCREENSHOTS=1).
  */
@@ -66,7 +66,7 @@ describe.skipIf(!hasChromium)('browser mode, end to end', () => {
 
   let worstResponseMs = 0;
 
-  it('trains the names preset while the page stays responsive, with both curves and samples', async () => {
+  it('trains the names preset, answering every view switch made while it trains (their time is logged, not asserted), with both curves and samples', async () => {
     await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Train' }).click();
     await page.getByLabel('Corpus').selectOption({ label: (await page.getByLabel('Corpus').locator('option', { hasText: /^names/ }).textContent())! });
     await page.getByRole('radio', { name: /Names: fast/ }).click();

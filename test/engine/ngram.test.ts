@@ -242,3 +242,41 @@ describe('ngramBaseline: tiny-shakespeare reference figures (90/10 split)', () =
     expect(res.order).toBe(4);
   });
 });
+
+/**
+ * Losses worked out by hand on corpora small enough to count on paper: an oracle that shares no
+ * code or formula-as-code with the module (the naive comparison above repeats the add-k formula,
+ * so a mistake in the formula itself would pass it).
+ */
+describe('ngramBaseline: exact losses counted by hand', () => {
+  // Text mode, a = 0, b = 1. Train "aaab", validation "ab".
+  const text: NgramInput = { mode: 'text', vocabSize: 2, train: Uint16Array.of(0, 0, 0, 1), val: Uint16Array.of(0, 1) };
+
+  it('order 0, k = 1: a has 3 of 4 train characters, b 1 of 4', () => {
+    // p(a) = (3 + 1) / (4 + 2) = 2/3, p(b) = (1 + 1) / (4 + 2) = 1/3; validation predicts a, then b.
+    const r = ngramBaseline(text, { orders: [0], ks: [1] });
+    expect(r.valLoss).toBeCloseTo(-(Math.log(2 / 3) + Math.log(1 / 3)) / 2, 12);
+  });
+
+  it('order 1, k = 0.5: contexts run on from the train tail', () => {
+    // Train contexts: (start) -> a, a -> a, a -> a, a -> b: after "a", a twice and b once.
+    // Validation: its "a" follows the train's last "b", a context never seen: p = 0.5 / (0 + 2 * 0.5) = 1/2.
+    // Its "b" follows "a": p = (1 + 0.5) / (3 + 2 * 0.5) = 3/8.
+    const r = ngramBaseline(text, { orders: [1], ks: [0.5] });
+    expect(r.valLoss).toBeCloseTo(-(Math.log(1 / 2) + Math.log(3 / 8)) / 2, 12);
+  });
+
+  it('lines mode, order 0, k = 1: every item ends with the marker, which counts as a character', () => {
+    // Marker 2. Train items "a" and "ab" predict a, end | a, b, end: a 2, b 1, end 2 of 5.
+    // Validation item "b" predicts b, end: (1 + 1) / (5 + 3) and (2 + 1) / (5 + 3).
+    const r = ngramBaseline({ mode: 'lines', vocabSize: 3, boundary: 2, train: [Uint16Array.of(0), Uint16Array.of(0, 1)], val: [Uint16Array.of(1)] }, { orders: [0], ks: [1] });
+    expect(r.valLoss).toBeCloseTo(-(Math.log(2 / 8) + Math.log(3 / 8)) / 2, 12);
+  });
+
+  it('lines mode, order 1, k = 1: an item\'s first character follows the marker', () => {
+    // Train contexts: end -> a (twice), a -> end, a -> b, b -> end. Validation "b": end -> b never
+    // seen after end among 2: (0 + 1) / (2 + 3); then b -> end: (1 + 1) / (1 + 3).
+    const r = ngramBaseline({ mode: 'lines', vocabSize: 3, boundary: 2, train: [Uint16Array.of(0), Uint16Array.of(0, 1)], val: [Uint16Array.of(1)] }, { orders: [1], ks: [1] });
+    expect(r.valLoss).toBeCloseTo(-(Math.log(1 / 5) + Math.log(2 / 4)) / 2, 12);
+  });
+});

@@ -43,4 +43,17 @@ describe('data-parallel training', () => {
     const three = await losses(corpus, { mode: 'lines', threads: 3, batchSize: 7, model: 'gru' });
     three.forEach((l, i) => expect(Math.abs(l - one[i]!)).toBeLessThan(1e-4 * Math.max(1, one[i]!)));
   });
+
+  it('the start event names the threads that really train (the device label, not the backend\'s one thread)', async () => {
+    const corpus = corpusFromString('It was the best of times, it was the worst of times.\n'.repeat(40));
+    for (const threads of [1, 2, 3]) {
+      const out = mkdtempSync(join(tmpdir(), 'charmer-par-'));
+      dirs.push(out);
+      for await (const ev of train({ corpus, out, config: { backend: 'wasm', rnnSize: 8, numLayers: 1, batchSize: 6, seqLength: 12, maxIters: 1, evalEvery: 100, sampleEvery: 0, threads }, baseline: false })) {
+        if (ev.type !== 'start') continue;
+        expect(ev.backend.threads).toBe(threads);
+        expect(ev.backend.device).toBe(`CPU (WebAssembly, ${threads} thread${threads === 1 ? '' : 's'})`);
+      }
+    }
+  });
 });

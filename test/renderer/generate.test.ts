@@ -54,6 +54,27 @@ export function withGenerate(models: ModelChoice[], linesDelay = 0) {
 }
 
 describe('Generate view', () => {
+  it('sorts an unsorted answer most likely first, and back to the order drawn', async () => {
+    const { fake, generate, app } = withGenerate([namesModel]);
+    // The answer in no particular order of likelihood: logprob of item i is -((i * 7) % 50) - 1.
+    generate.lines.mockImplementation(async (req: { count: number; runId: number }) => ({
+      model: namesModel,
+      items: Array.from({ length: req.count }, (_, i) => ({ text: `item${i}`, logprob: -((i * 7) % 50) - 1, novelty: 'new' })),
+      ms: 3,
+    }));
+    render(GenerateView, { props: { app, api: fake.platform.api, debounceMs: 5 } });
+    await waitFor(() => expect(screen.getByTestId('result-count').textContent).toMatch(/50 items/));
+    const shown = () => screen.getAllByTestId('item-text').map((e) => e.textContent);
+    const answer = Array.from({ length: 50 }, (_, i) => ({ text: `item${i}`, logprob: -((i * 7) % 50) - 1 }));
+    const byLikelihood = [...answer].sort((a, b) => b.logprob - a.logprob).map((a) => a.text);
+    expect(byLikelihood.slice(0, 3)).toEqual(['item0', 'item43', 'item36']); // the answer itself is not sorted
+    const rows = shown();
+    expect(rows.length).toBeGreaterThan(5);
+    expect(rows).toEqual(byLikelihood.slice(0, rows.length));
+    await fireEvent.change(screen.getByLabelText('Sort'), { target: { value: 'order' } });
+    await waitFor(() => expect(shown().slice(0, 5)).toEqual(['item0', 'item1', 'item2', 'item3', 'item4']));
+  });
+
   it('picks the newest model, generates names at once, tags them and keeps favourites', async () => {
     const { fake, generate, saved, app } = withGenerate([namesModel, textModel]);
     render(GenerateView, { props: { app, api: fake.platform.api, debounceMs: 5 } });

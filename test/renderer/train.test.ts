@@ -122,6 +122,30 @@ describe('Training view', () => {
     await waitFor(() => expect(screen.getByTestId('loss-chart').dataset.series).toBe('train,validation,bigger (val)'));
   });
 
+  it('draws a compared run with a single validation point as a dot (a line of one point draws nothing)', async () => {
+    await setup({ runs: [run(1), run(2, { name: 'young' })] });
+    const list = screen.getByRole('list', { name: 'Runs' });
+    // Compare only: the fake run's metrics hold one validation point.
+    await fireEvent.click(within(list).getAllByRole('checkbox')[1]!);
+    await waitFor(() => expect(screen.getByTestId('loss-chart').dataset.series).toBe('young (val)'));
+    const plot = plots.at(-1)! as unknown as { opts: { series: Array<{ label?: string; points?: { show?: unknown } }> }; data: unknown[][] };
+    const i = plot.opts.series.findIndex((s) => s.label === 'young (val)');
+    expect((plot.data[i] as Array<number | null>).filter((v) => v != null)).toEqual([2.8]);
+    const show = plot.opts.series[i]!.points!.show;
+    expect(typeof show === 'function' ? show(plot, i) : show).toBe(true);
+  });
+
+  it('the run list shows the live iteration and validation loss of a run that is training', async () => {
+    const { fake } = await setup({ runs: [run(1, { status: 'running', iterations: 0, bestValLoss: null }), run(2, { name: 'other' })] });
+    const list = screen.getByRole('list', { name: 'Runs' });
+    const meta = () => within(list).getAllByTestId('run-meta')[0]!.textContent;
+    expect(meta()).toMatch(/0 it · val —/);
+    for (let i = 1; i <= 79; i++) fake.emitRun({ runId: 1, kind: 'train', event: { type: 'progress', iteration: i, epoch: i / 100, trainLoss: 3, lr: 0.002, charsPerS: 2800, elapsedS: i, etaS: 300, totalIters: 1000 } });
+    fake.emitRun({ runId: 1, kind: 'train', event: { type: 'eval', iteration: 79, epoch: 0.79, valLoss: 2.61, bestValLoss: 2.61, trainLoss: 2.7 } });
+    await nextFrame();
+    await waitFor(() => expect(meta()).toMatch(/79 it · val 2\.61/));
+  });
+
   it('shows a backend error as the message the services gave', async () => {
     const { fake, app } = await setup();
     fake.api.runs.start.mockRejectedValueOnce(Object.assign(new Error('No backend could start: install tfjs-node or use wasm.'), { name: 'ApiError', code: 'BACKEND_UNAVAILABLE' }));

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,5 +62,23 @@ describe('ModelHost (sampling and inspection in a worker thread)', () => {
     expect(chunks[0]!.activations.length).toBeGreaterThan(0);
     await expect(host.sampleText(join(prose, 'latest'), { prime: 'THE', length: 5 }, () => {})).rejects.toMatchObject({ code: 'UNKNOWN_CHARACTERS' });
     await expect(host.sampleLines(join(prose, 'nope'), { count: 1 })).rejects.toMatchObject({ code: 'BAD_CHECKPOINT' });
+  });
+
+  it('a checkpoint rewritten while a request uses it: that request finishes on the model it had (found by the soak)', async () => {
+    const dir = join(prose, 'latest');
+    const text = 'the quick brown fox jumps over the lazy dog. '.repeat(60);
+    let second: Promise<unknown> | null = null;
+    let chunks = 0;
+    const first = host.inspect(dir, text, { chunkSize: 5 }, () => {
+      if (++chunks !== 1) return;
+      // As a training run does when it writes latest/ again: a newer model.json. The next request
+      // loads it and retires the model the inspection is still running on.
+      const later = new Date(Date.now() + 60_000);
+      utimesSync(join(dir, 'model.json'), later, later);
+      second = host.sampleText(dir, { prime: 'the ', length: 10, temperature: 1, seed: 2 }, () => {});
+    });
+    await expect(first).resolves.toBeUndefined();
+    expect(chunks).toBeGreaterThan(100);
+    await expect(second).resolves.toMatchObject({ text: expect.any(String) });
   });
 });

@@ -2,6 +2,7 @@
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import type { TrainConfig } from '../../engine/config.ts';
+import { resolveConfig } from '../../engine/train.ts';
 import { resolveDataDir } from '../../store/datadir.ts';
 import { loadEngine } from '../../services/engine.ts';
 import { resumeForegroundRun } from '../../services/training.ts';
@@ -30,11 +31,13 @@ export const resumeCommand: Command = {
       return 0;
     }
     const runId = parseId(positionals[0], 'run');
-    const fg = resumeForegroundRun({ dataDir: resolveDataDir(values['data-dir'] as string | undefined), runId });
     const limits: Partial<TrainConfig> = {};
     if (values['max-iters'] !== undefined) limits.maxIters = values['max-iters'] as number;
     if (values['max-epochs'] !== undefined) limits.maxEpochs = values['max-epochs'] as number;
     if (values['max-time'] !== undefined) limits.maxTime = values['max-time'] as number;
+    // A bad limit is refused before the run is touched (it would otherwise end marked failed).
+    resolveConfig(limits);
+    const fg = resumeForegroundRun({ dataDir: resolveDataDir(values['data-dir'] as string | undefined), runId });
     const controller = new AbortController();
     const onSignal = () => controller.abort();
     process.once('SIGINT', onSignal);

@@ -62,6 +62,7 @@ export const runsCommand: Command = {
     }
     const [action = 'list', arg] = positionals;
     const store = openStore(resolveDataDir(values['data-dir'] as string | undefined));
+    if (store.notice) process.stderr.write(`charmer: ${store.notice}\n`);
     try {
       const runs = createRunsService(store);
       const out = (s: string) => process.stdout.write(s);

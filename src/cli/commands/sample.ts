@@ -4,7 +4,7 @@
  */
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
-import { CharmerError, chooseBackend, loadCheckpoint, lookupName, nameKindOf, nearestBrands, sampleLines, sampleText, type BackendName } from '../../engine/index.ts';
+import { CharmerError, checkLineConstraints, chooseBackend, loadCheckpoint, lookupName, nameKindOf, nearestBrands, sampleLines, sampleText, type BackendName } from '../../engine/index.ts';
 
 const specs: OptionSpecs = {
   temperature: { type: 'number', help: 'randomness: 0 = always the likeliest character, 1 = the model as learned, above 1 wilder', default: 0.8 },
@@ -50,11 +50,25 @@ export const sampleCommand: Command = {
     if (temperature < 0) throw new CharmerError('BAD_OPTION', `--temperature must be 0 or more (got ${temperature}).`);
     const count = v.count as number;
     if (count < 1) throw new CharmerError('BAD_OPTION', `--count must be at least 1 (got ${count}).`);
+    if ((v['top-k'] as number) < 0) throw new CharmerError('BAD_OPTION', `--top-k must be 0 (all characters) or more (got ${v['top-k']}).`);
+    if ((v.length as number) < 1) throw new CharmerError('BAD_OPTION', `--length must be at least 1 (got ${v.length}).`);
+    for (const k of ['min-length', 'max-length'] as const) {
+      if (v[k] !== undefined && (v[k] as number) < 1) throw new CharmerError('BAD_OPTION', `--${k} must be at least 1 (got ${v[k]}).`);
+    }
+    const minL = v['min-length'] as number | undefined;
+    const maxL = v['max-length'] as number | undefined;
+    if (minL !== undefined && maxL !== undefined && minL > maxL) {
+      throw new CharmerError('BAD_OPTION', `--min-length ${minL} is above --max-length ${maxL}, so no item can fit. Lower --min-length or raise --max-length.`);
+    }
+    // The rest of the impossible constraints (a prefix longer than --max-length...) before any work.
+    checkLineConstraints({ count, minLength: minL, maxLength: maxL, prefix: v.prefix as string | undefined, contains: v.contains as string | undefined, suffix: v.suffix as string | undefined });
     await chooseBackend(v.backend as BackendName | 'auto');
     const ck = await loadCheckpoint(positionals[0]!);
     const model = ck.model;
     const seed = v.seed as number | undefined;
     try {
+      // Unknown prime characters are refused before anything is printed.
+      if (model.meta.mode !== 'lines') model.vocab.encode(v.prime as string, v['skip-unknown'] as boolean);
       if (model.meta.mode === 'lines') {
         const items = await sampleLines(model, {
           count,

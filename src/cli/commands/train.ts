@@ -8,7 +8,7 @@ import { formatHelp, parseOptions, type OptionSpecs, type ParsedValues } from '.
 import { EventPrinter } from '../events.ts';
 import { CONFIG_CHOICES, CONFIG_HELP, DEFAULT_CONFIG, INTEGER_OPTIONS, type TrainConfig } from '../../engine/config.ts';
 import { join } from 'node:path';
-import { BUILTIN_NAMES, isBuiltinCorpus, loadBuiltinCorpus, loadCheckpoint, loadCorpus, loadTableCorpus, sampleLines, train, CharmerError, type BabyNameFilter } from '../../engine/index.ts';
+import { BUILTIN_NAMES, checkTraining, isBuiltinCorpus, loadBuiltinCorpus, loadCheckpoint, loadCorpus, loadTableCorpus, sampleLines, train, CharmerError, type BabyNameFilter } from '../../engine/index.ts';
 import { loadLibraryCorpus } from '../../services/library.ts';
 import { PRESETS, findPreset } from '../../engine/presets/index.ts';
 import { resolveDataDir } from '../../store/datadir.ts';
@@ -132,7 +132,20 @@ export const trainCommand: Command = {
     const printer = new EventPrinter({ json: values.json as boolean, quiet: values.quiet as boolean });
     let exit = 0;
     try {
-      let corpusFile = source;
+      if (!out && !(values.store && !resume)) throw new CharmerError('BAD_OPTION', 'With --no-store, say where the checkpoints go: --out DIR.');
+      const showLoad = !values.json && !values.quiet && process.stderr.isTTY;
+      const onProgress = showLoad ? (p: { bytesRead: number; totalBytes: number }) => process.stderr.write(`\rReading ${Math.round((100 * p.bytesRead) / p.totalBytes)}%`) : undefined;
+      // Read from its source first, so that whatever train() would refuse is refused before the
+      // library gets a run or a folder.
+      let corpus = isBuiltinCorpus(source)
+        ? loadBuiltinCorpus(source, { ...(categories ? { categories } : {}), ...(hasFilter ? { filter } : {}) })
+        : categories || nameColumn || /\.(csv|tsv)$/i.test(source)
+          ? await loadTableCorpus(source, { categories: categories ?? [], ...(nameColumn ? { nameColumn } : {}) })
+          : await loadCorpus(source, { mode: config.mode, signal: controller.signal, onProgress });
+      if (showLoad) process.stderr.write('\r\x1b[2K');
+      config.mode ??= corpus.mode;
+      // Everything train() would refuse is refused here, before the library gets a run or a folder.
+      if (!resume) await checkTraining({ corpus, config, initFrom: values['init-from'] as string | undefined });
       if (values.store && !resume) {
         fg = await beginForegroundRun({
           dataDir: resolveDataDir(values['data-dir'] as string | undefined),
@@ -144,21 +157,14 @@ export const trainCommand: Command = {
           ...(nameColumn ? { nameColumn } : {}),
           ...(hasFilter ? { filter } : {}),
         });
-        corpusFile = fg.corpusFile;
+        if (fg.store.notice) process.stderr.write(`charmer: ${fg.store.notice}\n`);
         out ??= fg.outDir;
         if (!values.json && !values.quiet) process.stderr.write(`Run ${fg.run.id} in the library; checkpoints in ${out}\n`);
+        // The run trains on the library's copy, under the library's name and built-in id (name cards
+        // look the id up); it holds what was just checked.
+        corpus = await loadLibraryCorpus(fg.store, fg.corpus, { mode: config.mode ?? corpus.mode, signal: controller.signal });
       }
       if (!out) throw new CharmerError('BAD_OPTION', 'With --no-store, say where the checkpoints go: --out DIR.');
-      const showLoad = !values.json && !values.quiet && process.stderr.isTTY;
-      const onProgress = showLoad ? (p: { bytesRead: number; totalBytes: number }) => process.stderr.write(`\rReading ${Math.round((100 * p.bytesRead) / p.totalBytes)}%`) : undefined;
-      const corpus = fg
-        ? await loadLibraryCorpus(fg.store, fg.corpus, { ...(config.mode ? { mode: config.mode } : {}), signal: controller.signal, ...(onProgress ? { onProgress } : {}) })
-        : isBuiltinCorpus(source)
-          ? loadBuiltinCorpus(source, { ...(categories ? { categories } : {}), ...(hasFilter ? { filter } : {}) })
-          : categories || nameColumn || /\.(csv|tsv)$/i.test(source)
-            ? await loadTableCorpus(source, { categories: categories ?? [], ...(nameColumn ? { nameColumn } : {}) })
-            : await loadCorpus(corpusFile, { mode: config.mode, signal: controller.signal, onProgress });
-      if (showLoad) process.stderr.write('\r\x1b[2K');
       for await (const ev of train({ corpus, config, out, resume, initFrom: values['init-from'] as string | undefined, signal: controller.signal })) {
         fg?.record(ev);
         printer.handle(ev);

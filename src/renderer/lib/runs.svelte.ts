@@ -64,8 +64,14 @@ export class RunsState {
   baseline = $state<number | null>(null);
   checkpoints = $state.raw<RunDetail['checkpoints']>([]);
   compare = $state.raw<CompareCurve[]>([]);
+  /**
+   * The latest iteration and best validation loss of every run that is sending events, for the run
+   * list: its rows come from the library, which is read only when a run starts or ends.
+   */
+  progress = $state.raw<Record<number, { iteration: number; bestValLoss: number | null }>>({});
 
   #api: Api;
+  #progressBuf: Record<number, { iteration: number; bestValLoss: number | null }> | null = null;
   #buf: { train: Curve; val: Curve; samples: TimelineSample[]; live: Live | null } | null = null;
   #scheduled = false;
   #listTimer: ReturnType<typeof setTimeout> | null = null;
@@ -180,6 +186,16 @@ export class RunsState {
       this.#scheduleList();
       return;
     }
+    if (e.event.type === 'progress' || e.event.type === 'eval' || e.event.type === 'start') {
+      const p = (this.#progressBuf ??= { ...this.progress });
+      const was = p[e.runId];
+      const ev = e.event;
+      p[e.runId] =
+        ev.type === 'eval'
+          ? { iteration: Math.max(was?.iteration ?? 0, ev.iteration), bestValLoss: ev.bestValLoss }
+          : { iteration: ev.type === 'start' ? ev.startIteration : ev.iteration, bestValLoss: ev.type === 'start' ? null : (was?.bestValLoss ?? null) };
+      this.#scheduleFlush();
+    }
     if (e.runId !== this.openId) {
       if (e.event.type === 'start' || e.event.type === 'done' || e.event.type === 'error') this.#scheduleList();
       return;
@@ -239,6 +255,10 @@ export class RunsState {
     this.#scheduled = true;
     frame(() => {
       this.#scheduled = false;
+      if (this.#progressBuf) {
+        this.progress = this.#progressBuf;
+        this.#progressBuf = null;
+      }
       const b = this.#buf;
       if (!b) return;
       this.#buf = null;
