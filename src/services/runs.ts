@@ -12,6 +12,7 @@ import { spawnTrainer, type TrainerHandle, type TrainerLauncher } from '../worke
 import type { WorkerMessage, WorkerRequest } from '../worker/protocol.ts';
 import { corpusPath, notFound } from './library.ts';
 import { assertResumable, defaultRunName, fullConfig } from './training.ts';
+import { readOnlyError, starterOfRun } from './starters.ts';
 import type { RunDetail, RunEvent, RunsService, RunStatus, RunSummary, StartRunOptions } from './types.ts';
 
 type RequestBody = WorkerRequest extends infer R ? (R extends { seq: number } ? Omit<R, 'seq'> : never) : never;
@@ -172,10 +173,20 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
     return undefined;
   };
 
+  const withStarter = (r: RunSummary): RunSummary => {
+    const starter = starterOfRun(store, r.id);
+    return starter ? { ...r, starter } : r;
+  };
+  /** Starters ship with the app: refused before anything is touched. */
+  const assertNotStarter = (id: number, action: string) => {
+    const starter = starterOfRun(store, id);
+    if (starter) throw readOnlyError(id, starter, action);
+  };
+
   const service: RunsServiceInternal = {
     async listRuns(filter) {
       settleOrphans();
-      return store.listRuns(filter);
+      return store.listRuns(filter).map(withStarter);
     },
     async getRun(id): Promise<RunDetail> {
       settleOrphans();
@@ -188,7 +199,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
         checkpoints = store.listCheckpoints(id);
       }
       return {
-        ...run,
+        ...withStarter(run),
         metrics: store.listMetrics(id),
         checkpoints,
         trainingSamples: store.listSamples({ runId: id, source: 'training', sort: 'oldest', limit: 10_000 }).items,
@@ -226,6 +237,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       settleOrphans();
       const run = store.getRun(id);
       if (!run) throw notFound('run', id);
+      assertNotStarter(id, 'trained further (that would overwrite it)');
       if (live.has(id)) throw new CharmerError('RUN_ACTIVE', `Run ${id} is already training.`, { runId: id });
       if (run.status === 'running' || run.status === 'paused' || run.status === 'queued') {
         throw new CharmerError('RUN_ACTIVE', `Run ${id} is training in another window or command. Stop it there first.`, { runId: id });
@@ -262,6 +274,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
     },
     async renameRun(id, name) {
       if (!store.getRun(id)) throw notFound('run', id);
+      assertNotStarter(id, 'renamed');
       store.updateRun(id, { name });
       return store.getRun(id)!;
     },
@@ -269,6 +282,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       settleOrphans();
       const run = store.getRun(id);
       if (!run) throw notFound('run', id);
+      assertNotStarter(id, 'deleted');
       if (live.has(id) || run.status === 'running' || run.status === 'paused' || run.status === 'queued') {
         throw new CharmerError('RUN_ACTIVE', `Run ${id} ("${run.name}") is training. Stop it before deleting it.`, { runId: id });
       }

@@ -102,6 +102,8 @@ export interface RunSummary {
   ended: number | null;
   /** True when runs/<id>/latest exists, so resumeRun can continue it. */
   resumable: boolean;
+  /** Set on the shipped starter models (./starters.ts): read-only, never deleted or overwritten. */
+  starter?: string;
 }
 
 export interface MetricRow {
