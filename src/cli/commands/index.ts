@@ -8,6 +8,7 @@ import { galleryCommand } from './gallery.ts';
 import { resumeCommand } from './resume.ts';
 import { runsCommand } from './runs.ts';
 import { serve } from './serve.ts';
+import { modelsCommand } from './models.ts';
 
 /** Every subcommand, in the order --help lists them. */
-export const commands: Command[] = [trainCommand, sampleCommand, infoCommand, baselineCommand, resumeCommand, runsCommand, galleryCommand, serve, benchCommand];
+export const commands: Command[] = [trainCommand, sampleCommand, infoCommand, baselineCommand, resumeCommand, runsCommand, modelsCommand, galleryCommand, serve, benchCommand];
