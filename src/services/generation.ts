@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { CharmerError } from '../engine/errors.ts';
 import type { LineSample, SampleResult } from '../engine/index.ts';
 import type { Store } from '../store/store.ts';
+import { starterOfRun } from './starters.ts';
 import type { LinesRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
 import type { CorpusMode, LibraryService, RunSummary, RunsService, TrainConfig } from './types.ts';
 
@@ -28,6 +29,8 @@ export interface ModelChoice {
   status: RunSummary['status'];
   /** When the run was created (newest first in listModels). */
   created: number;
+  /** The starter id when this is a shipped starter model (listed after a person's own models). */
+  starter?: string;
 }
 
 export interface ModelRef {
@@ -144,11 +147,17 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
         mode: run.config.mode,
         status: run.status,
         created: run.created,
+        ...(run.starter ? { starter: run.starter } : {}),
       }));
   }
 
+  /** A person's own runs first (newest first), then the shipped starters: a default never passes over their model. */
   function newestFirst(): RunSummary[] {
-    return store.listRuns().sort((a, b) => b.created - a.created || b.id - a.id);
+    const runs = store.listRuns().map((r) => {
+      const starter = starterOfRun(store, r.id);
+      return starter ? { ...r, starter } : r;
+    });
+    return runs.sort((a, b) => Number(!!a.starter) - Number(!!b.starter) || b.created - a.created || b.id - a.id);
   }
 
   function resolve(ref: ModelRef): { model: ModelChoice; dir: string } {

@@ -69,9 +69,11 @@ export const STARTER_DEFS: StarterDef[] = [
 
 /**
  * resources/starters, found upward from this file: src/services in a checkout, out/main in a build
- * (inside app.asar, whose resources/ sits beside out/). CHARMER_STARTERS overrides (tests, packaging).
+ * (inside app.asar, whose resources/ sits beside out/). CHARMER_STARTERS overrides it; `none` means
+ * no starters ('' here), which the test suite uses so that tests written for an empty library stay so.
  */
 export function startersDir(): string {
+  if (process.env.CHARMER_STARTERS === 'none') return '';
   if (process.env.CHARMER_STARTERS) return path.resolve(process.env.CHARMER_STARTERS);
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
@@ -109,6 +111,7 @@ interface StarterMeta {
 /** The starters whose checkpoint is present (a definition without one, e.g. startup-names before its corpus exists, is left out). */
 export function listStarters(root = startersDir()): StarterInfo[] {
   const out: StarterInfo[] = [];
+  if (!root) return out;
   for (const def of STARTER_DEFS) {
     const dir = path.join(root, def.id);
     let meta: StarterMeta;

@@ -132,8 +132,8 @@ export class RunsState {
     this.#buf = null;
   }
 
-  async start(corpusId: number, config: Record<string, unknown>, name?: string): Promise<RunSummary> {
-    const r = await this.#api.runs.start({ corpusId, config, ...(name ? { name } : {}) });
+  async start(corpusId: number, config: Record<string, unknown>, name?: string, initFrom?: { runId: number }): Promise<RunSummary> {
+    const r = await this.#api.runs.start({ corpusId, config, ...(name ? { name } : {}), ...(initFrom ? { initFrom } : {}) });
     await this.refresh();
     await this.openRun(r.id);
     return r;
