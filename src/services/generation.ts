@@ -161,7 +161,9 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
   }
 
   function resolve(ref: ModelRef): { model: ModelChoice; dir: string } {
-    const runs = ref.runId !== undefined ? [store.getRun(ref.runId)] : newestFirst();
+    const one = ref.runId !== undefined ? store.getRun(ref.runId) : null;
+    const starter = one ? starterOfRun(store, one.id) : null;
+    const runs = ref.runId !== undefined ? [one && starter ? { ...one, starter } : one] : newestFirst();
     if (ref.runId !== undefined && !runs[0]) throw new CharmerError('NOT_FOUND', `There is no run ${ref.runId}.`, { runId: ref.runId });
     for (const run of runs) {
       if (!run) continue;
