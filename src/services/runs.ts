@@ -292,6 +292,36 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       store.deleteRunRows(id);
       fs.rmSync(store.runDir(id), { recursive: true, force: true });
     },
+    async copyRun(id, name) {
+      const run = store.getRun(id);
+      if (!run) throw notFound('run', id);
+      const from = store.listCheckpoints(id).find((c) => c.kind === 'best') ?? store.listCheckpoints(id).find((c) => c.kind === 'latest');
+      if (!from || !readCheckpointMeta(from.path)) {
+        throw new CharmerError('CHECKPOINT_MISSING', `Run ${id} ("${run.name}") has no checkpoint to copy yet.`, { runId: id });
+      }
+      const copy = store.createRun({
+        corpusId: run.corpusId,
+        name: name ?? `${run.name.replace(/ \(starter\)$/, '')} (copy)`,
+        config: run.config,
+        status: 'completed',
+        parentRunId: id,
+        totalIters: run.totalIters,
+      });
+      const dest = path.join(store.runDir(copy.id), 'best');
+      try {
+        fs.mkdirSync(dest, { recursive: true });
+        // Weights and settings only: the copy is a finished model, not a training to resume.
+        for (const f of fs.readdirSync(from.path)) if (f !== 'optimizer.bin' && f !== 'trainer.json') fs.copyFileSync(path.join(from.path, f), path.join(dest, f));
+        store.writeMetrics(copy.id, store.listMetrics(id));
+        store.upsertCheckpoint(copy.id, 'best', from.iteration, from.valLoss, dest);
+        store.updateRun(copy.id, { iterations: run.iterations, bestValLoss: run.bestValLoss, baselineValLoss: run.baselineValLoss, params: run.params, backend: run.backend, device: run.device, started: Date.now(), ended: Date.now() });
+      } catch (e) {
+        store.deleteRunRows(copy.id);
+        fs.rmSync(store.runDir(copy.id), { recursive: true, force: true });
+        throw e;
+      }
+      return store.getRun(copy.id)!;
+    },
     onEvent(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -165,6 +165,8 @@ export interface RunsService {
   renameRun(id: number, name: string): Promise<RunSummary>;
   /** Removes the run, its rows and its folder. Throws RUN_ACTIVE while it trains. */
   deleteRun(id: number): Promise<void>;
+  /** A completed run of one's own holding a copy of this run's best checkpoint and its metrics (the way to own a starter). */
+  copyRun(id: number, name?: string): Promise<RunSummary>;
   /** Live events of all runs; returns the unsubscribe function. */
   onEvent(listener: (e: RunEvent) => void): () => void;
 }

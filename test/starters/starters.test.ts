@@ -79,7 +79,7 @@ describe('starter models in the library are read-only', () => {
   beforeAll(async () => {
     process.env.CHARMER_STARTERS = STARTERS;
     services = await createServices({ dataDir: tempDir() });
-    dispatch = createDispatch(contract, createHandlers(services, {}, () => {}));
+    dispatch = createDispatch(contract, createHandlers(services, { shell: 'browser', version: 'test' }, () => {}));
   });
   afterAll(async () => {
     await services?.close();
@@ -121,6 +121,23 @@ describe('starter models in the library are read-only', () => {
     expect((await services.library.listCorpora()).length).toBeGreaterThan(0);
   });
 
+  it('a copy of a starter is a model of ones own: same checkpoint and loss, and it can be deleted', async () => {
+    const starter = (await services.runs.listRuns()).find((r) => r.starter)!;
+    const reply = (await dispatch('runs.copy', { id: starter.id })) as { error: unknown; result: { id: number; name: string; bestValLoss: number | null; starter?: string } };
+    expect(reply.error).toBeNull();
+    const copy = reply.result;
+    expect(copy.starter).toBeUndefined();
+    expect(copy.bestValLoss).toBe(starter.bestValLoss);
+    const detail = await services.runs.getRun(copy.id);
+    expect(detail.checkpoints.map((c) => c.kind)).toEqual(['best']);
+    // Buffer.equals: a deep toEqual over megabytes of weights takes minutes.
+    expect(fs.readFileSync(path.join(detail.checkpoints[0]!.path, 'weights.bin')).equals(fs.readFileSync(path.join(STARTERS, starter.starter!, 'weights.bin')))).toBe(true);
+    const renamed = (await dispatch('runs.rename', { id: copy.id, name: 'mine' })) as { error: unknown };
+    expect(renamed.error).toBeNull();
+    expect(((await dispatch('runs.remove', { id: copy.id })) as { error: unknown }).error).toBeNull();
+    expect(fs.existsSync(path.join(STARTERS, starter.starter!, 'model.json'))).toBe(true);
+  });
+
   it.skipIf(!has('baby-names'))('generates names from the starter with no training', async () => {
     const run = (await services.runs.listRuns()).find((r) => r.starter === 'baby-names')!;
     const a = await services.generation.sampleLines({ runId: run.id, count: 10, seed: 5 });
@@ -133,7 +150,7 @@ describe('starter models in the library are read-only', () => {
     const count = (await services.runs.listRuns()).length;
     await services.close();
     services = await createServices({ dataDir });
-    dispatch = createDispatch(contract, createHandlers(services, {}, () => {}));
+    dispatch = createDispatch(contract, createHandlers(services, { shell: 'browser', version: 'test' }, () => {}));
     expect((await services.runs.listRuns()).length).toBe(count);
   });
 });

@@ -147,6 +147,11 @@ export class RunsState {
     await this.refresh();
     await this.openRun(id);
   }
+  async copy(id: number): Promise<void> {
+    const r = await this.#api.runs.copy({ id });
+    await this.refresh();
+    await this.openRun(r.id);
+  }
   async remove(id: number): Promise<void> {
     await this.#api.runs.remove({ id });
     if (this.openId === id) this.close();
