@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { CharmerError } from '../engine/errors.ts';
 import type { LineSample, SampleResult } from '../engine/index.ts';
 import type { Store } from '../store/store.ts';
-import { starterOfRun } from './starters.ts';
+import { STARTER_DEFS, starterOfRun } from './starters.ts';
 import type { LinesRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
 import type { CorpusMode, LibraryService, RunSummary, RunsService, TrainConfig } from './types.ts';
 
@@ -157,7 +157,9 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
       const starter = starterOfRun(store, r.id);
       return starter ? { ...r, starter } : r;
     });
-    return runs.sort((a, b) => Number(!!a.starter) - Number(!!b.starter) || b.created - a.created || b.id - a.id);
+    const order = (r: RunSummary) => (r.starter ? STARTER_DEFS.findIndex((d) => d.id === r.starter) : -1);
+    // Starters in their listed order, so a fresh library's Generate opens on baby-names.
+    return runs.sort((a, b) => Number(!!a.starter) - Number(!!b.starter) || order(a) - order(b) || b.created - a.created || b.id - a.id);
   }
 
   function resolve(ref: ModelRef): { model: ModelChoice; dir: string } {

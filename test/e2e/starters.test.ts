@@ -5,7 +5,7 @@
  * and deleting the corpus a starter trains on is refused in the UI with nothing lost.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -41,12 +41,12 @@ describe.skipIf(!hasChromium || !ready)('starter models in the app, empty data f
     await nav('Generate');
     const model = page.getByRole('region', { name: 'Generate' }).getByLabel('Model');
     await model.locator('option', { hasText: /^shakespeare \(starter\)/ }).waitFor({ state: 'attached' });
-    const label = await model.locator('option', { hasText: /^baby-names \(starter\)/ }).textContent();
-    await model.selectOption({ label: label! });
+    // A fresh library opens Generate on the baby-names starter and generates at once.
     await page.getByTestId('result-count').filter({ hasText: /items · \d+ ms/ }).waitFor({ timeout: 60_000 });
     const names = await page.getByTestId('item-text').allTextContents();
     expect(names.length).toBeGreaterThan(0);
     for (const n of names) expect(n.trim()).toMatch(/^\S/);
+    expect(await model.evaluate((el) => (el as HTMLSelectElement).selectedOptions[0]?.textContent ?? '')).toMatch(/^baby-names \(starter\)/);
   });
 
   it('the companion suggests continuations from shakespeare and says so', async () => {
@@ -71,6 +71,26 @@ describe.skipIf(!hasChromium || !ready)('starter models in the app, empty data f
     expect(await page.locator('[data-testid=cell-text] span.ch').count()).toBeGreaterThan(40);
   });
 
+  it('Train suggests starting a small text from shakespeare', async () => {
+    await nav('Library');
+    const file = join(dir, 'letters.txt');
+    const para = 'My dear friend, I write to you from the house by the river, where the evenings are long and the lamps are lit early. ';
+    writeFileSync(file, Array.from({ length: 60 }, (_, i) => `${para}This is letter ${i + 1}, and there will be more of them before the winter ends.`).join('\n\n') + '\n');
+    await page.getByTestId('file-input').setInputFiles(file);
+    const pending = page.getByTestId('pending-import');
+    await pending.waitFor();
+    await pending.getByLabel(/text — one continuous stream/).check();
+    await pending.getByRole('button', { name: 'Import' }).click();
+    await page.getByRole('heading', { name: 'letters', exact: true }).waitFor();
+    await nav('Train');
+    const corpus = page.getByLabel('Corpus');
+    await corpus.selectOption({ label: (await corpus.locator('option', { hasText: /^letters/ }).textContent())! });
+    await page.getByTestId('base-suggestion').filter({ hasText: /shakespeare \(starter\)/ }).waitFor({ timeout: 20_000 });
+    const base = page.getByLabel('Start from');
+    const chosen = await base.evaluate((el) => (el as HTMLSelectElement).selectedOptions[0]?.textContent ?? '');
+    expect(chosen).toMatch(/^shakespeare \(starter\)/);
+  });
+
   it('Train marks starters read-only and offers them to start from', async () => {
     await nav('Train');
     await expect.poll(() => page.getByRole('list', { name: 'Runs' }).textContent()).toMatch(/shakespeare \(starter\).*starter · read-only/s);
@@ -80,6 +100,14 @@ describe.skipIf(!hasChromium || !ready)('starter models in the app, empty data f
     await base.locator('option', { hasText: /^shakespeare \(starter\)/ }).waitFor({ state: 'attached' });
     // tiny-shakespeare is over 200 KB: no suggestion, random weights until chosen.
     expect(await page.getByTestId('base-suggestion').count()).toBe(0);
+  });
+
+  it('a starter opened in Train can be copied into a run of ones own', async () => {
+    await page.getByRole('list', { name: 'Runs' }).getByRole('button', { name: /^baby-names \(starter\)/ }).click();
+    await page.getByTestId('run-title').filter({ hasText: 'baby-names (starter)' }).waitFor();
+    await page.getByRole('button', { name: 'Make a copy' }).click();
+    await page.getByTestId('run-title').filter({ hasText: 'baby-names (copy)' }).waitFor({ timeout: 20_000 });
+    expect(await page.getByRole('button', { name: 'Make a copy' }).count()).toBe(0);
   });
 
   it("deleting the starter's corpus in the Library is refused with a sentence, and nothing is lost", async () => {
