@@ -42,7 +42,7 @@ export const STARTER_DEFS: StarterDef[] = [
     // Until the US baby names land (issue 17) this is the built-in English first names. Switching
     // is this one line: { builtin: 'us-baby-names', categories: ['sex', 'decade'] }.
     corpus: { builtin: 'names' },
-    args: ['--preset', 'names-fast', '--seed', '18', '--max-time', '0', '--max-epochs', '100', '--max-iters', '500', '--eval-every', '250'],
+    args: ['--preset', 'names-fast', '--seed', '18', '--max-time', '0', '--max-epochs', '100', '--max-iters', '3000', '--eval-every', '500'],
   },
   {
     id: 'startup-names',
