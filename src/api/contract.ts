@@ -261,6 +261,8 @@ export const contract = {
     stop: op<void>()(byId),
     rename: op<RunSummary>()(z.object({ id, name }).strict()),
     remove: op<void>()(byId),
+    /** A new run of one's own with a copy of this run's best checkpoint (e.g. of a read-only starter). */
+    copy: op<RunSummary>()(z.object({ id, name: name.optional() }).strict()),
   },
   gallery: {
     list: op<{ items: SampleRow[]; total: number }>()(sampleQuery),

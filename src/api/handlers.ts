@@ -141,6 +141,7 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
       stop: ({ id }) => services.runs.stopRun(id),
       rename: ({ id, name }) => services.runs.renameRun(id, name),
       remove: ({ id }) => services.runs.deleteRun(id),
+      copy: ({ id, name }) => services.runs.copyRun(id, name),
     },
     gallery: {
       list: (q) => services.gallery.listSamples(q),

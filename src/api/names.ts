@@ -6,7 +6,7 @@
 export const OPERATION_NAMES = {
   app: ['info'],
   library: ['list', 'get', 'inspectFile', 'guessMode', 'importFile', 'importText', 'previewTable', 'builtins', 'builtin', 'countBabyNames', 'rename', 'remove'],
-  runs: ['list', 'get', 'metrics', 'estimate', 'start', 'resume', 'pause', 'continue', 'stop', 'rename', 'remove'],
+  runs: ['list', 'get', 'metrics', 'estimate', 'start', 'resume', 'pause', 'continue', 'stop', 'rename', 'remove', 'copy'],
   gallery: ['list', 'save', 'saveMany', 'setFavorite', 'setNote', 'remove', 'restore', 'export'],
   generate: ['models', 'lines', 'nameCard', 'text', 'cancel', 'continuations', 'learnStyle'],
   drafts: ['list', 'get', 'save', 'remove'],

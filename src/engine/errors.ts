@@ -43,6 +43,7 @@ export const CHARMER_ERROR_CODES = [
   'RUN_ACTIVE',
   'RUN_NOT_ACTIVE',
   'CHECKPOINT_MISSING',
+  'STARTER_READ_ONLY',
 ] as const;
 
 export type CharmerErrorCode = (typeof CHARMER_ERROR_CODES)[number];

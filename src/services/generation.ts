@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { CharmerError } from '../engine/errors.ts';
 import type { LineSample, SampleResult } from '../engine/index.ts';
 import type { Store } from '../store/store.ts';
+import { STARTER_DEFS, starterOfRun } from './starters.ts';
 import type { LinesRequestOptions, NameCardRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
 import type { NameCard } from '../engine/namecard.ts';
 import type { CorpusMode, LibraryService, RunSummary, RunsService, TrainConfig } from './types.ts';
@@ -33,6 +34,8 @@ export interface ModelChoice {
   categories: Array<{ name: string; values: string[] }> | null;
   /** The built-in corpus it was trained on (startup-names: name cards compare with brands). */
   builtinId: string | null;
+  /** The starter id when this is a shipped starter model (listed after a person's own models). */
+  starter?: string;
 }
 
 export interface ModelRef {
@@ -162,15 +165,25 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
         created: run.created,
         categories: corpus?.categories ?? null,
         builtinId: corpus?.builtinId ?? (corpus?.builtin && corpus.name === 'names' ? 'names' : null),
+        ...(run.starter ? { starter: run.starter } : {}),
       }));
   }
 
+  /** A person's own runs first (newest first), then the shipped starters: a default never passes over their model. */
   function newestFirst(): RunSummary[] {
-    return store.listRuns().sort((a, b) => b.created - a.created || b.id - a.id);
+    const runs = store.listRuns().map((r) => {
+      const starter = starterOfRun(store, r.id);
+      return starter ? { ...r, starter } : r;
+    });
+    const order = (r: RunSummary) => (r.starter ? STARTER_DEFS.findIndex((d) => d.id === r.starter) : -1);
+    // Starters in their listed order, so a fresh library's Generate opens on baby-names.
+    return runs.sort((a, b) => Number(!!a.starter) - Number(!!b.starter) || order(a) - order(b) || b.created - a.created || b.id - a.id);
   }
 
   function resolve(ref: ModelRef): { model: ModelChoice; dir: string } {
-    const runs = ref.runId !== undefined ? [store.getRun(ref.runId)] : newestFirst();
+    const one = ref.runId !== undefined ? store.getRun(ref.runId) : null;
+    const starter = one ? starterOfRun(store, one.id) : null;
+    const runs = ref.runId !== undefined ? [one && starter ? { ...one, starter } : one] : newestFirst();
     if (ref.runId !== undefined && !runs[0]) throw new CharmerError('NOT_FOUND', `There is no run ${ref.runId}.`, { runId: ref.runId });
     for (const run of runs) {
       if (!run) continue;

@@ -12,6 +12,7 @@ import { createInspectionService } from './inspection.ts';
 import { corpusFileOfRun } from './training.ts';
 import { createLibraryService, ensureBuiltinNames } from './library.ts';
 import { createRunsService } from './runs.ts';
+import { ensureStarterRuns } from './starters.ts';
 import type { CreateServicesOptions, Services } from './types.ts';
 import { openFiles } from '../worker/stats.ts';
 
@@ -29,6 +30,7 @@ export async function createServices(opts: CreateServicesOptions = {}): Promise<
   try {
     if (store.fresh) await ensureBuiltinNames(store);
     store.purgeDeletedSamples(UNDO_WINDOW_MS);
+    await ensureStarterRuns(store);
   } catch (e) {
     store.close();
     throw e;

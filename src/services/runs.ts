@@ -12,6 +12,7 @@ import { spawnTrainer, type TrainerHandle, type TrainerLauncher } from '../worke
 import type { ProcessStats, WorkerMessage, WorkerRequest } from '../worker/protocol.ts';
 import { corpusPath, notFound } from './library.ts';
 import { assertResumable, defaultRunName, fullConfig } from './training.ts';
+import { readOnlyError, starterOfRun } from './starters.ts';
 import type { RunDetail, RunEvent, RunsService, RunStatus, RunSummary, StartRunOptions } from './types.ts';
 
 type RequestBody = WorkerRequest extends infer R ? (R extends { seq: number } ? Omit<R, 'seq'> : never) : never;
@@ -181,10 +182,20 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
     return undefined;
   };
 
+  const withStarter = (r: RunSummary): RunSummary => {
+    const starter = starterOfRun(store, r.id);
+    return starter ? { ...r, starter } : r;
+  };
+  /** Starters ship with the app: refused before anything is touched. */
+  const assertNotStarter = (id: number, action: string) => {
+    const starter = starterOfRun(store, id);
+    if (starter) throw readOnlyError(id, starter, action);
+  };
+
   const service: RunsServiceInternal = {
     async listRuns(filter) {
       settleOrphans();
-      return store.listRuns(filter);
+      return store.listRuns(filter).map(withStarter);
     },
     async getRun(id): Promise<RunDetail> {
       settleOrphans();
@@ -197,7 +208,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
         checkpoints = store.listCheckpoints(id);
       }
       return {
-        ...run,
+        ...withStarter(run),
         metrics: store.listMetrics(id),
         checkpoints,
         trainingSamples: store.listSamples({ runId: id, source: 'training', sort: 'oldest', limit: 10_000 }).items,
@@ -235,6 +246,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       settleOrphans();
       const run = store.getRun(id);
       if (!run) throw notFound('run', id);
+      assertNotStarter(id, 'trained further (that would overwrite it)');
       if (live.has(id)) throw new CharmerError('RUN_ACTIVE', `Run ${id} is already training.`, { runId: id });
       if (run.status === 'running' || run.status === 'paused' || run.status === 'queued') {
         throw new CharmerError('RUN_ACTIVE', `Run ${id} is training in another window or command. Stop it there first.`, { runId: id });
@@ -271,6 +283,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
     },
     async renameRun(id, name) {
       if (!store.getRun(id)) throw notFound('run', id);
+      assertNotStarter(id, 'renamed');
       store.updateRun(id, { name });
       return store.getRun(id)!;
     },
@@ -278,6 +291,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       settleOrphans();
       const run = store.getRun(id);
       if (!run) throw notFound('run', id);
+      assertNotStarter(id, 'deleted');
       if (live.has(id) || run.status === 'running' || run.status === 'paused' || run.status === 'queued') {
         throw new CharmerError('RUN_ACTIVE', `Run ${id} ("${run.name}") is training. Stop it before deleting it.`, { runId: id });
       }
@@ -286,6 +300,36 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       service.assertDeletable(id);
       store.deleteRunRows(id);
       fs.rmSync(store.runDir(id), { recursive: true, force: true });
+    },
+    async copyRun(id, name) {
+      const run = store.getRun(id);
+      if (!run) throw notFound('run', id);
+      const from = store.listCheckpoints(id).find((c) => c.kind === 'best') ?? store.listCheckpoints(id).find((c) => c.kind === 'latest');
+      if (!from || !readCheckpointMeta(from.path)) {
+        throw new CharmerError('CHECKPOINT_MISSING', `Run ${id} ("${run.name}") has no checkpoint to copy yet.`, { runId: id });
+      }
+      const copy = store.createRun({
+        corpusId: run.corpusId,
+        name: name ?? `${run.name.replace(/ \(starter\)$/, '')} (copy)`,
+        config: run.config,
+        status: 'completed',
+        parentRunId: id,
+        totalIters: run.totalIters,
+      });
+      const dest = path.join(store.runDir(copy.id), 'best');
+      try {
+        fs.mkdirSync(dest, { recursive: true });
+        // Weights and settings only: the copy is a finished model, not a training to resume.
+        for (const f of fs.readdirSync(from.path)) if (f !== 'optimizer.bin' && f !== 'trainer.json') fs.copyFileSync(path.join(from.path, f), path.join(dest, f));
+        store.writeMetrics(copy.id, store.listMetrics(id));
+        store.upsertCheckpoint(copy.id, 'best', from.iteration, from.valLoss, dest);
+        store.updateRun(copy.id, { iterations: run.iterations, bestValLoss: run.bestValLoss, baselineValLoss: run.baselineValLoss, params: run.params, backend: run.backend, device: run.device, started: Date.now(), ended: Date.now() });
+      } catch (e) {
+        store.deleteRunRows(copy.id);
+        fs.rmSync(store.runDir(copy.id), { recursive: true, force: true });
+        throw e;
+      }
+      return store.getRun(copy.id)!;
     },
     onEvent(listener) {
       listeners.add(listener);

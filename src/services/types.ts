@@ -156,6 +156,8 @@ export interface RunSummary {
   ended: number | null;
   /** True when runs/<id>/latest exists, so resumeRun can continue it. */
   resumable: boolean;
+  /** Set on the shipped starter models (./starters.ts): read-only, never deleted or overwritten. */
+  starter?: string;
 }
 
 export interface MetricRow {
@@ -217,6 +219,8 @@ export interface RunsService {
   renameRun(id: number, name: string): Promise<RunSummary>;
   /** Removes the run, its rows and its folder. Throws RUN_ACTIVE while it trains. */
   deleteRun(id: number): Promise<void>;
+  /** A completed run of one's own holding a copy of this run's best checkpoint and its metrics (the way to own a starter). */
+  copyRun(id: number, name?: string): Promise<RunSummary>;
   /** Live events of all runs; returns the unsubscribe function. */
   onEvent(listener: (e: RunEvent) => void): () => void;
 }

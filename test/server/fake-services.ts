@@ -57,6 +57,9 @@ export function fakeServices(dataDir: string) {
         throw new Error('not in tests');
       },
       deleteRun: async () => {},
+      copyRun: async () => {
+        throw new Error('not in tests');
+      },
       onEvent: (l) => {
         listeners.add(l);
         return () => listeners.delete(l);

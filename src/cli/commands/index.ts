@@ -9,6 +9,7 @@ import { resumeCommand } from './resume.ts';
 import { runsCommand } from './runs.ts';
 import { serve } from './serve.ts';
 import { corporaCommand } from './corpora.ts';
+import { modelsCommand } from './models.ts';
 
 /** Every subcommand, in the order --help lists them. */
-export const commands: Command[] = [trainCommand, sampleCommand, corporaCommand, infoCommand, baselineCommand, resumeCommand, runsCommand, galleryCommand, serve, benchCommand];
+export const commands: Command[] = [trainCommand, sampleCommand, corporaCommand, infoCommand, baselineCommand, resumeCommand, runsCommand, modelsCommand, galleryCommand, serve, benchCommand];

@@ -4,6 +4,8 @@
  */
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
+import { existsSync } from 'node:fs';
+import { findStarter } from '../../services/starters.ts';
 import { CharmerError, checkLineConstraints, chooseBackend, loadCheckpoint, lookupName, nameKindOf, nearestBrands, sampleLines, sampleText, type BackendName } from '../../engine/index.ts';
 
 const specs: OptionSpecs = {
@@ -43,7 +45,7 @@ export const sampleCommand: Command = {
     }
     const { values: v, positionals } = parseOptions(rest, specs);
     if (v.help || positionals.length !== 1) {
-      process.stdout.write(formatHelp('charmer sample CHECKPOINT [options]', specs, 'CHECKPOINT is a checkpoint folder (a run\'s best/ or latest/).'));
+      process.stdout.write(formatHelp('charmer sample CHECKPOINT [options]', specs, 'CHECKPOINT is a checkpoint folder (a run\'s best/ or latest/) or a starter model (charmer models lists them: baby-names, shakespeare).'));
       return v.help ? 0 : 2;
     }
     const temperature = v.temperature as number;
@@ -63,7 +65,13 @@ export const sampleCommand: Command = {
     // The rest of the impossible constraints (a prefix longer than --max-length...) before any work.
     checkLineConstraints({ count, minLength: minL, maxLength: maxL, prefix: v.prefix as string | undefined, contains: v.contains as string | undefined, suffix: v.suffix as string | undefined });
     await chooseBackend(v.backend as BackendName | 'auto');
-    const ck = await loadCheckpoint(positionals[0]!);
+    // A folder of that name wins; otherwise a starter id reads the shipped checkpoint directly,
+    // with no library to open, so a first command answers quickly.
+    const starter = existsSync(positionals[0]!) ? undefined : findStarter(positionals[0]!);
+    if (!starter && !existsSync(positionals[0]!) && !/[\\/]/.test(positionals[0]!)) {
+      throw new CharmerError('FILE_NOT_FOUND', `There is no starter model or checkpoint folder called "${positionals[0]}". charmer models lists the starters; or give a run's best/ or latest/ folder.`);
+    }
+    const ck = await loadCheckpoint(starter ? starter.dir : positionals[0]!);
     const model = ck.model;
     const seed = v.seed as number | undefined;
     try {

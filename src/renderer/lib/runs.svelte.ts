@@ -138,8 +138,8 @@ export class RunsState {
     this.#buf = null;
   }
 
-  async start(corpusId: number, config: Record<string, unknown>, name?: string): Promise<RunSummary> {
-    const r = await this.#api.runs.start({ corpusId, config, ...(name ? { name } : {}) });
+  async start(corpusId: number, config: Record<string, unknown>, name?: string, initFrom?: { runId: number }): Promise<RunSummary> {
+    const r = await this.#api.runs.start({ corpusId, config, ...(name ? { name } : {}), ...(initFrom ? { initFrom } : {}) });
     await this.refresh();
     await this.openRun(r.id);
     return r;
@@ -152,6 +152,11 @@ export class RunsState {
     await this.#api.runs.resume({ id });
     await this.refresh();
     await this.openRun(id);
+  }
+  async copy(id: number): Promise<void> {
+    const r = await this.#api.runs.copy({ id });
+    await this.refresh();
+    await this.openRun(r.id);
   }
   async remove(id: number): Promise<void> {
     await this.#api.runs.remove({ id });
