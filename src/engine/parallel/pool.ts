@@ -116,7 +116,13 @@ export class DataParallel {
       return null;
     }
     const pool = new DataParallel(model, slots, weights);
-    pool.syncWeights();
+    try {
+      pool.syncWeights();
+    } catch (e) {
+      // Live workers would keep the process running after the error is reported.
+      for (const s of slots) void s.worker.terminate();
+      throw e;
+    }
     return pool;
   }
 
