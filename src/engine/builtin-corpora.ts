@@ -8,7 +8,7 @@ import { corpusFromString } from './corpus.ts';
 import { categorisedCorpus, type TableItems } from './categories.ts';
 import { CharmerError } from './errors.ts';
 import { builtinNamesText, BUILTIN_NAMES } from './names.ts';
-import { describeBabyNameFilter, filterBabyNames, isEmptyFilter, nameDataManifest, startupNames, type BabyNameFilter } from './namedata.ts';
+import { babyNames, describeBabyNameFilter, filterBabyNames, isEmptyFilter, nameDataManifest, startupNames, type BabyNameFilter } from './namedata.ts';
 
 export interface BuiltinCorpusInfo {
   id: string;
@@ -71,6 +71,9 @@ export interface BuiltinRequest {
 }
 
 /** The corpus's items as a table: the name, then the chosen category columns (rows deduplicated). */
+/** A name enters under a sex holding at least 1/this of its births (see builtinTable). */
+const MIN_SEX_SHARE_DENOMINATOR = 3;
+
 export function builtinTable(id: string, req: BuiltinRequest = {}): TableItems {
   const info = builtinCorpusInfo(id);
   if (!info) throw new CharmerError('FILE_NOT_FOUND', `There is no built-in corpus "${id}". The built-in ones are ${BUILTIN_CORPORA.map((c) => c.id).join(', ')}.`);
@@ -95,7 +98,17 @@ export function builtinTable(id: string, req: BuiltinRequest = {}): TableItems {
     const names = id === BUILTIN_NAMES ? builtinNamesText().split('\n').filter(Boolean) : startupNames();
     return { nameColumn: 'name', names, values: names.map(() => []), columns: [] };
   }
-  const records = filterBabyNames(req.filter ?? {});
+  let records = filterBabyNames(req.filter ?? {});
+  // (A subset filtered by sex keeps every name of that sex: it is what the person counted.)
+  if (cats.includes('sex') && !req.filter?.sex) {
+    // One row per name and sex would teach "M" every girls' name that a few boys were also given
+    // (Mary is in the M data too): a pair enters under a sex only where that sex holds at least a
+    // third of the name's births, so unisex names stay under both and the rest under their own.
+    const total = new Map<string, number>();
+    for (const r of babyNames()) total.set(r.name, (total.get(r.name) ?? 0) + r.births);
+    const kept = records.filter((r) => r.births * MIN_SEX_SHARE_DENOMINATOR >= total.get(r.name)!);
+    if (kept.length) records = kept;
+  }
   const seen = new Set<string>();
   const names: string[] = [];
   const values: string[][] = [];

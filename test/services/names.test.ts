@@ -95,6 +95,21 @@ describe('built-in corpora and baby-name subsets', () => {
     expect(row.origin!.source).toMatch(/Social Security/);
   });
 
+  it('lists a name under a sex only where that sex holds at least a third of its births', async () => {
+    const { s } = await services();
+    const r = await s.library.builtinCorpus({ id: 'us-baby-names', categories: ['sex', 'decade'] });
+    // Independently from the data file: pairs whose sex has at least a third of the name's births.
+    const rows = babyRows();
+    const total = new Map<string, number>();
+    for (const x of rows) total.set(x.name, (total.get(x.name) ?? 0) + x.births);
+    const expected = rows.filter((x) => 3 * x.births >= total.get(x.name)!);
+    expect(expected.length).toBeLessThan(rows.length);
+    expect(r.corpus.lines).toBe(expected.length);
+    const mary = rows.filter((x) => x.name === 'Mary');
+    expect(mary.map((x) => x.sex).sort()).toEqual(['F', 'M']);
+    expect(expected.filter((x) => x.name === 'Mary').map((x) => x.sex)).toEqual(['F']);
+  });
+
   it('refuses an impossible filter with a clear message and leaves nothing in the library', async () => {
     const { s, d } = await services();
     const before = snapshot(d, await s.library.listCorpora());
