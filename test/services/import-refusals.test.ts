@@ -6,24 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createServices, type Services } from '../../src/services/index.ts';
+import { describe, expect, it } from 'vitest';
+import { servicesPerTest } from './helpers.ts';
 import { tempDir } from '../store/helpers.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const ROOT = process.getuid?.() === 0;
 
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-async function services(): Promise<{ s: Services; d: string }> {
-  const d = tempDir();
-  const s = await createServices({ dataDir: d });
-  cleanup.push(() => fs.rmSync(d, { recursive: true, force: true }));
-  cleanup.push(() => s.close());
-  return { s, d };
-}
+const { services, cleanup } = servicesPerTest();
 
 describe('importing from a source that is not a readable regular file', () => {
   it('a named pipe: NOT_A_FILE at once, nothing imported', async () => {

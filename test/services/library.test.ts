@@ -1,20 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createServices, type Services } from '../../src/services/index.ts';
-import { tempDir } from '../store/helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { servicesPerTest } from './helpers.ts';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-async function services(): Promise<{ s: Services; d: string }> {
-  const d = tempDir();
-  const s = await createServices({ dataDir: d });
-  cleanup.push(() => fs.rmSync(d, { recursive: true, force: true }));
-  cleanup.push(() => s.close());
-  return { s, d };
-}
+const { services, cleanup } = servicesPerTest();
 
 describe('library', () => {
   it('has the built-in names corpus on first start', async () => {
