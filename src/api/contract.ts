@@ -2,7 +2,9 @@
  * The contract between the shells (Electron main, browser-mode server) and the renderer: one entry
  * per operation (a zod schema for its input and the type of its result) and one per event. The
  * main-process IPC handlers, the preload's invokers, the WebSocket server and the renderer's client
- * are all derived from these two maps, so adding an operation here is the only place to add it.
+ * are all derived from these two maps. Adding an operation: its entry here, its name in ./names.ts
+ * (the preload's list, which cannot import zod; a test checks the two agree), and its handler in
+ * ./handlers.ts.
  *
  * Operations map onto the services (src/services/types.ts) one to one, plus a few that belong to a
  * shell (file dialogs, opening links) and `app.*` facts about the running app.

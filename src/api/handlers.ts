@@ -1,7 +1,8 @@
 /**
  * Node side only (Electron main, browser-mode server): the contract's operations bound to the
- * services. No business logic lives here: each handler is one service call, plus the few facts a
- * shell knows (dialogs, links, app info) passed in as `shell`.
+ * services. Almost every handler is one service call, plus the few facts a shell knows (dialogs,
+ * links, app info) passed in as `shell`; `runs.estimate` is the exception, working out a run's size
+ * and time from the library, this machine's finished runs and ./training.ts's arithmetic.
  */
 import { basename, resolve } from 'node:path';
 import os from 'node:os';

@@ -13,10 +13,3 @@ export type { ClientOf, HandlersOf, SubscriptionsOf, Unsubscribe, Listener } fro
 
 /** The typed API as the renderer sees it: api.library.list(), api.on.runEvent(cb). */
 export type Api = ClientOf<Contract> & { on: SubscriptionsOf<Events> };
-
-/** What the Electron preload adds next to the API (window.charmer). */
-export interface PreloadBridge {
-  api: Api;
-  /** The path of a dropped File (Electron's webUtils.getPathForFile); '' when unknown. */
-  pathForFile(file: File): string;
-}
