@@ -1,6 +1,7 @@
 /**
  * What the renderer and the shells import. Browser-safe: zod, types and plain data only (no Node,
- * no Electron, no engine code beyond its plain configuration data).
+ * no Electron; the training options come from src/common, and of the engine only its presets,
+ * which are plain data).
  */
 import type { ClientOf, SubscriptionsOf } from './define.ts';
 import type { Contract, Events } from './contract.ts';
