@@ -290,6 +290,12 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
   } else if (opts.initFrom) {
     init = await loadCheckpoint(opts.initFrom, false);
     vocab = init.model.vocab.extendedWith(corpus.vocab.chars).vocab;
+    // The model's shape is the checkpoint's (before batches are sized: a Transformer's windows are its block size).
+    const s = init.model.spec;
+    config =
+      s.cell === 'transformer'
+        ? { ...config, model: s.cell, nEmbd: s.hidden, nLayer: s.layers, nHead: s.heads!, blockSize: s.blockSize! }
+        : { ...config, model: s.cell, rnnSize: s.hidden, numLayers: s.layers, embeddingSize: s.embeddingSize };
   }
   let { train: trainSplit, val: valSplit } = splitCorpus(corpus, config.valFraction, config.seed);
   if (vocab !== corpus.vocab) {
@@ -333,12 +339,6 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
   }
 
   const spec = resumed?.model.spec ?? (init ? { ...init.model.spec, vocabSize: vocab.size, dropout: config.dropout } : specFromConfig(config, vocab.size));
-  if (init) {
-    config =
-      spec.cell === 'transformer'
-        ? { ...config, model: spec.cell, nEmbd: spec.hidden, nLayer: spec.layers, nHead: spec.heads!, blockSize: spec.blockSize! }
-        : { ...config, model: spec.cell, rnnSize: spec.hidden, numLayers: spec.layers, embeddingSize: spec.embeddingSize };
-  }
   const meta: CharmerMetadata = resumed?.model.meta ?? {
     format: 'charmer-1',
     vocab: vocab.toJSON(),
