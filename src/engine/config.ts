@@ -152,3 +152,24 @@ export const CONFIG_CHOICES: Partial<Record<keyof TrainConfig, readonly string[]
 export const INTEGER_OPTIONS: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>([
   'rnnSize', 'numLayers', 'embeddingSize', 'nLayer', 'nHead', 'nEmbd', 'blockSize', 'decayAfter', 'batchSize', 'seqLength', 'maxIters', 'seed', 'evalEvery', 'sampleEvery', 'sampleLength', 'threads',
 ]);
+
+type ShapeFields = Pick<TrainConfig, 'model' | 'numLayers' | 'rnnSize'> & Partial<Pick<TrainConfig, 'nLayer' | 'nEmbd' | 'nHead' | 'blockSize'>>;
+
+/** A model's shape for people: "2 x 128 LSTM", "4 x 128 Transformer (4 heads, context 64)". */
+export function describeModel(c: ShapeFields): string {
+  if (c.model === 'transformer') return `${c.nLayer} x ${c.nEmbd} Transformer (${c.nHead} heads, context ${c.blockSize})`;
+  return `${c.numLayers} x ${c.rnnSize} ${c.model.toUpperCase()}`;
+}
+
+/** The short form in run names and lists: "lstm 2x128", "transformer 4x128". */
+export function shortModelName(c: ShapeFields): string {
+  return c.model === 'transformer' ? `transformer ${c.nLayer}x${c.nEmbd}` : `${c.model} ${c.numLayers}x${c.rnnSize}`;
+}
+
+const TRANSFORMER_ONLY: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>(['nLayer', 'nHead', 'nEmbd', 'blockSize']);
+const RECURRENT_ONLY: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>(['rnnSize', 'numLayers', 'embeddingSize', 'seqLength']);
+
+/** Whether an option means anything for this model type (forms hide the others). */
+export function optionApplies(key: keyof TrainConfig, model: ModelType): boolean {
+  return model === 'transformer' ? !RECURRENT_ONLY.has(key) : !TRANSFORMER_ONLY.has(key);
+}

@@ -16,7 +16,7 @@ import type { Corpus, Split } from './corpus.ts';
 import { splitCorpus } from './corpus.ts';
 import { CharmerError } from './errors.ts';
 import type { TrainEvent } from './events.ts';
-import { CharModel, specFromConfig, type CharmerMetadata } from './model.ts';
+import { CharModel, specFromConfig, type CharmerMetadata, type ModelSpec } from './model.ts';
 import { softmaxCrossEntropy } from './fused/loss.ts';
 import { ngramBaseline } from './ngram.ts';
 import { Optimizer } from './optimizer.ts';
@@ -161,15 +161,26 @@ export function checkCorpusFits(corpus: Corpus, config: Pick<TrainConfig, 'valFr
  * so a damaged one is found here). The command line calls this before it creates a library run.
  */
 export async function checkTraining(opts: Pick<TrainOptions, 'corpus' | 'config' | 'initFrom'>): Promise<TrainConfig> {
-  const config = resolveConfig({ mode: opts.corpus.mode, ...opts.config });
+  let config = resolveConfig({ mode: opts.corpus.mode, ...opts.config });
+  if (opts.initFrom) {
+    const init = await loadCheckpoint(opts.initFrom, false);
+    config = adoptShape(config, init.model.spec);
+    init.model.dispose();
+  }
   if (config.mode !== opts.corpus.mode) {
     throw new CharmerError('BAD_OPTION', `The corpus was loaded in ${opts.corpus.mode} mode but the run asks for ${config.mode} mode. Load it again with --mode ${config.mode}.`);
   }
   checkCorpusFits(opts.corpus, config);
   checkItemsFitContext(opts.corpus, config);
   await chooseBackend(config.backend);
-  if (opts.initFrom) (await loadCheckpoint(opts.initFrom, false)).model.dispose();
   return config;
+}
+
+/** A config with the model shape of a checkpoint's spec (fine-tuning keeps the model it starts from). */
+function adoptShape(config: TrainConfig, s: ModelSpec): TrainConfig {
+  return s.cell === 'transformer'
+    ? { ...config, model: s.cell, nEmbd: s.hidden, nLayer: s.layers, nHead: s.heads!, blockSize: s.blockSize! }
+    : { ...config, model: s.cell, rnnSize: s.hidden, numLayers: s.layers, embeddingSize: s.embeddingSize };
 }
 
 function kebab(k: string): string {
@@ -291,11 +302,7 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
     init = await loadCheckpoint(opts.initFrom, false);
     vocab = init.model.vocab.extendedWith(corpus.vocab.chars).vocab;
     // The model's shape is the checkpoint's (before batches are sized: a Transformer's windows are its block size).
-    const s = init.model.spec;
-    config =
-      s.cell === 'transformer'
-        ? { ...config, model: s.cell, nEmbd: s.hidden, nLayer: s.layers, nHead: s.heads!, blockSize: s.blockSize! }
-        : { ...config, model: s.cell, rnnSize: s.hidden, numLayers: s.layers, embeddingSize: s.embeddingSize };
+    config = adoptShape(config, init.model.spec);
   }
   let { train: trainSplit, val: valSplit } = splitCorpus(corpus, config.valFraction, config.seed);
   if (vocab !== corpus.vocab) {
