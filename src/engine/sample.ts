@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CharmerError } from './errors.ts';
 import { StreamSampler } from './fused/stream.ts';
+import { GptStream } from './transformer/stream.ts';
 import type { CharModel } from './model.ts';
 import type { LayerState } from './recurrent.ts';
 import { Rng } from './rng.ts';
@@ -122,14 +123,12 @@ function disposeState(s: LayerState[]): void {
   for (const l of s) for (const t of l) t.dispose();
 }
 
-/** Run `ids` (one row) through the model from zero state: final state and last logits. */
+/** Run `ids` (one row, tiled to `batch`) through the model from the start: the state to step on from and the last logits. */
 async function primeState(model: CharModel, ids: Uint16Array, batch: number): Promise<{ state: LayerState[]; logits: Float32Array }> {
   const out = tf.tidy(() => {
     const x = tf.tensor2d(Int32Array.from(ids), [1, ids.length], 'int32');
-    const r = model.forward(tf.tile(x, [batch, 1]) as tf.Tensor2D, model.zeroState(batch));
-    const V = model.vocab.size;
-    const last = tf.slice(tf.reshape(r.logits, [batch, ids.length, V]), [0, ids.length - 1, 0], [batch, 1, V]);
-    return { state: r.state, last: tf.reshape(last, [batch, V]) };
+    const r = model.prefill(tf.tile(x, [batch, 1]) as tf.Tensor2D);
+    return { state: r.state, last: r.logits };
   });
   const logits = (await out.last.data()) as Float32Array;
   out.last.dispose();
@@ -162,10 +161,12 @@ export async function* sampleText(model: CharModel, opts: SampleTextOptions): As
   // The prime runs as one sequence (fast however long it is); then one character at a time,
   // through the StreamSampler where it runs (every core, no tensors; opening it costs ~2-50 ms,
   // so not for a handful of characters), else through model.step.
-  let { state, logits } = await primeState(model, ids, 1);
-  const stream = opts.length >= 32 ? await StreamSampler.open(model, { steps: opts.length }) : null;
-  if (stream) {
-    stream.load(await Promise.all(state.map((l) => Promise.all(l.map(async (t) => (await t.data()) as Float32Array)))));
+  // A Transformer's stream keeps its key/value cache in its own memory (./transformer/stream.ts).
+  const gpt = model.gpt ? await GptStream.open(model, { steps: opts.length }) : null;
+  let { state, logits } = gpt ? { state: [] as LayerState[], logits: gpt.prime(ids) } : await primeState(model, ids, 1);
+  const stream = gpt ?? (opts.length >= 32 ? await StreamSampler.open(model, { steps: opts.length }) : null);
+  if (stream && !gpt) {
+    (stream as StreamSampler).load(await Promise.all(state.map((l) => Promise.all(l.map(async (t) => (await t.data()) as Float32Array)))));
     disposeState(state);
     state = [];
   }
@@ -397,6 +398,9 @@ export async function scoreLine(model: CharModel, text: string, categories: stri
   const body = model.vocab.encode(text);
   const ids = Int32Array.from([marker, ...tokens, ...body]);
   const targets = [...body, marker];
+  if (ids.length > model.context) {
+    throw new CharmerError('BAD_OPTION', `This Transformer reads at most ${model.context} characters at once; "${text}" with its start of line takes ${ids.length}. Score a shorter item.`);
+  }
   const logits = tf.tidy(() => model.forward(tf.tensor2d(ids, [1, ids.length], 'int32'), model.zeroState(1)).logits);
   const data = (await logits.data()) as Float32Array;
   logits.dispose();

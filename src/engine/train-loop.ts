@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Batch } from './batches.ts';
-import { linesTrainBatch, textBatch } from './batches.ts';
+import { linesTrainBatch, randomWindows, textBatch } from './batches.ts';
+import { windowLength } from './transformer/training.ts';
 import type { TrainerState } from './checkpoint.ts';
 import { saveCheckpoint } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
@@ -152,7 +153,9 @@ class TrainingRun {
         disposeState(this.carry);
         this.carry = null;
       }
-      b = textBatch(p.trainSplit.data, p.layout, k, config.seqLength);
+      // The Transformer starts each window afresh, so windows start anywhere (nanoGPT's batches):
+      // a character is seen at a different position every epoch.
+      b = model.recurrent ? textBatch(p.trainSplit.data, p.layout, k, config.seqLength) : randomWindows(p.trainSplit.data, config.batchSize, config.blockSize, p.rng);
     } else {
       b = linesTrainBatch(p.trainSplit as Split & { mode: 'lines' }, p.marker, config.batchSize, config.seed, this.iteration);
     }
@@ -208,7 +211,7 @@ class TrainingRun {
 
   private async *evalAndSave(): AsyncGenerator<TrainEvent> {
     const { p, iteration } = this;
-    const valLoss = await evaluate(this.model, p.valSplit, this.config.batchSize, this.config.seqLength);
+    const valLoss = await evaluate(this.model, p.valSplit, this.config.batchSize, windowLength(this.config));
     this.lastEvalIteration = iteration;
     p.meta.valLoss = valLoss;
     p.meta.history.push({ iteration, valLoss });

@@ -14,6 +14,7 @@ import type { CheckpointData } from './checkpoint.ts';
 import { loadCheckpoint } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
 import { DEFAULT_CONFIG, RESUMABLE_OPTIONS, configProblem } from './config.ts';
+import { adoptShape, checkItemsFitContext, checkTransformerShape, copyGptWeights, windowLength } from './transformer/training.ts';
 import type { Corpus, Split } from './corpus.ts';
 import { splitCorpus } from './corpus.ts';
 import { CharmerError } from './errors.ts';
@@ -50,6 +51,7 @@ export function resolveConfig(overrides: Partial<TrainConfig> = {}, base: TrainC
   const c = { ...DEFAULT_CONFIG, ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) } as TrainConfig;
   const problem = configProblem(c);
   if (problem) throw new CharmerError('BAD_OPTION', problem);
+  checkTransformerShape(c);
   return c;
 }
 
@@ -58,14 +60,16 @@ export function resolveConfig(overrides: Partial<TrainConfig> = {}, base: TrainC
  * split of at least 2 characters, or at least 2 training items. The advice in the message is worked
  * out by the same arithmetic as splitCorpus and checked before it is given, so following it works.
  */
-export function checkCorpusFits(corpus: Corpus, config: Pick<TrainConfig, 'valFraction' | 'batchSize' | 'seqLength' | 'seed'>): void {
+export function checkCorpusFits(corpus: Corpus, config: Pick<TrainConfig, 'valFraction' | 'batchSize' | 'seqLength' | 'seed'> & Partial<Pick<TrainConfig, 'model' | 'blockSize'>>): void {
+  const gpt = config.model === 'transformer';
   if (corpus.text) {
     const n = corpus.text.length;
     const fits = (b: number, t: number, f: number) => {
       const nVal = Math.max(1, Math.round(n * f));
       return nVal >= 2 && textLayout(n - nVal, b, t).itersPerEpoch >= 1;
     };
-    const { batchSize: B, seqLength: T, valFraction: f } = config;
+    const { batchSize: B, valFraction: f } = config;
+    const T = gpt ? config.blockSize! : config.seqLength;
     if (fits(B, T, f)) return;
     const nVal = Math.max(1, Math.round(n * f));
     const flags: string[] = [];
@@ -89,7 +93,7 @@ export function checkCorpusFits(corpus: Corpus, config: Pick<TrainConfig, 'valFr
       }
     }
     if (b2 !== B) flags.unshift(`--batch-size ${b2}`);
-    if (t2 !== T) flags.splice(b2 !== B ? 1 : 0, 0, `--seq-length ${t2}`);
+    if (t2 !== T) flags.splice(b2 !== B ? 1 : 0, 0, `${gpt ? '--block-size' : '--seq-length'} ${t2}`);
     const works = !Number.isNaN(f2) && fits(b2, t2, f2);
     const what =
       nVal < 2
@@ -114,13 +118,18 @@ export function checkCorpusFits(corpus: Corpus, config: Pick<TrainConfig, 'valFr
  * so a damaged one is found here). The command line calls this before it creates a library run.
  */
 export async function checkTraining(opts: Pick<TrainOptions, 'corpus' | 'config' | 'initFrom'>): Promise<TrainConfig> {
-  const config = resolveConfig({ mode: opts.corpus.mode, ...opts.config });
+  let config = resolveConfig({ mode: opts.corpus.mode, ...opts.config });
+  if (opts.initFrom) {
+    const init = await loadCheckpoint(opts.initFrom, false);
+    config = adoptShape(config, init.model.spec);
+    init.model.dispose();
+  }
   if (config.mode !== opts.corpus.mode) {
     throw new CharmerError('BAD_OPTION', `The corpus was loaded in ${opts.corpus.mode} mode but the run asks for ${config.mode} mode. Load it again with --mode ${config.mode}.`);
   }
   checkCorpusFits(opts.corpus, config);
+  checkItemsFitContext(opts.corpus, config);
   await chooseBackend(config.backend);
-  if (opts.initFrom) (await loadCheckpoint(opts.initFrom, false)).model.dispose();
   return config;
 }
 
@@ -174,10 +183,13 @@ export async function prepareRun(opts: TrainOptions): Promise<PreparedRun> {
   } else if (opts.initFrom) {
     init = await loadCheckpoint(opts.initFrom, false);
     vocab = init.model.vocab.extendedWith(corpus.vocab.chars).vocab;
+    // The checkpoint's shape, before batches are sized (a Transformer's windows are its block size).
+    config = adoptShape(config, init.model.spec);
   }
   const { trainSplit, valSplit } = splitsIn(corpus, config, vocab);
   const marker = vocab.indexOf('\n');
   checkCorpusFits(corpus, config);
+  checkItemsFitContext(corpus, config);
   const size = splitSizes(trainSplit, valSplit, config);
 
   let baselineValLoss: number | null = resumed?.model.meta.baselineValLoss ?? null;
@@ -189,7 +201,6 @@ export async function prepareRun(opts: TrainOptions): Promise<PreparedRun> {
   }
 
   const spec = resumed?.model.spec ?? (init ? { ...init.model.spec, vocabSize: vocab.size, dropout: config.dropout } : specFromConfig(config, vocab.size));
-  if (init) config = { ...config, model: spec.cell, rnnSize: spec.hidden, numLayers: spec.layers, embeddingSize: spec.embeddingSize };
   const meta: CharmerMetadata = resumed?.model.meta ?? {
     format: 'charmer-1',
     vocab: vocab.toJSON(),
@@ -292,7 +303,7 @@ function splitSizes(
   let trainChars: number;
   let valChars: number;
   if (trainSplit.mode === 'text' && valSplit.mode === 'text') {
-    layout = textLayout(trainSplit.data.length, B, config.seqLength);
+    layout = textLayout(trainSplit.data.length, B, windowLength(config));
     itersPerEpoch = layout.itersPerEpoch;
     trainChars = trainSplit.data.length;
     valChars = valSplit.data.length;
@@ -362,6 +373,7 @@ function copyFineTuneWeights(src: CharModel, dst: CharModel): void {
   const oldV = src.vocab.size;
   tf.tidy(() => {
     dst.embedding.assign(tf.concat([src.embedding, tf.slice(dst.embedding, [oldV, 0], [-1, -1])], 0));
+    copyGptWeights(src, dst);
     src.layers.forEach((w, l) => {
       const d = dst.layers[l]!;
       (d.kernel as unknown as tf.Variable).assign(w.kernel);

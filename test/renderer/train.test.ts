@@ -53,6 +53,9 @@ describe('Training view', () => {
       if (o.choices) expect([...(input as HTMLSelectElement).options].map((x) => x.value)).toEqual([...o.choices]);
       else expect((input as HTMLInputElement).step).toBe(o.integer ? '1' : 'any');
     }
+    await chooseModel('transformer');
+    expect(screen.getByLabelText('n-head')).toBeTruthy();
+    expect(screen.queryByLabelText('rnn-size')).toBeNull();
   });
 
   it('starts a run with the preset and the advanced edits, then shows it live', async () => {
