@@ -1,0 +1,31 @@
+/**
+ * A loaded model as an AttentionSource (./attention.ts): only a Transformer has one; a recurrent
+ * model is refused with a sentence saying what Inspect shows for it instead.
+ */
+import type { AttentionSource } from './attention.ts';
+import { CharmerError } from './errors.ts';
+import type { CharModel } from './model.ts';
+
+/** The characters of `text` the model knows, as ids, and how many it does not know. */
+export function encodeKnown(model: CharModel, text: string): { ids: Int32Array; chars: string[]; skipped: number } {
+  const chars: string[] = [];
+  const ids: number[] = [];
+  let skipped = 0;
+  for (const ch of text) {
+    const i = model.vocab.indexOf(ch);
+    if (i < 0) skipped++;
+    else {
+      chars.push(ch);
+      ids.push(i);
+    }
+  }
+  return { ids: Int32Array.from(ids), chars, skipped };
+}
+
+export function attentionSourceOf(model: CharModel): AttentionSource {
+  const cell = model.spec.cell as string;
+  if (cell !== 'transformer') {
+    throw new CharmerError('BAD_OPTION', `This model is ${cell === 'rnn' ? 'a vanilla RNN' : `an ${cell.toUpperCase()}`}: it has no attention to look at. Inspect shows what its cells track instead.`);
+  }
+  throw new CharmerError('BAD_OPTION', 'Transformer attention is not wired yet.');
+}
