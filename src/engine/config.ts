@@ -4,7 +4,10 @@
  * line and the UI override any of them with typed values.
  */
 export type CorpusMode = 'text' | 'lines';
+/** The recurrent cells (the fused recurrent kernels take one of these). */
 export type CellType = 'lstm' | 'gru' | 'rnn';
+/** Every model type: the recurrent cells and the GPT-style Transformer (src/engine/transformer). */
+export type ModelType = CellType | 'transformer';
 export type OptimizerName = 'adam' | 'rmsprop';
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -15,16 +18,24 @@ export interface TrainConfig {
   /** Fraction of the corpus held out for validation (text: the tail; lines: a seeded random subset). */
   valFraction: number;
   // --- model ---
-  /** Recurrent cell: lstm, gru or rnn (vanilla tanh RNN). */
-  model: CellType;
+  /** Model type: lstm, gru, rnn (vanilla tanh RNN) or transformer (GPT-style decoder). */
+  model: ModelType;
   /** Hidden units per recurrent layer. */
   rnnSize: number;
   /** Number of recurrent layers. */
   numLayers: number;
   /** Size of the character embedding (0: same as rnnSize). */
   embeddingSize: number;
-  /** Dropout between recurrent layers (0 = none). */
+  /** Dropout between recurrent layers (0 = none); Transformer: after embeddings and each residual branch. */
   dropout: number;
+  /** Transformer: blocks (n_layer). */
+  nLayer: number;
+  /** Transformer: attention heads per block (n_head); must divide nEmbd. */
+  nHead: number;
+  /** Transformer: width of the residual stream (n_embd). */
+  nEmbd: number;
+  /** Transformer: context length in characters (block size); text mode trains on windows this long. */
+  blockSize: number;
   // --- optimization ---
   optimizer: OptimizerName;
   learningRate: number;
@@ -66,6 +77,10 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   numLayers: 2,
   embeddingSize: 0,
   dropout: 0,
+  nLayer: 4,
+  nHead: 4,
+  nEmbd: 128,
+  blockSize: 64,
   optimizer: 'adam',
   learningRate: 2e-3,
   learningRateDecay: 0.97,
@@ -92,11 +107,15 @@ export const CONFIG_HELP: Record<'data' | 'model' | 'optimization' | 'bookkeepin
     valFraction: 'fraction held out for validation (text: the tail; lines: a seeded random subset)',
   },
   model: {
-    model: 'recurrent cell: lstm, gru or rnn',
+    model: 'model type: lstm, gru, rnn or transformer',
     rnnSize: 'hidden units per recurrent layer',
     numLayers: 'number of recurrent layers',
     embeddingSize: 'character embedding size (0: same as rnn size)',
-    dropout: 'dropout between recurrent layers (0 = none)',
+    dropout: 'dropout between recurrent layers (0 = none); transformer: on embeddings and residual branches',
+    nLayer: 'transformer: number of blocks',
+    nHead: 'transformer: attention heads per block (must divide n-embd)',
+    nEmbd: 'transformer: width (embedding and residual stream)',
+    blockSize: 'transformer: context length in characters (text mode trains on windows this long)',
   },
   optimization: {
     optimizer: 'adam or rmsprop',
@@ -124,12 +143,12 @@ export const CONFIG_HELP: Record<'data' | 'model' | 'optimization' | 'bookkeepin
 /** The choices of the string options (select boxes, --help). */
 export const CONFIG_CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
   mode: ['text', 'lines'],
-  model: ['lstm', 'gru', 'rnn'],
+  model: ['lstm', 'gru', 'rnn', 'transformer'],
   optimizer: ['adam', 'rmsprop'],
   backend: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
 };
 
 /** Options that must be whole numbers. */
 export const INTEGER_OPTIONS: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>([
-  'rnnSize', 'numLayers', 'embeddingSize', 'decayAfter', 'batchSize', 'seqLength', 'maxIters', 'seed', 'evalEvery', 'sampleEvery', 'sampleLength', 'threads',
+  'rnnSize', 'numLayers', 'embeddingSize', 'nLayer', 'nHead', 'nEmbd', 'blockSize', 'decayAfter', 'batchSize', 'seqLength', 'maxIters', 'seed', 'evalEvery', 'sampleEvery', 'sampleLength', 'threads',
 ]);
