@@ -5,6 +5,7 @@
 import type { AttentionSource } from './attention.ts';
 import { CharmerError } from './errors.ts';
 import type { CharModel } from './model.ts';
+import { attentionMaps } from './transformer/index.ts';
 
 /** The characters of `text` the model knows, as ids, and how many it does not know. */
 export function encodeKnown(model: CharModel, text: string): { ids: Int32Array; chars: string[]; skipped: number } {
@@ -23,9 +24,9 @@ export function encodeKnown(model: CharModel, text: string): { ids: Int32Array; 
 }
 
 export function attentionSourceOf(model: CharModel): AttentionSource {
-  const cell = model.spec.cell as string;
-  if (cell !== 'transformer') {
+  const { cell, layers, heads, blockSize } = model.spec;
+  if (cell !== 'transformer' || !heads || !blockSize) {
     throw new CharmerError('BAD_OPTION', `This model is ${cell === 'rnn' ? 'a vanilla RNN' : `an ${cell.toUpperCase()}`}: it has no attention to look at. Inspect shows what its cells track instead.`);
   }
-  throw new CharmerError('BAD_OPTION', 'Transformer attention is not wired yet.');
+  return { layers, heads, blockSize, attend: async (ids) => (await attentionMaps(model, ids)).flat() };
 }

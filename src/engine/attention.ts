@@ -84,7 +84,7 @@ export interface PositionAttention {
 }
 
 /** First position of the window a query at `i` is read in (see the module comment). */
-export function windowStart(i: number, blockSize: number): number {
+export function attentionWindowStart(i: number, blockSize: number): number {
   if (i < blockSize) return 0;
   const stride = Math.max(1, Math.floor(blockSize / 2));
   return (Math.floor((i - blockSize) / stride) + 1) * stride;
@@ -281,7 +281,7 @@ export async function attentionAt(src: AttentionSource, ids: Int32Array, positio
   if (!Number.isInteger(position) || position < 0 || position >= ids.length) {
     throw new CharmerError('BAD_OPTION', `Position ${position} is outside the text: choose one from 0 to ${ids.length - 1}.`);
   }
-  const from = windowStart(position, src.blockSize);
+  const from = attentionWindowStart(position, src.blockSize);
   const T = position - from + 1;
   const probs = await src.attend(ids.subarray(from, position + 1));
   return { position, from, weights: probs.map((m) => m.slice((T - 1) * T, T * T)) };

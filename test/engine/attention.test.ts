@@ -1,9 +1,15 @@
 /**
  * Looking inside attention (src/engine/attention.ts): the patterns' targets on texts written for
  * them, the ranking of hand-built heads that each follow one pattern exactly, and the windowed scan
- * of a text longer than the block against the one-window ranking.
+ * of a text longer than the block against the one-window ranking; then a real tiny Transformer,
+ * trained on a text where only the previous character predicts the next, ranked by it.
  */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CharModel, attentionSourceOf, chooseBackend, corpusFromString, encodeKnown, loadCheckpoint, train } from '../../src/engine/index.ts';
+import { previousCharText } from './synthetic-text.ts';
 import {
   HeadScorer,
   attentionAt,
@@ -11,7 +17,7 @@ import {
   rankHeads,
   scanAttention,
   textLinks,
-  windowStart,
+  attentionWindowStart,
   type AttentionSource,
   type HeadPattern,
 } from '../../src/engine/attention.ts';
@@ -173,7 +179,7 @@ describe('scanning a text longer than the block', () => {
       expect(w.end - w.from).toBeLessThanOrEqual(B);
       for (let i = w.q0; i < w.end; i++) {
         covered[i]!++;
-        expect(windowStart(i, B)).toBe(w.from);
+        expect(attentionWindowStart(i, B)).toBe(w.from);
         if (i >= B) expect(i - w.from + 1).toBeGreaterThan(B / 2);
       }
     }
@@ -218,7 +224,7 @@ describe('scanning a text longer than the block', () => {
     const src = source(16, calls);
     for (const pos of [0, 5, 16, 40, chars.length - 1]) {
       const a = await attentionAt(src, ids, pos);
-      expect(a.from).toBe(windowStart(pos, 16));
+      expect(a.from).toBe(attentionWindowStart(pos, 16));
       expect(a.weights).toHaveLength(names.length);
       for (const w of a.weights) {
         expect(w).toHaveLength(pos - a.from + 1);
@@ -227,5 +233,65 @@ describe('scanning a text longer than the block', () => {
       if (pos > 0) expect(a.weights[0]![pos - 1 - a.from]).toBeCloseTo(1, 6); // the previous-character head
     }
     await expect(attentionAt(src, ids, chars.length)).rejects.toThrow(/outside the text/);
+  });
+});
+
+describe('a real tiny Transformer', () => {
+  // Trained by iterations (not time), so a busy machine only makes it slower.
+  const ITERS = 150;
+  let trained: CharModel;
+  let untrained: CharModel;
+  const probe = previousCharText(700, 2);
+
+  beforeAll(async () => {
+    await chooseBackend('wasm');
+    const out = mkdtempSync(join(tmpdir(), 'charmer-attention-'));
+    const config = { backend: 'wasm', model: 'transformer', nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 32, batchSize: 16, learningRate: 3e-3, sampleEvery: 0, threads: 1 } as const;
+    for await (const ev of train({ corpus: corpusFromString(previousCharText(20_000, 1)), out, config: { ...config, maxIters: ITERS, evalEvery: ITERS }, baseline: false })) void ev;
+    trained = (await loadCheckpoint(join(out, 'latest'))).model;
+    const out0 = mkdtempSync(join(tmpdir(), 'charmer-attention-'));
+    for await (const ev of train({ corpus: corpusFromString(previousCharText(20_000, 1)), out: out0, config: { ...config, maxIters: 1, evalEvery: 1, learningRate: 1e-9 }, baseline: false })) void ev;
+    untrained = (await loadCheckpoint(join(out0, 'latest'))).model;
+  }, 300_000);
+
+  it('gives causal attention that sums to 1 in every row, for any window of the text', async () => {
+    const src = attentionSourceOf(trained);
+    expect([src.layers, src.heads, src.blockSize]).toEqual([1, 2, 32]);
+    const { ids } = encodeKnown(trained, probe);
+    for (const pos of [0, 31, 32, 100]) {
+      const a = await attentionAt(src, ids, pos);
+      expect(a.from).toBe(attentionWindowStart(pos, 32));
+      for (const w of a.weights) {
+        expect(w).toHaveLength(pos - a.from + 1);
+        expect(w.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 4);
+      }
+    }
+    // The same window through the whole-matrix path: the last row is attentionAt's.
+    const m = await src.attend(ids.subarray(0, 32));
+    const a31 = await attentionAt(src, ids, 31);
+    for (let h = 0; h < 2; h++) for (let j = 0; j < 32; j++) expect(m[h]![31 * 32 + j]).toBeCloseTo(a31.weights[h]![j]!, 5);
+    for (let i = 0; i < 32; i++) for (let j = i + 1; j < 32; j++) expect(m[0]![i * 32 + j]).toBe(0);
+  });
+
+  it('ranks a head as "previous character" after training on a text that needs it, and not before', async () => {
+    const { ids, chars } = encodeKnown(trained, probe);
+    const after = await scanAttention(attentionSourceOf(trained), ids, chars);
+    const before = await scanAttention(attentionSourceOf(untrained), ids, chars);
+    const top = after.ranked[0]!;
+    expect(top.pattern).toBe('previous');
+    expect(top.score).toBeGreaterThan(0.6);
+    expect(top.score - top.chance).toBeGreaterThan(0.5);
+    const best = (r: typeof before) => Math.max(...r.all.filter((s) => s.pattern === 'previous').map((s) => s.score));
+    expect(best(before)).toBeLessThan(0.35);
+    expect(best(after)).toBeGreaterThan(best(before) + 0.3);
+  });
+
+  it('refuses a recurrent model with a sentence saying what to look at instead', () => {
+    const lstm = CharModel.create({ cell: 'lstm', vocabSize: 4, embeddingSize: 4, hidden: 4, layers: 1, dropout: 0 }, trained.vocab, trained.meta, 1);
+    try {
+      expect(() => attentionSourceOf(lstm)).toThrow(/an LSTM: it has no attention.*cells/);
+    } finally {
+      lstm.dispose();
+    }
   });
 });
