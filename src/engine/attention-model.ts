@@ -28,5 +28,29 @@ export function attentionSourceOf(model: CharModel): AttentionSource {
   if (cell !== 'transformer' || !heads || !blockSize) {
     throw new CharmerError('BAD_OPTION', `This model is ${cell === 'rnn' ? 'a vanilla RNN' : `an ${cell.toUpperCase()}`}: it has no attention to look at. Inspect shows what its cells track instead.`);
   }
-  return { layers, heads, blockSize, attend: async (ids) => (await attentionMaps(model, ids)).flat() };
+  let memo = sources.get(model);
+  if (!memo) sources.set(model, (memo = []));
+  const windows = memo;
+  return {
+    layers,
+    heads,
+    blockSize,
+    async attend(ids) {
+      const key = ids.join(',');
+      const hit = windows.find((w) => w.key === key);
+      if (hit) return hit.probs;
+      const probs = (await attentionMaps(model, ids)).flat();
+      windows.unshift({ key, probs });
+      windows.length = Math.min(windows.length, MEMO_WINDOWS);
+      return probs;
+    },
+  };
 }
+
+/**
+ * The last few windows' attention per model: clicking through a text asks for one window again and
+ * again (every position in it is answered from the same matrices), and a window of a 4x384 model at
+ * block 256 is a whole forward pass. Four windows of that model hold 16 MB.
+ */
+const MEMO_WINDOWS = 4;
+const sources = new WeakMap<CharModel, Array<{ key: string; probs: Float32Array[] }>>();

@@ -282,7 +282,11 @@ export async function attentionAt(src: AttentionSource, ids: Int32Array, positio
     throw new CharmerError('BAD_OPTION', `Position ${position} is outside the text: choose one from 0 to ${ids.length - 1}.`);
   }
   const from = attentionWindowStart(position, src.blockSize);
-  const T = position - from + 1;
-  const probs = await src.attend(ids.subarray(from, position + 1));
-  return { position, from, weights: probs.map((m) => m.slice((T - 1) * T, T * T)) };
+  // The whole window, as the scan reads it (causal: row r depends on ids[from..from+r] only), so a
+  // source that remembers windows answers the next click in the same window at once.
+  const end = Math.min(ids.length, from + src.blockSize);
+  const W = end - from;
+  const r = position - from;
+  const probs = await src.attend(ids.subarray(from, end));
+  return { position, from, weights: probs.map((m) => m.slice(r * W, r * W + r + 1)) };
 }

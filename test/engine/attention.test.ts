@@ -271,6 +271,10 @@ describe('a real tiny Transformer', () => {
     const a31 = await attentionAt(src, ids, 31);
     for (let h = 0; h < 2; h++) for (let j = 0; j < 32; j++) expect(m[h]![31 * 32 + j]).toBeCloseTo(a31.weights[h]![j]!, 5);
     for (let i = 0; i < 32; i++) for (let j = i + 1; j < 32; j++) expect(m[0]![i * 32 + j]).toBe(0);
+    // Clicking through one window runs the model once: the same window's matrices come back.
+    expect(await src.attend(Int32Array.from(ids.subarray(0, 32)))).toBe(m);
+    expect(await attentionSourceOf(trained).attend(ids.subarray(0, 32))).toBe(m);
+    expect(await src.attend(ids.subarray(1, 33))).not.toBe(m);
   });
 
   it('ranks a head as "previous character" after training on a text that needs it, and not before', async () => {
