@@ -16,7 +16,7 @@ import { CharmerError } from '../engine/errors.ts';
 // library never pays for it.
 import type { CellMatch, InspectChunk, InspectResult, TextFeature } from '../engine/inspect.ts';
 import type { HeadPattern, HeadScore, PositionAttention } from '../engine/attention.ts';
-import type { CellType } from '../engine/config.ts';
+import type { CellType } from '../common/enums.ts';
 import type { AttentionScan } from '../worker/model-protocol.ts';
 import type { RunDetail, RunsService, RunSummary } from './types.ts';
 
