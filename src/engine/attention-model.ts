@@ -31,20 +31,35 @@ export function attentionSourceOf(model: CharModel): AttentionSource {
   let memo = sources.get(model);
   if (!memo) sources.set(model, (memo = []));
   const windows = memo;
+  // A lines model read every item after the start marker ('\n', as in training and sampling).
+  const nl = model.vocab.indexOf('\n');
+  const marker = model.meta.mode === 'lines' && nl >= 0 ? nl : undefined;
   return {
     layers,
     heads,
     blockSize,
+    ...(marker !== undefined ? { marker } : {}),
     async attend(ids) {
       const key = ids.join(',');
       const hit = windows.find((w) => w.key === key);
       if (hit) return hit.probs;
-      const probs = (await attentionMaps(model, ids)).flat();
+      // The text's first item has no marker before it: read it after one, as the model learnt it,
+      // and leave the marker's row and column out (that row's weights then sum to less than 1).
+      const lead = marker !== undefined && ids[0] !== marker && ids.length < blockSize;
+      const maps = (await attentionMaps(model, lead ? [marker, ...ids] : ids)).flat();
+      const probs = lead ? maps.map((m) => dropFirst(m, ids.length + 1)) : maps;
       windows.unshift({ key, probs });
       windows.length = Math.min(windows.length, MEMO_WINDOWS);
       return probs;
     },
   };
+}
+
+/** A [T x T] matrix without its first row and column. */
+function dropFirst(m: Float32Array, T: number): Float32Array {
+  const out = new Float32Array((T - 1) * (T - 1));
+  for (let i = 1; i < T; i++) out.set(m.subarray(i * T + 1, i * T + T), (i - 1) * (T - 1));
+  return out;
 }
 
 /**

@@ -21,7 +21,8 @@
  * A Transformer sees at most `blockSize` characters. A text longer than that is read in windows of
  * blockSize starting every blockSize/2 characters; each position takes its attention from the window
  * that gives it the most context (at least blockSize/2 + 1 characters once past the first window),
- * which is also the window `attentionAt` runs for one position.
+ * which is also the window `attentionAt` runs for one position. A lines model (names) learnt each
+ * item on its own after a start marker, so its windows start at every marker and never cross one.
  */
 import { CharmerError } from './errors.ts';
 
@@ -45,6 +46,8 @@ export interface AttentionSource {
   heads: number;
   /** Longest context the model reads. */
   blockSize: number;
+  /** Lines models: the id that starts every item; windows start at each one and never cross it. */
+  marker?: number;
   /**
    * Attention probabilities for `ids` (at most blockSize long, read from position 0): one
    * Float32Array per layer*heads + head, [T x T] row-major, row i over keys 0..i (zero above).
@@ -84,10 +87,20 @@ export interface PositionAttention {
 }
 
 /** First position of the window a query at `i` is read in (see the module comment). */
-export function attentionWindowStart(i: number, blockSize: number): number {
-  if (i < blockSize) return 0;
+export function attentionWindowStart(i: number, blockSize: number, starts: readonly number[] = [0]): number {
+  let s = 0;
+  for (const b of starts) if (b <= i) s = b;
+  const k = i - s;
+  if (k < blockSize) return s;
   const stride = Math.max(1, Math.floor(blockSize / 2));
-  return (Math.floor((i - blockSize) / stride) + 1) * stride;
+  return s + (Math.floor((k - blockSize) / stride) + 1) * stride;
+}
+
+/** Where windows must start: 0 and, with a marker (lines models), every position holding it. */
+export function segmentStarts(ids: ArrayLike<number>, marker?: number): number[] {
+  const out = [0];
+  if (marker !== undefined) for (let i = 1; i < ids.length; i++) if (ids[i] === marker) out.push(i);
+  return out;
 }
 
 const WORD = /[\p{L}\p{N}\p{M}]/u;
@@ -249,11 +262,16 @@ export function rankHeads(chars: readonly string[], matrices: ReadonlyArray<Read
 }
 
 /** The windows a text of n characters is read in: [from, end) with the queries [q0, end) each scores. */
-export function attentionWindows(n: number, blockSize: number): Array<{ from: number; end: number; q0: number }> {
-  const out = [{ from: 0, end: Math.min(n, blockSize), q0: 0 }];
+export function attentionWindows(n: number, blockSize: number, starts: readonly number[] = [0]): Array<{ from: number; end: number; q0: number }> {
+  const out: Array<{ from: number; end: number; q0: number }> = [];
   const stride = Math.max(1, Math.floor(blockSize / 2));
-  for (let from = stride; from + blockSize - stride < n; from += stride) out.push({ from, end: Math.min(n, from + blockSize), q0: from + blockSize - stride });
-  return n === 0 ? [] : out;
+  starts.forEach((s, k) => {
+    const stop = Math.min(n, starts[k + 1] ?? n);
+    if (s >= stop) return;
+    out.push({ from: s, end: Math.min(stop, s + blockSize), q0: s });
+    for (let from = s + stride; from + blockSize - stride < stop; from += stride) out.push({ from, end: Math.min(stop, from + blockSize), q0: from + blockSize - stride });
+  });
+  return out;
 }
 
 export interface ScanOptions {
@@ -266,7 +284,7 @@ export interface ScanOptions {
 export async function scanAttention(src: AttentionSource, ids: Int32Array, chars: readonly string[], opts: ScanOptions = {}): Promise<HeadRanking> {
   if (ids.length !== chars.length) throw new CharmerError('BAD_OPTION', `The text has ${chars.length} characters but ${ids.length} ids.`);
   const scorer = new HeadScorer(chars, src.layers, src.heads);
-  for (const w of attentionWindows(ids.length, src.blockSize)) {
+  for (const w of attentionWindows(ids.length, src.blockSize, segmentStarts(ids, src.marker))) {
     if (opts.signal?.aborted) break;
     scorer.add(w.from, w.q0, w.end, await src.attend(ids.subarray(w.from, w.end)));
     opts.onProgress?.({ done: w.end, total: ids.length });
@@ -281,10 +299,11 @@ export async function attentionAt(src: AttentionSource, ids: Int32Array, positio
   if (!Number.isInteger(position) || position < 0 || position >= ids.length) {
     throw new CharmerError('BAD_OPTION', `Position ${position} is outside the text: choose one from 0 to ${ids.length - 1}.`);
   }
-  const from = attentionWindowStart(position, src.blockSize);
+  const starts = segmentStarts(ids, src.marker);
+  const from = attentionWindowStart(position, src.blockSize, starts);
   // The whole window, as the scan reads it (causal: row r depends on ids[from..from+r] only), so a
   // source that remembers windows answers the next click in the same window at once.
-  const end = Math.min(ids.length, from + src.blockSize);
+  const end = Math.min(ids.length, from + src.blockSize, starts.find((b) => b > from) ?? Infinity);
   const W = end - from;
   const r = position - from;
   const probs = await src.attend(ids.subarray(from, end));

@@ -20,4 +20,4 @@ export { babyNames, knownNames, lookupName, startupNames, filterBabyNames, descr
 export { buildNameCard, knownCard, nameKindOf, type NameCard, type NameKind, type KnownNameCard } from './namecard.ts';
 export { scoreLine, type LineScore } from './sample.ts';
 export { attentionSourceOf, encodeKnown } from './attention-model.ts';
-export { HEAD_PATTERNS, MIN_PATTERN_POSITIONS, HeadScorer, rankHeads, scanAttention, attentionAt, attentionWindows, attentionWindowStart, textLinks, type HeadPattern, type HeadScore, type HeadRanking, type PositionAttention, type AttentionSource, type ScanOptions, type TextLinks } from './attention.ts';
+export { HEAD_PATTERNS, MIN_PATTERN_POSITIONS, HeadScorer, rankHeads, scanAttention, attentionAt, attentionWindows, attentionWindowStart, segmentStarts, textLinks, type HeadPattern, type HeadScore, type HeadRanking, type PositionAttention, type AttentionSource, type ScanOptions, type TextLinks } from './attention.ts';

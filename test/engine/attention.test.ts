@@ -15,6 +15,7 @@ import {
   attentionAt,
   attentionWindows,
   rankHeads,
+  segmentStarts,
   scanAttention,
   textLinks,
   attentionWindowStart,
@@ -206,6 +207,33 @@ describe('scanning a text longer than the block', () => {
     expect(r.positions.matching).toBeLessThanOrEqual(whole.positions.matching);
   });
 
+  it('a lines model: windows start at every item marker and never cross one', async () => {
+    const nl = '\n'.codePointAt(0)!;
+    const starts = segmentStarts(ids, nl);
+    expect(starts.length).toBe(1 + chars.slice(1).filter((c) => c === '\n').length);
+    const ws = attentionWindows(chars.length, 16, starts);
+    const covered = new Int32Array(chars.length);
+    for (const w of ws) {
+      const next = starts.find((b) => b > w.from) ?? chars.length;
+      expect(w.end).toBeLessThanOrEqual(next);
+      for (let i = w.q0; i < w.end; i++) {
+        covered[i]!++;
+        expect(attentionWindowStart(i, 16, starts)).toBe(w.from);
+      }
+    }
+    expect([...covered].every((c) => c === 1)).toBe(true);
+    const calls: number[][] = [];
+    const src = { ...source(16, calls), marker: nl };
+    const r = await scanAttention(src, ids, chars);
+    // At a marker the window starts there: no previous character is visible.
+    expect(r.positions.previous).toBe(chars.length - starts.length);
+    expect(r.ranked.find((x) => x.head === 0)!.score).toBeCloseTo(1, 6);
+    const second = starts[1]!;
+    const a = await attentionAt(src, ids, second + 3);
+    expect(a.from).toBe(second);
+    expect(a.weights[0]).toHaveLength(4);
+  });
+
   it('stops when aborted', async () => {
     const calls: number[][] = [];
     const ac = new AbortController();
@@ -288,6 +316,30 @@ describe('a real tiny Transformer', () => {
     const best = (r: typeof before) => Math.max(...r.all.filter((s) => s.pattern === 'previous').map((s) => s.score));
     expect(best(before)).toBeLessThan(0.35);
     expect(best(after)).toBeGreaterThan(best(before) + 0.3);
+  });
+
+  it('reads a lines model’s items after its start marker, as it learnt them', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'charmer-attention-'));
+    const names = Array.from({ length: 300 }, (_, i) => 'abcdefgh'.slice(i % 4, 4 + (i % 5))).join('\n') + '\n';
+    const config = { backend: 'wasm', mode: 'lines', model: 'transformer', nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 8, maxIters: 2, evalEvery: 2, sampleEvery: 0, threads: 1 } as const;
+    for await (const ev of train({ corpus: corpusFromString(names, { mode: 'lines' }), out, config, baseline: false })) void ev;
+    const model = (await loadCheckpoint(join(out, 'latest'))).model;
+    try {
+      const src = attentionSourceOf(model);
+      const { ids } = encodeKnown(model, 'abcd\nbcdef\ncd\n');
+      expect(src.marker).toBe(model.vocab.indexOf('\n'));
+      // The second item: its window starts at the newline before it (the marker), rows sum to 1.
+      const a = await attentionAt(src, ids, 7);
+      expect(a.from).toBe(4);
+      for (const w of a.weights) expect(w.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 4);
+      // The first item had no marker in the text: read after one, some attention goes to it.
+      const b = await attentionAt(src, ids, 3);
+      expect(b.from).toBe(0);
+      const sums = b.weights.map((w) => w.reduce((x, y) => x + y, 0));
+      for (const s of sums) expect(s).toBeLessThan(1);
+    } finally {
+      model.dispose();
+    }
   });
 
   it('refuses a recurrent model with a sentence saying what to look at instead', () => {
