@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -89,6 +89,11 @@ describe.skipIf(!hasChromium)('Inspect a Transformer’s attention, end to end',
     await page.getByLabel('all heads').check();
     await expect.poll(() => page.getByTestId('grid-head').count()).toBe(2);
     await page.screenshot({ path: join(SHOTS, 'inspect-attention.png') });
+
+    // The view as a PNG: a download that is one.
+    const [png] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export PNG' }).click()]);
+    expect(png.suggestedFilename()).toMatch(/-L1-H\d-at-\d+\.png$/);
+    expect([...readFileSync((await png.path())!).subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
 
     expect(problems.csp).toEqual([]);
     expect(problems.errors).toEqual([]);
