@@ -382,6 +382,9 @@ export async function scoreLine(model: CharModel, text: string, categories: stri
   const body = model.vocab.encode(text);
   const ids = Int32Array.from([marker, ...tokens, ...body]);
   const targets = [...body, marker];
+  if (ids.length > model.context) {
+    throw new CharmerError('BAD_OPTION', `This Transformer reads at most ${model.context} characters at once; "${text}" with its start of line takes ${ids.length}. Score a shorter item.`);
+  }
   const logits = tf.tidy(() => model.forward(tf.tensor2d(ids, [1, ids.length], 'int32'), model.zeroState(1)).logits);
   const data = (await logits.data()) as Float32Array;
   logits.dispose();
