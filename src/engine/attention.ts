@@ -126,6 +126,8 @@ export function textLinks(chars: readonly string[]): TextLinks {
   for (let i = 1; i < n - 1; i++) if ((chars[i] === "'" || chars[i] === '\u2019') && isWord[i - 1] && WORD.test(chars[i + 1]!)) isWord[i] = true;
   let start = -1;
   const stack: Array<{ ch: string; at: number }> = [];
+  // Straight quotes on the stack: a '"' closes one if any is open, else opens one.
+  let quotes = 0;
   for (let i = 0; i < n; i++) {
     const ch = chars[i]!;
     lastSame[i] = seen.get(ch) ?? -1;
@@ -135,15 +137,19 @@ export function textLinks(chars: readonly string[]): TextLinks {
       else wordStart[i] = start;
     } else start = -1;
 
-    const opener = ch === '"' ? (stack.some((s) => s.ch === '"') ? null : '"') : OPENERS[ch] !== undefined ? ch : null;
+    const opener = ch === '"' ? (quotes > 0 ? null : '"') : OPENERS[ch] !== undefined ? ch : null;
     const closes = ch === '"' && opener === null ? '"' : CLOSERS[ch];
     let own = -1;
-    if (opener !== null) stack.push({ ch, at: i });
-    else if (closes !== undefined) {
-      const k = stack.map((s) => s.ch).lastIndexOf(closes);
+    if (opener !== null) {
+      stack.push({ ch, at: i });
+      if (ch === '"') quotes++;
+    } else if (closes !== undefined) {
+      // The innermost opener it closes; a stray closer (none open) is ignored.
+      let k = stack.length - 1;
+      while (k >= 0 && stack[k]!.ch !== closes) k--;
       if (k >= 0) {
         own = stack[k]!.at;
-        stack.length = k;
+        for (const s of stack.splice(k)) if (s.ch === '"') quotes--;
       }
     }
     const top = stack.at(-1);

@@ -73,6 +73,17 @@ describe('textLinks', () => {
     expect(matching[0]).toBe(-1);
   });
 
+  it('closes the opener a closer matches, dropping any left open inside it', () => {
+    const chars = [...'("a" [b) c "d'];
+    const { matching } = textLinks(chars);
+    expect(matching[2]).toBe(1); // a: inside the quote
+    expect(matching[3]).toBe(1); // the closing quote: its opener
+    expect(matching[6]).toBe(5); // b: inside [
+    expect(matching[7]).toBe(0); // ): its (, and the [ left open is gone
+    expect(matching[9]).toBe(-1); // c: nothing open
+    expect(matching[12]).toBe(11); // d: after a quote that opens again
+  });
+
   it('ignores a stray closer and keeps apostrophes inside words', () => {
     const chars = [...") don't x"];
     const { matching, wordStart } = textLinks(chars);
