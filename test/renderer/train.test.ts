@@ -4,7 +4,7 @@ import TrainView from '../../src/renderer/views/TrainView.svelte';
 import { AppState } from '../../src/renderer/lib/app.svelte.ts';
 import { LibraryState } from '../../src/renderer/lib/library.svelte.ts';
 import { RunsState } from '../../src/renderer/lib/runs.svelte.ts';
-import { DEFAULT_CONFIG, OPTION_HELP, PRESETS } from '../../src/api/training.ts';
+import { DEFAULT_CONFIG, OPTION_HELP, PRESETS, optionApplies } from '../../src/api/training.ts';
 import { fakePlatform, run } from './fake-platform.ts';
 import { plots } from './setup-uplot.ts';
 
@@ -34,14 +34,24 @@ describe('Training view', () => {
     await setup();
     expect(screen.queryByLabelText('rnn-size')).toBeNull();
     await fireEvent.click(screen.getByRole('button', { name: /Advanced/ }));
-    for (const key of Object.keys(DEFAULT_CONFIG)) {
-      const label = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-      const input = screen.getByLabelText(label);
-      expect(input, key).toBeTruthy();
-      const help = Object.values(OPTION_HELP).find((g) => key in g)![key as keyof typeof DEFAULT_CONFIG]!;
-      expect(input.closest('.opt')!.textContent).toContain(help);
-      expect(input.closest('.opt')!.textContent).toContain(`(default ${String(DEFAULT_CONFIG[key as keyof typeof DEFAULT_CONFIG])})`);
+    const label = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    // Every option of the chosen model type (an LSTM first, then the Transformer's own).
+    for (const model of ['lstm', 'transformer'] as const) {
+      if (model === 'transformer') await fireEvent.change(screen.getByLabelText('model'), { target: { value: 'transformer' } });
+      for (const key of Object.keys(DEFAULT_CONFIG) as Array<keyof typeof DEFAULT_CONFIG>) {
+        if (!optionApplies(key, model)) {
+          expect(screen.queryByLabelText(label(key)), `${key} hidden for ${model}`).toBeNull();
+          continue;
+        }
+        const input = screen.getByLabelText(label(key));
+        expect(input, key).toBeTruthy();
+        const help = Object.values(OPTION_HELP).find((g) => key in g)![key]!;
+        expect(input.closest('.opt')!.textContent).toContain(help);
+        expect(input.closest('.opt')!.textContent).toContain(`(default ${String(DEFAULT_CONFIG[key])})`);
+      }
     }
+    expect(screen.getByLabelText('n-head')).toBeTruthy();
+    expect(screen.queryByLabelText('rnn-size')).toBeNull();
   });
 
   it('starts a run with the preset and the advanced edits, then shows it live', async () => {
