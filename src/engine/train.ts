@@ -9,7 +9,7 @@ import { chooseBackend } from './backend.ts';
 import type { Batch, TextLayout } from './batches.ts';
 import { linesItersPerEpoch, linesBatch, linesTrainBatch, textBatch, textEvalBatches, textLayout } from './batches.ts';
 import type { CheckpointData, TrainerState } from './checkpoint.ts';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
 import { DEFAULT_CONFIG } from './config.ts';
 import type { Corpus, Split } from './corpus.ts';
@@ -231,10 +231,15 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
   let resumed: CheckpointData | null = null;
   let config: TrainConfig;
   if (opts.resume) {
-    resumed = await loadCheckpoint(latestDir, true).catch((e) => {
+    const nothingToResume = (e: unknown): never => {
       if (e instanceof CharmerError) throw new CharmerError('BAD_CHECKPOINT', `Nothing to resume in ${out}: ${e.message}`);
       throw e;
-    });
+    };
+    // The backend before the weights: tensors made before it is chosen stay with the default (cpu)
+    // backend and are moved at first use, one allocation each (on wasm a heap growth mid-step).
+    const saved = await readCheckpointMeta(latestDir).catch(nothingToResume);
+    await chooseBackend(opts.config?.backend ?? saved.config.backend);
+    resumed = await loadCheckpoint(latestDir, true).catch(nothingToResume);
     const meta = resumed.model.meta;
     if (meta.corpusHash !== corpus.hash) {
       throw new CharmerError('CHECKPOINT_MISMATCH', `The run in ${out} was trained on "${meta.corpusName}", not on ${corpus.name}. Resume with the same corpus, or fine-tune with --init-from.`);

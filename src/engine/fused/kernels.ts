@@ -378,12 +378,33 @@ const defs: Def[] = [
 interface WasmBackend {
   makeOutput(shape: number[], dtype: string): tf.TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  /** Looking a tensor up moves it onto the heap when another backend still holds it. */
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   /** The emscripten Module: its instance's exports (asm) hold the heap's WebAssembly.Memory. */
-  wasm?: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
+  wasm?: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory; HEAPU8?: Uint8Array };
 }
 /** A wasm backend's heap as a WebAssembly.Memory (what our modules import). */
 export const wasmMemoryOf = (b: Pick<WasmBackend, 'wasm'>) => b.wasm?.asm?.memory ?? b.wasm?.wasmMemory;
+
+const VIEW = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
+
+/**
+ * Views of tensors' storage on a wasm backend's heap, no copy. Every tensor is looked up before
+ * any view is made: a look-up moves a tensor that another backend still holds (a checkpoint loaded
+ * before the backend was chosen) onto the heap, which may grow it and detach every view made
+ * before. The backend's own typedArrayFromHeap takes the heap's buffer before its look-up, so it
+ * throws "detached ArrayBuffer" on exactly such a tensor. A view stays valid until the next
+ * allocation: use it at once.
+ */
+export function heapViews(b: Pick<WasmBackend, 'dataIdMap' | 'wasm'>, ts: tf.TensorInfo[]): Array<Float32Array | Int32Array | Uint8Array> {
+  const offsets = ts.map((t) => b.dataIdMap.get(t.dataId)!.memoryOffset);
+  const buffer = (wasmMemoryOf(b)?.buffer ?? b.wasm!.HEAPU8!.buffer) as ArrayBuffer;
+  return ts.map((t, i) => {
+    const View = VIEW[t.dtype as keyof typeof VIEW];
+    if (!View) throw new Error(`no heap view for ${t.dtype} tensors`);
+    return new View(buffer, offsets[i], size(t.shape));
+  });
+}
 /** The SIMD kernels on a wasm backend's heap (null where they cannot load). */
 export const simdOf = (b: Pick<WasmBackend, 'wasm'>) => simdKernelsFor(wasmMemoryOf(b));
 interface CpuBackend {
@@ -421,8 +442,9 @@ export function registerFusedKernels(backendName: string): boolean {
               const k = def.simd && ((attrs as Attrs).H ?? 4) % 4 === 0 ? simdOf(b) : null;
               const scratch = k && def.simdScratch ? def.simdScratch(ins.map((t) => t.shape), attrs as Attrs).map((n) => b.makeOutput([n], 'float32')) : [];
               // Views only after every allocation: a heap growth detaches earlier views.
-              const inViews = ins.map((t) => b.typedArrayFromHeap(t));
-              const outViews = [...outs, ...scratch].map((t) => b.typedArrayFromHeap(t));
+              const views = heapViews(b, [...ins, ...outs, ...scratch]) as F[];
+              const inViews = views.slice(0, ins.length);
+              const outViews = views.slice(ins.length);
               if (k) def.simd!(k, inViews, outViews, attrs as Attrs);
               else def.run(inViews, outViews, attrs as Attrs);
               for (const t of scratch) b.disposeData(t.dataId, true);
