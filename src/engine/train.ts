@@ -519,7 +519,8 @@ async function trainingSample(model: CharModel, config: TrainConfig, iteration: 
 /** The train/val items as strings, saved with lines-mode checkpoints for novelty tags. */
 function itemsForNovelty(corpus: Corpus, config: TrainConfig): { train: string[]; val: string[] } | undefined {
   if (!corpus.items) return undefined;
-  const { train, val } = splitCorpus(corpus, config.valFraction, config.seed);
+  // Each item once (not as often as it is trained: Corpus.weights).
+  const { train, val } = splitCorpus({ ...corpus, weights: undefined }, config.valFraction, config.seed);
   // Novelty is about the name, whatever category it was listed under: the tokens are dropped.
   const dec = (s: Split) => (s.mode === 'lines' ? s.items.map((it) => stripCategoryTokens(corpus.vocab.decode(it))) : []);
   return { train: dec(train), val: dec(val) };
