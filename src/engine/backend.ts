@@ -14,7 +14,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { BACKEND_NAMES, type BackendName } from '../common/enums.ts';
 import { CharmerError } from './errors.ts';
 import { installFusedLayers } from './fused/index.ts';
-import { heapViews } from './fused/kernels.ts';
+import { heapViews } from './fused/heap.ts';
 import { NATIVE_PACKAGES, useNativePackage } from './fused/native-sequence.ts';
 import type { BackendInfo } from './events.ts';
 import { installWasmKernels } from './wasm-kernels.ts';

@@ -5,7 +5,8 @@
  * Each replacement falls back to the original kernel for what it does not handle.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { heapViews, simdOf } from './fused/kernels.ts';
+import { heapViews } from './fused/heap.ts';
+import { simdOf } from './fused/kernels.ts';
 import { fmaBatchMatMul } from './fused/wasm-matmul.ts';
 
 /** Register the engine's wasm kernels (once per process; the backend must be initialised). */

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { chooseBackend, hostView } from '../../src/engine/backend.ts';
-import { wasmMemoryOf } from '../../src/engine/fused/kernels.ts';
+import { wasmMemoryOf } from '../../src/engine/fused/heap.ts';
 
 async function on<T>(backend: 'cpu' | 'wasm', f: () => T): Promise<T> {
   await chooseBackend(backend);
