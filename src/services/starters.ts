@@ -62,7 +62,7 @@ export const STARTER_DEFS: StarterDef[] = [
     args: [
       '--backend', 'wasm', '--model', 'lstm', '--rnn-size', '384', '--num-layers', '2', '--dropout', '0.25',
       '--batch-size', '50', '--seq-length', '100', '--learning-rate', '2e-3', '--decay-after', '4',
-      '--learning-rate-decay', '0.9', '--seed', '123', '--max-time', '0', '--max-epochs', '50', '--max-iters', '1679',
+      '--learning-rate-decay', '0.9', '--seed', '123', '--max-time', '0', '--max-epochs', '50', '--max-iters', '1800',
       '--eval-every', '400', '--sample-every', '2000',
     ],
   },
