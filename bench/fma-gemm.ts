@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend } from '../src/engine/backend.ts';
 import { gemmFor, setFmaGemm } from '../src/engine/fused/gemm.ts';
-import { wasmMemoryOf } from '../src/engine/fused/kernels.ts';
+import { wasmMemoryOf } from '../src/engine/fused/heap.ts';
 import { MIN_ROWS } from '../src/engine/fused/wasm-matmul.ts';
 
 function bestMs(fn: () => void, windowMs = 150, windows = 5): number {

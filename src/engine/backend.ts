@@ -14,6 +14,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { BACKEND_NAMES, type BackendName } from '../common/enums.ts';
 import { CharmerError } from './errors.ts';
 import { installFusedLayers } from './fused/index.ts';
+import { heapViews } from './fused/heap.ts';
 import { NATIVE_PACKAGES, useNativePackage } from './fused/native-sequence.ts';
 import type { BackendInfo } from './events.ts';
 import { installWasmKernels } from './wasm-kernels.ts';
@@ -145,17 +146,17 @@ function hasLinuxGpuDevice(): boolean {
 
 /**
  * The float32 storage of a tensor on the cpu or wasm backend, without a copy (dataSync copies):
- * the cpu backend's values array or a view of the wasm heap. Null elsewhere (then read with
- * dataSync). A heap view is detached by the next heap growth: use it at once, allocate nothing.
+ * the cpu backend's values array or a view of the wasm heap (heapViews: it also moves a tensor
+ * another backend still holds). Null elsewhere (then read with dataSync). A heap view is detached
+ * by the next heap growth: use it at once, allocate nothing.
  */
 export function hostView(t: tf.Tensor): Float32Array | null {
   if (t.dtype !== 'float32') return null;
   const name = tf.getBackend();
-  const b = tf.backend() as unknown as {
-    typedArrayFromHeap?(t: tf.TensorInfo): Float32Array;
+  const b = tf.backend() as unknown as Parameters<typeof heapViews>[0] & {
     data?: { get(id: object): { values?: unknown } | undefined };
   };
-  if (name === 'wasm' && b.typedArrayFromHeap) return b.typedArrayFromHeap(t);
+  if (name === 'wasm' && b.dataIdMap) return heapViews(b, [t])[0] as Float32Array;
   if (name === 'cpu') {
     const v = b.data?.get(t.dataId)?.values;
     return v instanceof Float32Array ? v : null;

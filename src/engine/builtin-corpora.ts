@@ -4,11 +4,11 @@
  * a file path does; each says where its data comes from and under which licence.
  */
 import type { Corpus } from './corpus.ts';
-import { corpusFromString } from './corpus.ts';
-import { categorisedCorpus, type TableItems } from './categories.ts';
+import { corpusFromString, corpusItems } from './corpus.ts';
+import { categorisedCorpus, stripCategoryTokens, type TableItems } from './categories.ts';
 import { CharmerError } from './errors.ts';
 import { builtinNamesText, BUILTIN_NAMES } from './names.ts';
-import { babyNames, describeBabyNameFilter, filterBabyNames, isEmptyFilter, nameDataManifest, startupNames, type BabyNameFilter } from './namedata.ts';
+import { babyNames, describeBabyNameFilter, filterBabyNames, isEmptyFilter, lookupName, nameDataManifest, startupNames, type BabyNameFilter } from './namedata.ts';
 
 export interface BuiltinCorpusInfo {
   id: string;
@@ -125,6 +125,39 @@ export function builtinTable(id: string, req: BuiltinRequest = {}): TableItems {
   return { nameColumn: 'name', names, values, columns: cats.map((c, k) => ({ name: c, values: [...distinct[k]!].sort() })) };
 }
 
+/**
+ * How many times a baby name is trained per epoch: once below 316 births, then once more per half
+ * decade of births (1,000: 2; 10,000: 4; 1,000,000: 8), at most 10. Most rows are rare names (a
+ * few dozen births in one recent year), and any short string the model writes tends to be one of
+ * them, so unweighted the names it writes for "1920s" or "M" looked like the rare modern mass; the
+ * names people gave most say most about what a sex or an era sounds like.
+ */
+export function birthsWeight(births: number): number {
+  return Math.min(10, Math.max(1, 1 + Math.floor(2 * Math.log10(births / 100))));
+}
+
+/**
+ * Sets corpus.weights for the built-in us-baby-names, loaded from the data or from the library's
+ * copy alike: by the births of the name under the item's sex (the more given sex when the corpus
+ * has no sex column), all years. Other corpora train each item once.
+ */
+export function weighBuiltinItems(corpus: Corpus): void {
+  if (corpus.builtin !== 'us-baby-names' || !corpus.items) return;
+  const sexCol = corpus.categories?.columns.find((c) => c.name === 'sex');
+  const sexOf = new Map<string, string>(sexCol ? sexCol.tokens.map((t, i) => [t, sexCol.values[i]!]) : []);
+  const items = corpusItems(corpus);
+  const weights = new Uint8Array(items.length);
+  items.forEach((item, i) => {
+    const text = corpus.vocab.decode(item);
+    const sex = [...text].find((ch) => sexOf.has(ch));
+    const known = lookupName(stripCategoryTokens(text));
+    const rec = sex ? known?.[sexOf.get(sex) as 'F' | 'M'] : null;
+    const births = sex ? (rec?.births ?? 0) : Math.max(known?.F?.births ?? 0, known?.M?.births ?? 0);
+    weights[i] = birthsWeight(births);
+  });
+  corpus.weights = weights;
+}
+
 /** A short label for a built-in corpus with its columns and filter: "us-baby-names (sex, decade; girls, since 2000)". */
 export function builtinLabel(id: string, req: BuiltinRequest = {}): string {
   const parts = [(req.categories ?? []).join(', '), req.filter ? describeBabyNameFilter(req.filter) : ''].filter(Boolean);
@@ -137,6 +170,7 @@ export function loadBuiltinCorpus(id: string, req: BuiltinRequest = {}): Corpus 
   const name = builtinLabel(id, req);
   const corpus = table.columns.length ? categorisedCorpus(table, name) : corpusFromString(table.names.join('\n') + '\n', { mode: 'lines', name });
   corpus.builtin = id;
+  weighBuiltinItems(corpus);
   return corpus;
 }
 

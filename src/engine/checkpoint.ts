@@ -203,6 +203,11 @@ function expectedWeightBytes(json: Record<string, unknown>): number {
   return manifest.flatMap((g) => g.weights).reduce((s, w) => s + w.shape.reduce((p, d) => p * d, 1) * 4, 0);
 }
 
+/** A checkpoint's metadata alone (model.json), without reading its weights. */
+export async function readCheckpointMeta(dir: string): Promise<CharmerMetadata> {
+  return (await readModelJson(dir)).meta;
+}
+
 export async function readCheckpointInfo(dir: string): Promise<CheckpointInfo> {
   const { path, json, meta } = await readModelJson(dir);
   const spec = specFromMeta(meta);

@@ -40,6 +40,8 @@ export interface Corpus {
   categories?: CategorySpec;
   /** The built-in corpus this is (us-baby-names, startup-names, names), for name cards. */
   builtin?: string;
+  /** Lines mode: how many times each item is trained per epoch (default once); validation counts each item once. */
+  weights?: Uint8Array;
 }
 
 export interface LoadOptions {
@@ -327,7 +329,8 @@ export function splitCorpus(corpus: Corpus, valFraction = DEFAULT_CONFIG.valFrac
   new Rng(seed).shuffle(order);
   const nVal = Math.max(1, Math.round(all.length * valFraction));
   const val = [...order.subarray(0, nVal)].sort((a, b) => a - b).map((i) => all[i]!);
-  const train = [...order.subarray(nVal)].sort((a, b) => a - b).map((i) => all[i]!);
+  const w = corpus.weights?.length === all.length ? corpus.weights : null;
+  const train = [...order.subarray(nVal)].sort((a, b) => a - b).flatMap((i) => (w && w[i]! > 1 ? Array<Uint16Array>(w[i]!).fill(all[i]!) : [all[i]!]));
   return { train: { mode: 'lines', items: train }, val: { mode: 'lines', items: val } };
 }
 

@@ -11,7 +11,7 @@ import { chooseBackend } from './backend.ts';
 import type { TextLayout } from './batches.ts';
 import { linesItersPerEpoch, textLayout } from './batches.ts';
 import type { CheckpointData } from './checkpoint.ts';
-import { loadCheckpoint } from './checkpoint.ts';
+import { loadCheckpoint, readCheckpointMeta } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
 import { DEFAULT_CONFIG, RESUMABLE_OPTIONS, configProblem } from './config.ts';
 import { adoptShape, checkItemsFitContext, checkTransformerShape, copyGptWeights, windowLength } from './transformer/training.ts';
@@ -258,10 +258,15 @@ async function runConfig(opts: TrainOptions, latestDir: string): Promise<{ confi
   let resumed: CheckpointData | null = null;
   let config: TrainConfig;
   if (opts.resume) {
-    resumed = await loadCheckpoint(latestDir, true).catch((e) => {
+    const nothingToResume = (e: unknown): never => {
       if (e instanceof CharmerError) throw new CharmerError('BAD_CHECKPOINT', `Nothing to resume in ${out}: ${e.message}`);
       throw e;
-    });
+    };
+    // The backend before the weights: tensors made before it is chosen stay with the default (cpu)
+    // backend and are moved at first use, one allocation each (on wasm a heap growth mid-step).
+    const saved = await readCheckpointMeta(latestDir).catch(nothingToResume);
+    await chooseBackend(opts.config?.backend ?? saved.config.backend);
+    resumed = await loadCheckpoint(latestDir, true).catch(nothingToResume);
     const meta = resumed.model.meta;
     if (meta.corpusHash !== corpus.hash) {
       throw new CharmerError('CHECKPOINT_MISMATCH', `The run in ${out} was trained on "${meta.corpusName}", not on ${corpus.name}. Resume with the same corpus, or fine-tune with --init-from.`);
@@ -345,7 +350,8 @@ function remapSplit(split: Split, map: Uint16Array): Split {
 /** The train/val items as strings, saved with lines-mode checkpoints for novelty tags. */
 function itemsForNovelty(corpus: Corpus, config: TrainConfig): { train: string[]; val: string[] } | undefined {
   if (!corpus.items) return undefined;
-  const { train, val } = splitCorpus(corpus, config.valFraction, config.seed);
+  // Each item once (not as often as it is trained: Corpus.weights).
+  const { train, val } = splitCorpus({ ...corpus, weights: undefined }, config.valFraction, config.seed);
   // Novelty is about the name, whatever category it was listed under: the tokens are dropped.
   const dec = (s: Split) => (s.mode === 'lines' ? s.items.map((it) => stripCategoryTokens(corpus.vocab.decode(it))) : []);
   return { train: dec(train), val: dec(val) };

@@ -5,6 +5,7 @@
  * Each replacement falls back to the original kernel for what it does not handle.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { heapViews } from './fused/heap.ts';
 import { simdOf } from './fused/kernels.ts';
 import { fmaBatchMatMul } from './fused/wasm-matmul.ts';
 
@@ -78,16 +79,14 @@ function patchWasmSlice(): void {
     if (x.dtype === 'string') return original.kernelFunc(args);
     const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
     const [b0, s0] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
-    const backend = args.backend as unknown as {
+    const backend = args.backend as unknown as Parameters<typeof heapViews>[0] & {
       makeOutput(shape: number[], dtype: string): tf.TensorInfo;
-      typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
     };
     const out = backend.makeOutput(s0, x.dtype);
     // Views only after the allocation: a heap growth detaches earlier ones. Runs are moved with
     // copyWithin on one view of the whole heap (a 2x128 GRU shard step's four dz slices took
     // 1.5 ms with a subarray per run, 0.9 ms so).
-    const src = backend.typedArrayFromHeap(x);
-    const dst = backend.typedArrayFromHeap(out);
+    const [src, dst] = heapViews(backend, [x, out]) as [Float32Array, Float32Array];
     const heap = new (src.constructor as Float32ArrayConstructor)(src.buffer);
     const [s, d] = [src.byteOffset / src.BYTES_PER_ELEMENT, dst.byteOffset / dst.BYTES_PER_ELEMENT];
     copyBlock(x.shape, b0, s0, (to, from, n) => heap.copyWithin(d + to, s + from, s + from + n));
@@ -152,17 +151,13 @@ function registerWasmSegmentSum(): void {
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
       const { numSegments } = attrs as unknown as { numSegments: number };
-      const b = backend as unknown as {
+      const b = backend as unknown as Parameters<typeof heapViews>[0] & {
         makeOutput(shape: number[], dtype: string): tf.TensorInfo;
-        typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array;
-        wasm?: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
       };
       const inner = x.shape.slice(1).reduce((p, d) => p * d, 1);
       const out = b.makeOutput([numSegments, ...x.shape.slice(1)], x.dtype);
-      const o = b.typedArrayFromHeap(out);
+      const [o, xs, ids] = heapViews(b, [out, x, segmentIds]) as [Float32Array, Float32Array, Int32Array];
       o.fill(0);
-      const xs = b.typedArrayFromHeap(x);
-      const ids = b.typedArrayFromHeap(segmentIds);
       // Rows added with the SIMD module's addInto where it loads (the [1250, 512] embedding
       // gradient of a 2x128 shard step: 2.2 ms as JS loops, 0.2 ms so, tf.profile).
       const simd = x.dtype === 'float32' && inner % 4 === 0 && inner > 0 ? simdOf(b) : null;

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CharmerError } from '../engine/errors.ts';
 import { builtinNamesText } from '../engine/names.ts';
-import { builtinCorpusInfo, builtinLabel, builtinTable } from '../engine/builtin-corpora.ts';
+import { builtinCorpusInfo, builtinLabel, builtinTable, weighBuiltinItems } from '../engine/builtin-corpora.ts';
 import { itemsToTsv, loadTableCorpus, parseTable, tableItems, type TableItems } from '../engine/categories.ts';
 import type { Corpus } from '../engine/corpus.ts';
 import { loadCorpus } from '../engine/corpus.ts';
@@ -91,6 +91,7 @@ export async function loadLibraryCorpus(store: Store, c: CorpusSummary, opts: { 
   corpus.name = c.name;
   const id = c.builtinId ?? (c.builtin && c.name === 'names' ? 'names' : null);
   if (id) corpus.builtin = id;
+  weighBuiltinItems(corpus);
   return corpus;
 }
 

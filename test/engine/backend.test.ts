@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { chooseBackend } from '../../src/engine/backend.ts';
+import { chooseBackend, hostView } from '../../src/engine/backend.ts';
+import { wasmMemoryOf } from '../../src/engine/fused/heap.ts';
 
 async function on<T>(backend: 'cpu' | 'wasm', f: () => T): Promise<T> {
   await chooseBackend(backend);
@@ -72,5 +73,57 @@ describe('wasm kernel replacements', () => {
     const want = await on('cpu', run);
     const got = await on('wasm', run);
     got.forEach((g, i) => expect(g).toBeCloseTo(want[i]!, 5));
+  });
+});
+
+describe('a tensor made before the wasm backend was chosen', () => {
+  // A checkpoint loaded before the backend is chosen leaves its weights with the cpu backend; wasm
+  // moves each onto its heap at first use, and a big one grows the heap, which detaches every view
+  // taken before (charmer train --resume of a 2x384 LSTM crashed so in the first weight sync).
+  const heapBytes = () => wasmMemoryOf(tf.backend() as never)!.buffer.byteLength;
+  async function onCpuBiggerThanTheHeap(): Promise<{ t: tf.Tensor2D; values: Float32Array; heap: number }> {
+    await chooseBackend('wasm');
+    const heap = heapBytes();
+    await chooseBackend('cpu');
+    const values = new Float32Array(heap / 4 + 1024); // more than the whole heap: moving it must grow it
+    for (let i = 0; i < values.length; i++) values[i] = (i * 7) % 1009;
+    const t = tf.tensor2d(values, [values.length / 4, 4]);
+    await chooseBackend('wasm');
+    return { t, values, heap };
+  }
+  const mismatches = (got: ArrayLike<number>, want: ArrayLike<number>) => {
+    let n = Math.abs(got.length - want.length);
+    for (let i = 0; i < Math.min(got.length, want.length); i++) if (got[i] !== want[i]) n++;
+    return n;
+  };
+
+  it('hostView moves it onto the heap, growing the heap, and reads its values', async () => {
+    const { t, values, heap } = await onCpuBiggerThanTheHeap();
+    const view = hostView(t)!;
+    expect(heapBytes()).toBeGreaterThan(heap);
+    expect(mismatches(view, values)).toBe(0);
+    t.dispose();
+  });
+
+  it('Slice reads it through the grown heap', async () => {
+    const { t, values, heap } = await onCpuBiggerThanTheHeap();
+    const row = t.shape[0] - 1500;
+    const got = tf.tidy(() => tf.slice(t, [row, 0], [1000, 4]).dataSync());
+    expect(heapBytes()).toBeGreaterThan(heap);
+    expect(mismatches(got, values.subarray(row * 4, (row + 1000) * 4))).toBe(0);
+    t.dispose();
+  });
+
+  it('UnsortedSegmentSum reads it through the grown heap', async () => {
+    const { t, values, heap } = await onCpuBiggerThanTheHeap();
+    const ids = tf.tensor1d(Int32Array.from({ length: t.shape[0] }, (_, r) => r % 2), 'int32');
+    const got = tf.tidy(() => tf.unsortedSegmentSum(t, ids, 2).dataSync());
+    ids.dispose();
+    expect(heapBytes()).toBeGreaterThan(heap);
+    // Summed in float32, row by row, as the kernel adds.
+    const want = new Float32Array(8);
+    for (let i = 0; i < values.length; i++) want[((i >> 2) % 2) * 4 + (i % 4)]! += values[i]!;
+    expect(mismatches(got, want)).toBe(0);
+    t.dispose();
   });
 });

@@ -9,6 +9,11 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServices, type Services } from '../../src/services/index.ts';
 import { tempDir } from '../store/helpers.ts';
+import { openStore } from '../../src/store/store.ts';
+import { loadLibraryCorpus } from '../../src/services/library.ts';
+import { loadBuiltinCorpus } from '../../src/engine/builtin-corpora.ts';
+import { corpusItems, splitCorpus, type Corpus } from '../../src/engine/corpus.ts';
+import { stripCategoryTokens } from '../../src/engine/categories.ts';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -108,6 +113,43 @@ describe('built-in corpora and baby-name subsets', () => {
     const mary = rows.filter((x) => x.name === 'Mary');
     expect(mary.map((x) => x.sex).sort()).toEqual(['F', 'M']);
     expect(expected.filter((x) => x.name === 'Mary').map((x) => x.sex)).toEqual(['F']);
+  });
+
+  it('trains a baby name as often as its births say, from the data and the library copy alike; validation sees each once', async () => {
+    const { s, d } = await services();
+    const r = await s.library.builtinCorpus({ id: 'us-baby-names', categories: ['sex', 'decade'] });
+    const store = openStore(d);
+    cleanup.push(() => store.close());
+    const births = new Map(babyRows().map((x) => [`${x.name}\t${x.sex}`, x.births]));
+    const weightsByBirths = (c: Corpus) => {
+      const sex = c.categories!.columns.find((col) => col.name === 'sex')!;
+      return corpusItems(c).map((it, i) => {
+        const text = c.vocab.decode(it);
+        const s = sex.values[sex.tokens.findIndex((t) => text.includes(t))]!;
+        return { key: text, births: births.get(`${stripCategoryTokens(text)}\t${s}`)!, weight: c.weights![i]! };
+      });
+    };
+    const fromData = loadBuiltinCorpus('us-baby-names', { categories: ['sex', 'decade'] });
+    const fromLibrary = await loadLibraryCorpus(store, r.corpus);
+    const a = weightsByBirths(fromData);
+    expect(new Map(weightsByBirths(fromLibrary).map((x) => [x.key, x.weight]))).toEqual(new Map(a.map((x) => [x.key, x.weight])));
+    // More births never mean fewer repeats; the rarest names train once, the most given more often.
+    a.sort((x, y) => x.births - y.births);
+    for (let i = 1; i < a.length; i++) if (a[i]!.weight < a[i - 1]!.weight) expect.fail(`${a[i]!.key} (${a[i]!.births} births) weighs less than ${a[i - 1]!.key}`);
+    expect(a[0]!.weight).toBe(1);
+    expect(a.at(-1)!.weight).toBeGreaterThan(1);
+    // The training split repeats each of its items by weight; validation holds each of its items once.
+    const items = corpusItems(fromData);
+    const { train, val } = splitCorpus(fromData, 0.03, 123);
+    const count = new Map<Uint16Array, number>();
+    for (const it of train.mode === 'lines' ? train.items : []) count.set(it, (count.get(it) ?? 0) + 1);
+    const valItems = val.mode === 'lines' ? val.items : [];
+    expect(count.size + valItems.length).toBe(items.length);
+    items.forEach((it, i) => {
+      if (count.has(it) && count.get(it) !== fromData.weights![i]) expect.fail(`item ${i} trains ${count.get(it)} times, weight ${fromData.weights![i]}`);
+    });
+    expect(new Set(valItems).size).toBe(valItems.length);
+    expect(valItems.some((it) => count.has(it))).toBe(false);
   });
 
   it('refuses an impossible filter with a clear message and leaves nothing in the library', async () => {

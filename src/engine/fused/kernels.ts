@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as M from './math.ts';
+import { heapViews, wasmMemoryOf, type HeapBackend } from './heap.ts';
 import { simdKernelsFor, type SimdKernels } from './simd.ts';
 
 type F = Float32Array;
@@ -349,15 +350,10 @@ const defs: Def[] = [
   },
 ];
 
-interface WasmBackend {
+interface WasmBackend extends HeapBackend {
   makeOutput(shape: number[], dtype: string): tf.TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-  /** The emscripten Module: its instance's exports (asm) hold the heap's WebAssembly.Memory. */
-  wasm?: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
 }
-/** A wasm backend's heap as a WebAssembly.Memory (what our modules import). */
-export const wasmMemoryOf = (b: Pick<WasmBackend, 'wasm'>) => b.wasm?.asm?.memory ?? b.wasm?.wasmMemory;
 /** The SIMD kernels on a wasm backend's heap (null where they cannot load). */
 export const simdOf = (b: Pick<WasmBackend, 'wasm'>) => simdKernelsFor(wasmMemoryOf(b));
 interface CpuBackend {
@@ -395,8 +391,9 @@ export function registerFusedKernels(backendName: string): boolean {
               const k = def.simd && ((attrs as Attrs).H ?? 4) % 4 === 0 ? simdOf(b) : null;
               const scratch = k && def.simdScratch ? def.simdScratch(ins.map((t) => t.shape), attrs as Attrs).map((n) => b.makeOutput([n], 'float32')) : [];
               // Views only after every allocation: a heap growth detaches earlier views.
-              const inViews = ins.map((t) => b.typedArrayFromHeap(t));
-              const outViews = [...outs, ...scratch].map((t) => b.typedArrayFromHeap(t));
+              const views = heapViews(b, [...ins, ...outs, ...scratch]) as F[];
+              const inViews = views.slice(0, ins.length);
+              const outViews = views.slice(ins.length);
               if (k) def.simd!(k, inViews, outViews, attrs as Attrs);
               else def.run(inViews, outViews, attrs as Attrs);
               for (const t of scratch) b.disposeData(t.dataId, true);

@@ -14,7 +14,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { gemmFor, packedFloats } from './gemm.ts';
-import { wasmMemoryOf } from './kernels.ts';
+import { wasmMemoryOf } from './heap.ts';
 
 export const MIN_ROWS = 64;
 const F = 4;

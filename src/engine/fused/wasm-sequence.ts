@@ -17,7 +17,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { gemmFor, packedFloats } from './gemm.ts';
-import { inputsOf, simdOf, wasmMemoryOf } from './kernels.ts';
+import { wasmMemoryOf } from './heap.ts';
+import { inputsOf, simdOf } from './kernels.ts';
 import type { SimdKernels } from './simd.ts';
 
 interface EmscriptenModule {
