@@ -16,10 +16,15 @@ import { shardGradients } from '../src/engine/train.ts';
 import { Rng } from '../src/engine/rng.ts';
 import { benchModel, type BenchConfig } from './harness.ts';
 
+/** A recurrent cell, or the Transformer (nanoGPT's decoder: --hidden is its width, --seq its context). */
+export type BenchCell = CellType | 'transformer';
+
 export interface MeasureRequest {
   impl: 'charmer-fused' | 'tfjs-stock';
   backend: BackendName;
-  cell: CellType;
+  cell: BenchCell;
+  /** Attention heads (transformer only). */
+  heads?: number;
   layers: number;
   hidden: number;
   batch: number;
@@ -42,10 +47,16 @@ export interface MeasureResult extends Omit<MeasureRequest, 'seconds'> {
   peak_rss_mb: number;
 }
 
-/** Matrix-product FLOPs per training character: forward products x 3 (forward + two backward). */
-export function trainFlopsPerChar(c: { cell: CellType; layers: number; hidden: number; vocab?: number }): number {
-  const G = c.cell === 'lstm' ? 4 : c.cell === 'gru' ? 3 : 1;
+/**
+ * Matrix-product FLOPs per training character: forward products x 3 (forward + two backward).
+ * A Transformer block's products per character: q, k, v and the output projection 2·4C², the MLP
+ * 2·8C², and the attention's two T×T products 2·2·T·C (counted in full, as PyTorch computes them;
+ * the causal half is zeros).
+ */
+export function trainFlopsPerChar(c: { cell: BenchCell; layers: number; hidden: number; vocab?: number; seq?: number }): number {
   const H = c.hidden;
+  if (c.cell === 'transformer') return 3 * (c.layers * (24 * H * H + 4 * (c.seq ?? 64) * H) + 2 * H * (c.vocab ?? 65));
+  const G = c.cell === 'lstm' ? 4 : c.cell === 'gru' ? 3 : 1;
   const fwd = c.layers * 2 * (H + H) * G * H + 2 * H * (c.vocab ?? 65);
   return 3 * fwd;
 }
@@ -86,6 +97,7 @@ async function timeLoop(step: () => Promise<unknown> | unknown, seconds: number)
 export async function measure(req: MeasureRequest): Promise<MeasureResult> {
   if (req.impl === 'tfjs-stock') process.env.CHARMER_FUSED = '0';
   const info = await chooseBackend(req.backend);
+  if (req.cell === 'transformer') throw new Error('the Transformer model is not in this tree yet');
   const c: BenchConfig = { cell: req.cell, layers: req.layers, hidden: req.hidden, batch: req.batch, seq: req.seq, vocab: 65 };
   const model = benchModel(c);
   const opt = new Optimizer('adam', model.variables);

@@ -61,13 +61,27 @@ const defs: Def[] = [
     // x [N, C], gamma [C], beta [C] -> y [N, C], mean [N], rstd [N]
     name: 'CharmerLayerNorm',
     outShapes: ([x]) => [x!, [x![0]!], [x![0]!]],
-    run: ([x, g, b], [y, mean, rstd], a) => M.layerNormFwd(x!, g!, b!, y!, mean!, rstd!, a.eps!),
+    run: ([x, g, b], [y, mean, rstd], a, c) => {
+      const C = g!.length;
+      const k = c.heap && C % 4 === 0 ? transformerSimdFor(c.memory) : null;
+      if (!k) return M.layerNormFwd(x!, g!, b!, y!, mean!, rstd!, a.eps!);
+      const [px, pg, pb, py, pm, pr] = [x, g, b, y, mean, rstd].map((v) => c.addr(v!)) as [number, number, number, number, number, number];
+      for (let r = 0; r < mean!.length; r++) k.lnFwd(px + 4 * r * C, pg, pb, py + 4 * r * C, pm + 4 * r, pr + 4 * r, C, a.eps!);
+    },
   },
   {
     // dy, x, gamma, mean, rstd -> dx, dgamma, dbeta
     name: 'CharmerLayerNormGrad',
     outShapes: ([dy, , g]) => [dy!, g!, g!],
-    run: ([dy, x, g, mean, rstd], [dx, dg, db]) => M.layerNormBwd(dy!, x!, g!, mean!, rstd!, dx!, dg!, db!),
+    run: ([dy, x, g, mean, rstd], [dx, dg, db], _a, c) => {
+      const C = g!.length;
+      const k = c.heap && C % 4 === 0 ? transformerSimdFor(c.memory) : null;
+      if (!k) return M.layerNormBwd(dy!, x!, g!, mean!, rstd!, dx!, dg!, db!);
+      dg!.fill(0);
+      db!.fill(0);
+      const [pdy, px, pg, pdx, pdg, pdb, pm, pr] = [dy, x, g, dx, dg, db, mean, rstd].map((v) => c.addr(v!)) as [number, number, number, number, number, number, number, number];
+      for (let r = 0; r < mean!.length; r++) k.lnBwd(pdy + 4 * r * C, px + 4 * r * C, pg, pdx + 4 * r * C, pdg, pdb, pm + 4 * r, pr + 4 * r, C);
+    },
   },
   {
     name: 'CharmerGelu',

@@ -6,7 +6,7 @@
  * TF.js reference, which the tests hold these to (outputs and gradients within 1e-4).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { runFused } from './kernels.ts';
+import { registerFusedKernels, runFused } from './kernels.ts';
 import { registerTransformerKernels } from './transformer-kernels.ts';
 import { gpuAttention, gpuAttentionGrad, gpuGelu, gpuGeluGrad, gpuLayerNorm, gpuLayerNormGrad, webgpuTransformer } from './transformer-webgpu.ts';
 
@@ -68,4 +68,26 @@ export function fusedGelu<T extends tf.Tensor>(x: T): T | null {
     };
   }) as never) as unknown as (x: tf.Tensor) => T;
   return f(x);
+}
+
+/**
+ * x·W + b for x [N, I] with the gradients as plain products (dx = dy·Wᵀ, dW = xᵀ·dy; the wasm
+ * backend's BatchMatMul sends both to the FMA GEMM, packing Wᵀ from its own layout) and the bias
+ * gradient as one column-sum pass (CharmerColumnSum), where tf.add's gradient would sum over axis 0
+ * (wasm transposes first). Plain ops elsewhere.
+ */
+export function fusedDense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  if (kind() !== 'host' || !registerFusedKernels(tf.getBackend())) return tf.add(tf.matMul(x, w), b);
+  const f = tf.customGrad(((xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    save([xs, ws]);
+    return {
+      value: tf.add(tf.matMul(xs, ws), bs),
+      gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => [
+        tf.matMul(dy as tf.Tensor2D, sw as tf.Tensor2D, false, true),
+        tf.matMul(sx as tf.Tensor2D, dy as tf.Tensor2D, true, false),
+        runFused('CharmerColumnSum', [dy], { H: dy.shape[1]! })[0]!,
+      ],
+    };
+  }) as never) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+  return f(x, w, b);
 }

@@ -1,5 +1,5 @@
 /**
- * GELU forward and backward (PyTorch's exact form, x·Φ(x)) as f32x4 SIMD WebAssembly on the wasm
+ * GELU forward and backward (PyTorch's exact form, x·Φ(x)) and LayerNorm rows as f32x4 SIMD WebAssembly on the wasm
  * backend's heap, assembled at load time with ./simd.ts's byte helpers (no toolchain). Why: the
  * MLP's [B·T, 4C] activations are the largest elementwise pass of a Transformer step; as JS loops
  * (./transformer-math.ts, ~10 ns an element with its erf and exp) they cost about as much as the
@@ -31,14 +31,21 @@ function i4(v: number): B {
   return [...simd(0x0c), ...b];
 }
 
+/** Params (i32 unless listed in `f32s`), then locals: i32 k and end, F32S f32s, then v128s. */
+const F32S = 4;
 class Builder {
   readonly k: number;
   readonly end: number;
+  readonly f: number[];
   private next: number;
-  constructor(readonly params: number) {
+  constructor(
+    readonly params: number,
+    readonly f32Params: number[] = [],
+  ) {
     this.k = params;
     this.end = params + 1;
-    this.next = params + 2;
+    this.f = Array.from({ length: F32S }, (_, i) => params + 2 + i);
+    this.next = params + 2 + F32S;
   }
   v(): number {
     return this.next++;
@@ -48,6 +55,15 @@ class Builder {
   }
   st(p: number, val: B): B {
     return [...get(p), ...get(this.k), I32_ADD, ...val, ...simd(0x0b), 0x02, 0x00];
+  }
+  /** do { body; k += 16 } while (k < end), from k = 0 (end: n floats in bytes, set by code()). */
+  loop(body: B): B {
+    return [...set(this.k, i32c(0)), 0x03, 0x40, ...body, ...set(this.k, [...get(this.k), ...i32c(16), I32_ADD]), ...get(this.k), ...get(this.end), 0x49, 0x0d, 0x00, 0x0b];
+  }
+  /** The four lanes of v summed, as an f32. */
+  hsum(v: number): B {
+    const lane = (i: number): B => [...get(v), ...simd(0x1f), i];
+    return [...lane(0), ...lane(1), 0x92, ...lane(2), 0x92, ...lane(3), 0x92];
   }
   /** Code leaving exp(x) in dst (x clamped to [-80, 80]). */
   exp(dst: number, x: B): B {
@@ -63,86 +79,132 @@ class Builder {
       ...set(dst, add(mul(get(S), get(R)), get(S))),
     ];
   }
-  /** Code leaving Φ(x) in dst; x must be a local. */
-  cdf(dst: number, x: number): B {
-    const [Z, T, E] = [this.v(), this.v(), this.v()];
+  /** Code leaving Φ(x) in dst and exp(-x²/2) in E (the backward's φ reuses it); x a local. */
+  cdf(dst: number, x: number, E: number): B {
+    const [Z, T, TAIL] = [this.v(), this.v(), this.v()];
     let poly: B = f4(1.061405429);
     for (const c of [-1.453152027, 1.421413741, -0.284496736, 0.254829592]) poly = add(f4(c), mul(get(T), poly));
     return [
       ...set(Z, mul(abs(get(x)), f4(Math.SQRT1_2))),
       ...set(T, div(ONE, add(ONE, mul(get(Z), f4(0.3275911))))),
       ...this.exp(E, mul(get(Z), [...get(Z), ...simd(0xe1)])),
-      ...set(E, mul(mul(mul(f4(0.5), get(T)), poly), get(E))), // the tail
-      ...set(dst, select(sub(ONE, get(E)), get(E), ge0(get(x)))),
+      ...set(TAIL, mul(mul(mul(f4(0.5), get(T)), poly), get(E))),
+      ...set(dst, select(sub(ONE, get(TAIL)), get(TAIL), ge0(get(x)))),
     ];
   }
-  /** The function: loop k over n floats (last param) in 16-byte steps. */
-  code(body: B): B {
+  /** The function's code entry; `n` is the param holding the float count of every loop. */
+  code(n: number, body: B): B {
     const locals = vec([
       [...uleb(2), 0x7f],
-      [...uleb(this.next - this.params - 2), 0x7b],
+      [...uleb(F32S), 0x7d],
+      [...uleb(this.next - this.params - 2 - F32S), 0x7b],
     ]);
-    const expr = [
-      ...set(this.end, [...get(this.params - 1), ...i32c(2), 0x74]),
-      ...set(this.k, i32c(0)),
-      0x03,
-      0x40,
-      ...body,
-      ...set(this.k, [...get(this.k), ...i32c(16), I32_ADD]),
-      ...get(this.k),
-      ...get(this.end),
-      0x49,
-      0x0d,
-      0x00,
-      0x0b,
-      0x0b,
-    ];
-    const fn = [...locals, ...expr];
+    const fn = [...locals, ...set(this.end, [...get(n), ...i32c(2), 0x74]), ...body, 0x0b];
     return [...uleb(fn.length), ...fn];
   }
 }
 
-const defs: Array<{ name: string; params: number; build(f: Builder): B }> = [
+const splatF = (x: B): B => [...x, ...simd(0x13)];
+const f32load = (p: number): B => [...get(p), 0x2a, 0x02, 0x00];
+const f32store = (p: number, v: B): B => [...get(p), ...v, 0x38, 0x02, 0x00];
+/** f32 arithmetic on scalars: a / f32(n as u32) */
+const perN = (a: B, n: number): B => [...a, ...get(n), 0xb3, 0x95];
+
+const defs: Array<{ name: string; params: number; f32s?: number[]; n: number; build(f: Builder): B }> = [
   {
     // x, y, n
     name: 'geluFwd',
     params: 3,
+    n: 2,
     build(f) {
-      const [X, P] = [f.v(), f.v()];
-      return [...set(X, f.ld(0)), ...f.cdf(P, X), ...f.st(1, mul(get(X), get(P)))];
+      const [X, P, E] = [f.v(), f.v(), f.v()];
+      return f.loop([...set(X, f.ld(0)), ...f.cdf(P, X, E), ...f.st(1, mul(get(X), get(P)))]);
     },
   },
   {
     // dy, x, dx, n
     name: 'geluBwd',
     params: 4,
+    n: 3,
     build(f) {
       const [X, P, E] = [f.v(), f.v(), f.v()];
+      return f.loop([...set(X, f.ld(1)), ...f.cdf(P, X, E), ...f.st(2, mul(f.ld(0), add(get(P), mul(mul(get(X), f4(0.3989422804014327)), get(E)))))]);
+    },
+  },
+  {
+    // One row of LayerNorm: x, g, b, y, meanP, rstdP, C, eps (f32). Two-pass variance.
+    name: 'lnFwd',
+    params: 8,
+    f32s: [7],
+    n: 6,
+    build(f) {
+      const [x, g, b, y, meanP, rstdP, C, eps] = [0, 1, 2, 3, 4, 5, 6, 7];
+      const [m, rs] = f.f as [number, number];
+      const [S, M, Q, D, RS] = [f.v(), f.v(), f.v(), f.v(), f.v()];
       return [
-        ...set(X, f.ld(1)),
-        ...f.cdf(P, X),
-        ...f.exp(E, mul(mul(get(X), get(X)), f4(-0.5))),
-        ...f.st(2, mul(f.ld(0), add(get(P), mul(mul(get(X), f4(0.3989422804014327)), get(E))))),
+        ...set(S, f4(0)),
+        ...f.loop(set(S, add(get(S), f.ld(x)))),
+        ...set(m, perN(f.hsum(S), C)),
+        ...f32store(meanP, get(m)),
+        ...set(M, splatF(get(m))),
+        ...set(Q, f4(0)),
+        ...f.loop([...set(D, sub(f.ld(x), get(M))), ...set(Q, add(get(Q), mul(get(D), get(D))))]),
+        ...set(rs, [0x43, 0x00, 0x00, 0x80, 0x3f /* 1.0 */, ...perN(f.hsum(Q), C), ...get(eps), 0x92, 0x91, 0x95]),
+        ...f32store(rstdP, get(rs)),
+        ...set(RS, splatF(get(rs))),
+        ...f.loop(f.st(y, add(mul(mul(sub(f.ld(x), get(M)), get(RS)), f.ld(g)), f.ld(b)))),
+      ];
+    },
+  },
+  {
+    // One row of LayerNorm's backward: dy, x, g, dx, dg, db, meanP, rstdP, C (dg, db accumulate).
+    name: 'lnBwd',
+    params: 9,
+    n: 8,
+    build(f) {
+      const [dy, x, g, dx, dg, db, meanP, rstdP, C] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+      const [M, RS, A, CC, XH, DY, DXH] = Array.from({ length: 7 }, () => f.v());
+      return [
+        ...set(M, splatF(f32load(meanP))),
+        ...set(RS, splatF(f32load(rstdP))),
+        ...set(A, f4(0)),
+        ...set(CC, f4(0)),
+        ...f.loop([
+          ...set(XH, mul(sub(f.ld(x), get(M)), get(RS))),
+          ...set(DY, f.ld(dy)),
+          ...set(DXH, mul(get(DY), f.ld(g))),
+          ...set(A, add(get(A), get(DXH))),
+          ...set(CC, add(get(CC), mul(get(DXH), get(XH)))),
+          ...f.st(dg, add(f.ld(dg), mul(get(DY), get(XH)))),
+          ...f.st(db, add(f.ld(db), get(DY))),
+        ]),
+        ...set(A, splatF(perN(f.hsum(A), C))),
+        ...set(CC, splatF(perN(f.hsum(CC), C))),
+        ...f.loop(f.st(dx, mul(get(RS), sub(sub(mul(f.ld(dy), f.ld(g)), get(A)), mul(mul(sub(f.ld(x), get(M)), get(RS)), get(CC)))))),
       ];
     },
   },
 ];
 
 export function transformerSimdBytes(): Uint8Array<ArrayBuffer> {
-  const types = defs.map((d) => [0x60, ...vec(Array.from({ length: d.params }, () => [0x7f])), 0x00]);
+  const types = defs.map((d) => [0x60, ...vec(Array.from({ length: d.params }, (_, i) => [d.f32s?.includes(i) ? 0x7d : 0x7f])), 0x00]);
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),
     ...section(2, vec([memoryImport(false)])),
     ...section(3, vec(defs.map((_d, i) => uleb(i)))),
     ...section(7, vec(defs.map((d, i) => [...str(d.name), 0x00, ...uleb(i)]))),
-    ...section(10, vec(defs.map((d) => { const f = new Builder(d.params); return f.code(d.build(f)); }))),
+    ...section(10, vec(defs.map((d) => { const f = new Builder(d.params, d.f32s); return f.code(d.n, d.build(f)); }))),
   ]);
 }
 
 export interface TransformerSimd {
   geluFwd(x: number, y: number, n: number): void;
   geluBwd(dy: number, x: number, dx: number, n: number): void;
+  /** One row (C % 4 == 0): writes y's row, its mean at meanP and 1/σ at rstdP. */
+  lnFwd(x: number, g: number, b: number, y: number, meanP: number, rstdP: number, C: number, eps: number): void;
+  /** One row: writes dx's row, adds into dg and db. */
+  lnBwd(dy: number, x: number, g: number, dx: number, dg: number, db: number, meanP: number, rstdP: number, C: number): void;
 }
 
 let module: WebAssembly.Module | null | undefined;
