@@ -133,14 +133,31 @@ function wasmKernel(def: Def): tf.KernelFunc {
     const outs = def.outShapes(ins.map((t) => t.shape), a).map((s) => b.makeOutput(s, 'float32'));
     const memory = wasmMemoryOf(b);
     const scratch: tf.TensorInfo[] = [];
+    const byAddr = new Map<number, tf.TensorInfo>();
+    const addrOf = (t: tf.TensorInfo): number => {
+      const addr = b.dataIdMap.get(t.dataId)!.memoryOffset;
+      byAddr.set(addr, t);
+      return addr;
+    };
+    [...ins, ...outs].forEach(addrOf);
+    const transpose = tf.getKernel('Transpose', 'wasm');
     const heap: HeapCtx | null = memory
       ? {
           memory,
           scratch: (n) => {
             const t = b.makeOutput([Math.max(1, n)], 'float32');
             scratch.push(t);
-            return b.dataIdMap.get(t.dataId)!.memoryOffset;
+            return addrOf(t);
           },
+          // The backend's own Transpose (C++), on the tensor at addr viewed with `shape`.
+          permute: transpose
+            ? (addr, shape, perm) => {
+                const t = byAddr.get(addr)!;
+                const r = transpose.kernelFunc({ inputs: { x: { dataId: t.dataId, shape, dtype: 'float32' } }, backend, attrs: { perm } as never }) as tf.TensorInfo;
+                scratch.push(r);
+                return addrOf(r);
+              }
+            : null,
         }
       : null;
     // Addresses are read before the GEMM path allocates its scratch: a heap growth detaches the

@@ -6,10 +6,13 @@
  * dK = dSᵀ·Q, dV = Pᵀ·dO. The products run over the full T×T blocks (the zeros above the
  * diagonal included): at T = 64 a masked tile loop would save half of a few percent of a step.
  *
- * Q and dO are read in place through the GEMM's row stride; K, V (and Q, dO in the backward) are
- * copied to contiguous T4×d blocks first, since the GEMM packs B from a dense layout; results go to
- * a T×d scratch block and are copied into their columns of out / dqkv. Transposed A operands
- * (Pᵀ, dSᵀ) are read through strides: they are 16 KB blocks that stay in cache.
+ * When T is a multiple of 4, qkv (and dy) are first transposed head-major ([B, 3·nh, T, d], by the
+ * backend's own Transpose) so that every head's q, k, v is a dense [T, d] block the GEMM packs and
+ * writes directly, and the results come back with one more transpose: T row copies per head and
+ * operand (copyWithin calls, ~3 ms a layer at width 128) had cost more than the softmax. Otherwise
+ * Q and dO are read in place through the GEMM's row stride and K, V copied to zero-padded T4×d
+ * blocks row by row. Transposed A operands (Pᵀ, dSᵀ) are read through strides: they are 16 KB
+ * blocks that stay in cache.
  *
  * Used on wasm when the FMA GEMM loads (relaxed SIMD) and d is a multiple of 4; otherwise
  * ./transformer-math.ts's loops run on the heap views.
@@ -25,6 +28,11 @@ export interface HeapCtx {
   memory: WebAssembly.Memory;
   /** A scratch block of n floats: its byte address (valid for the whole call). */
   scratch(n: number): number;
+  /**
+   * The tensor (input, output or scratch) at byte address `addr`, viewed with `shape`, transposed
+   * by `perm` into new scratch: its address. Null where the backend has no Transpose kernel.
+   */
+  permute: ((addr: number, shape: number[], perm: number[]) => number) | null;
 }
 
 export const attentionGemm = (memory: WebAssembly.Memory | undefined, { C, nh }: Pick<AttnDims, 'C' | 'nh'>): Gemm | null => ((C / nh) % 4 === 0 ? gemmFor(memory) : null);
@@ -39,8 +47,8 @@ function scatter(heap: Float32Array, dst: number, src: number, stride: number, T
   for (let t = 0; t < T; t++) heap.copyWithin(dst + t * stride, src + t * d, src + t * d + d);
 }
 
-/** Forward: qkv, out, P are byte addresses on the heap. */
-export function attentionFwdGemm(g: Gemm, ctx: HeapCtx, qkv: number, out: number, P: number, { B, T, C, nh }: AttnDims): void {
+/** Forward by gathered rows (any T): qkv, out, P are byte addresses on the heap. */
+function attentionFwdRows(g: Gemm, ctx: HeapCtx, qkv: number, out: number, P: number, { B, T, C, nh }: AttnDims): void {
   const d = C / nh;
   const T4 = padT(T);
   const scale = 1 / Math.sqrt(d);
@@ -80,8 +88,8 @@ function softmaxCausal(heap: Float32Array, p: number, T: number, T4: number, sca
   }
 }
 
-/** Backward: dy [B, T, C], qkv, P in; dqkv [B, T, 3C] out (every element written). */
-export function attentionBwdGemm(g: Gemm, ctx: HeapCtx, dy: number, qkv: number, P: number, dqkv: number, { B, T, C, nh }: AttnDims): void {
+/** Backward by gathered rows (any T): dy [B, T, C], qkv, P in; dqkv [B, T, 3C] out. */
+function attentionBwdRows(g: Gemm, ctx: HeapCtx, dy: number, qkv: number, P: number, dqkv: number, { B, T, C, nh }: AttnDims): void {
   const d = C / nh;
   const T4 = padT(T);
   const scale = 1 / Math.sqrt(d);
@@ -134,4 +142,71 @@ function softmaxGrad(heap: Float32Array, ds: number, p: number, T: number, T4: n
     for (let j = 0; j <= i; j++) heap[o + j] = heap[q + j]! * (heap[o + j]! - r) * scale;
     heap.fill(0, o + i + 1, o + T4);
   }
+}
+
+/** Forward: qkv, out, P are byte addresses on the heap. */
+export function attentionFwdGemm(g: Gemm, ctx: HeapCtx, qkv: number, out: number, P: number, dm: AttnDims): void {
+  if (dm.T % 4 !== 0 || !ctx.permute) return attentionFwdRows(g, ctx, qkv, out, P, dm);
+  const { B, T, C, nh } = dm;
+  const d = C / nh;
+  const blk = T * d * F; // one head's [T, d] block, bytes
+  const scale = 1 / Math.sqrt(d);
+  // Head-major copies: every head's q, k, v (and output) a dense [T, d] block, for one transpose
+  // each way instead of T row copies per head and operand.
+  const qt = ctx.permute(qkv, [B, T, 3 * nh, d], [0, 2, 1, 3]); // [B, 3nh, T, d]
+  const ot = ctx.scratch(B * nh * T * d); // [B, nh, T, d]
+  const kp = ctx.scratch(packedFloats(d, T));
+  const vp = ctx.scratch(packedFloats(T, d));
+  const heap = () => new Float32Array(ctx.memory.buffer);
+  let h32 = heap();
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < nh; h++) {
+      const q = qt + (b * 3 * nh + h) * blk;
+      const p = P + (b * nh + h) * T * T * F;
+      g.packT(q + nh * blk, kp, d, T);
+      g.gemm(q, d * F, F, kp, p, T, d, T);
+      softmaxCausal(h32, p / F, T, T, scale);
+      g.pack(q + 2 * nh * blk, vp, T, d);
+      g.gemm(p, T * F, F, vp, ot + (b * nh + h) * blk, T, T, d);
+    }
+  }
+  const o = ctx.permute(ot, [B, nh, T, d], [0, 2, 1, 3]); // [B, T, nh, d] = [B, T, C]
+  h32 = heap();
+  h32.copyWithin(out / F, o / F, o / F + B * T * C);
+}
+
+/** Backward: dy [B, T, C], qkv, P in; dqkv [B, T, 3C] out (every element written). */
+export function attentionBwdGemm(g: Gemm, ctx: HeapCtx, dy: number, qkv: number, P: number, dqkv: number, dm: AttnDims): void {
+  if (dm.T % 4 !== 0 || !ctx.permute) return attentionBwdRows(g, ctx, dy, qkv, P, dqkv, dm);
+  const { B, T, C, nh } = dm;
+  const d = C / nh;
+  const blk = T * d * F;
+  const scale = 1 / Math.sqrt(d);
+  const qt = ctx.permute(qkv, [B, T, 3 * nh, d], [0, 2, 1, 3]); // [B, 3nh, T, d]
+  const yt = ctx.permute(dy, [B, T, nh, d], [0, 2, 1, 3]); // [B, nh, T, d]
+  const gt = ctx.scratch(B * 3 * nh * T * d); // dq | dk | dv head-major
+  const pT = ctx.scratch(packedFloats(d, T));
+  const pN = ctx.scratch(packedFloats(T, d));
+  const ds = ctx.scratch(T * T);
+  const h32 = new Float32Array(ctx.memory.buffer);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < nh; h++) {
+      const q = qt + (b * 3 * nh + h) * blk;
+      const [k, v] = [q + nh * blk, q + 2 * nh * blk];
+      const gq = gt + (b * 3 * nh + h) * blk;
+      const y = yt + (b * nh + h) * blk;
+      const p = P + (b * nh + h) * T * T * F;
+      g.pack(y, pN, T, d); // dV = Pᵀ·dO
+      g.gemm(p, F, T * F, pN, gq + 2 * nh * blk, T, T, d);
+      g.packT(v, pT, d, T); // dP = dO·Vᵀ, then dS in place
+      g.gemm(y, d * F, F, pT, ds, T, d, T);
+      softmaxGrad(h32, ds / F, p / F, T, T, scale);
+      g.pack(k, pN, T, d); // dQ = dS·K
+      g.gemm(ds, T * F, F, pN, gq, T, T, d);
+      g.pack(q, pN, T, d); // dK = dSᵀ·Q
+      g.gemm(ds, F, T * F, pN, gq + nh * blk, T, T, d);
+    }
+  }
+  const r = ctx.permute(gt, [B, 3 * nh, T, d], [0, 2, 1, 3]); // [B, T, 3nh, d] = [B, T, 3C]
+  new Float32Array(ctx.memory.buffer).copyWithin(dqkv / F, r / F, r / F + B * T * 3 * C);
 }
