@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import { CharmerError } from '../../engine/errors.ts';
-import type { BackendName } from '../../engine/config.ts';
+import { BACKEND_NAMES, RECURRENT_CELLS, type BackendName } from '../../common/enums.ts';
 import type { BenchCell } from '../../../bench/measure.ts';
 
 const specs: OptionSpecs = {
@@ -53,7 +53,7 @@ export const benchCommand: Command = {
     }
     const hidden = String(values.hidden).split(',').map((s) => Number(s.trim()));
     if (hidden.some((h) => !Number.isInteger(h) || h <= 0)) throw new CharmerError('BAD_OPTION', '--hidden needs positive whole numbers, e.g. 128,512.');
-    const cells = list<BenchCell>('cells', String(values.cells), ['lstm', 'gru', 'rnn', 'transformer']);
+    const cells = list<BenchCell>('cells', String(values.cells), [...RECURRENT_CELLS, 'transformer']);
     const heads = values.heads as number;
     if (!(heads > 0)) throw new CharmerError('BAD_OPTION', '--heads needs a positive whole number, e.g. 4.');
     const odd = hidden.filter((h) => h % heads !== 0);
@@ -63,7 +63,7 @@ export const benchCommand: Command = {
     const explicit = argv.some((a) => a === '--backend' || a.startsWith('--backend='));
     await runBench(
       {
-        backends: list<BackendName>('backend', String(values.backend), ['wasm', 'cpu', 'webgpu', 'tensorflow']),
+        backends: list<BackendName>('backend', String(values.backend), BACKEND_NAMES),
         cells,
         heads,
         hidden,
