@@ -13,10 +13,11 @@ export const RECURRENT_CELLS = ['lstm', 'gru', 'rnn'] as const;
 export type CellType = (typeof RECURRENT_CELLS)[number];
 
 /**
- * What the `model` option may name. A model type that is not a recurrent cell is added here
- * (and its options declare `models: [...]` in ./options.ts); CellType stays the recurrent subset.
+ * What the `model` option may name: the recurrent cells and the GPT-style character Transformer
+ * (src/engine/transformer). Options of one kind declare `models: [...]` in ./options.ts; CellType
+ * stays the recurrent subset.
  */
-export const MODEL_TYPES = [...RECURRENT_CELLS] as const;
+export const MODEL_TYPES = [...RECURRENT_CELLS, 'transformer'] as const;
 export type ModelType = (typeof MODEL_TYPES)[number];
 
 export const OPTIMIZERS = ['adam', 'rmsprop'] as const;

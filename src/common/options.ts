@@ -8,7 +8,7 @@
  * engine (docs/OPTIONS.md).
  */
 import { z } from 'zod';
-import { BACKEND_CHOICES, CORPUS_MODES, MODEL_TYPES, OPTIMIZERS, type ModelType } from './enums.ts';
+import { BACKEND_CHOICES, CORPUS_MODES, MODEL_TYPES, OPTIMIZERS, RECURRENT_CELLS, type ModelType } from './enums.ts';
 
 export const OPTION_GROUPS = ['data', 'model', 'optimization', 'bookkeeping'] as const;
 export type OptionGroup = (typeof OPTION_GROUPS)[number];
@@ -154,11 +154,15 @@ export const OPTIONS = defineOptions({
   mode: choiceOption({ group: 'data', choices: CORPUS_MODES, default: 'text', help: 'text: one continuous stream; lines: one item per line (names, titles)' }),
   valFraction: numberOption({ group: 'data', default: 0.1, above: 0, max: 0.5, help: 'fraction held out for validation (text: the tail; lines: a seeded random subset)' }),
   // --- model ---
-  model: choiceOption({ group: 'model', choices: MODEL_TYPES, default: 'lstm', help: 'recurrent cell: lstm, gru or rnn' }),
-  rnnSize: numberOption({ group: 'model', default: 128, integer: true, min: 1, max: 4096, tooLarge: 'is far beyond what fits; use 4096 or less', help: 'hidden units per recurrent layer' }),
-  numLayers: numberOption({ group: 'model', default: 2, integer: true, min: 1, max: 16, help: 'number of recurrent layers' }),
-  embeddingSize: numberOption({ group: 'model', default: 0, integer: true, min: 0, max: 4096, help: 'character embedding size (0: same as rnn size)' }),
-  dropout: numberOption({ group: 'model', default: 0, min: 0, below: 1, help: 'dropout between recurrent layers (0 = none)' }),
+  model: choiceOption({ group: 'model', choices: MODEL_TYPES, default: 'lstm', help: 'model type: lstm, gru, rnn or transformer (GPT-style decoder)' }),
+  rnnSize: numberOption({ group: 'model', models: RECURRENT_CELLS, default: 128, integer: true, min: 1, max: 4096, tooLarge: 'is far beyond what fits; use 4096 or less', help: 'hidden units per recurrent layer' }),
+  numLayers: numberOption({ group: 'model', models: RECURRENT_CELLS, default: 2, integer: true, min: 1, max: 16, help: 'number of recurrent layers' }),
+  embeddingSize: numberOption({ group: 'model', models: RECURRENT_CELLS, default: 0, integer: true, min: 0, max: 4096, help: 'character embedding size (0: same as rnn size)' }),
+  dropout: numberOption({ group: 'model', default: 0, min: 0, below: 1, help: 'dropout between recurrent layers (0 = none); transformer: on the embeddings and each residual branch' }),
+  nLayer: numberOption({ group: 'model', models: ['transformer'], default: 4, integer: true, min: 1, max: 48, help: 'number of blocks' }),
+  nHead: numberOption({ group: 'model', models: ['transformer'], default: 4, integer: true, min: 1, max: 64, help: 'attention heads per block (must divide n-embd)' }),
+  nEmbd: numberOption({ group: 'model', models: ['transformer'], default: 128, integer: true, min: 1, max: 4096, tooLarge: 'is far beyond what fits; use 4096 or less', help: 'width (embeddings and residual stream)' }),
+  blockSize: numberOption({ group: 'model', models: ['transformer'], default: 64, integer: true, min: 1, max: 4096, tooLarge: 'is beyond what fits (attention grows with its square); use 4096 or less', help: 'context length in characters (text mode trains on windows this long)' }),
   // --- optimization ---
   optimizer: choiceOption({ group: 'optimization', choices: OPTIMIZERS, default: 'adam', help: 'adam or rmsprop' }),
   learningRate: numberOption({ group: 'optimization', default: 2e-3, above: 0, below: 10, range: 'a small positive number such as 0.002', help: 'step size' }),
@@ -166,7 +170,7 @@ export const OPTIONS = defineOptions({
   decayAfter: numberOption({ group: 'optimization', default: 10, integer: true, min: 0, help: 'epoch after which the learning rate starts to decay' }),
   gradClip: numberOption({ group: 'optimization', default: 5, min: 0, help: 'clip the global gradient norm to this (0 = off)' }),
   batchSize: numberOption({ group: 'optimization', default: 50, integer: true, min: 1, max: 4096, help: 'sequences per step' }),
-  seqLength: numberOption({ group: 'optimization', default: 50, integer: true, min: 1, max: 10000, help: 'characters per sequence (truncated BPTT length; in lines mode the longest item allowed)' }),
+  seqLength: numberOption({ group: 'optimization', models: RECURRENT_CELLS, default: 50, integer: true, min: 1, max: 10000, help: 'characters per sequence (truncated BPTT length; in lines mode the longest item allowed)' }),
   maxEpochs: numberOption({ group: 'optimization', default: 50, min: 0, resumable: true, help: 'stop after this many passes over the training data' }),
   maxIters: numberOption({ group: 'optimization', default: 0, integer: true, min: 0, resumable: true, help: 'stop after this many steps (0 = no limit)' }),
   maxTime: numberOption({ group: 'optimization', default: 0, min: 0, resumable: true, help: 'stop after this many seconds (0 = no limit)' }),
@@ -228,4 +232,17 @@ export function configProblem(config: Record<string, unknown>): string | undefin
     if (p) return p;
   }
   return undefined;
+}
+
+type ShapeFields = Pick<TrainConfig, 'model' | 'numLayers' | 'rnnSize'> & Partial<Pick<TrainConfig, 'nLayer' | 'nEmbd' | 'nHead' | 'blockSize'>>;
+
+/** A model's shape for people: "2 x 128 LSTM", "4 x 128 Transformer (4 heads, context 64)". */
+export function describeModel(c: ShapeFields): string {
+  if (c.model === 'transformer') return `${c.nLayer} x ${c.nEmbd} Transformer (${c.nHead} heads, context ${c.blockSize})`;
+  return `${c.numLayers} x ${c.rnnSize} ${c.model.toUpperCase()}`;
+}
+
+/** The short form in run names and lists: "lstm 2x128", "transformer 4x128". */
+export function shortModelName(c: ShapeFields): string {
+  return c.model === 'transformer' ? `transformer ${c.nLayer}x${c.nEmbd}` : `${c.model} ${c.numLayers}x${c.rnnSize}`;
 }

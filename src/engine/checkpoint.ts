@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { CharmerError } from './errors.ts';
 import type { CharmerMetadata, ModelSpec } from './model.ts';
-import { CharModel } from './model.ts';
+import { CharModel, specFromConfig } from './model.ts';
 import type { OptimizerState } from './optimizer.ts';
 import type { RngState } from './rng.ts';
 import { Vocabulary } from './vocabulary.ts';
@@ -182,6 +182,7 @@ async function readModelJson(dir: string): Promise<{ path: string; json: Record<
     !meta.vocab.every((ch) => typeof ch === 'string') ||
     !c ||
     !(MODEL_TYPES as readonly string[]).includes(c.model as string) ||
+    (c.model === 'transformer' && ![c.nLayer, c.nHead, c.nEmbd, c.blockSize].every((n) => Number.isInteger(n) && n! > 0)) ||
     !(CORPUS_MODES as readonly string[]).includes(meta.mode) ||
     !Array.isArray(meta.history) ||
     !Array.isArray(manifest) ||
@@ -193,8 +194,7 @@ async function readModelJson(dir: string): Promise<{ path: string; json: Record<
 }
 
 export function specFromMeta(meta: CharmerMetadata): ModelSpec {
-  const c = meta.config;
-  return { cell: c.model, vocabSize: meta.vocab.length, embeddingSize: c.embeddingSize || c.rnnSize, hidden: c.rnnSize, layers: c.numLayers, dropout: c.dropout };
+  return specFromConfig(meta.config, meta.vocab.length);
 }
 
 /** Bytes weights.bin must hold according to model.json's weight list. */

@@ -13,6 +13,8 @@ export {
   OPTION_LIST,
   RESUMABLE_OPTIONS,
   configProblem,
+  describeModel,
+  shortModelName,
   optionApplies,
   optionProblem,
   optionsIn,

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_CONFIG, type TrainConfig } from '../common/options.ts';
+import { DEFAULT_CONFIG, shortModelName, type TrainConfig } from '../common/options.ts';
 import { isActiveStatus } from '../common/enums.ts';
 import { CharmerError } from '../engine/errors.ts';
 import type { TrainEvent } from '../engine/events.ts';
@@ -32,7 +32,7 @@ export function corpusFileOfRun(store: Store, run: RunSummary): string {
 
 export function defaultRunName(corpus: CorpusSummary, config: Partial<TrainConfig>): string {
   const c = { ...DEFAULT_CONFIG, ...config };
-  return `${corpus.name} ${c.model} ${c.numLayers}x${c.rnnSize}`;
+  return `${corpus.name} ${shortModelName(c)}`;
 }
 
 export function fullConfig(corpus: CorpusSummary, config: Partial<TrainConfig>): TrainConfig {

@@ -77,6 +77,7 @@ const stack = (a: Float32Array, b: Float32Array): Float32Array => {
 export function streamSupported(model: CharModel): boolean {
   if (process.env.CHARMER_FUSED === '0' || typeof SharedArrayBuffer === 'undefined') return false;
   if (!['wasm', 'cpu', 'tensorflow'].includes(tf.getBackend())) return false;
+  if (!model.recurrent) return false;
   return model.spec.hidden % 4 === 0 && gemmModule(true) !== null && simdModule(true) !== null;
 }
 
