@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerFusedKernels, runFused } from './kernels.ts';
+import { gatherRows } from './sequence.ts';
 import { registerTransformerKernels } from './transformer-kernels.ts';
 import { gpuAttention, gpuAttentionGrad, gpuGelu, gpuGeluGrad, gpuLayerNorm, gpuLayerNormGrad, webgpuTransformer } from './transformer-webgpu.ts';
 
@@ -90,4 +91,10 @@ export function fusedDense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.T
     };
   }) as never) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
   return f(x, w, b);
+}
+
+/** table[ids] as one row copy (wasm's GatherV2 took 18 ms for 1,250 rows of [65, 512]), or null. */
+export function fusedGatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D | null {
+  if (kind() !== 'host' || ids.dtype !== 'int32' || !registerFusedKernels(tf.getBackend())) return null;
+  return gatherRows(table, ids);
 }
