@@ -15,6 +15,8 @@ import { wasmMemoryOf } from '../../src/engine/fused/kernels.ts';
 import { transformerSimdFor } from '../../src/engine/fused/transformer-simd.ts';
 import { fusedCausalAttention, fusedGelu, fusedLayerNorm } from '../../src/engine/fused/transformer-ops.ts';
 import { backendOrSkip } from './backend-or-skip.ts';
+import { benchModel } from '../../bench/harness.ts';
+import { shardGradients } from '../../src/engine/train.ts';
 
 /** The plain-ops attention: split, heads, masked scaled scores, softmax, weighted values. */
 export function referenceAttention(qkv: tf.Tensor3D, nh: number): tf.Tensor3D {
@@ -149,6 +151,49 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
   });
 }
+
+/** The whole model's loss and every weight's gradient, fused or through the plain ops (CHARMER_FUSED=0). */
+async function modelGradients(fused: boolean): Promise<{ loss: number; grads: Array<[string, Float32Array]> }> {
+  const [B, T, V] = [3, 8, 11];
+  const model = benchModel({ cell: 'transformer', layers: 2, hidden: 16, heads: 4, batch: B, seq: T, vocab: V }, 5);
+  const x = Int32Array.from({ length: B * T }, (_, i) => (i * 7 + 3) % V);
+  const y = Int32Array.from({ length: B * T }, (_, i) => (i * 5 + 1) % V);
+  if (!fused) process.env.CHARMER_FUSED = '0';
+  try {
+    const r = shardGradients(model)({ x, y, mask: null, rows: B, steps: T, count: B * T }, []);
+    // In model order, named without TF.js's per-instance suffix (two models are built here).
+    const grads: Array<[string, Float32Array]> = [];
+    for (const v of model.variables) grads.push([v.name.replace(/_\d+$/, ''), (await r.grads[v.name]!.data()) as Float32Array]);
+    const loss = (await r.value.data())[0]!;
+    tf.dispose([r.value, ...Object.values(r.grads)]);
+    return { loss, grads };
+  } finally {
+    delete process.env.CHARMER_FUSED;
+    model.dispose();
+  }
+}
+
+describe('the Transformer model on the fused kernels', () => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it(`${backend}: loss and every weight's gradient equal the plain-ops model within 1e-4`, async () => {
+      await chooseBackend(backend);
+      const want = await modelGradients(false);
+      const got = await modelGradients(true);
+      expect(Math.abs(got.loss - want.loss) / want.loss).toBeLessThan(1e-4);
+      expect(got.grads.map(([n]) => n)).toEqual(want.grads.map(([n]) => n));
+      for (const [k, [name, w]] of want.grads.entries()) {
+        const g = got.grads[k]![1];
+        let diff = 0;
+        let scale = 1e-6;
+        for (let i = 0; i < w.length; i++) {
+          diff = Math.max(diff, Math.abs(g[i]! - w[i]!));
+          scale = Math.max(scale, Math.abs(w[i]!));
+        }
+        expect(diff / scale, name).toBeLessThan(1e-4);
+      }
+    });
+  }
+});
 
 describe('Transformer fused ops on webgpu (WGSL programs)', () => {
   it('attention, LayerNorm and GELU: outputs and gradients equal the plain ops; no tensors left', async (ctx) => {
