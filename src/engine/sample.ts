@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CharmerError } from './errors.ts';
 import { StreamSampler } from './fused/stream.ts';
+import { GptStream } from './transformer/stream.ts';
 import type { CharModel } from './model.ts';
 import type { LayerState } from './recurrent.ts';
 import { Rng } from './rng.ts';
@@ -160,10 +161,12 @@ export async function* sampleText(model: CharModel, opts: SampleTextOptions): As
   // The prime runs as one sequence (fast however long it is); then one character at a time,
   // through the StreamSampler where it runs (every core, no tensors; opening it costs ~2-50 ms,
   // so not for a handful of characters), else through model.step.
-  let { state, logits } = await primeState(model, ids, 1);
-  const stream = opts.length >= 32 ? await StreamSampler.open(model, { steps: opts.length }) : null;
-  if (stream) {
-    stream.load(await Promise.all(state.map((l) => Promise.all(l.map(async (t) => (await t.data()) as Float32Array)))));
+  // A Transformer's stream keeps its key/value cache in its own memory (./transformer/stream.ts).
+  const gpt = model.gpt ? await GptStream.open(model, { steps: opts.length }) : null;
+  let { state, logits } = gpt ? { state: [] as LayerState[], logits: gpt.prime(ids) } : await primeState(model, ids, 1);
+  const stream = gpt ?? (opts.length >= 32 ? await StreamSampler.open(model, { steps: opts.length }) : null);
+  if (stream && !gpt) {
+    (stream as StreamSampler).load(await Promise.all(state.map((l) => Promise.all(l.map(async (t) => (await t.data()) as Float32Array)))));
     disposeState(state);
     state = [];
   }
@@ -379,6 +382,9 @@ export async function scoreLine(model: CharModel, text: string, categories: stri
   const body = model.vocab.encode(text);
   const ids = Int32Array.from([marker, ...tokens, ...body]);
   const targets = [...body, marker];
+  if (ids.length > model.context) {
+    throw new CharmerError('BAD_OPTION', `This Transformer reads at most ${model.context} characters at once; "${text}" with its start of line takes ${ids.length}. Score a shorter item.`);
+  }
   const logits = tf.tidy(() => model.forward(tf.tensor2d(ids, [1, ids.length], 'int32'), model.zeroState(1)).logits);
   const data = (await logits.data()) as Float32Array;
   logits.dispose();

@@ -14,6 +14,7 @@ import { CharModel, attentionMaps, checkTraining, chooseBackend, corpusFromStrin
 import { DEFAULT_CONFIG } from '../../src/engine/config.ts';
 import { specFromConfig } from '../../src/engine/model.ts';
 import { referenceCausalSelfAttention } from '../../src/engine/transformer/attention.ts';
+import { GptStream } from '../../src/engine/transformer/stream.ts';
 import { Rng } from '../../src/engine/rng.ts';
 import { Vocabulary } from '../../src/engine/vocabulary.ts';
 
@@ -129,6 +130,27 @@ describe('the Transformer model', () => {
     const w = long.slice(windowStart(29, 8));
     const full = tf.tidy(() => tf.slice(m.forward(tf.tensor2d([w], [1, w.length], 'int32'), []).logits, [w.length - 1, 0], [1, V]).dataSync());
     expect(maxDiff(p.logits.dataSync(), full)).toBeLessThan(1e-4);
+    m.dispose();
+  });
+
+  it('the sampling stream (packed caches, FMA GEMM; one and two threads) equals a full re-run within 1e-4, past the context', async () => {
+    const m = smallModel({ nEmbd: 32, nHead: 2, blockSize: 12 });
+    const V = m.vocab.size;
+    const ids = Array.from({ length: 45 }, (_, i) => (i * 5 + 2) % V);
+    for (const threads of [1, 2]) {
+      const s = await GptStream.open(m, { threads });
+      expect(s).not.toBeNull();
+      let logits = Float32Array.from(s!.prime(ids.slice(0, 20))); // a prime longer than the context
+      let worst = 0;
+      for (let n = 19; n < ids.length; n++) {
+        if (n > 19) logits = Float32Array.from(s!.step(ids[n]!));
+        const w = ids.slice(windowStart(n, 12), n + 1);
+        const full = tf.tidy(() => tf.slice(m.forward(tf.tensor2d([w], [1, w.length], 'int32'), []).logits, [w.length - 1, 0], [1, V]).dataSync());
+        worst = Math.max(worst, maxDiff(logits, full));
+      }
+      expect(worst).toBeLessThan(1e-4);
+      s!.dispose();
+    }
     m.dispose();
   });
 

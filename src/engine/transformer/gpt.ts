@@ -8,7 +8,7 @@
  * Sampling state (the `LayerState[]` the RNNs carry, so the shared sampling code needs no branch):
  * one entry per block, [keys, values] each [B, t*C], then [ids] [B, t] (float), the characters of
  * the window. When the window is full (t = blockSize) the next step slides it: it keeps the last
- * `slideKeep(blockSize)` characters and re-runs them once (positions are absolute, so cached keys
+ * `slideKeep(blockSize)` characters (half) and re-runs them once (positions are absolute, so cached keys
  * cannot be shifted); `windowStart` states the rule, so a full re-run can reproduce any step.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -162,9 +162,13 @@ export function gptForward(w: GptWeights, s: GptShape, ids: tf.Tensor2D, opts: F
   };
 }
 
-/** Characters kept when a full window slides (then re-run once): three quarters of it. */
+/**
+ * Characters kept when a full window slides (then re-run once): half of it. The re-run costs about
+ * one batched position per character sampled since the last slide; keeping three quarters doubled
+ * that for a little more context.
+ */
 export function slideKeep(blockSize: number): number {
-  return Math.max(1, Math.floor((blockSize * 3) / 4));
+  return Math.max(1, Math.floor(blockSize / 2));
 }
 
 /**
