@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend } from '../src/engine/backend.ts';
 import type { BackendName, CellType } from '../src/engine/config.ts';
 import { StreamSampler } from '../src/engine/fused/stream.ts';
+import { GptStream } from '../src/engine/transformer/stream.ts';
 import { DataParallel } from '../src/engine/parallel/pool.ts';
 import type { LayerState } from '../src/engine/recurrent.ts';
 import { Optimizer } from '../src/engine/optimizer.ts';
@@ -168,8 +169,10 @@ export async function measure(req: MeasureRequest): Promise<MeasureResult> {
   // One stream goes the way sampleText takes it: the StreamSampler where it runs (the fused
   // engine on a CPU backend), else model.step.
   const streamRate = async (): Promise<number | null> => {
-    const stream = await StreamSampler.open(model);
+    // (A Transformer's is GptStream, from a one-character prime; the window slides as in sampleText.)
+    const stream = gpt ? await GptStream.open(model) : await StreamSampler.open(model);
     if (!stream) return null;
+    if (stream instanceof GptStream) stream.prime(Uint16Array.of(0));
     let id = 0;
     const r = await timeLoop(() => {
       const logits = stream.step(id);
