@@ -2,7 +2,9 @@
  * The contract between the shells (Electron main, browser-mode server) and the renderer: one entry
  * per operation (a zod schema for its input and the type of its result) and one per event. The
  * main-process IPC handlers, the preload's invokers, the WebSocket server and the renderer's client
- * are all derived from these two maps, so adding an operation here is the only place to add it.
+ * are all derived from these two maps. Adding an operation: its entry here, its name in ./names.ts
+ * (the preload's list, which cannot import zod; a test checks the two agree), and its handler in
+ * ./handlers.ts.
  *
  * Operations map onto the services (src/services/types.ts) one to one, plus a few that belong to a
  * shell (file dialogs, opening links) and `app.*` facts about the running app.
@@ -24,7 +26,7 @@ import type {
   SampleRow,
 } from '../services/types.ts';
 import { trainConfigSchema as optionsSchema, type TrainConfig } from '../common/options.ts';
-import type { DefaultText, EvolutionEntry, InspectionResult } from '../services/inspection.ts';
+import type { AttentionInspection, DefaultText, EvolutionEntry, InspectionResult, PositionAttentionResult } from '../services/inspection.ts';
 import type { Continuation, LinesAnswer, ModelChoice, TextAnswer } from '../services/generation.ts';
 import type { BuiltinCorpusInfo } from '../engine/builtin-corpora.ts';
 import { CORPUS_MODES, EXPORT_FORMATS, NOVELTIES, RUN_STATUSES, SAMPLE_SORTS, type CorpusMode } from '../common/enums.ts';
@@ -45,7 +47,7 @@ export type { Continuation, LinesAnswer, ModelChoice, TextAnswer };
 export type { BabyNameFilter, NameCard, TablePreview };
 export type { CategoryColumnSummary, CorpusOrigin } from '../services/types.ts';
 export type { BuiltinCorpusInfo } from '../engine/builtin-corpora.ts';
-export type { DefaultText, EvolutionEntry, InspectionResult };
+export type { AttentionInspection, DefaultText, EvolutionEntry, InspectionResult, PositionAttentionResult };
 export type { CheckpointRow, TrainEvent, SampleSource } from '../services/types.ts';
 export type { CorpusMode, ExportFormat, Novelty, RunStatus, SampleSort } from '../common/enums.ts';
 
@@ -359,6 +361,19 @@ export const contract = {
     cancel: op<void>()(z.object({ inspectId: z.string().min(1).max(100) }).strict()),
     /** The samples written during training, by iteration, with the loss at each. */
     evolution: op<EvolutionEntry[]>()(z.object({ runId: id }).strict()),
+    /** A Transformer's heads ranked by what they track over the text; progress as inspectProgress events, cancel as for run. */
+    attention: op<AttentionInspection>()(
+      z
+        .object({
+          runId: id,
+          checkpoint: z.enum(['best', 'latest']).optional(),
+          text: z.string().min(1, 'paste some text first').max(100_000).optional(),
+          inspectId: z.string().min(1).max(100).optional(),
+        })
+        .strict(),
+    ),
+    /** Every head's attention from one character of a kept attention inspection to the characters before it. */
+    attentionAt: op<PositionAttentionResult>()(z.object({ id: z.string().min(1).max(100), position: z.number().int().min(0).max(1_000_000) }).strict()),
   },
   shell: {
     /** Electron: the native open-file dialog; resolves null when cancelled. Browser mode: UNAVAILABLE. */

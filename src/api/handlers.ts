@@ -1,7 +1,8 @@
 /**
  * Node side only (Electron main, browser-mode server): the contract's operations bound to the
- * services. No business logic lives here: each handler is one service call, plus the few facts a
- * shell knows (dialogs, links, app info) passed in as `shell`.
+ * services. Almost every handler is one service call, plus the few facts a shell knows (dialogs,
+ * links, app info) passed in as `shell`; `runs.estimate` is the exception, working out a run's size
+ * and time from the library, this machine's finished runs and ./training.ts's arithmetic.
  */
 import { basename, resolve } from 'node:path';
 import os from 'node:os';
@@ -43,6 +44,17 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
   const changed = (reason: string) => emit('libraryChanged', { reason });
   /** Inspections in flight by their client-chosen inspectId, so a newer one (or inspect.cancel) stops an older one. */
   const inspections = new Map<string, AbortController>();
+  /** Runs an inspection under its inspectId: a signal that inspect.cancel (or a newer one) aborts, and progress events. */
+  async function cancellable<T>(inspectId: string | undefined, start: (extra: { signal: AbortSignal; onProgress?: (p: { done: number; total: number }) => void }) => Promise<T>): Promise<T> {
+    if (inspectId) inspections.get(inspectId)?.abort();
+    const ac = new AbortController();
+    if (inspectId) inspections.set(inspectId, ac);
+    try {
+      return await start({ signal: ac.signal, ...(inspectId ? { onProgress: (p: { done: number; total: number }) => emit('inspectProgress', { inspectId, ...p }) } : {}) });
+    } finally {
+      if (inspectId && inspections.get(inspectId) === ac) inspections.delete(inspectId);
+    }
+  }
 
   return {
     app: {
@@ -172,23 +184,12 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
     },
     inspect: {
       defaultText: ({ runId }) => services.inspection.defaultText(runId),
-      run: async ({ inspectId, ...req }) => {
-        if (inspectId) inspections.get(inspectId)?.abort();
-        const ac = new AbortController();
-        if (inspectId) inspections.set(inspectId, ac);
-        try {
-          return await services.inspection.inspect({
-            ...req,
-            signal: ac.signal,
-            ...(inspectId ? { onProgress: (p: { done: number; total: number }) => emit('inspectProgress', { inspectId, ...p }) } : {}),
-          });
-        } finally {
-          if (inspectId && inspections.get(inspectId) === ac) inspections.delete(inspectId);
-        }
-      },
+      run: ({ inspectId, ...req }) => cancellable(inspectId, (extra) => services.inspection.inspect({ ...req, ...extra })),
       cell: ({ id, layer, kind, cell }) => services.inspection.getCell(id, layer, kind, cell),
       cancel: ({ inspectId }) => inspections.get(inspectId)?.abort(),
       evolution: ({ runId }) => services.inspection.evolution(runId),
+      attention: ({ inspectId, ...req }) => cancellable(inspectId, (extra) => services.inspection.attention({ ...req, ...extra })),
+      attentionAt: ({ id, position }) => services.inspection.attentionAt(id, position),
     },
     shell: {
       openCorpusDialog: async () => {

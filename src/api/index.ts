@@ -1,6 +1,7 @@
 /**
  * What the renderer and the shells import. Browser-safe: zod, types and plain data only (no Node,
- * no Electron, no engine code beyond its plain configuration data).
+ * no Electron; the training options come from src/common, and of the engine only its presets,
+ * which are plain data).
  */
 import type { ClientOf, SubscriptionsOf } from './define.ts';
 import type { Contract, Events } from './contract.ts';
@@ -13,10 +14,3 @@ export type { ClientOf, HandlersOf, SubscriptionsOf, Unsubscribe, Listener } fro
 
 /** The typed API as the renderer sees it: api.library.list(), api.on.runEvent(cb). */
 export type Api = ClientOf<Contract> & { on: SubscriptionsOf<Events> };
-
-/** What the Electron preload adds next to the API (window.charmer). */
-export interface PreloadBridge {
-  api: Api;
-  /** The path of a dropped File (Electron's webUtils.getPathForFile); '' when unknown. */
-  pathForFile(file: File): string;
-}

@@ -10,7 +10,7 @@ export const OPERATION_NAMES = {
   gallery: ['list', 'save', 'saveMany', 'setFavorite', 'setNote', 'remove', 'restore', 'export'],
   generate: ['models', 'lines', 'nameCard', 'text', 'cancel', 'continuations', 'learnStyle'],
   drafts: ['list', 'get', 'save', 'remove'],
-  inspect: ['defaultText', 'run', 'cell', 'cancel', 'evolution'],
+  inspect: ['defaultText', 'run', 'cell', 'cancel', 'evolution', 'attention', 'attentionAt'],
   shell: ['openCorpusDialog', 'openExternal'],
 } as const;
 

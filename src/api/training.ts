@@ -40,7 +40,7 @@ export function countParams(config: Pick<TrainConfig, 'model' | 'rnnSize' | 'num
 /**
  * Reference speed when this machine has not trained anything yet: about 6 FLOPs per parameter per
  * character (forward and backward), at an effective rate that grows with the matrix sizes (small
- * models are bound by per-op overhead, big ones by GEMM). Calibrated on the figures in DESIGN.md for
+ * models are bound by per-op overhead, big ones by GEMM). Calibrated on the figures in ../shared/DESIGN.md for
  * a 2-core CPU: ~1,400 chars/s for 2×128 (wasm), ~400 for 2×512.
  */
 export function referenceCharsPerS(params: number): number {

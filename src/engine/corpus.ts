@@ -8,7 +8,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import type { CategorySpec } from './categories.ts';
 import type { CorpusMode } from './config.ts';
 import { CharmerError } from './errors.ts';
-import { optionProblem } from './config.ts';
+import { DEFAULT_CONFIG, optionProblem } from './config.ts';
 import type { LoadProgress } from './events.ts';
 import { builtinNamesText, BUILTIN_NAMES } from './names.ts';
 import { Rng } from './rng.ts';
@@ -309,7 +309,7 @@ export function guessMode(sample: string): CorpusMode {
 export type Split = { mode: 'text'; data: Uint16Array } | { mode: 'lines'; items: Uint16Array[] };
 
 /** Deterministic split: the tail in text mode, a seeded random subset of items in lines mode. */
-export function splitCorpus(corpus: Corpus, valFraction = 0.1, seed = 123): { train: Split; val: Split } {
+export function splitCorpus(corpus: Corpus, valFraction = DEFAULT_CONFIG.valFraction, seed = DEFAULT_CONFIG.seed): { train: Split; val: Split } {
   const problem = optionProblem('valFraction', valFraction);
   if (problem) {
     throw new CharmerError('BAD_OPTION', problem);

@@ -19,3 +19,5 @@ export { BUILTIN_CORPORA, builtinCorpusInfo, isBuiltinCorpus, builtinTable, buil
 export { babyNames, knownNames, lookupName, startupNames, filterBabyNames, describeBabyNameFilter, checkBabyNameFilter, nearestKnownNames, nearestBrands, isBrand, soundsAlike, nameDataManifest, type BabyNameFilter, type BabyNameRecord, type KnownName, type Neighbour, type BrandMatch, type Sex } from './namedata.ts';
 export { buildNameCard, knownCard, nameKindOf, type NameCard, type NameKind, type KnownNameCard } from './namecard.ts';
 export { scoreLine, type LineScore } from './sample.ts';
+export { attentionSourceOf, encodeKnown } from './attention-model.ts';
+export { HEAD_PATTERNS, MIN_PATTERN_POSITIONS, HeadScorer, rankHeads, scanAttention, attentionAt, attentionWindows, attentionWindowStart, segmentStarts, textLinks, type HeadPattern, type HeadScore, type HeadRanking, type PositionAttention, type AttentionSource, type ScanOptions, type TextLinks } from './attention.ts';

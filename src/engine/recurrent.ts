@@ -33,8 +33,8 @@ export function zeroState(cell: CellType, batch: number, hidden: number): LayerS
 }
 
 /**
- * One time step from a precomputed input projection xp = x·kernel + bias ([batch, G*H]).
- * Also returns the LSTM cell state after tanh when asked (for Inspect).
+ * One time step from a precomputed input projection xp = x·kernel + bias ([batch, G*H]): the next
+ * state, [h, c] for an LSTM (c as the cell keeps it, before the output tanh), [h] otherwise.
  */
 export function cellStep(cell: CellType, w: LayerWeights, xp: tf.Tensor2D, state: LayerState): LayerState {
   const h = state[0]!;

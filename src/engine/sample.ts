@@ -223,18 +223,13 @@ export function checkLineConstraints(opts: Pick<SampleLinesOptions, 'count' | 'm
   }
 }
 
-/**
- * Generate `count` items (lines mode), batched: every row starts at the marker, a row ends when it
- * draws the marker. The marker is forbidden before minLength; rows past maxLength are dropped.
- */
-export async function sampleLines(model: CharModel, opts: SampleLinesOptions): Promise<LineSample[]> {
+/** The end-of-item index of a lines-mode model, after refusing what no item could satisfy. */
+function linesRequestMarker(model: CharModel, opts: SampleLinesOptions): number {
   const marker = model.vocab.indexOf('\n');
   if (model.meta.mode !== 'lines' || marker < 0) {
     throw new CharmerError('NOT_LINES_MODEL', 'This model was trained on running text, not on a list of items. Generate text instead (a length, not a count).');
   }
   checkLineConstraints(opts);
-  const V = model.vocab.size;
-  const rng = new Rng(opts.seed ?? (Math.random() * 2 ** 31) >>> 0);
   for (const [what, s] of [['prefix', opts.prefix], ['contains', opts.contains], ['suffix', opts.suffix]] as const) {
     const unknown = s ? model.vocab.unknown(s) : [];
     if (unknown.length) {
@@ -245,11 +240,18 @@ export async function sampleLines(model: CharModel, opts: SampleLinesOptions): P
       );
     }
   }
-  const prefix = opts.prefix ? model.vocab.encode(opts.prefix) : new Uint16Array(0);
-  // Categories: one step per column before the name, forced (one value) or drawn among the allowed
-  // values; inside the name every category token is forbidden, so none reaches the text.
+  return marker;
+}
+
+/**
+ * Categories: one step per column before the name, forced (one value) or drawn among the allowed
+ * values (`stepMasks` forbid the rest); inside the name every category token is forbidden
+ * (`catMask`), so none reaches the text.
+ */
+function categorySteps(model: CharModel, asked: string[]): { allowedIds: number[][]; catMask?: Uint8Array; stepMasks: Uint8Array[] } {
+  const V = model.vocab.size;
   const spec = model.meta.categories;
-  const { allowed } = resolveCategoryRequest(spec, opts.categories ?? []);
+  const { allowed } = resolveCategoryRequest(spec, asked);
   const allowedIds = allowed.map((toks) => toks.map((t) => model.vocab.indexOf(t)));
   let catMask: Uint8Array | undefined;
   if (spec) {
@@ -261,6 +263,20 @@ export async function sampleLines(model: CharModel, opts: SampleLinesOptions): P
     for (const i of ids) m[i] = 0;
     return m;
   });
+  return { allowedIds, catMask, stepMasks };
+}
+
+/**
+ * Generate `count` items (lines mode), batched: every row starts at the marker, a row ends when it
+ * draws the marker. The marker is forbidden before minLength; rows past maxLength are dropped.
+ */
+export async function sampleLines(model: CharModel, opts: SampleLinesOptions): Promise<LineSample[]> {
+  const marker = linesRequestMarker(model, opts);
+  const V = model.vocab.size;
+  const rng = new Rng(opts.seed ?? (Math.random() * 2 ** 31) >>> 0);
+  const prefix = opts.prefix ? model.vocab.encode(opts.prefix) : new Uint16Array(0);
+  const spec = model.meta.categories;
+  const { allowedIds, catMask, stepMasks } = categorySteps(model, opts.categories ?? []);
   // The leading columns with one value and (when every column has one) the prefix are the same for
   // every row: they are primed once; the rest is planned per row.
   let lead = 0;

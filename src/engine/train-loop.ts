@@ -12,7 +12,7 @@ import type { TrainerState } from './checkpoint.ts';
 import { saveCheckpoint } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
 import type { Split } from './corpus.ts';
-import type { BackendInfo, TrainEvent } from './events.ts';
+import type { BackendInfo, DoneEvent, TrainEvent } from './events.ts';
 import type { CharModel } from './model.ts';
 import { DataParallel } from './parallel/pool.ts';
 import type { LayerState } from './recurrent.ts';
@@ -20,7 +20,7 @@ import { sampleLines, sampleTextAll } from './sample.ts';
 import type { PreparedRun } from './train-prepare.ts';
 import { disposeState, evaluate, shardGradients } from './train-step.ts';
 
-type StopReason = 'completed' | 'max-iters' | 'max-time' | 'stopped';
+type StopReason = DoneEvent['reason'];
 
 export async function* runTraining(p: PreparedRun, signal?: AbortSignal): AsyncGenerator<TrainEvent, void> {
   const run = new TrainingRun(p);

@@ -47,7 +47,8 @@ export interface TrainOptions {
  * (src/common/options.ts); the first problem is refused with a sentence naming its flag.
  */
 export function resolveConfig(overrides: Partial<TrainConfig> = {}, base: TrainConfig = DEFAULT_CONFIG): TrainConfig {
-  const c = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) } as TrainConfig;
+  // A checkpoint's options (base when resuming) lack any option declared after it was written: those take their defaults.
+  const c = { ...DEFAULT_CONFIG, ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) } as TrainConfig;
   const problem = configProblem(c);
   if (problem) throw new CharmerError('BAD_OPTION', problem);
   checkTransformerShape(c);

@@ -15,10 +15,12 @@ import { CharmerError } from '../engine/errors.ts';
 // Types only: the engine (TensorFlow.js) is imported when the first inspection runs, so opening the
 // library never pays for it.
 import type { CellMatch, InspectChunk, InspectResult, TextFeature } from '../engine/inspect.ts';
+import type { HeadPattern, HeadScore, PositionAttention } from '../engine/attention.ts';
 import type { CellType } from '../common/enums.ts';
+import type { AttentionScan } from '../worker/model-protocol.ts';
 import type { RunDetail, RunsService, RunSummary } from './types.ts';
 
-export type { CellMatch, TextFeature };
+export type { CellMatch, TextFeature, HeadPattern, HeadScore };
 
 /** Longest text one inspection takes (characters). */
 export const MAX_INSPECT_CHARS = 20_000;
@@ -79,6 +81,36 @@ export interface InspectionResult {
   features: Record<TextFeature, string>;
 }
 
+/** A Transformer's heads over a text: what each tracks (src/engine/attention.ts). */
+export interface AttentionInspection {
+  /** Handle for attentionAt (kept while it is among the last few inspections). */
+  id: string;
+  runId: number;
+  checkpoint: { kind: 'best' | 'latest'; iteration: number; valLoss: number | null };
+  /** The characters inspected (characters the model does not know are dropped). */
+  chars: string[];
+  skipped: number;
+  layers: number;
+  heads: number;
+  /** Longest context the model reads: a position sees at most this many characters back. */
+  blockSize: number;
+  /** Each head once with the pattern it tracks best, best first (scores rounded to 4 decimals). */
+  ranked: HeadScore[];
+  /** Every head for every pattern the text has enough of. */
+  all: HeadScore[];
+  /** Positions each pattern applies at. */
+  positions: Record<HeadPattern, number>;
+  /** Pattern names for people. */
+  patterns: Record<HeadPattern, string>;
+}
+
+/** Every head's attention from one position: weights[layer][head][j - from] for keys from..position. */
+export interface PositionAttentionResult {
+  position: number;
+  from: number;
+  weights: number[][][];
+}
+
 export interface EvolutionEntry {
   iteration: number;
   /** Training loss at (or just before) that iteration. */
@@ -91,6 +123,8 @@ export interface EvolutionEntry {
 /** What the service needs of the model thread (src/services/model-host.ts). */
 export interface InspectHost {
   inspect(dir: string, text: string, opts: { topK?: number; chunkSize?: number; skipUnknown?: boolean }, onChunk: (chunk: InspectChunk) => void, signal?: AbortSignal): Promise<void>;
+  attention(dir: string, text: string, onProgress: (p: { done: number; total: number }) => void, signal?: AbortSignal): Promise<AttentionScan>;
+  attentionAt(dir: string, text: string, position: number): Promise<PositionAttention>;
 }
 
 export interface InspectionService {
@@ -99,6 +133,10 @@ export interface InspectionService {
   /** One cell's activation per character (rounded to 3 decimals). Throws NOT_FOUND for an inspection no longer kept. */
   getCell(id: string, layer: number, kind: 'h' | 'c', cell: number): number[];
   evolution(runId: number): Promise<EvolutionEntry[]>;
+  /** A Transformer's heads ranked by what they track over the text (Inspect's run for a Transformer). */
+  attention(req: Omit<InspectionRequest, 'topK'>): Promise<AttentionInspection>;
+  /** Every head's attention from one position of a kept attention inspection. Throws NOT_FOUND for one no longer kept. */
+  attentionAt(id: string, position: number): Promise<PositionAttentionResult>;
 }
 
 export interface InspectionDeps {
@@ -187,18 +225,63 @@ export function createInspectionService(deps: InspectionDeps): InspectionService
     return { text: tailSlice(file), source: `the last 10% of ${run.corpusName}` };
   }
 
+  /** The run, its checkpoint and the text of a request, or a sentence saying what to change. */
+  async function prepare(req: Omit<InspectionRequest, 'topK'>) {
+    const run = await deps.runs.getRun(req.runId);
+    const ck = pickCheckpoint(run, req.checkpoint);
+    const text = req.text ?? (await defaultText(req.runId)).text;
+    const total = [...text].length;
+    if (total === 0) throw new CharmerError('BAD_OPTION', 'The text is empty: paste some text to inspect.');
+    if (total > MAX_INSPECT_CHARS) {
+      throw new CharmerError('BAD_OPTION', `The text has ${total.toLocaleString('en')} characters; Inspect takes at most ${MAX_INSPECT_CHARS.toLocaleString('en')}. Shorten it.`);
+    }
+    return { run, ck, text, total };
+  }
+
+  /** Attention inspections: the checkpoint and the known characters, enough to ask the model thread for one position again. */
+  const keptAttention = new Map<string, { dir: string; text: string; n: number; layers: number; heads: number }>();
+
   return {
     defaultText,
 
+    async attention(req) {
+      const { run, ck, text, total } = await prepare(req);
+      req.onProgress?.({ done: 0, total });
+      const scan = await host().attention(ck.path, text, (p) => req.onProgress?.(p), req.signal);
+      if (req.signal?.aborted) throw new CharmerError('BAD_OPTION', 'The inspection was cancelled.', { cancelled: true });
+      if (scan.chars.length === 0) throw new CharmerError('UNKNOWN_CHARACTERS', 'The model knows none of the characters of this text: paste text like the corpus it was trained on.');
+      const id = `a${next++}`;
+      keptAttention.set(id, { dir: ck.path, text: scan.chars.join(''), n: scan.chars.length, layers: scan.ranking.layers, heads: scan.ranking.heads });
+      while (keptAttention.size > KEEP) keptAttention.delete(keptAttention.keys().next().value!);
+      const r4 = (h: HeadScore): HeadScore => ({ ...h, score: round(h.score, 4), chance: round(h.chance, 4) });
+      const { HEAD_PATTERNS } = await import('../engine/attention.ts');
+      return {
+        id,
+        runId: run.id,
+        checkpoint: { kind: ck.kind, iteration: ck.iteration, valLoss: ck.valLoss },
+        chars: scan.chars,
+        skipped: total - scan.chars.length,
+        layers: scan.ranking.layers,
+        heads: scan.ranking.heads,
+        blockSize: scan.blockSize,
+        ranked: scan.ranking.ranked.map(r4),
+        all: scan.ranking.all.map(r4),
+        positions: scan.ranking.positions,
+        patterns: { ...HEAD_PATTERNS },
+      };
+    },
+
+    async attentionAt(id, position) {
+      const k = keptAttention.get(id);
+      if (!k) throw new CharmerError('NOT_FOUND', 'That inspection is no longer kept: run Inspect again.');
+      if (position >= k.n) throw new CharmerError('BAD_OPTION', `Position ${position} is outside the text: choose one from 0 to ${k.n - 1}.`);
+      const a = await host().attentionAt(k.dir, k.text, position);
+      const weights = Array.from({ length: k.layers }, (_, l) => Array.from({ length: k.heads }, (_, h) => Array.from(a.weights[l * k.heads + h] ?? [], (x) => round(x, 4))));
+      return { position: a.position, from: a.from, weights };
+    },
+
     async inspect(req) {
-      const run = await deps.runs.getRun(req.runId);
-      const ck = pickCheckpoint(run, req.checkpoint);
-      const text = req.text ?? (await defaultText(req.runId)).text;
-      const total = [...text].length;
-      if (total === 0) throw new CharmerError('BAD_OPTION', 'The text is empty: paste some text to inspect.');
-      if (total > MAX_INSPECT_CHARS) {
-        throw new CharmerError('BAD_OPTION', `The text has ${total.toLocaleString('en')} characters; Inspect takes at most ${MAX_INSPECT_CHARS.toLocaleString('en')}. Shorten it.`);
-      }
+      const { run, ck, text, total } = await prepare(req);
       const chunks: InspectChunk[] = [];
       let done = 0;
       req.onProgress?.({ done: 0, total });

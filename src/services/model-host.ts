@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CharmerError, type CharmerErrorCode } from '../engine/errors.ts';
-import type { InspectChunk, LineSample, NameCard, SampleResult } from '../engine/index.ts';
+import type { InspectChunk, LineSample, NameCard, PositionAttention, SampleResult } from '../engine/index.ts';
 import type { ProcessStats } from '../worker/protocol.ts';
-import type { InspectRequestOptions, LinesRequestOptions, ModelReply, ModelRequest, NameCardRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
+import type { AttentionScan, InspectRequestOptions, LinesRequestOptions, ModelReply, ModelRequest, NameCardRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
 
 interface Pending {
   resolve(v: unknown): void;
@@ -88,6 +88,14 @@ export class ModelHost {
 
   inspect(dir: string, text: string, opts: InspectRequestOptions, onChunk: (chunk: InspectChunk) => void, signal?: AbortSignal): Promise<void> {
     return this.request<null>({ type: 'inspect', dir, text, opts }, signal, (m) => m.type === 'chunk' && onChunk(m.chunk)).then(() => undefined);
+  }
+
+  attention(dir: string, text: string, onProgress: (p: { done: number; total: number }) => void, signal?: AbortSignal): Promise<AttentionScan> {
+    return this.request<AttentionScan>({ type: 'attention', dir, text }, signal, (m) => m.type === 'progress' && onProgress({ done: m.done, total: m.total }));
+  }
+
+  attentionAt(dir: string, text: string, position: number): Promise<PositionAttention> {
+    return this.request<PositionAttention>({ type: 'attentionAt', dir, text, position });
   }
 
   /** The model thread's tensors (null when it has not started). For the soak test. */

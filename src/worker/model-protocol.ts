@@ -5,7 +5,7 @@
  */
 import type { ProcessStats } from './protocol.ts';
 import type { Novelty } from '../common/enums.ts';
-import type { InspectChunk, LineSample, NameCard, SampleLinesOptions, SampleResult, SampleTextOptions } from '../engine/index.ts';
+import type { HeadRanking, InspectChunk, LineSample, NameCard, PositionAttention, SampleLinesOptions, SampleResult, SampleTextOptions } from '../engine/index.ts';
 
 export interface NameCardRequestOptions {
   category?: Record<string, string> | null;
@@ -20,11 +20,22 @@ export interface InspectRequestOptions {
   skipUnknown?: boolean;
 }
 
+/** A Transformer's attention over a text (src/engine/attention.ts); characters it does not know are left out. */
+export interface AttentionScan {
+  chars: string[];
+  skipped: number;
+  blockSize: number;
+  ranking: HeadRanking;
+}
+
 export type ModelRequest =
   | { id: number; type: 'sampleLines'; dir: string; opts: LinesRequestOptions }
   | { id: number; type: 'sampleText'; dir: string; opts: TextRequestOptions }
   | { id: number; type: 'inspect'; dir: string; text: string; opts: InspectRequestOptions }
   | { id: number; type: 'nameCard'; dir: string; text: string; opts: NameCardRequestOptions }
+  | { id: number; type: 'attention'; dir: string; text: string }
+  /** One position of `text` (a text the model knows every character of: an AttentionScan's chars). */
+  | { id: number; type: 'attentionAt'; dir: string; text: string; position: number }
   | { id: number; type: 'cancel'; target: number }
   /** Diagnostics for the soak test: the thread's tensors (answered with done). */
   | { id: number; type: 'stats' };
@@ -32,5 +43,6 @@ export type ModelRequest =
 export type ModelReply =
   | { id: number; type: 'text'; chunk: string }
   | { id: number; type: 'chunk'; chunk: InspectChunk }
-  | { id: number; type: 'done'; result: LineSample[] | SampleResult | NameCard | ProcessStats | null }
+  | { id: number; type: 'progress'; done: number; total: number }
+  | { id: number; type: 'done'; result: LineSample[] | SampleResult | NameCard | ProcessStats | AttentionScan | PositionAttention | null }
   | { id: number; type: 'error'; code: string; message: string; details?: Record<string, unknown> };

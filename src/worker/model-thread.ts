@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
-import { buildNameCard, chooseBackend, inspectText, isCharmerError, loadCheckpoint, resolveCheckpointDir, sampleLines, sampleText, type BackendName, type CheckpointData } from '../engine/index.ts';
+import { attentionAt, attentionSourceOf, buildNameCard, encodeKnown, chooseBackend, inspectText, scanAttention, isCharmerError, loadCheckpoint, resolveCheckpointDir, sampleLines, sampleText, type BackendName, type CheckpointData } from '../engine/index.ts';
 import type { ModelReply, ModelRequest } from './model-protocol.ts';
 import { processStats } from './stats.ts';
 
@@ -113,6 +113,17 @@ async function answer(req: Exclude<ModelRequest, { type: 'cancel' | 'stats' }>, 
   }
   if (req.type === 'nameCard') {
     send({ id: req.id, type: 'done', result: await buildNameCard(req.text, { model: ck.model, ...(ck.items ? { items: ck.items } : {}), category: req.opts.category ?? null, novelty: req.opts.novelty ?? null }) });
+    return;
+  }
+  if (req.type === 'attention' || req.type === 'attentionAt') {
+    const src = attentionSourceOf(ck.model);
+    const { ids, chars, skipped } = encodeKnown(ck.model, req.text);
+    if (req.type === 'attentionAt') {
+      send({ id: req.id, type: 'done', result: await attentionAt(src, ids, req.position) });
+      return;
+    }
+    const ranking = await scanAttention(src, ids, chars, { signal, onProgress: (p) => send({ id: req.id, type: 'progress', ...p }) });
+    send({ id: req.id, type: 'done', result: { chars, skipped, blockSize: src.blockSize, ranking } });
     return;
   }
   if (req.type === 'sampleText') {

@@ -100,7 +100,7 @@ describe('training data for the UI', () => {
     expect(w.trainChars).toBe(9000);
     expect(w.seconds).toBeCloseTo(9);
     expect(estimateWork({ ...DEFAULT_CONFIG, maxTime: 5 }, 10_000, 1000).seconds).toBe(5);
-    // The reference curve matches DESIGN.md's figures within a factor of 2.
+    // The reference curve matches ../shared/DESIGN.md's figures within a factor of 2.
     const small = referenceCharsPerS(countParams({ model: 'lstm', rnnSize: 128, numLayers: 2, embeddingSize: 0 }, 65));
     expect(small).toBeGreaterThan(700);
     expect(small).toBeLessThan(2800);

@@ -86,7 +86,9 @@ describe('charmer train / sample / info', () => {
     for (const o of ['--mode', '--model', '--rnn-size', '--num-layers', '--dropout', '--seq-length', '--batch-size', '--learning-rate', '--max-epochs', '--max-iters', '--max-time', '--eval-every', '--sample-every', '--seed', '--backend', '--out', '--resume', '--init-from', '--json']) {
       expect(r.stdout).toContain(o);
     }
-    expect(r.stdout).toMatch(/--rnn-size N\s+hidden units per recurrent layer \(default: 128\)/);
+    expect(r.stdout).toMatch(/--rnn-size N\s+hidden units per recurrent layer \(lstm\/gru\/rnn only\) \(default: 128\)/);
+    expect(r.stdout).toMatch(/--model lstm\|gru\|rnn\|transformer/);
+    for (const o of ['--n-layer', '--n-head', '--n-embd', '--block-size']) expect(r.stdout).toMatch(new RegExp(`${o} N\\s+.*\\(transformer only\\)`));
   });
 
   it('sample names unknown prime characters', () => {

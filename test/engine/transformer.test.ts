@@ -12,6 +12,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CharModel, attentionMaps, checkTraining, chooseBackend, corpusFromString, loadCheckpoint, sampleLines, sampleTextAll, train, windowStart, type Corpus, type TrainConfig, type TrainEvent } from '../../src/engine/index.ts';
 import { DEFAULT_CONFIG } from '../../src/engine/config.ts';
+import { countParams } from '../../src/api/training.ts';
 import { specFromConfig } from '../../src/engine/model.ts';
 import { referenceCausalSelfAttention } from '../../src/engine/transformer/attention.ts';
 import { GptStream } from '../../src/engine/transformer/stream.ts';
@@ -193,6 +194,18 @@ describe('training a Transformer', () => {
     expect(names.length).toBe(10);
     model.dispose();
     await expect(checkTraining({ corpus, config: { ...SMALL, mode: 'lines', blockSize: 5, backend: 'wasm' } })).rejects.toThrow(/longest item has 6 characters.*--block-size 7 or more/);
+  });
+
+  it('two data-parallel threads train like one; the Train view counts its parameters as the model has them', async () => {
+    const corpus = corpusFromString('to be or not to be, that is the question.\n'.repeat(30));
+    const cfg = { ...SMALL, maxIters: 4, evalEvery: 100 };
+    const one = losses(await run(corpus, tmp(), { ...cfg, threads: 1 }));
+    const two = losses(await run(corpus, tmp(), { ...cfg, threads: 2 }));
+    expect(two.length).toBe(4);
+    two.forEach(([, l], i) => expect(Math.abs(l - one[i]![1])).toBeLessThan(1e-4 * Math.max(1, one[i]![1])));
+    const m = smallModel({ nLayer: 3, nEmbd: 24, nHead: 3, blockSize: 10 });
+    expect(countParams({ ...DEFAULT_CONFIG, model: 'transformer', nLayer: 3, nEmbd: 24, blockSize: 10 }, m.vocab.size)).toBe(m.params);
+    m.dispose();
   });
 
   it('refuses heads that do not divide the width, in a sentence with widths that work', async () => {

@@ -4,7 +4,8 @@ import TrainView from '../../src/renderer/views/TrainView.svelte';
 import { AppState } from '../../src/renderer/lib/app.svelte.ts';
 import { LibraryState } from '../../src/renderer/lib/library.svelte.ts';
 import { RunsState } from '../../src/renderer/lib/runs.svelte.ts';
-import { DEFAULT_CONFIG, OPTION_HELP, PRESETS } from '../../src/api/training.ts';
+import { DEFAULT_CONFIG, OPTIONS, OPTION_LIST, PRESETS } from '../../src/api/training.ts';
+import { MODEL_TYPES } from '../../src/common/enums.ts';
 import { fakePlatform, run } from './fake-platform.ts';
 import { plots } from './setup-uplot.ts';
 
@@ -30,18 +31,31 @@ describe('Training view', () => {
     expect(fake.api.runs.estimate).toHaveBeenCalledWith(expect.objectContaining({ corpusId: 1 }));
   });
 
-  it('puts every option behind Advanced, each with its default and a line of help', async () => {
+  it('puts every declared option behind Advanced: a field under its group with its help, default and choices, model-specific ones with their models only', async () => {
     await setup();
     expect(screen.queryByLabelText('rnn-size')).toBeNull();
     await fireEvent.click(screen.getByRole('button', { name: /Advanced/ }));
-    for (const key of Object.keys(DEFAULT_CONFIG)) {
-      const label = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-      const input = screen.getByLabelText(label);
-      expect(input, key).toBeTruthy();
-      const help = Object.values(OPTION_HELP).find((g) => key in g)![key as keyof typeof DEFAULT_CONFIG]!;
-      expect(input.closest('.opt')!.textContent).toContain(help);
-      expect(input.closest('.opt')!.textContent).toContain(`(default ${String(DEFAULT_CONFIG[key as keyof typeof DEFAULT_CONFIG])})`);
+    const chooseModel = (m: string) => fireEvent.change(screen.getByLabelText(OPTIONS.model.flag), { target: { value: m } });
+    for (const o of OPTION_LIST) {
+      if (o.models) {
+        const other = MODEL_TYPES.find((m) => !o.models!.includes(m));
+        if (other) {
+          await chooseModel(other);
+          expect(screen.queryByLabelText(o.flag), `${o.key} with ${other}`).toBeNull();
+        }
+        await chooseModel(o.models[0]!);
+      }
+      const input = screen.getByLabelText(o.flag);
+      expect(input.closest('fieldset')!.querySelector('legend')!.textContent, o.key).toBe(o.group);
+      const row = input.closest('.opt')!.textContent!;
+      expect(row).toContain(o.help);
+      expect(row).toContain(`(default ${String(o.default)})`);
+      if (o.choices) expect([...(input as HTMLSelectElement).options].map((x) => x.value)).toEqual([...o.choices]);
+      else expect((input as HTMLInputElement).step).toBe(o.integer ? '1' : 'any');
     }
+    await chooseModel('transformer');
+    expect(screen.getByLabelText('n-head')).toBeTruthy();
+    expect(screen.queryByLabelText('rnn-size')).toBeNull();
   });
 
   it('starts a run with the preset and the advanced edits, then shows it live', async () => {

@@ -116,6 +116,12 @@ export function fakeServices(dataDir: string) {
         throw new CharmerError('NOT_FOUND', 'That inspection is no longer kept: run Inspect again.');
       },
       evolution: async () => [],
+      attention: async ({ runId }) => {
+        throw new CharmerError('NOT_FOUND', `There is no run ${runId}.`);
+      },
+      attentionAt: async () => {
+        throw new CharmerError('NOT_FOUND', 'That inspection is no longer kept: run Inspect again.');
+      },
     },
     close: async () => {
       calls.push(['close', null]);

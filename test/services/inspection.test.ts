@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { InspectChunk } from '../../src/engine/inspect.ts';
+import { attentionAt, scanAttention, type AttentionSource } from '../../src/engine/attention.ts';
 import { createInspectionService, tailSlice, type InspectHost } from '../../src/services/inspection.ts';
 import type { RunDetail } from '../../src/services/types.ts';
 import { tempDir } from '../store/helpers.ts';
@@ -70,9 +71,41 @@ function runDetail(mode: 'lines' | 'text', extra: Partial<RunDetail> = {}): RunD
   };
 }
 
+/**
+ * Attention of a made-up 2-layer, 2-head Transformer with a block of 8 that knows only lowercase
+ * letters, spaces and quotes: layer 2 head 1 looks at the previous character, the others spread evenly.
+ */
+const fakeAttention: AttentionSource = {
+  layers: 2,
+  heads: 2,
+  blockSize: 8,
+  attend(ids) {
+    const T = ids.length;
+    return [0, 1, 2, 3].map((h) => {
+      const m = new Float32Array(T * T);
+      for (let i = 0; i < T; i++) {
+        if (h === 2) m[i * T + Math.max(0, i - 1)] = 1;
+        else for (let j = 0; j <= i; j++) m[i * T + j] = 1 / (i + 1);
+      }
+      return m;
+    });
+  },
+};
+const known = (text: string) => [...text].filter((c) => /[a-z "]/.test(c));
+
 /** A host whose cell 1 of layer 0 h is +1 inside quotes and -1 outside; cell 0 is noise-free zero-ish. */
 function fakeHost(seen: Array<{ dir: string; text: string }>): InspectHost {
   return {
+    async attention(dir, text, onProgress, signal) {
+      seen.push({ dir, text });
+      const chars = known(text);
+      const ranking = await scanAttention(fakeAttention, Int32Array.from(chars, (c) => c.charCodeAt(0)), chars, { onProgress, ...(signal ? { signal } : {}) });
+      return { chars, skipped: [...text].length - chars.length, blockSize: 8, ranking };
+    },
+    async attentionAt(dir, text, position) {
+      seen.push({ dir, text });
+      return attentionAt(fakeAttention, Int32Array.from(known(text), (c) => c.charCodeAt(0)), position);
+    },
     async inspect(dir, text, opts, onChunk, signal) {
       seen.push({ dir, text });
       const chars = [...text];
@@ -186,6 +219,37 @@ describe('inspection service', () => {
     const ac = new AbortController();
     ac.abort();
     await expect(ok.inspect({ runId: 1, text: 'abc', signal: ac.signal })).rejects.toThrow(/cancelled/);
+  });
+
+  it('attention: heads ranked over the text, unknown characters left out, one position at a time from the kept text', async () => {
+    const seen: Array<{ dir: string; text: string }> = [];
+    const run = runDetail('text');
+    const s = createInspectionService({ runs: { getRun: async () => run }, corpusFile: () => '/x', host: fakeHost(seen) });
+    const progress: number[] = [];
+    const text = 'the cat said "hello there" and THE dog sat down on the mat';
+    const a = await s.attention({ runId: 1, text, checkpoint: 'latest', onProgress: (p) => progress.push(p.done) });
+    expect(seen[0]!.dir).toBe(run.checkpoints.find((c) => c.kind === 'latest')!.path);
+    expect(a.chars.join('')).toBe(known(text).join(''));
+    expect(a.skipped).toBe(3);
+    expect([a.layers, a.heads, a.blockSize]).toEqual([2, 2, 8]);
+    expect(progress.at(-1)).toBe(a.chars.length);
+    expect(a.ranked[0]).toMatchObject({ layer: 1, head: 0, pattern: 'previous' });
+    expect(a.ranked[0]!.score).toBeCloseTo(1, 4);
+    expect(a.patterns.previous).toBe('previous character');
+    expect(a.positions.previous).toBe(a.chars.length - 1);
+
+    // One position: every head's weights over the window it is read in; the service asks for it in the known text.
+    const p = await s.attentionAt(a.id, 20);
+    expect(seen.at(-1)!.text).toBe(a.chars.join(''));
+    expect(p.weights).toHaveLength(2);
+    expect(p.weights[1]).toHaveLength(2);
+    expect(p.from).toBeGreaterThan(0);
+    for (const row of p.weights.flat()) expect(row).toHaveLength(20 - p.from + 1);
+    expect(p.weights[1]![0]!.at(-2)).toBe(1);
+    await expect(s.attentionAt(a.id, a.chars.length)).rejects.toThrow(/outside the text/);
+    await expect(s.attentionAt('a999', 0)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(s.attention({ runId: 1, text: '' })).rejects.toThrow(/empty/);
+    await expect(s.attention({ runId: 1, text: 'ABC' })).rejects.toMatchObject({ code: 'UNKNOWN_CHARACTERS' });
   });
 
   it('sample evolution: by iteration, with the training and validation loss at each', async () => {

@@ -3,11 +3,13 @@ import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import { BUILTIN_NAMES, CharmerError, loadCorpus, ngramBaseline, splitCorpus, type Split } from '../../engine/index.ts';
 import { CORPUS_MODES, type CorpusMode } from '../../common/enums.ts';
+import { DEFAULT_CONFIG } from '../../common/options.ts';
+import { configOptionSpecs } from '../options.ts';
 
 const specs: OptionSpecs = {
   mode: { type: 'string', help: 'text or lines (default: lines for names, text otherwise)', choices: CORPUS_MODES },
-  'val-fraction': { type: 'number', help: 'fraction held out for validation', default: 0.1 },
-  seed: { type: 'int', help: 'seed of the lines-mode split', default: 123 },
+  'val-fraction': { ...configOptionSpecs(['valFraction'])['val-fraction']!, group: undefined, default: DEFAULT_CONFIG.valFraction },
+  seed: { type: 'int', help: 'seed of the lines-mode split', default: DEFAULT_CONFIG.seed },
   json: { type: 'boolean', help: 'print one JSON object', default: false },
   help: { type: 'boolean', help: 'show this help', short: 'h' },
 };

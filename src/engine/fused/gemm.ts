@@ -5,12 +5,12 @@
  * columns ([ceil(N/8)][K][8], the last one zero-padded). It imports the backend's `memory` and
  * works on heap addresses.
  *
- * Why: at 512 units ~80% of a training step is matrix products. A first standalone version of
- * this tile (session 3) ran at 48.0-48.4 GFLOP/s against XNNPACK's 36.7-37.6 on every product
- * shape of a 2x512 LSTM step (one thread); without FMA (mul + add) it ran at ~27.7 and on unpacked
- * B at 26-30, so without relaxed SIMD it is not used (XNNPACK runs). `npx tsx bench/fma-gemm.ts`
- * now times the engine's path, packing included, against XNNPACK (docs/PERFORMANCE.md). Results
- * agree with XNNPACK within ~4e-7 relative (the FMA rounds once where mul + add rounds twice).
+ * Why: at 512 units most of a training step is matrix products, and this tile beats XNNPACK on
+ * every product shape of an LSTM step only with the fused multiply-add and B packed into panels;
+ * without relaxed SIMD (mul + add) or on unpacked B it loses, so then it is not used and XNNPACK
+ * runs. `npx tsx bench/fma-gemm.ts` times the engine's path, packing included, against XNNPACK
+ * (figures: docs/PERFORMANCE.md#figures-behind-the-engines-design-notes). Results agree with XNNPACK within ~4e-7 relative (the
+ * FMA rounds once where mul + add rounds twice).
  *
  * Node 20's V8 (11.3) has relaxed SIMD only behind --experimental-wasm-relaxed-simd: it is set at
  * run time before the module is compiled (V8 11.4+, so Node 22 and Electron 45, has it on by

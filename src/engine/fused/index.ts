@@ -1,9 +1,8 @@
 /**
- * Turning the fused recurrent layers on. Measured on this 2-core machine (bench/, docs/PERFORMANCE.md):
- * on one wasm thread a 2-layer training step (batch 50, seq 50, Adam) runs 2-3x faster fused than
- * the stock tf.layers graph at 128 units and 2.2-2.8x at 512 (and than the autodiff loop), and the
- * sampling step 1.5-35x, so it is the default wherever the backend has fused kernels (wasm, cpu: JS loops; webgpu: WGSL
- * kernels for the whole-sequence ops, the reference for the sampling step). On tensorflow
+ * Turning the fused recurrent layers on. They train and sample several times faster than the stock
+ * tf.layers graph and the autodiff loop (bench/, docs/PERFORMANCE.md#figures-behind-the-engines-design-notes), so they are the
+ * default wherever the backend has fused kernels (wasm, cpu: JS loops; webgpu: WGSL kernels for the
+ * whole-sequence ops, the reference for the sampling step). On tensorflow
  * (tfjs-node, tfjs-node-gpu) the whole-sequence ops are TensorFlow's block ops
  * (./native-sequence.ts), below 384 units on its CPU build; the batched sampling step is the reference
  * there (one stream: ./stream.ts). CHARMER_FUSED=0 in the environment turns it off (for comparisons).

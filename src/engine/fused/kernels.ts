@@ -1,11 +1,10 @@
 /**
  * The fused gate kernels (and the optimizer update, for src/engine/optimizer.ts) registered with
- * TF.js for the cpu and wasm backends. Each is a JS loop
- * (./math.ts) over the backend's own memory: the cpu backend's `values` arrays, or views of the
- * WebAssembly heap (the technique of backend.ts's UnsortedSegmentSum), so nothing is copied. On
- * wasm the per-sequence kernels run as f32x4 SIMD WebAssembly instead (./simd.ts: a small module,
- * assembled at load time, that imports the backend's own memory) when H is a multiple of 4: 2.2-2.6x
- * faster than the JS loops. One kernel call replaces the 10-20 elementwise ops of a stock time step.
+ * TF.js for the cpu and wasm backends. Each is a JS loop (./math.ts) over the backend's own memory:
+ * the cpu backend's `values` arrays, or views of the WebAssembly heap, so nothing is copied. On wasm
+ * the per-sequence kernels run as the SIMD module of ./simd.ts instead when H is a multiple of 4
+ * (several times faster than the JS loops: docs/PERFORMANCE.md#figures-behind-the-engines-design-notes). One kernel call replaces the
+ * 10-20 elementwise ops of a stock time step.
  *
  * Some kernels write into buffers they are given (the per-sequence `gates`, `out`, `dz` buffers,
  * allocated uninitialised by CharmerAlloc and never seen outside ./sequence.ts until complete):
@@ -40,31 +39,6 @@ function scratchOf(n: number, k: number): Float32Array {
   let a = scratch.get(key);
   if (!a) scratch.set(key, (a = new Float32Array(n)));
   return a;
-}
-
-/** Adam from element `from` on (the SIMD kernel does the multiple-of-4 part before it). */
-function adamJs([w, m, v, g, scale, consts]: F[], [w2, m2, v2]: F[], from: number): void {
-  const [lr, b1, c1, b2, c2, eps] = consts as F;
-  const s = scale![0]!;
-  for (let i = from; i < w!.length; i++) {
-    const gi = g![i]! * s;
-    const mi = b1! * m![i]! + c1! * gi;
-    const vi = b2! * v![i]! + c2! * gi * gi;
-    m2![i] = mi;
-    v2![i] = vi;
-    w2![i] = w![i]! - (lr! * mi) / (Math.sqrt(vi) + eps!);
-  }
-}
-
-function rmspropJs([w, ms, g, scale, consts]: F[], [w2, ms2]: F[], from: number): void {
-  const [lr, d, c, eps] = consts as F;
-  const s = scale![0]!;
-  for (let i = from; i < w!.length; i++) {
-    const gi = g![i]! * s;
-    const mi = d! * ms![i]! + c! * gi * gi;
-    ms2![i] = mi;
-    w2![i] = w![i]! - (lr! * gi) / (Math.sqrt(mi) + eps!);
-  }
 }
 
 const defs: Def[] = [
@@ -206,26 +180,26 @@ const defs: Def[] = [
     // elementwise ops and their tensors.
     name: 'CharmerAdam',
     outShapes: (ins) => [ins[0]!, ins[0]!, ins[0]!],
-    run: (ins, outs) => adamJs(ins, outs, 0),
+    run: (ins, outs) => M.adamJs(ins, outs, 0),
     simd: (k, ins, outs) => {
       const [w, m, v, g, scale, consts] = ins as [F, F, F, F, F, F];
       const [w2, m2, v2] = outs as [F, F, F];
       const n4 = w.length - (w.length % 4);
       if (n4) k.adam(w.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, scale.byteOffset, consts.byteOffset, w2.byteOffset, m2.byteOffset, v2.byteOffset, n4);
-      adamJs(ins, outs, n4);
+      M.adamJs(ins, outs, n4);
     },
   },
   {
     // RMSProp for one variable: w, ms, g, scale [1], consts [lr, decay, 1-decay, eps] -> w', ms'
     name: 'CharmerRmsProp',
     outShapes: (ins) => [ins[0]!, ins[0]!],
-    run: (ins, outs) => rmspropJs(ins, outs, 0),
+    run: (ins, outs) => M.rmspropJs(ins, outs, 0),
     simd: (k, ins, outs) => {
       const [w, ms, g, scale, consts] = ins as [F, F, F, F, F];
       const [w2, ms2] = outs as [F, F];
       const n4 = w.length - (w.length % 4);
       if (n4) k.rmsprop(w.byteOffset, ms.byteOffset, g.byteOffset, scale.byteOffset, consts.byteOffset, w2.byteOffset, ms2.byteOffset, n4);
-      rmspropJs(ins, outs, n4);
+      M.rmspropJs(ins, outs, n4);
     },
   },
   {

@@ -9,9 +9,9 @@
  *   out   [B*T, H]    h_t for every step (the layer's output sequence)
  *   dz    [B*T, G*H]  gradient w.r.t. the gate pre-activations, filled by the backward steps
  *
- * Speed note (measured here, V8 in Node 20): Math.exp costs 11-15 ns and Math.tanh 22 ns per
- * element, more than the recurrent matMul itself at 128 units. `exp` below costs about 3 ns:
- * x = (n/64)·ln2 + r with n an integer (rounded with the 1.5·2^52 trick), 2^(n/64) from a table,
+ * Speed note: Math.exp and Math.tanh per element cost more than the recurrent matMul itself at 128
+ * units (V8 in Node 20; docs/PERFORMANCE.md#figures-behind-the-engines-design-notes), and `exp`
+ * below is several times cheaper: x = (n/64)·ln2 + r with n an integer (rounded with the 1.5·2^52 trick), 2^(n/64) from a table,
  * e^r by a degree-3 polynomial (|r| <= ln2/128, so the relative error is 4e-11): a short
  * dependency chain, where a degree-7 Horner chain cost twice as much.
  */
@@ -214,5 +214,31 @@ export function rnnBwd(B: number, T: number, H: number, t: number, dy: F, dhr: F
       dz[r * H + j] = v;
       dzt[so + j] = v;
     }
+  }
+}
+
+/** Adam from element `from` on (the SIMD kernel does the multiple-of-4 part before it). */
+export function adamJs([w, m, v, g, scale, consts]: Float32Array[], [w2, m2, v2]: Float32Array[], from: number): void {
+  const [lr, b1, c1, b2, c2, eps] = consts as Float32Array;
+  const s = scale![0]!;
+  for (let i = from; i < w!.length; i++) {
+    const gi = g![i]! * s;
+    const mi = b1! * m![i]! + c1! * gi;
+    const vi = b2! * v![i]! + c2! * gi * gi;
+    m2![i] = mi;
+    v2![i] = vi;
+    w2![i] = w![i]! - (lr! * mi) / (Math.sqrt(vi) + eps!);
+  }
+}
+
+/** RMSprop from element `from` on, as adamJs. */
+export function rmspropJs([w, ms, g, scale, consts]: Float32Array[], [w2, ms2]: Float32Array[], from: number): void {
+  const [lr, d, c, eps] = consts as Float32Array;
+  const s = scale![0]!;
+  for (let i = from; i < w!.length; i++) {
+    const gi = g![i]! * s;
+    const mi = d! * ms![i]! + c! * gi * gi;
+    ms2![i] = mi;
+    w2![i] = w![i]! - (lr! * gi) / (Math.sqrt(mi) + eps!);
   }
 }

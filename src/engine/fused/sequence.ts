@@ -10,8 +10,8 @@
  * and dz·kernelᵀ the input gradient.
  *
  * Every transposed operand is transposed explicitly first: the wasm backend's matMul with
- * transposeA/transposeB runs at 0.5-2 GFLOP/s here, against 20-31 GFLOP/s plain
- * (docs/PERFORMANCE.md).
+ * transposeA/transposeB runs an order of magnitude slower than the plain product
+ * (docs/PERFORMANCE.md#figures-behind-the-engines-design-notes).
  *
  * Weight layout is exactly tf.layers.lstm/gru/simpleRNN's (LSTM gates i f c o, GRU z r h with
  * reset_after = false, recurrentActivation sigmoid), so checkpoints stay ordinary TF.js models.

@@ -3,17 +3,15 @@
  * memory of its own, shared with a worker thread that computes part of every layer's units.
  *
  * Why. At 2x512 a character reads ~12 MB of weights (three [512, 2048] products). Through TF.js
- * (model.step with the fused gate kernels, one thread) it ran 1,633-1,898 chars/s here: the
- * products took 375-450 us of a ~560 us step and the ~20 op dispatches around them the rest. Here
- * a step is a short program per thread (./stream-program.ts) and no tensors: the products are the
+ * (model.step with the fused gate kernels, one thread) the products took most of a step and the
+ * ~20 op dispatches around them the rest. Here a step is a short program per thread (./stream-program.ts) and no tensors: the products are the
  * FMA GEMM's 1-row tile over weights packed once (./gemm.ts), the gates the SIMD kernels
  * (./simd.ts). With two threads the units are split, not the products: each thread owns all gates
  * of its units, so it reads only its share of every weight matrix and its gate arithmetic needs
  * nothing from the other thread; the threads meet once per layer (GRU: twice, since r∘h of every
- * unit feeds the candidate's product). A worker costs ~30-60 ms to start, so short samples of small
- * models run on this thread alone (the same program; threadsFor). Measured side by side
- * (`npx tsx bench/stream.ts`, 2 layers, chars/s of model.step / one thread / two): LSTM 512
- * 2,291 / 2,200 / 4,352, LSTM 128 14,244 / 33,258 / 58,844, GRU 512 2,775 / 2,986 / 5,816.
+ * unit feeds the candidate's product). A worker takes tens of milliseconds to start, so short
+ * samples of small models run on this thread alone (the same program; threadsFor). Side by side
+ * with model.step: `npx tsx bench/stream.ts` (docs/PERFORMANCE.md#figures-behind-the-engines-design-notes).
  *
  * The weights are copied at open: a StreamSampler samples the model as it was then (sampling
  * during training opens a new one per sample). Memory: ~the model's weights again, freed with the

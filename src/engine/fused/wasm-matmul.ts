@@ -3,10 +3,10 @@
  * float32, no real batch (every batch dimension 1), at least MIN_ROWS rows (N not a multiple of 4
  * through zero-padded columns).
  * B is packed at every call (from either layout, so transposeB costs nothing extra). A comes
- * untransposed: backend.ts transposes a transposed A explicitly first, for this path as for
- * XNNPACK's (reading it through strides here ran at 0.9-1.1x XNNPACK on the weight-gradient
- * shapes, against 1.5-1.65x with the copy, `npx tsx bench/fma-gemm.ts`). Anything else returns
- * null and goes to the original kernel.
+ * untransposed: ../wasm-kernels.ts transposes a transposed A explicitly first, for this path as
+ * for XNNPACK's (reading it through strides here gained little over XNNPACK on the weight-gradient
+ * shapes, the copy much more: `npx tsx bench/fma-gemm.ts`). Anything else returns null and goes
+ * to the original kernel.
  *
  * Why the row threshold: XNNPACK caches a weight's packed form while the tensor lives, so the
  * small products that repeat with one weight (a sampling step: 1-50 rows) are cheaper there; from

@@ -3,14 +3,14 @@
  * a layer, forward or backward. Per step they call a matrix product and the SIMD gate kernels
  * (./simd.ts) one batch row at a time, on heap addresses, with scratch buffers reused across steps.
  * The product is ./gemm.ts's FMA GEMM, with each recurrent weight packed once per call (T steps
- * share it), where relaxed SIMD is available (1.3x XNNPACK's rate); otherwise the backend's own
+ * share it), where relaxed SIMD is available (faster than XNNPACK); otherwise the backend's own
  * XNNPACK product (`_BatchMatMul`, the export its MatMul kernel calls, with its packed-weight cache
  * keyed by the weight tensor).
  *
- * Why: at 128 units a step's product takes ~115 us, and driving the products and gate kernels
+ * Why: at 128 units a step's product is short enough that driving the products and gate kernels
  * through TF.js (runKernel, an output tensor and a disposal each, a typed-array view per input)
- * added tens of microseconds to each: one thread's 2x128 training step went from ~85 to ~83 ms
- * (LSTM) and ~74 to ~68 ms (GRU, two products and two gate kernels a step) with these kernels.
+ * added a noticeable share to each; GRU, with two products and two gate kernels a step, gains
+ * most (docs/PERFORMANCE.md#figures-behind-the-engines-design-notes).
  *
  * Used on wasm when H is a multiple of 4 and the SIMD module loads; `CHARMER_SEQ_KERNELS=0` turns
  * them off (the per-step path in ./sequence.ts runs), for comparisons.

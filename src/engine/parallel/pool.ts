@@ -1,9 +1,9 @@
 /**
  * Every core: data-parallel training across worker threads.
  *
- * Design, and why. The wasm backend runs one thread in Node, and its matMul reaches 20-31 GFLOP/s
- * on one core here; two worker threads with their own wasm backends ran matMuls at 24 + 25 GFLOP/s
- * at once (docs/DESIGN.md), about what OpenBLAS gets from both cores. Threaded kernels inside one
+ * Design, and why. The wasm backend runs one thread in Node; two worker threads with their own wasm
+ * backends each run matMuls about as fast as one alone, together about what OpenBLAS gets from
+ * both cores (../shared/DESIGN.md; docs/PERFORMANCE.md#figures-behind-the-engines-design-notes). Threaded kernels inside one
  * backend would need a rebuilt threaded wasm binary (unavailable in Node: the stock one needs
  * emscripten pthreads with a browser-style Worker), and a recurrent step at batch 50 is too small
  * to split well across cores anyway, while whole batch shards split perfectly. So: the batch's
@@ -13,8 +13,8 @@
  * workers write their gradients into a SharedArrayBuffer each, the training thread adds them to its
  * own, applies the optimizer (one optimizer, one copy of its state, so checkpoints and resume are
  * unchanged), and writes the new weights into one shared buffer that the workers read at their
- * next step. Per step that moves the parameters twice through shared memory (a few ms at 2x512),
- * against a step of hundreds of ms to seconds; the carried state of each shard travels with the
+ * next step. Per step that moves the parameters twice through shared memory, small against a
+ * step's compute; the carried state of each shard travels with the
  * step message (small), so the training thread stays the one owner of all state.
  *
  * The result equals single-thread training up to float summation order (and dropout masks, drawn

@@ -54,7 +54,7 @@ function step(m: StepMessage): void {
   const H = mdl.spec.hidden;
   const prev: LayerState[] = m.state.map((l) => l.map((a) => tf.tensor2d(a, [m.rows, H])));
   const { value, grads: g, next } = shardGradients(mdl, m.dropoutSeed)(m, prev);
-  // Reads outside any tidy (on wasm a dataSync inside tidy costs ~70 ms: docs/DESIGN.md).
+  // Reads outside any tidy (on wasm a dataSync inside tidy costs ~70 ms more per read: ../shared/DESIGN.md).
   let off = 0;
   for (const v of mdl.variables) {
     const t = g[v.name]!;

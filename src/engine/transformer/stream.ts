@@ -15,12 +15,11 @@
  * its kept half is re-run as one batch (products of blockSize/2 rows), the same function as the
  * prime. The weights are copied at open: the stream samples the model as it was then.
  *
- * With two threads (long samples, a core to spare) the one-row products are split by columns: a
+ * With two threads (asked for: see threadsFor) the one-row products are split by columns: a
  * worker (the StreamSampler's, ../fused/stream-program.ts) computes the second half of each
  * product's columns while this thread computes the first, so each reads half of every weight
  * matrix; they meet at a barrier after each product. The rest stays on this thread.
  */
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { gemmModule, packedFloats, type Gemm } from '../fused/gemm.ts';
@@ -50,11 +49,16 @@ function erf(x: number): number {
 /** Spins of a waiting thread before it sleeps (as the StreamSampler's). */
 const SPIN = 100_000;
 
-/** Two threads where two cores are there and the stream is long enough to pay for the worker (~30-60 ms to start). */
-function threadsFor(steps: number, width: number): number {
-  const env = Number(process.env.CHARMER_SAMPLE_THREADS);
-  const want = env > 0 ? env : steps * width * width >= 200 * 256 * 256 ? availableParallelism() : 1;
-  return typeof SharedArrayBuffer === 'undefined' || simdModule(true) === null || gemmModule(true) === null ? 1 : Math.min(2, want);
+/**
+ * One thread unless asked (opts.threads, CHARMER_SAMPLE_THREADS=2). A step has 16 one-row products,
+ * so two threads meet at 32 barriers per character (the LSTM stream: 2-4); on this 2-core machine
+ * under a load average of ~30 that made a 4 x 384 stream 10x slower (7 against 74 chars/s,
+ * bench/transformer-stream.ts), and no idle machine was at hand to measure what it gains there.
+ */
+function threadsFor(asked: number | undefined): number {
+  const want = asked ?? (Number(process.env.CHARMER_SAMPLE_THREADS) || 1);
+  if (want < 2 || typeof SharedArrayBuffer === 'undefined' || simdModule(true) === null || gemmModule(true) === null) return 1;
+  return 2;
 }
 
 /** Whether a GptStream can run: a Transformer whose head size is a multiple of 4, the FMA GEMM available, the fused paths on. */
@@ -94,7 +98,7 @@ export class GptStream {
   /** null where it cannot run (gptStreamSupported); then sample through model.step. */
   static async open(model: CharModel, opts: { steps?: number; threads?: number } = {}): Promise<GptStream | null> {
     if (!gptStreamSupported(model)) return null;
-    const threads = opts.threads ?? threadsFor(opts.steps ?? 1000, model.spec.hidden);
+    const threads = threadsFor(opts.threads);
     const worker = threads > 1 ? new Worker(WORKER_SOURCE, { eval: true }) : null;
     worker?.unref();
     try {

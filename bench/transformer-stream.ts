@@ -1,0 +1,65 @@
+/**
+ * One stream of sampled text from a Transformer: the GptStream (src/engine/transformer/stream.ts)
+ * on one and on two threads against the cached TF.js step (model.step), at the issue's size by
+ * default (4 layers, width 384, 4 heads, context 256, vocabulary 65). Each streams `--chars`
+ * characters from a one-character prime, so the window fills and slides as a long sample's does;
+ * wall and CPU time per character, one JSON line per implementation. Run it on an idle machine:
+ * a loaded one measures the other processes (write down `uptime` beside the figure).
+ *
+ *   npx tsx bench/transformer-stream.ts [--width 384] [--layers 4] [--heads 4] [--context 256] [--chars 1000]
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { chooseBackend } from '../src/engine/backend.ts';
+import { DEFAULT_CONFIG } from '../src/engine/config.ts';
+import { CharModel, specFromConfig } from '../src/engine/model.ts';
+import type { LayerState } from '../src/engine/recurrent.ts';
+import { GptStream } from '../src/engine/transformer/stream.ts';
+import { Vocabulary } from '../src/engine/vocabulary.ts';
+
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+
+async function main(): Promise<void> {
+  await chooseBackend('wasm');
+  const chars = arg('chars', 1000);
+  const vocab = Vocabulary.fromList(Array.from({ length: 65 }, (_, i) => String.fromCharCode(32 + i)));
+  const config = { ...DEFAULT_CONFIG, model: 'transformer' as const, nLayer: arg('layers', 4), nHead: arg('heads', 4), nEmbd: arg('width', 384), blockSize: arg('context', 256) };
+  const model = CharModel.create(specFromConfig(config, vocab.size), vocab, { config, vocab: vocab.chars, mode: 'text' } as never, 1);
+  const shape = { layers: config.nLayer, width: config.nEmbd, heads: config.nHead, context: config.blockSize, params: model.params };
+  const time = (run: () => void) => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    run();
+    const cpu = process.cpuUsage(c0);
+    const wall = (performance.now() - t0) / 1000;
+    return { chars_per_s: Math.round(chars / wall), cpu_ms_per_char: +((cpu.user + cpu.system) / 1000 / chars).toFixed(3) };
+  };
+  for (const threads of [1, 2]) {
+    const t0 = performance.now();
+    const s = (await GptStream.open(model, { threads }))!;
+    const openMs = Math.round(performance.now() - t0);
+    s.prime([0]);
+    const r = time(() => {
+      for (let i = 0; i < chars; i++) s.step((i * 7) % vocab.size);
+    });
+    s.dispose();
+    console.log(JSON.stringify({ impl: 'GptStream', threads: s.threads, ...shape, chars, open_ms: openMs, ...r }));
+  }
+  // The cached TF.js step, for comparison (fewer characters: it is slow).
+  const n = Math.min(chars, 200);
+  let state: LayerState[] = tf.tidy(() => model.prefill(tf.tensor2d([[0]], [1, 1], 'int32')).state);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const next = tf.tidy(() => model.step(tf.tensor1d([(i * 7) % vocab.size], 'int32'), state));
+    await next.logits.data();
+    tf.dispose([next.logits, ...state.flat()]);
+    state = next.state;
+  }
+  const cpu = process.cpuUsage(c0);
+  console.log(JSON.stringify({ impl: 'model.step', threads: 1, ...shape, chars: n, chars_per_s: Math.round(n / ((performance.now() - t0) / 1000)), cpu_ms_per_char: +((cpu.user + cpu.system) / 1000 / n).toFixed(3) }));
+}
+
+await main();
