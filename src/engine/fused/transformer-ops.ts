@@ -93,7 +93,7 @@ export function fusedDense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.T
   return f(x, w, b);
 }
 
-/** table[ids] as one row copy (wasm's GatherV2 took 18 ms for 1,250 rows of [65, 512]), or null. */
+/** table[ids] as one row copy (wasm's GatherV2 is slow here: docs/PERFORMANCE.md), or null. */
 export function fusedGatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D | null {
   if (kind() !== 'host' || ids.dtype !== 'int32' || !registerFusedKernels(tf.getBackend())) return null;
   return gatherRows(table, ids);
@@ -101,7 +101,7 @@ export function fusedGatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
 
 /**
  * x [B·T, C] + pos [T, C] for every row b, with pos's gradient as one column-sum pass over dy seen
- * as [B, T·C] (a tile and its gradient were ~2% of a step at width 384 on wasm), or null.
+ * as [B, T·C] instead of a tile and its gradient (docs/PERFORMANCE.md, "The Transformer"), or null.
  */
 export function fusedAddPositions(x: tf.Tensor2D, pos: tf.Tensor2D, B: number): tf.Tensor2D | null {
   if (kind() !== 'host' || !registerFusedKernels(tf.getBackend())) return null;

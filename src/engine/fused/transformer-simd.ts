@@ -2,8 +2,8 @@
  * GELU forward and backward (PyTorch's exact form, x·Φ(x)) and LayerNorm rows as f32x4 SIMD WebAssembly on the wasm
  * backend's heap, assembled at load time with ./wasm-emit.ts's byte helpers (no toolchain). Why: the
  * MLP's [B·T, 4C] activations are the largest elementwise pass of a Transformer step; as JS loops
- * (./transformer-math.ts, ~10 ns an element with its erf and exp) they cost about as much as the
- * block's products at width 128.
+ * (./transformer-math.ts, an erf and an exp an element) they cost a large share of a step at
+ * width 128 (docs/PERFORMANCE.md, "The Transformer").
  *
  * Φ(x) = 0.5·erfc(|x|/√2) for x < 0 and 1 − that for x ≥ 0, erfc by Abramowitz and Stegun 7.1.26
  * (absolute error < 1.5e-7), exp as in ./simd.ts (2^n from the exponent bits, Taylor to r^7).

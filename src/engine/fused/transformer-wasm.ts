@@ -9,7 +9,7 @@
  * When T is a multiple of 4, qkv (and dy) are first transposed head-major ([B, 3·nh, T, d], by the
  * backend's own Transpose) so that every head's q, k, v is a dense [T, d] block the GEMM packs and
  * writes directly, and the results come back with one more transpose: T row copies per head and
- * operand (copyWithin calls, ~3 ms a layer at width 128) had cost more than the softmax. Otherwise
+ * operand (a copyWithin call each) had cost more than the softmax. Otherwise
  * Q and dO are read in place through the GEMM's row stride and K, V copied to zero-padded T4×d
  * blocks row by row. Transposed A operands (Pᵀ, dSᵀ) are read through strides: they are 16 KB
  * blocks that stay in cache.

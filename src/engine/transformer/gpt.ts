@@ -149,7 +149,7 @@ export function gptForward(w: GptWeights, s: GptShape, ids: tf.Tensor2D, opts: F
     x = tf.add(x, drop(m)) as tf.Tensor2D;
   });
   // Keys and values split off only when asked for (the sampling cache): in training the split
-  // was ~3% of a step at width 384, for tensors nobody read.
+  // cost a noticeable share of a step (docs/PERFORMANCE.md) for tensors nobody read.
   const logits = dense(norm(x, w.lnfGamma, w.lnfBeta), w.outKernel, w.outBias);
   return {
     logits,
