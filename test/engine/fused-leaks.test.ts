@@ -84,6 +84,35 @@ describe('no leaks', () => {
     });
   }
 
+  it('transformer (fused attention, LayerNorm, GELU): flat over 200 training steps, 600 sampled characters and 20 data-parallel steps', async () => {
+    await chooseBackend('wasm');
+    const model = benchModel({ cell: 'transformer', layers: 2, hidden: 16, heads: 4, batch: B, seq: T, vocab: V });
+    const opt = new Optimizer('adam', model.variables);
+    const carry = { s: model.zeroState(B) };
+    await trainSteps(model, opt, 5, null, carry);
+    const before = tf.memory().numTensors;
+    const dataBefore = tf.engine().backend.numDataIds();
+    await trainSteps(model, opt, 200, null, carry);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.engine().backend.numDataIds()).toBe(dataBefore);
+    const gen = sampleText(model, { length: 600, temperature: 1, seed: 1 }); // far past the context: the window slides
+    let n = 0;
+    while (!(await gen.next()).done) n++;
+    expect(n).toBe(600);
+    expect(tf.memory().numTensors).toBe(before);
+    const pool = await DataParallel.create(model, 2, 'wasm', B);
+    expect(pool).not.toBeNull();
+    await trainSteps(model, opt, 3, pool, carry);
+    const poolBefore = tf.memory().numTensors;
+    const workerBefore = [...pool!.workerTensors];
+    await trainSteps(model, opt, 20, pool, carry);
+    expect(tf.memory().numTensors).toBe(poolBefore);
+    expect(pool!.workerTensors, 'the worker thread').toEqual(workerBefore);
+    pool!.dispose();
+    opt.dispose();
+    model.dispose();
+  });
+
   it('data-parallel steps (2 threads) leave the count flat too, in the worker as well', async () => {
     await chooseBackend('wasm');
     const model = benchModel({ cell: 'lstm', layers: 2, hidden: 16, batch: B, seq: T, vocab: V });
