@@ -11,7 +11,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chooseBackend } from '../../src/engine/backend.ts';
 import { gemmFor, setFmaGemm } from '../../src/engine/fused/gemm.ts';
-import { wasmMemoryOf } from '../../src/engine/fused/kernels.ts';
+import { wasmMemoryOf } from '../../src/engine/fused/heap.ts';
 import { transformerSimdFor } from '../../src/engine/fused/transformer-simd.ts';
 import { fusedCausalAttention, fusedGelu, fusedLayerNorm } from '../../src/engine/fused/transformer-ops.ts';
 import { backendOrSkip } from './backend-or-skip.ts';

@@ -7,7 +7,8 @@
  * ./transformer-ops.ts wraps them as differentiable ops.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { inputsOf, wasmMemoryOf } from './kernels.ts';
+import { inputsOf } from './kernels.ts';
+import { heapViews, wasmMemoryOf, type HeapBackend } from './heap.ts';
 import * as M from './transformer-math.ts';
 import { transformerSimdFor } from './transformer-simd.ts';
 import { attentionBwdGemm, attentionFwdGemm, attentionGemm, type HeapCtx } from './transformer-wasm.ts';
@@ -106,7 +107,6 @@ const defs: Def[] = [
 interface WasmBackend {
   makeOutput(shape: number[], dtype: string): tf.TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   wasm?: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
 }
@@ -162,7 +162,7 @@ function wasmKernel(def: Def): tf.KernelFunc {
       : null;
     // Addresses are read before the GEMM path allocates its scratch: a heap growth detaches the
     // views (their byteOffset reads 0 then) but moves no tensor; the loop paths allocate nothing.
-    const all = [...ins, ...outs].map((t) => b.typedArrayFromHeap(t));
+    const all = heapViews(b as unknown as HeapBackend, [...ins, ...outs]) as Float32Array[];
     const addrs = new Map(all.map((v) => [v, v.byteOffset]));
     try {
       def.run(all.slice(0, ins.length), all.slice(ins.length), a, { addr: (v) => addrs.get(v)!, heap, memory });
