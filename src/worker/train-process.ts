@@ -41,7 +41,7 @@ function makePort(): Port {
 }
 
 const port = makePort();
-let controller = new AbortController();
+const controller = new AbortController();
 let paused = false;
 let wake: (() => void) | null = null;
 let started = false;
