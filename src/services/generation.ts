@@ -8,11 +8,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { CharmerError } from '../engine/errors.ts';
+import { CharmerError } from '../common/errors.ts';
 import type { LineSample, SampleResult } from '../engine/index.ts';
 import type { Store } from '../store/store.ts';
 import { STARTER_DEFS, starterOfRun } from './starters.ts';
-import type { LinesRequestOptions, NameCardRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
+import type { LinesRequestOptions, NameCardRequestOptions, TextRequestOptions } from '../common/model-protocol.ts';
 import type { NameCard } from '../engine/namecard.ts';
 import type { CorpusMode, LibraryService, RunSummary, RunsService, TrainConfig } from './types.ts';
 

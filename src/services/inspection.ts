@@ -11,7 +11,7 @@
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CharmerError } from '../engine/errors.ts';
+import { CharmerError } from '../common/errors.ts';
 // Types only: the engine (TensorFlow.js) is imported when the first inspection runs, so opening the
 // library never pays for it.
 import type { CellMatch, InspectChunk, InspectResult, TextFeature } from '../engine/inspect.ts';

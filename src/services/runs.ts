@@ -5,11 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CharmerError } from '../engine/errors.ts';
+import { CharmerError } from '../common/errors.ts';
 import type { Store } from '../store/store.ts';
 import { isTrainingProcess, pidAlive, readCheckpointMeta, recover } from '../store/recovery.ts';
-import { spawnTrainer, type TrainerHandle, type TrainerLauncher } from '../worker/spawn.ts';
-import type { ProcessStats, WorkerMessage, WorkerRequest } from '../worker/protocol.ts';
+import { spawnTrainer, type TrainerHandle, type TrainerLauncher } from './spawn.ts';
+import type { ProcessStats, WorkerMessage, WorkerRequest } from '../common/train-protocol.ts';
 import { corpusPath, notFound } from './library.ts';
 import { assertResumable, defaultRunName, fullConfig } from './training.ts';
 import { readOnlyError, starterOfRun } from './starters.ts';

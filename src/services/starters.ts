@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CharmerError } from '../engine/errors.ts';
+import { CharmerError } from '../common/errors.ts';
 import type { Store } from '../store/store.ts';
 import * as library from './library.ts';
 import type { CorpusSummary, MetricRow, TrainConfig } from './types.ts';

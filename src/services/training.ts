@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_CONFIG, type TrainConfig } from '../engine/config.ts';
-import { CharmerError } from '../engine/errors.ts';
+import { CharmerError } from '../common/errors.ts';
 import type { TrainEvent } from '../engine/events.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { readCheckpointMeta } from '../store/recovery.ts';

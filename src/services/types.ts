@@ -351,16 +351,16 @@ export interface Services {
 
 export interface Diagnostics {
   main: { rss: number; openFiles: number | null };
-  modelThread: import('../worker/protocol.ts').ProcessStats | null;
-  trainers: Array<{ runId: number; pid: number | null } & import('../worker/protocol.ts').ProcessStats>;
+  modelThread: import('../common/train-protocol.ts').ProcessStats | null;
+  trainers: Array<{ runId: number; pid: number | null } & import('../common/train-protocol.ts').ProcessStats>;
 }
 
 /**
  * How the runs service starts a training process. The default forks Node with tsx; the Electron
- * main process passes one built on utilityProcess.fork (src/worker/spawn.ts documents the shape).
+ * main process passes one built on utilityProcess.fork (src/services/spawn.ts documents the shape).
  */
 export interface CreateServicesOptions {
   /** Default: resolveDataDir() (--data-dir / CHARMER_DATA_DIR / platform location). */
   dataDir?: string;
-  launcher?: import('../worker/spawn.ts').TrainerLauncher;
+  launcher?: import('./spawn.ts').TrainerLauncher;
 }

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CharmerError } from '../engine/errors.ts';
+import { CharmerError } from '../common/errors.ts';
 import type { TrainConfig } from '../engine/config.ts';
 import type {
   CategoryColumnSummary,

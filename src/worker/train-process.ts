@@ -6,15 +6,15 @@
  * aborts the signal, and the engine finishes its step, writes latest and emits done('stopped').
  */
 import type { TrainEvent } from '../engine/events.ts';
-import { isCharmerError } from '../engine/errors.ts';
+import { isCharmerError } from '../common/errors.ts';
 import { openStore } from '../store/store.ts';
 import type { Store } from '../store/store.ts';
 import { loadEngine } from '../services/engine.ts';
 import { RunRecorder } from '../services/recorder.ts';
 import { checkpointDirOf, corpusFileOfRun } from '../services/training.ts';
 import { loadLibraryCorpus } from '../services/library.ts';
-import { isWorkerRequest, type WorkerMessage, type WorkerRequest } from './protocol.ts';
-import { processStats } from './stats.ts';
+import { isWorkerRequest, type WorkerMessage, type WorkerRequest } from '../common/train-protocol.ts';
+import { processStats } from '../engine/stats.ts';
 
 interface Port {
   send(m: WorkerMessage): Promise<void>;

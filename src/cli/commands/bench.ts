@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
-import { CharmerError } from '../../engine/errors.ts';
+import { CharmerError } from '../../common/errors.ts';
 import type { BackendName, CellType } from '../../engine/config.ts';
 
 const specs: OptionSpecs = {
@@ -45,13 +45,13 @@ export const benchCommand: Command = {
       return 0;
     }
     if (typeof values.child === 'string') {
-      const { measure } = await import('../../../bench/measure.ts');
+      const { measure } = await import('../../bench/measure.ts');
       process.stdout.write(JSON.stringify(await measure(JSON.parse(values.child))) + '\n');
       process.exit(0); // worker threads and backends: do not wait for them
     }
     const hidden = String(values.hidden).split(',').map((s) => Number(s.trim()));
     if (hidden.some((h) => !Number.isInteger(h) || h <= 0)) throw new CharmerError('BAD_OPTION', '--hidden needs positive whole numbers, e.g. 128,512.');
-    const { runBench } = await import('../../../bench/run.ts');
+    const { runBench } = await import('../../bench/run.ts');
     const json = Boolean(values.json);
     const explicit = argv.some((a) => a === '--backend' || a.startsWith('--backend='));
     await runBench(

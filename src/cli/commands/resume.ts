@@ -3,7 +3,7 @@ import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import type { TrainConfig } from '../../engine/config.ts';
 import { resolveConfig } from '../../engine/train.ts';
-import { resolveDataDir } from '../../store/datadir.ts';
+import { resolveDataDir } from '../../services/open.ts';
 import { loadEngine } from '../../services/engine.ts';
 import { resumeForegroundRun } from '../../services/training.ts';
 import { parseId } from './runs.ts';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { BUILTIN_NAMES, checkTraining, isBuiltinCorpus, loadBuiltinCorpus, loadCheckpoint, loadCorpus, loadTableCorpus, sampleLines, train, CharmerError, type BabyNameFilter } from '../../engine/index.ts';
 import { loadLibraryCorpus } from '../../services/library.ts';
 import { PRESETS, findPreset } from '../../engine/presets/index.ts';
-import { resolveDataDir } from '../../store/datadir.ts';
+import { resolveDataDir } from '../../services/open.ts';
 import { beginForegroundRun, type ForegroundRun } from '../../services/training.ts';
 
 export const kebab = (k: string) => k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`);

@@ -19,7 +19,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { WorkerMessage, WorkerRequest } from './protocol.ts';
+import type { WorkerMessage, WorkerRequest } from '../common/train-protocol.ts';
 
 export interface TrainerHandle {
   pid: number | undefined;
@@ -42,7 +42,7 @@ export interface LaunchOptions {
 export type TrainerLauncher = (opts: LaunchOptions) => TrainerHandle;
 
 /** Path of the worker entry next to this file. */
-export const TRAIN_PROCESS_ENTRY = fileURLToPath(new URL('./train-process.ts', import.meta.url));
+export const TRAIN_PROCESS_ENTRY = fileURLToPath(new URL('../worker/train-process.ts', import.meta.url));
 
 /** Default launcher: child_process.fork with tsx, so the TypeScript sources run directly. */
 export const nodeLauncher: TrainerLauncher = ({ entry, env }) => {

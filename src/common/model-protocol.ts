@@ -3,7 +3,7 @@
  * (src/worker/model-thread.ts) that loads checkpoints and samples / inspects off the main thread.
  * Each request has an `id`; streamed parts and the final answer carry the same id.
  */
-import type { ProcessStats } from './protocol.ts';
+import type { ProcessStats } from './train-protocol.ts';
 import type { InspectChunk, LineSample, NameCard, SampleLinesOptions, SampleResult, SampleTextOptions } from '../engine/index.ts';
 
 export interface NameCardRequestOptions {
