@@ -11,6 +11,7 @@ import type { LayerState, LayerWeights } from './recurrent.ts';
 import { gateCount, runSequence, runSequenceFromIds, runStep, runStepFromIds, zeroState } from './recurrent.ts';
 import { Rng } from './rng.ts';
 import { Vocabulary } from './vocabulary.ts';
+import type { CHECKPOINT_FORMAT } from '../common/checkpoint-format.ts';
 
 export interface ModelSpec {
   cell: CellType;
@@ -54,7 +55,7 @@ export function buildLayersModel(spec: ModelSpec): tfl.LayersModel {
 }
 
 export interface CharmerMetadata {
-  format: 'charmer-1';
+  format: typeof CHECKPOINT_FORMAT;
   vocab: string[];
   mode: CorpusMode;
   config: TrainConfig;

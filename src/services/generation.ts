@@ -15,6 +15,7 @@ import { STARTER_DEFS, starterOfRun } from './starters.ts';
 import type { LinesRequestOptions, NameCardRequestOptions, TextRequestOptions } from '../common/model-protocol.ts';
 import type { NameCard } from '../engine/namecard.ts';
 import type { CorpusMode, LibraryService, RunSummary, RunsService, TrainConfig } from './types.ts';
+import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 
 /** One checkpoint that can be sampled. */
 export interface ModelChoice {
@@ -203,7 +204,7 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
    */
   function explain(e: unknown, model: ModelChoice, dir: string): unknown {
     const runGone = !store.getRun(model.runId);
-    if (!runGone && fs.existsSync(path.join(dir, 'model.json'))) return e;
+    if (!runGone && fs.existsSync(path.join(dir, CHECKPOINT_FILES.model))) return e;
     return new CharmerError(
       runGone ? 'NOT_FOUND' : 'CHECKPOINT_MISSING',
       runGone

@@ -17,6 +17,7 @@ import { CharmerError } from '../common/errors.ts';
 import type { CellMatch, InspectChunk, InspectResult, TextFeature } from '../engine/inspect.ts';
 import type { CellType } from '../engine/config.ts';
 import type { RunDetail, RunsService, RunSummary } from './types.ts';
+import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 
 export type { CellMatch, TextFeature };
 
@@ -163,7 +164,7 @@ export function createInspectionService(deps: InspectionDeps): InspectionService
     if (run.config.mode === 'lines') {
       for (const ck of [...run.checkpoints].sort((a) => (a.kind === 'best' ? -1 : 1))) {
         try {
-          const items = JSON.parse(await readFile(path.join(ck.path, 'items.json'), 'utf8')) as { val?: string[]; train?: string[] };
+          const items = JSON.parse(await readFile(path.join(ck.path, CHECKPOINT_FILES.items), 'utf8')) as { val?: string[]; train?: string[] };
           const list = items.val?.length ? items.val : (items.train ?? []);
           const picked: string[] = [];
           let n = 0;

@@ -14,6 +14,7 @@ import { corpusPath, notFound } from './library.ts';
 import { assertResumable, defaultRunName, fullConfig } from './training.ts';
 import { readOnlyError, starterOfRun } from './starters.ts';
 import type { RunDetail, RunEvent, RunsService, RunStatus, RunSummary, StartRunOptions } from './types.ts';
+import { RESUME_ONLY_FILES } from '../common/checkpoint-format.ts';
 
 type RequestBody = WorkerRequest extends infer R ? (R extends { seq: number } ? Omit<R, 'seq'> : never) : never;
 
@@ -320,7 +321,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       try {
         fs.mkdirSync(dest, { recursive: true });
         // Weights and settings only: the copy is a finished model, not a training to resume.
-        for (const f of fs.readdirSync(from.path)) if (f !== 'optimizer.bin' && f !== 'trainer.json') fs.copyFileSync(path.join(from.path, f), path.join(dest, f));
+        for (const f of fs.readdirSync(from.path)) if (!RESUME_ONLY_FILES.includes(f)) fs.copyFileSync(path.join(from.path, f), path.join(dest, f));
         store.writeMetrics(copy.id, store.listMetrics(id));
         store.upsertCheckpoint(copy.id, 'best', from.iteration, from.valLoss, dest);
         store.updateRun(copy.id, { iterations: run.iterations, bestValLoss: run.bestValLoss, baselineValLoss: run.baselineValLoss, params: run.params, backend: run.backend, device: run.device, started: Date.now(), ended: Date.now() });

@@ -27,6 +27,7 @@ import { corruptError, fsCode, guard, libraryError } from './errors.ts';
 import { LATEST_VERSION, migrations } from './migrations/index.ts';
 import { openDatabase, type DB } from './sqlite.ts';
 import { recover, type RecoveryReport } from './recovery.ts';
+import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 
 export interface OpenStoreOptions {
   /** Run crash recovery (default true). */
@@ -500,7 +501,7 @@ export class Store {
       created: Number(r.created),
       started: num(r.started),
       ended: num(r.ended),
-      resumable: fs.existsSync(path.join(this.runDir(id), 'latest', 'model.json')),
+      resumable: fs.existsSync(path.join(this.runDir(id), 'latest', CHECKPOINT_FILES.model)),
     };
   }
 }
