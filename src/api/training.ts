@@ -1,18 +1,12 @@
 /**
- * Plain training data the renderer needs: char-rnn's defaults and one-line help (re-exported from
- * the engine's configuration module, which is plain data with no imports), the engine's presets
- * (plain data too), and the size/time arithmetic behind their estimates.
+ * Plain training data the renderer needs: the options as src/common/options.ts declares them
+ * (defaults, help, groups, limits, choices), the engine's presets (plain data), and the size/time
+ * arithmetic behind their estimates.
  */
-import { CONFIG_CHOICES, CONFIG_HELP, DEFAULT_CONFIG, INTEGER_OPTIONS } from '../engine/config.ts';
-import type { TrainConfig } from '../engine/config.ts';
+import type { TrainConfig } from '../common/options.ts';
 
-export { CONFIG_CHOICES, CONFIG_HELP, DEFAULT_CONFIG, INTEGER_OPTIONS };
-
-export type ConfigGroup = keyof typeof CONFIG_HELP;
-export const CONFIG_GROUPS: ConfigGroup[] = ['data', 'model', 'optimization', 'bookkeeping'];
-
-/** Every option of DEFAULT_CONFIG with its one-line help, by group (the engine's CONFIG_HELP covers them all). */
-export const OPTION_HELP = CONFIG_HELP;
+export { DEFAULT_CONFIG, OPTIONS, OPTION_GROUPS, OPTION_HELP, OPTION_KEYS, OPTION_LIST, optionApplies, optionsIn } from '../common/options.ts';
+export type { OptionDescriptor, OptionGroup, OptionKey } from '../common/options.ts';
 
 /**
  * The engine's presets (plain data: src/engine/presets). In the UI a preset sets the model and the

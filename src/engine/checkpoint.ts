@@ -18,6 +18,7 @@ import { CharModel } from './model.ts';
 import type { OptimizerState } from './optimizer.ts';
 import type { RngState } from './rng.ts';
 import { Vocabulary } from './vocabulary.ts';
+import { CORPUS_MODES, MODEL_TYPES, OPTIMIZERS } from '../common/enums.ts';
 
 export interface TrainerState {
   iteration: number;
@@ -181,8 +182,8 @@ async function readModelJson(dir: string): Promise<{ path: string; json: Record<
   if (
     !meta.vocab.every((ch) => typeof ch === 'string') ||
     !c ||
-    !['lstm', 'gru', 'rnn'].includes(c.model as string) ||
-    !['text', 'lines'].includes(meta.mode) ||
+    !(MODEL_TYPES as readonly string[]).includes(c.model as string) ||
+    !(CORPUS_MODES as readonly string[]).includes(meta.mode) ||
     !Array.isArray(meta.history) ||
     !Array.isArray(manifest) ||
     !manifest.every((g) => Array.isArray(g.weights) && (g.weights as Array<{ shape?: unknown }>).every((w) => isShape(w.shape)))
@@ -253,7 +254,7 @@ function validTrainerState(x: unknown): x is TrainerState {
     s.rng.every((w) => Number.isInteger(w)) &&
     typeof s.elapsedS === 'number' &&
     !!s.optimizer &&
-    ['adam', 'rmsprop'].includes(s.optimizer.name) &&
+    (OPTIMIZERS as readonly string[]).includes(s.optimizer.name) &&
     Number.isInteger(s.optimizer.step) &&
     Array.isArray(s.optimizer.slotShapes) &&
     s.optimizer.slotShapes.every(isShape) &&

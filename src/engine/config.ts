@@ -1,135 +1,24 @@
 /**
- * Training configuration: the defaults as one commented block (nanoGPT style), grouped as
- * char-rnn's train.lua groups them. Presets in ./presets override a few of these; the command
- * line and the UI override any of them with typed values.
+ * The training options and the words the engine's options take, as the engine's modules import
+ * them. Both are declared once in src/common (options.ts: every option's default, help, group and
+ * limits; enums.ts: corpus modes, cells, optimizers, backends), which the contract, the command line
+ * and the Train view derive from too.
  */
-export type CorpusMode = 'text' | 'lines';
-export type CellType = 'lstm' | 'gru' | 'rnn';
-export type OptimizerName = 'adam' | 'rmsprop';
-export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
-
-export interface TrainConfig {
-  // --- data ---
-  /** text: one continuous stream (truncated BPTT); lines: one item per line (names). */
-  mode: CorpusMode;
-  /** Fraction of the corpus held out for validation (text: the tail; lines: a seeded random subset). */
-  valFraction: number;
-  // --- model ---
-  /** Recurrent cell: lstm, gru or rnn (vanilla tanh RNN). */
-  model: CellType;
-  /** Hidden units per recurrent layer. */
-  rnnSize: number;
-  /** Number of recurrent layers. */
-  numLayers: number;
-  /** Size of the character embedding (0: same as rnnSize). */
-  embeddingSize: number;
-  /** Dropout between recurrent layers (0 = none). */
-  dropout: number;
-  // --- optimization ---
-  optimizer: OptimizerName;
-  learningRate: number;
-  /** Multiply the learning rate by this every decayEvery iterations (char-rnn: after decayAfter epochs). */
-  learningRateDecay: number;
-  /** Epoch after which decay starts (char-rnn's learning_rate_decay_after). */
-  decayAfter: number;
-  /** Clip the global gradient norm to this (0 = no clipping). */
-  gradClip: number;
-  batchSize: number;
-  /** Characters per row per step (truncated BPTT length; in lines mode the longest item allowed). */
-  seqLength: number;
-  maxEpochs: number;
-  /** 0 = no limit. */
-  maxIters: number;
-  /** Wall-clock budget in seconds (0 = no limit). */
-  maxTime: number;
-  /** Stop if the training loss exceeds this many times the first loss (exploding). */
-  explodeFactor: number;
-  // --- bookkeeping ---
-  seed: number;
-  /** Evaluate on the full validation split every N iterations. */
-  evalEvery: number;
-  /** Emit a sample every N iterations (0 = never). */
-  sampleEvery: number;
-  /** Characters per sample event in text mode (items in lines mode). */
-  sampleLength: number;
-  /** Force a backend, or 'auto'. */
-  backend: BackendName | 'auto';
-  /** Parallel CPU workers for data-parallel training (0 = one per core). */
-  threads: number;
-}
-
-export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
-  mode: 'text',
-  valFraction: 0.1,
-  model: 'lstm',
-  rnnSize: 128,
-  numLayers: 2,
-  embeddingSize: 0,
-  dropout: 0,
-  optimizer: 'adam',
-  learningRate: 2e-3,
-  learningRateDecay: 0.97,
-  decayAfter: 10,
-  gradClip: 5,
-  batchSize: 50,
-  seqLength: 50,
-  maxEpochs: 50,
-  maxIters: 0,
-  maxTime: 0,
-  explodeFactor: 3,
-  seed: 123,
-  evalEvery: 200,
-  sampleEvery: 200,
-  sampleLength: 200,
-  backend: 'auto',
-  threads: 0,
-});
-
-/** One-line help per option, in char-rnn's groups; used by --help and the Advanced section of the UI. */
-export const CONFIG_HELP: Record<'data' | 'model' | 'optimization' | 'bookkeeping', Partial<Record<keyof TrainConfig, string>>> = {
-  data: {
-    mode: 'text: one continuous stream; lines: one item per line (names, titles)',
-    valFraction: 'fraction held out for validation (text: the tail; lines: a seeded random subset)',
-  },
-  model: {
-    model: 'recurrent cell: lstm, gru or rnn',
-    rnnSize: 'hidden units per recurrent layer',
-    numLayers: 'number of recurrent layers',
-    embeddingSize: 'character embedding size (0: same as rnn size)',
-    dropout: 'dropout between recurrent layers (0 = none)',
-  },
-  optimization: {
-    optimizer: 'adam or rmsprop',
-    learningRate: 'step size',
-    learningRateDecay: 'multiply the learning rate by this each epoch after decay-after',
-    decayAfter: 'epoch after which the learning rate starts to decay',
-    gradClip: 'clip the global gradient norm to this (0 = off)',
-    batchSize: 'sequences per step',
-    seqLength: 'characters per sequence (truncated BPTT length)',
-    maxEpochs: 'stop after this many passes over the training data',
-    maxIters: 'stop after this many steps (0 = no limit)',
-    maxTime: 'stop after this many seconds (0 = no limit)',
-    explodeFactor: 'stop as diverged when the loss exceeds this many times the first loss',
-  },
-  bookkeeping: {
-    seed: 'random seed (initialisation, batches, dropout, samples)',
-    evalEvery: 'evaluate on the whole validation split every N steps',
-    sampleEvery: 'print a sample every N steps (0 = never)',
-    sampleLength: 'characters (text) or items (lines) per training sample',
-    backend: 'auto, tensorflow, webgpu, wasm or cpu',
-    threads: 'CPU worker threads for data-parallel training (0 = one per core)',
-  },
-};
-
-/** The choices of the string options (select boxes, --help). */
-export const CONFIG_CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
-  mode: ['text', 'lines'],
-  model: ['lstm', 'gru', 'rnn'],
-  optimizer: ['adam', 'rmsprop'],
-  backend: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
-};
-
-/** Options that must be whole numbers. */
-export const INTEGER_OPTIONS: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>([
-  'rnnSize', 'numLayers', 'embeddingSize', 'decayAfter', 'batchSize', 'seqLength', 'maxIters', 'seed', 'evalEvery', 'sampleEvery', 'sampleLength', 'threads',
-]);
+export {
+  DEFAULT_CONFIG,
+  OPTIONS,
+  OPTION_GROUPS,
+  OPTION_HELP,
+  OPTION_KEYS,
+  OPTION_LIST,
+  RESUMABLE_OPTIONS,
+  configProblem,
+  optionApplies,
+  optionProblem,
+  optionsIn,
+  type OptionDescriptor,
+  type OptionGroup,
+  type OptionKey,
+  type TrainConfig,
+} from '../common/options.ts';
+export type { BackendChoice, BackendName, CellType, CorpusMode, ModelType, OptimizerName } from '../common/enums.ts';

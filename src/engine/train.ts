@@ -11,7 +11,7 @@ import { linesItersPerEpoch, linesBatch, linesTrainBatch, textBatch, textEvalBat
 import type { CheckpointData, TrainerState } from './checkpoint.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
-import { DEFAULT_CONFIG } from './config.ts';
+import { DEFAULT_CONFIG, RESUMABLE_OPTIONS, configProblem } from './config.ts';
 import type { Corpus, Split } from './corpus.ts';
 import { splitCorpus } from './corpus.ts';
 import { CharmerError } from './errors.ts';
@@ -41,30 +41,14 @@ export interface TrainOptions {
   baseline?: boolean;
 }
 
-/** Options that may change when resuming (limits and bookkeeping); the rest come from the checkpoint. */
-const RESUMABLE: (keyof TrainConfig)[] = ['maxEpochs', 'maxIters', 'maxTime', 'evalEvery', 'sampleEvery', 'sampleLength', 'backend', 'threads'];
-
+/**
+ * The defaults with the overrides applied, each option checked against its declaration
+ * (src/common/options.ts); the first problem is refused with a sentence naming its flag.
+ */
 export function resolveConfig(overrides: Partial<TrainConfig> = {}, base: TrainConfig = DEFAULT_CONFIG): TrainConfig {
   const c = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) } as TrainConfig;
-  const positiveInt: (keyof TrainConfig)[] = ['rnnSize', 'numLayers', 'batchSize', 'seqLength', 'evalEvery'];
-  for (const k of positiveInt) {
-    const v = c[k] as number;
-    if (!Number.isInteger(v) || v < 1) throw new CharmerError('BAD_OPTION', `${kebab(k)} must be a whole number of at least 1 (got ${v}).`);
-  }
-  const nonNegative: (keyof TrainConfig)[] = ['maxEpochs', 'maxIters', 'maxTime', 'sampleEvery', 'gradClip', 'embeddingSize', 'threads', 'decayAfter'];
-  for (const k of nonNegative) {
-    const v = c[k] as number;
-    if (!Number.isFinite(v) || v < 0) throw new CharmerError('BAD_OPTION', `${kebab(k)} must be 0 or more (got ${v}).`);
-  }
-  if (!(c.valFraction > 0 && c.valFraction <= 0.5)) throw new CharmerError('BAD_OPTION', `val-fraction must be above 0 and at most 0.5, such as 0.1 (got ${c.valFraction}).`);
-  if (!Number.isFinite(c.explodeFactor) || c.explodeFactor < 0) throw new CharmerError('BAD_OPTION', `explode-factor must be 0 or more (got ${c.explodeFactor}).`);
-  if (!Number.isInteger(c.seed)) throw new CharmerError('BAD_OPTION', `seed must be a whole number (got ${c.seed}).`);
-  if (!(c.learningRate > 0 && c.learningRate < 10)) throw new CharmerError('BAD_OPTION', `learning-rate must be a small positive number such as 0.002 (got ${c.learningRate}).`);
-  if (!(c.dropout >= 0 && c.dropout < 1)) throw new CharmerError('BAD_OPTION', `dropout must be at least 0 and below 1 (got ${c.dropout}).`);
-  if (!(c.learningRateDecay > 0 && c.learningRateDecay <= 1)) throw new CharmerError('BAD_OPTION', `learning-rate-decay must be in (0, 1] (got ${c.learningRateDecay}).`);
-  if (c.rnnSize > 4096) throw new CharmerError('BAD_OPTION', `rnn-size ${c.rnnSize} is far beyond what fits; use 4096 or less.`);
-  if (!['lstm', 'gru', 'rnn'].includes(c.model)) throw new CharmerError('BAD_OPTION', `model must be lstm, gru or rnn (got ${c.model}).`);
-  if (!['adam', 'rmsprop'].includes(c.optimizer)) throw new CharmerError('BAD_OPTION', `optimizer must be adam or rmsprop (got ${c.optimizer}).`);
+  const problem = configProblem(c);
+  if (problem) throw new CharmerError('BAD_OPTION', problem);
   return c;
 }
 
@@ -137,10 +121,6 @@ export async function checkTraining(opts: Pick<TrainOptions, 'corpus' | 'config'
   await chooseBackend(config.backend);
   if (opts.initFrom) (await loadCheckpoint(opts.initFrom, false)).model.dispose();
   return config;
-}
-
-function kebab(k: string): string {
-  return k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`);
 }
 
 /** Re-express a split in another vocabulary (fine-tuning from a model whose indices differ). */
@@ -239,7 +219,7 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
     if (meta.corpusHash !== corpus.hash) {
       throw new CharmerError('CHECKPOINT_MISMATCH', `The run in ${out} was trained on "${meta.corpusName}", not on ${corpus.name}. Resume with the same corpus, or fine-tune with --init-from.`);
     }
-    const limits = Object.fromEntries(RESUMABLE.filter((k) => opts.config?.[k] !== undefined).map((k) => [k, opts.config![k]]));
+    const limits = Object.fromEntries(RESUMABLE_OPTIONS.filter((k) => opts.config?.[k] !== undefined).map((k) => [k, opts.config![k]]));
     config = resolveConfig(limits, meta.config);
   } else {
     config = resolveConfig({ mode: corpus.mode, ...opts.config });

@@ -17,6 +17,7 @@ import type { Store } from '../store/store.ts';
 import * as library from './library.ts';
 import type { CorpusSummary, MetricRow, TrainConfig } from './types.ts';
 import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
+import type { CorpusMode } from '../common/enums.ts';
 
 /** Where a starter's training text comes from. */
 export type StarterCorpus =
@@ -91,7 +92,7 @@ export interface StarterInfo {
   description: string;
   /** The shipped checkpoint folder (read-only). */
   dir: string;
-  mode: 'text' | 'lines';
+  mode: CorpusMode;
   valLoss: number | null;
   iteration: number;
   config: TrainConfig;
@@ -100,7 +101,7 @@ export interface StarterInfo {
 }
 
 interface StarterMeta {
-  mode: 'text' | 'lines';
+  mode: CorpusMode;
   config: TrainConfig;
   iteration: number;
   bestValLoss: number | null;

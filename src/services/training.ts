@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_CONFIG, type TrainConfig } from '../engine/config.ts';
+import { DEFAULT_CONFIG, type TrainConfig } from '../common/options.ts';
+import { isActiveStatus } from '../common/enums.ts';
 import { CharmerError } from '../common/errors.ts';
 import type { TrainEvent } from '../engine/events.ts';
 import { openStore, type Store } from '../store/store.ts';
@@ -125,7 +126,7 @@ export function resumeForegroundRun(opts: { dataDir: string; runId: number }): F
   try {
     const run = store.getRun(opts.runId);
     if (!run) throw notFound('run', opts.runId);
-    if (run.status === 'running' || run.status === 'paused' || run.status === 'queued') {
+    if (isActiveStatus(run.status)) {
       // openStore's recovery has already marked runs whose process is gone as interrupted.
       throw new CharmerError('RUN_ACTIVE', `Run ${run.id} is training right now (in another window or command). Stop it there first.`, { runId: run.id });
     }

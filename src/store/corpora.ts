@@ -1,10 +1,11 @@
 /** The corpora table: one row per imported text or list (its file lives under corpora/<hash>.txt). */
 import type { CategoryColumnSummary, CorpusSummary } from '../services/types.ts';
+import type { CorpusMode } from '../common/enums.ts';
 import { now, type Row, type StoreBase } from './core.ts';
 
 export interface NewCorpus {
   name: string;
-  mode: 'text' | 'lines';
+  mode: CorpusMode;
   bytes: number;
   chars: number;
   vocabSize: number;
@@ -84,7 +85,7 @@ function corpusFromRow(r: Row): CorpusSummary {
   return {
     id: Number(r.id),
     name: String(r.name),
-    mode: r.mode as 'text' | 'lines',
+    mode: r.mode as CorpusMode,
     bytes: Number(r.bytes),
     chars: Number(r.chars),
     vocabSize: Number(r.vocab_size),

@@ -1,7 +1,8 @@
 /** The runs table: one row per training run (its checkpoints live under runs/<id>/). */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TrainConfig } from '../engine/config.ts';
+import type { TrainConfig } from '../common/options.ts';
+import { ACTIVE_RUN_STATUSES } from '../common/enums.ts';
 import type { RunStatus, RunSummary } from '../services/types.ts';
 import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 import { now, num, type Row, type StoreBase } from './core.ts';
@@ -79,7 +80,7 @@ export function WithRuns<B extends StoreBase>(Base: B) {
 
     /** Raw status/pid of runs that claim to be alive (for recovery). */
     activeRunRows(): Array<{ id: number; status: RunStatus; pid: number | null; created: number }> {
-      return this.sql(`SELECT id, status, pid, created FROM runs WHERE status IN ('queued', 'running', 'paused')`).all() as Array<{
+      return this.sql(`SELECT id, status, pid, created FROM runs WHERE status IN (${ACTIVE_RUN_STATUSES.map((s) => `'${s}'`).join(', ')})`).all() as Array<{
         id: number;
         status: RunStatus;
         pid: number | null;

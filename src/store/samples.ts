@@ -3,6 +3,7 @@
  * Deleting is soft (a timestamp) so it can be undone; purgeDeletedSamples removes what is past undo.
  */
 import type { NameCard, NewSample, SampleQuery, SampleRow } from '../services/types.ts';
+import type { CorpusMode } from '../common/enums.ts';
 import { now, num, type Row, type StoreBase } from './core.ts';
 
 const SAMPLE_SELECT = `SELECT s.*, r.name AS run_name FROM samples s LEFT JOIN runs r ON r.id = s.run_id`;
@@ -129,7 +130,7 @@ function sampleFromRow(r: Row): SampleRow {
     temperature: num(r.temperature),
     topK: num(r.top_k),
     prime: (r.prime as string | null) ?? null,
-    mode: r.mode as 'text' | 'lines',
+    mode: r.mode as CorpusMode,
     text: String(r.text),
     logprob: num(r.logprob),
     novelty: (r.novelty as SampleRow['novelty']) ?? null,

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import { CharmerError } from '../../common/errors.ts';
-import type { BackendName, CellType } from '../../engine/config.ts';
+import { BACKEND_NAMES, RECURRENT_CELLS, type BackendName, type CellType } from '../../common/enums.ts';
 
 const specs: OptionSpecs = {
   backend: { type: 'string', help: 'comma-separated backends: wasm, cpu, webgpu, tensorflow', default: 'wasm,cpu' },
@@ -56,8 +56,8 @@ export const benchCommand: Command = {
     const explicit = argv.some((a) => a === '--backend' || a.startsWith('--backend='));
     await runBench(
       {
-        backends: list<BackendName>('backend', String(values.backend), ['wasm', 'cpu', 'webgpu', 'tensorflow']),
-        cells: list<CellType>('cells', String(values.cells), ['lstm', 'gru', 'rnn']),
+        backends: list<BackendName>('backend', String(values.backend), BACKEND_NAMES),
+        cells: list<CellType>('cells', String(values.cells), RECURRENT_CELLS),
         hidden,
         impls: list('impl', String(values.impl), ['charmer-fused', 'tfjs-stock'] as const),
         layers: values.layers as number,

@@ -7,6 +7,7 @@ import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import { openLibraryStore } from '../../services/open.ts';
 import { listStarters, starterOfRun } from '../../services/starters.ts';
+import type { CorpusMode } from '../../common/enums.ts';
 
 const specs: OptionSpecs = {
   'data-dir': { type: 'string', help: 'the library folder (default: CHARMER_DATA_DIR or the platform location)' },
@@ -17,7 +18,7 @@ const specs: OptionSpecs = {
 interface ModelLine {
   id: string | number;
   name: string;
-  kind: 'text' | 'lines';
+  kind: CorpusMode;
   source: 'starter' | 'run';
   val_loss: number | null;
   status: string;
