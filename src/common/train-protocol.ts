@@ -5,7 +5,7 @@
  * `event` message after the worker has written what it must into SQLite. Plain JSON both ways, so it
  * travels the same over child_process IPC and Electron's utilityProcess MessagePort.
  */
-import type { TrainEvent } from '../engine/events.ts';
+import type { TrainEvent } from './events.ts';
 
 export type WorkerRequest =
   | {

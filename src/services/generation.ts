@@ -13,7 +13,7 @@ import type { LineSample, SampleResult } from '../engine/index.ts';
 import type { Store } from '../store/store.ts';
 import { STARTER_DEFS, starterOfRun } from './starters.ts';
 import type { LinesRequestOptions, NameCardRequestOptions, TextRequestOptions } from '../common/model-protocol.ts';
-import type { NameCard } from '../engine/namecard.ts';
+import type { NameCard } from '../common/names.ts';
 import type { CorpusMode, LibraryService, Novelty, RunSummary, RunsService, TrainConfig } from './types.ts';
 import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 

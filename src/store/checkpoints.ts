@@ -1,5 +1,5 @@
 /** The checkpoints table: a run's best and latest checkpoint folders (paths relative to the data directory). */
-import type { CheckpointRow } from '../services/types.ts';
+import type { CheckpointRow } from './rows.ts';
 import { now, num, type Row, type StoreBase } from './core.ts';
 
 export function WithCheckpoints<B extends StoreBase>(Base: B) {

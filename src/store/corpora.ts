@@ -1,5 +1,5 @@
 /** The corpora table: one row per imported text or list (its file lives under corpora/<hash>.txt). */
-import type { CategoryColumnSummary, CorpusSummary } from '../services/types.ts';
+import type { CategoryColumnSummary, CorpusSummary } from './rows.ts';
 import type { CorpusMode } from '../common/enums.ts';
 import { now, type Row, type StoreBase } from './core.ts';
 

@@ -1,5 +1,5 @@
 /** The drafts table: the writing companion's documents, saved as the person types. */
-import type { Draft } from '../services/types.ts';
+import type { Draft } from './rows.ts';
 import { now, num, type Row, type StoreBase } from './core.ts';
 
 export function WithDrafts<B extends StoreBase>(Base: B) {

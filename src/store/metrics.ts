@@ -1,5 +1,5 @@
 /** The metrics table: training and validation loss, learning rate and speed per iteration of a run. */
-import type { MetricRow } from '../services/types.ts';
+import type { MetricRow } from './rows.ts';
 import { num, type Row, type StoreBase } from './core.ts';
 
 /** A point to write: a val loss at an iteration that already has a row merges into it. */

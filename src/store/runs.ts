@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { TrainConfig } from '../common/options.ts';
 import { ACTIVE_RUN_STATUSES } from '../common/enums.ts';
-import type { RunStatus, RunSummary } from '../services/types.ts';
+import type { RunStatus } from '../common/enums.ts';
+import type { RunSummary } from './rows.ts';
 import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 import { now, num, type Row, type StoreBase } from './core.ts';
 

@@ -2,7 +2,8 @@
  * The samples table: what training printed and what the person generated and kept (the Gallery).
  * Deleting is soft (a timestamp) so it can be undone; purgeDeletedSamples removes what is past undo.
  */
-import type { NameCard, NewSample, SampleQuery, SampleRow } from '../services/types.ts';
+import type { NameCard } from '../common/names.ts';
+import type { NewSample, SampleQuery, SampleRow } from './rows.ts';
 import type { CorpusMode } from '../common/enums.ts';
 import { now, num, type Row, type StoreBase } from './core.ts';
 

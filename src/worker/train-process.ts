@@ -5,7 +5,7 @@
  * every engine event to the parent. Pausing is not pulling the next event from train(); stopping
  * aborts the signal, and the engine finishes its step, writes latest and emits done('stopped').
  */
-import type { TrainEvent } from '../engine/events.ts';
+import type { TrainEvent } from '../common/events.ts';
 import { isCharmerError } from '../common/errors.ts';
 import { openStore } from '../store/store.ts';
 import type { Store } from '../store/store.ts';
