@@ -8,8 +8,8 @@ const under = (...dirs) => `^src/(${dirs.join('|')})/`;
 /** Everything in src/ outside the allowed folders. */
 const outside = (...dirs) => ({ path: '^src/', pathNot: under(...dirs) });
 
-/** The model thread's protocol: the one place src/common names engine types (type-only). */
-const PROTOCOLS = '^src/common/model-protocol\\.ts$';
+/** The services' declarations: plain types of what they answer (no code). */
+const SERVICE_DECLARATIONS = '^src/services/types\\.ts$';
 
 /** The part of src/api that only Node shells may load (it reads files and holds the services). */
 const API_NODE = '^src/api/node/';
@@ -20,23 +20,8 @@ module.exports = {
       name: 'common-is-neutral',
       comment: 'src/common holds plain declarations every layer may import; it imports nothing of ours outside itself.',
       severity: 'error',
-      from: { path: under('common'), pathNot: PROTOCOLS },
+      from: { path: under('common') },
       to: outside('common'),
-    },
-    {
-      name: 'protocols-carry-engine-types',
-      comment:
-        "The worker protocols carry the engine's own results (events, samples, name cards) unchanged, so they " +
-        'name those types; a type import vanishes at build time and loads nothing.',
-      severity: 'error',
-      from: { path: PROTOCOLS },
-      to: { path: '^src/', pathNot: under('common', 'engine') },
-    },
-    {
-      name: 'protocols-take-only-types-from-engine',
-      severity: 'error',
-      from: { path: PROTOCOLS },
-      to: { path: under('engine'), dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'engine-imports-only-common',
@@ -86,7 +71,16 @@ module.exports = {
       comment: 'What the renderer may load of src/api: the contract, names, errors, define. It knows only src/common.',
       severity: 'error',
       from: { path: '^src/api/', pathNot: API_NODE },
-      to: { path: '^src/', pathNot: `^src/(api|common)/` },
+      to: { path: '^src/', pathNot: `^src/(api|common)/|${SERVICE_DECLARATIONS}` },
+    },
+    {
+      name: 'api-takes-only-types-from-services',
+      comment:
+        "The contract's result types are the services' declarations (src/services/types.ts, plain: the renderer's " +
+        'Node-free type check reads it); a type import vanishes at build time, so nothing of the services reaches the page.',
+      severity: 'error',
+      from: { path: '^src/api/', pathNot: API_NODE },
+      to: { path: SERVICE_DECLARATIONS, dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'api-browser-part-never-loads-node-part',

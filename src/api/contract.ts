@@ -11,6 +11,13 @@ import { z } from 'zod';
 import { event, op } from './define.ts';
 import type {
   BabyNameFilter,
+  Continuation,
+  DefaultText,
+  EvolutionEntry,
+  InspectionResult,
+  LinesAnswer,
+  ModelChoice,
+  TextAnswer,
   NameCard,
   TablePreview,
   CorpusDetail,
@@ -24,9 +31,7 @@ import type {
   SampleRow,
 } from '../services/types.ts';
 import { trainConfigSchema as optionsSchema, type TrainConfig } from '../common/options.ts';
-import type { DefaultText, EvolutionEntry, InspectionResult } from '../services/inspection.ts';
-import type { Continuation, LinesAnswer, ModelChoice, TextAnswer } from '../services/generation.ts';
-import type { BuiltinCorpusInfo } from '../engine/builtin-corpora.ts';
+import type { BuiltinCorpusInfo } from '../common/names.ts';
 import { CORPUS_MODES, EXPORT_FORMATS, NOVELTIES, RUN_STATUSES, SAMPLE_SORTS, type CorpusMode } from '../common/enums.ts';
 
 export type {
@@ -44,7 +49,7 @@ export type {
 export type { Continuation, LinesAnswer, ModelChoice, TextAnswer };
 export type { BabyNameFilter, NameCard, TablePreview };
 export type { CategoryColumnSummary, CorpusOrigin } from '../services/types.ts';
-export type { BuiltinCorpusInfo } from '../engine/builtin-corpora.ts';
+export type { BuiltinCorpusInfo } from '../common/names.ts';
 export type { DefaultText, EvolutionEntry, InspectionResult };
 export type { CheckpointRow, TrainEvent, SampleSource } from '../services/types.ts';
 export type { CorpusMode, ExportFormat, Novelty, RunStatus, SampleSort } from '../common/enums.ts';

@@ -5,7 +5,9 @@
  */
 import type { ProcessStats } from './train-protocol.ts';
 import type { Novelty } from './enums.ts';
-import type { InspectChunk, LineSample, NameCard, SampleLinesOptions, SampleResult, SampleTextOptions } from '../engine/index.ts';
+import type { InspectChunk } from './inspect.ts';
+import type { NameCard } from './names.ts';
+import type { LineSample, SampleLinesOptions, SampleResult, SampleTextOptions } from './samples.ts';
 
 export interface NameCardRequestOptions {
   category?: Record<string, string> | null;

@@ -65,3 +65,16 @@ export interface BrandMatch {
   distance: number;
   soundsAlike: boolean;
 }
+
+/** A corpus that ships with Charmer (src/engine/builtin-corpora.ts lists them), as the Library shows it. */
+export interface BuiltinCorpusInfo {
+  id: string;
+  name: string;
+  mode: 'lines';
+  description: string;
+  source: string;
+  licence: string;
+  url: string;
+  /** Category columns it can be trained with. */
+  categoryColumns: string[];
+}

@@ -16,7 +16,11 @@ import { CharmerError } from '../common/errors.ts';
 // library never pays for it.
 import type { CellMatch, InspectChunk, InspectResult, TextFeature } from '../engine/inspect.ts';
 import type { CellType } from '../common/enums.ts';
-import type { RunDetail, RunsService, RunSummary } from './types.ts';
+import type { DefaultText, EvolutionEntry, InspectLayer, InspectionResult, RunDetail, RunsService, RunSummary } from './types.ts';
+
+export type { DefaultText, EvolutionEntry, InspectLayer, InspectionResult };
+export type { InspectionRequest, InspectionService } from './types.ts';
+import type { InspectionRequest, InspectionService } from './types.ts';
 import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 
 export type { CellMatch, TextFeature };
@@ -29,77 +33,13 @@ export const DEFAULT_TEXT_CHARS = 2_000;
 const KEEP = 4;
 const KEEP_BYTES = 256 * 1024 * 1024;
 
-export interface InspectLayer {
-  layer: number;
-  kind: 'h' | 'c';
-  /** "layer 1 h", "layer 1 tanh(c)". */
-  label: string;
-}
 
-export interface DefaultText {
-  text: string;
-  /** Where it came from, for people: "validation items", "the last 10% of names.txt". */
-  source: string;
-}
 
-export interface InspectionRequest {
-  runId: number;
-  /** Default 'best' (falls back to latest when the run has no best yet). */
-  checkpoint?: 'best' | 'latest';
-  /** Default: defaultText(runId). */
-  text?: string;
-  /** Guesses per character (default 5). */
-  topK?: number;
-  /** Progress: characters done of total. */
-  onProgress?: (p: { done: number; total: number }) => void;
-  signal?: AbortSignal;
-}
 
-export interface InspectionResult {
-  /** Handle for getCell (kept while it is among the last few inspections). */
-  id: string;
-  runId: number;
-  checkpoint: { kind: 'best' | 'latest'; iteration: number; valLoss: number | null };
-  /** The characters inspected, one code point each (characters the model does not know are dropped). */
-  chars: string[];
-  /** How many characters were dropped because the model does not know them. */
-  skipped: number;
-  /** Per character, nats (rounded to 4 decimals). */
-  loss: number[];
-  /** Per character, the likeliest next characters after reading it, likeliest first. */
-  guesses: Array<Array<{ char: string; p: number }>>;
-  meanLoss: number | null;
-  cell: CellType;
-  hidden: number;
-  layers: InspectLayer[];
-  /** The best cells overall (each once, with its best feature), strongest first. */
-  interesting: CellMatch[];
-  /** The best three cells for each feature. */
-  byFeature: Record<TextFeature, CellMatch[]>;
-  /** Feature names for people. */
-  features: Record<TextFeature, string>;
-}
-
-export interface EvolutionEntry {
-  iteration: number;
-  /** Training loss at (or just before) that iteration. */
-  trainLoss: number | null;
-  /** Latest validation loss at or before that iteration. */
-  valLoss: number | null;
-  text: string;
-}
 
 /** What the service needs of the model thread (src/services/model-host.ts). */
 export interface InspectHost {
   inspect(dir: string, text: string, opts: { topK?: number; chunkSize?: number; skipUnknown?: boolean }, onChunk: (chunk: InspectChunk) => void, signal?: AbortSignal): Promise<void>;
-}
-
-export interface InspectionService {
-  defaultText(runId: number): Promise<DefaultText>;
-  inspect(req: InspectionRequest): Promise<InspectionResult>;
-  /** One cell's activation per character (rounded to 3 decimals). Throws NOT_FOUND for an inspection no longer kept. */
-  getCell(id: string, layer: number, kind: 'h' | 'c', cell: number): number[];
-  evolution(runId: number): Promise<EvolutionEntry[]>;
 }
 
 export interface InspectionDeps {

@@ -10,6 +10,11 @@
 import type { TrainConfig } from '../common/options.ts';
 import type { CorpusMode, ExportFormat, Novelty, RunStatus, SampleSort } from '../common/enums.ts';
 import type { TrainEvent } from '../common/events.ts';
+import type { CellType } from '../common/enums.ts';
+import type { ProcessStats, TrainerLauncher } from '../common/train-protocol.ts';
+import type { LinesRequestOptions, NameCardRequestOptions, TextRequestOptions } from '../common/model-protocol.ts';
+import type { CellMatch, TextFeature } from '../common/inspect.ts';
+import type { LineSample, SampleResult } from '../common/samples.ts';
 import type { NameCard } from '../common/names.ts';
 import type { BabyNameFilter } from '../common/names.ts';
 
@@ -179,9 +184,9 @@ export interface Services {
   gallery: GalleryService;
   drafts: DraftsService;
   /** Sampling on the model thread (./generation.ts). */
-  generation: import('./generation.ts').GenerationService;
+  generation: GenerationService;
   /** Activations, guesses and sample evolution for the Inspect view (./inspection.ts). */
-  inspection: import('./inspection.ts').InspectionService;
+  inspection: InspectionService;
   /** Stops live training processes (they write latest and exit) and closes the database. */
   close(): Promise<void>;
   /**
@@ -193,8 +198,8 @@ export interface Services {
 
 export interface Diagnostics {
   main: { rss: number; openFiles: number | null };
-  modelThread: import('../common/train-protocol.ts').ProcessStats | null;
-  trainers: Array<{ runId: number; pid: number | null } & import('../common/train-protocol.ts').ProcessStats>;
+  modelThread: ProcessStats | null;
+  trainers: Array<{ runId: number; pid: number | null } & ProcessStats>;
 }
 
 /**
@@ -204,5 +209,173 @@ export interface Diagnostics {
 export interface CreateServicesOptions {
   /** Default: resolveDataDir() (--data-dir / CHARMER_DATA_DIR / platform location). */
   dataDir?: string;
-  launcher?: import('./spawn.ts').TrainerLauncher;
+  launcher?: TrainerLauncher;
+}
+
+// ---------------------------------------------------------------------------------- inspection
+
+export interface InspectLayer {
+  layer: number;
+  kind: 'h' | 'c';
+  /** "layer 1 h", "layer 1 tanh(c)". */
+  label: string;
+}
+
+export interface DefaultText {
+  text: string;
+  /** Where it came from, for people: "validation items", "the last 10% of names.txt". */
+  source: string;
+}
+
+export interface InspectionResult {
+  /** Handle for getCell (kept while it is among the last few inspections). */
+  id: string;
+  runId: number;
+  checkpoint: { kind: 'best' | 'latest'; iteration: number; valLoss: number | null };
+  /** The characters inspected, one code point each (characters the model does not know are dropped). */
+  chars: string[];
+  /** How many characters were dropped because the model does not know them. */
+  skipped: number;
+  /** Per character, nats (rounded to 4 decimals). */
+  loss: number[];
+  /** Per character, the likeliest next characters after reading it, likeliest first. */
+  guesses: Array<Array<{ char: string; p: number }>>;
+  meanLoss: number | null;
+  cell: CellType;
+  hidden: number;
+  layers: InspectLayer[];
+  /** The best cells overall (each once, with its best feature), strongest first. */
+  interesting: CellMatch[];
+  /** The best three cells for each feature. */
+  byFeature: Record<TextFeature, CellMatch[]>;
+  /** Feature names for people. */
+  features: Record<TextFeature, string>;
+}
+
+export interface EvolutionEntry {
+  iteration: number;
+  /** Training loss at (or just before) that iteration. */
+  trainLoss: number | null;
+  /** Latest validation loss at or before that iteration. */
+  valLoss: number | null;
+  text: string;
+}
+
+// ---------------------------------------------------------------------------------- generation
+
+/** One checkpoint that can be sampled. */
+export interface ModelChoice {
+  runId: number;
+  runName: string;
+  corpusId: number;
+  corpusName: string;
+  kind: 'best' | 'latest';
+  checkpointId: number;
+  iteration: number;
+  valLoss: number | null;
+  mode: CorpusMode;
+  status: RunSummary['status'];
+  /** When the run was created (newest first in listModels). */
+  created: number;
+  /** Category columns the model generates for (lists with categories), from its corpus. */
+  categories: Array<{ name: string; values: string[] }> | null;
+  /** The built-in corpus it was trained on (startup-names: name cards compare with brands). */
+  builtinId: string | null;
+  /** The starter id when this is a shipped starter model (listed after a person's own models). */
+  starter?: string;
+}
+
+export interface LinesAnswer {
+  model: ModelChoice;
+  items: LineSample[];
+  /** Wall time on the model thread side, ms. */
+  ms: number;
+}
+
+export interface TextAnswer extends SampleResult {
+  model: ModelChoice;
+  /** True when it was stopped before `length` characters. */
+  stopped: boolean;
+}
+
+export interface Continuation {
+  text: string;
+  temperature: number;
+  seed: number;
+  logprob: number;
+}
+
+export interface ModelRef {
+  /** Default: the newest run that has a checkpoint. */
+  runId?: number;
+  /** Default: best (latest when the run has no best). */
+  kind?: 'best' | 'latest';
+}
+
+export interface LinesRequest extends ModelRef, LinesRequestOptions {
+  requestId?: string;
+}
+
+export interface TextRequest extends ModelRef, TextRequestOptions {
+  requestId?: string;
+}
+
+export interface ContinuationRequest extends ModelRef {
+  /** The text before the cursor (its last few thousand characters are used). */
+  context: string;
+  count?: number;
+  /** Characters per continuation (cut back to a word or sentence end). */
+  length?: number;
+  seed?: number;
+  requestId?: string;
+}
+
+export interface LearnStyleRequest {
+  runId: number;
+  kind?: 'best' | 'latest';
+  draftText: string;
+  corpusIds?: number[];
+  name?: string;
+  config?: Partial<TrainConfig>;
+}
+
+export interface NameCardRequest extends ModelRef {
+  text: string;
+  category?: Record<string, string> | null;
+  novelty?: Novelty | null;
+}
+
+export interface GenerationService {
+  listModels(): Promise<ModelChoice[]>;
+  sampleLines(req: LinesRequest): Promise<LinesAnswer>;
+  /** A name's card, with the model's likelihood per character (on the model thread). */
+  nameCard(req: NameCardRequest): Promise<NameCard>;
+  sampleText(req: TextRequest, onText: (chunk: string) => void): Promise<TextAnswer>;
+  continuations(req: ContinuationRequest): Promise<{ model: ModelChoice; items: Continuation[] }>;
+  /** Aborts a request started with this requestId (no-op when it has finished). */
+  cancel(requestId: string): void;
+  learnStyle(req: LearnStyleRequest): Promise<RunSummary>;
+  /** Aborts the requests in flight (the model thread is the services' to close). */
+  close(): Promise<void>;
+}
+
+export interface InspectionRequest {
+  runId: number;
+  /** Default 'best' (falls back to latest when the run has no best yet). */
+  checkpoint?: 'best' | 'latest';
+  /** Default: defaultText(runId). */
+  text?: string;
+  /** Guesses per character (default 5). */
+  topK?: number;
+  /** Progress: characters done of total. */
+  onProgress?: (p: { done: number; total: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface InspectionService {
+  defaultText(runId: number): Promise<DefaultText>;
+  inspect(req: InspectionRequest): Promise<InspectionResult>;
+  /** One cell's activation per character (rounded to 3 decimals). Throws NOT_FOUND for an inspection no longer kept. */
+  getCell(id: string, layer: number, kind: 'h' | 'c', cell: number): number[];
+  evolution(runId: number): Promise<EvolutionEntry[]>;
 }
