@@ -11,7 +11,6 @@
  * tf.tidy and its results are read after it (dataSync/data inside tidy is slow on wasm).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { CellType } from './config.ts';
 import { CharmerError } from './errors.ts';
 import type { CharModel } from './model.ts';
 import type { LayerState } from './recurrent.ts';

@@ -14,11 +14,7 @@ import type { Store } from '../store/store.ts';
 import { STARTER_DEFS, starterOfRun } from './starters.ts';
 import type { LinesRequestOptions, NameCardRequestOptions, TextRequestOptions } from '../common/model-protocol.ts';
 import type { NameCard } from '../common/names.ts';
-import type { Continuation, CorpusMode, LibraryService, LinesAnswer, ModelChoice, Novelty, RunSummary, RunsService, TextAnswer, TrainConfig } from './types.ts';
-
-export type { Continuation, LinesAnswer, ModelChoice, TextAnswer };
-export type { ContinuationRequest, GenerationService, LearnStyleRequest, LinesRequest, ModelRef, NameCardRequest, TextRequest } from './types.ts';
-import type { ContinuationRequest, GenerationService, LearnStyleRequest, LinesRequest, ModelRef, NameCardRequest, TextRequest } from './types.ts';
+import type { Continuation, GenerationService, LibraryService, ModelChoice, ModelRef, RunSummary, RunsService, TrainConfig } from './types.ts';
 import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 
 

@@ -15,12 +15,7 @@ import { CharmerError } from '../common/errors.ts';
 // Types only: the engine (TensorFlow.js) is imported when the first inspection runs, so opening the
 // library never pays for it.
 import type { CellMatch, InspectChunk, InspectResult, TextFeature } from '../engine/inspect.ts';
-import type { CellType } from '../common/enums.ts';
-import type { DefaultText, EvolutionEntry, InspectLayer, InspectionResult, RunDetail, RunsService, RunSummary } from './types.ts';
-
-export type { DefaultText, EvolutionEntry, InspectLayer, InspectionResult };
-export type { InspectionRequest, InspectionService } from './types.ts';
-import type { InspectionRequest, InspectionService } from './types.ts';
+import type { DefaultText, InspectionService, RunDetail, RunsService, RunSummary } from './types.ts';
 import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 
 export type { CellMatch, TextFeature };

@@ -12,7 +12,7 @@ import type { CorpusMode, ExportFormat, Novelty, RunStatus, SampleSort } from '.
 import type { TrainEvent } from '../common/events.ts';
 import type { CellType } from '../common/enums.ts';
 import type { ProcessStats, TrainerLauncher } from '../common/train-protocol.ts';
-import type { LinesRequestOptions, NameCardRequestOptions, TextRequestOptions } from '../common/model-protocol.ts';
+import type { LinesRequestOptions, TextRequestOptions } from '../common/model-protocol.ts';
 import type { CellMatch, TextFeature } from '../common/inspect.ts';
 import type { LineSample, SampleResult } from '../common/samples.ts';
 import type { NameCard } from '../common/names.ts';
@@ -21,7 +21,7 @@ import type { BabyNameFilter } from '../common/names.ts';
 export type { TrainConfig, CorpusMode, TrainEvent, NameCard, BabyNameFilter, ExportFormat, Novelty, RunStatus, SampleSort };
 
 // The rows of the library's tables are the store's (src/store/rows.ts); the services pass them on.
-import type { CategoryColumnSummary, CheckpointRow, CorpusOrigin, CorpusSummary, Draft, MetricRow, NewSample, RunSummary, SampleQuery, SampleRow } from '../store/rows.ts';
+import type { CheckpointRow, CorpusSummary, Draft, MetricRow, NewSample, RunSummary, SampleQuery, SampleRow } from '../store/rows.ts';
 export type { CategoryColumnSummary, CheckpointRow, CorpusOrigin, CorpusSummary, Draft, MetricRow, NewSample, RunSummary, SampleQuery, SampleRow, SampleSource } from '../store/rows.ts';
 
 
