@@ -2,28 +2,26 @@
  * The service layer's contract: what the desktop app (over IPC), browser mode (over WebSocket) and
  * the command line call. Everything here is plain serialisable data: numbers, strings, booleans,
  * arrays and plain objects (no Dates, Maps or class instances). Times are milliseconds since the
- * Unix epoch. Ids are integers. Errors are CharmerError (src/engine/errors.ts) with a stable `code`.
+ * Unix epoch. Ids are integers. Errors are CharmerError (src/common/errors.ts) with a stable `code`.
  *
  *   const services = await createServices({ dataDir });   // src/services/index.ts
  *   const corpora = await services.library.listCorpora();
  */
 import type { TrainConfig } from '../common/options.ts';
-import type { CorpusMode, ExportFormat, Novelty, RunStatus, SampleSort } from '../common/enums.ts';
+import type { CellType, CorpusMode, ExportFormat, Novelty, RunStatus, SampleSort } from '../common/enums.ts';
 import type { TrainEvent } from '../common/events.ts';
-import type { CellType } from '../common/enums.ts';
 import type { ProcessStats, TrainerLauncher } from '../common/train-protocol.ts';
 import type { LinesRequestOptions, TextRequestOptions } from '../common/model-protocol.ts';
 import type { CellMatch, TextFeature } from '../common/inspect.ts';
 import type { LineSample, SampleResult } from '../common/samples.ts';
-import type { NameCard } from '../common/names.ts';
-import type { BabyNameFilter } from '../common/names.ts';
-
-export type { TrainConfig, CorpusMode, TrainEvent, NameCard, BabyNameFilter, ExportFormat, Novelty, RunStatus, SampleSort };
-
+import type { BabyNameFilter, NameCard } from '../common/names.ts';
 // The rows of the library's tables are the store's (src/store/rows.ts); the services pass them on.
 import type { CheckpointRow, CorpusSummary, Draft, MetricRow, NewSample, RunSummary, SampleQuery, SampleRow } from '../store/rows.ts';
+
+export type { TrainConfig, CorpusMode, TrainEvent, NameCard, BabyNameFilter, ExportFormat, Novelty, RunStatus, SampleSort };
 export type { CategoryColumnSummary, CheckpointRow, CorpusOrigin, CorpusSummary, Draft, MetricRow, NewSample, RunSummary, SampleQuery, SampleRow, SampleSource } from '../store/rows.ts';
 
+// ------------------------------------------------------------------------------------------ library
 
 export interface CorpusDetail extends CorpusSummary {
   /** Every character with its count, most frequent first (for the frequency chart). */
