@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend } from '../src/engine/backend.ts';
 import { Optimizer } from '../src/engine/optimizer.ts';
 import { shardGradients } from '../src/engine/train.ts';
-import { benchModel } from './harness.ts';
+import { benchModel } from '../src/bench/harness.ts';
 
 const [C, L, nh, T, B] = process.argv.slice(2).map(Number) as [number, number, number, number, number];
 await chooseBackend('wasm');

@@ -13,7 +13,7 @@ import type { CellType } from '../src/engine/config.ts';
 import { installFusedLayers } from '../src/engine/fused/index.ts';
 import { StreamSampler } from '../src/engine/fused/stream.ts';
 import type { LayerState } from '../src/engine/recurrent.ts';
-import { benchModel } from './harness.ts';
+import { benchModel } from '../src/bench/harness.ts';
 
 const arg = (name: string, fallback: string): string[] => {
   const i = process.argv.indexOf(`--${name}`);

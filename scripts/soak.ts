@@ -14,7 +14,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { contract, type Events } from '../src/api/contract.ts';
 import { createDispatch } from '../src/api/dispatch.ts';
-import { createHandlers } from '../src/api/handlers.ts';
+import { createHandlers } from '../src/api/node/handlers.ts';
 import type { EmitOf } from '../src/api/define.ts';
 import { createServices, type Diagnostics } from '../src/services/index.ts';
 

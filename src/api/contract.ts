@@ -12,7 +12,16 @@
 import { z } from 'zod';
 import { event, op } from './define.ts';
 import type {
+  AttentionInspection,
+  PositionAttentionResult,
   BabyNameFilter,
+  Continuation,
+  DefaultText,
+  EvolutionEntry,
+  InspectionResult,
+  LinesAnswer,
+  ModelChoice,
+  TextAnswer,
   NameCard,
   TablePreview,
   CorpusDetail,
@@ -26,9 +35,7 @@ import type {
   SampleRow,
 } from '../services/types.ts';
 import { trainConfigSchema as optionsSchema, type TrainConfig } from '../common/options.ts';
-import type { AttentionInspection, DefaultText, EvolutionEntry, InspectionResult, PositionAttentionResult } from '../services/inspection.ts';
-import type { Continuation, LinesAnswer, ModelChoice, TextAnswer } from '../services/generation.ts';
-import type { BuiltinCorpusInfo } from '../engine/builtin-corpora.ts';
+import type { BuiltinCorpusInfo } from '../common/names.ts';
 import { CORPUS_MODES, EXPORT_FORMATS, NOVELTIES, RUN_STATUSES, SAMPLE_SORTS, type CorpusMode } from '../common/enums.ts';
 
 export type {
@@ -46,7 +53,7 @@ export type {
 export type { Continuation, LinesAnswer, ModelChoice, TextAnswer };
 export type { BabyNameFilter, NameCard, TablePreview };
 export type { CategoryColumnSummary, CorpusOrigin } from '../services/types.ts';
-export type { BuiltinCorpusInfo } from '../engine/builtin-corpora.ts';
+export type { BuiltinCorpusInfo } from '../common/names.ts';
 export type { AttentionInspection, DefaultText, EvolutionEntry, InspectionResult, PositionAttentionResult };
 export type { CheckpointRow, TrainEvent, SampleSource } from '../services/types.ts';
 export type { CorpusMode, ExportFormat, Novelty, RunStatus, SampleSort } from '../common/enums.ts';

@@ -36,6 +36,8 @@ export type PayloadOf<E> = E extends EventDef<infer P> ? P : never;
 /** What the renderer calls: api.library.list(input) -> Promise<result>. */
 export type ClientOf<C extends ContractShape> = {
   [NS in keyof C]: {
+    // `{} extends Input` is true exactly when every input field is optional: then the argument may be left out.
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
     [K in keyof C[NS]]: {} extends InputOf<C[NS][K]>
       ? (input?: InputOf<C[NS][K]>) => Promise<ResultOf<C[NS][K]>>
       : (input: InputOf<C[NS][K]>) => Promise<ResultOf<C[NS][K]>>;

@@ -4,7 +4,7 @@
  * back into an ApiError with the same code and message (the engine's CharmerError codes, plus the
  * few the shells add), so the UI can match on `code` and show `message` as it is.
  */
-import { CHARMER_ERROR_CODES } from '../engine/errors.ts';
+import { CHARMER_ERROR_CODES } from '../common/errors.ts';
 
 /** The engine's and services' CharmerError codes, plus the few the shells add. */
 export const API_ERROR_CODES = [

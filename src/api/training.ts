@@ -12,7 +12,7 @@ export type { OptionDescriptor, OptionGroup, OptionKey } from '../common/options
  * The engine's presets (plain data: src/engine/presets). In the UI a preset sets the model and the
  * budget; the mode always follows the corpus (changeable under Advanced).
  */
-export { PRESETS, type Preset } from '../engine/presets/index.ts';
+export { PRESETS, type Preset } from '../common/presets/index.ts';
 
 /**
  * Parameters of Embedding -> numLayers recurrent layers -> Dense softmax (stock TF.js layouts), or

@@ -4,7 +4,7 @@
  * lists them all and a bad value gets a message naming the option and what it accepts.
  */
 import { parseArgs } from 'node:util';
-import { CharmerError } from '../engine/errors.ts';
+import { CharmerError } from '../common/errors.ts';
 
 export type OptionType = 'string' | 'number' | 'int' | 'boolean';
 

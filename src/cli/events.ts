@@ -2,8 +2,8 @@
  * How the command line shows training events: a progress bar on a terminal (a line per report
  * otherwise), or one JSON object per event with snake_case keys (--json).
  */
-import type { TrainEvent } from '../engine/events.ts';
-import { describeModel } from '../engine/config.ts';
+import type { TrainEvent } from '../common/events.ts';
+import { describeModel } from '../common/options.ts';
 
 export function snakeKeys(o: object): Record<string, unknown> {
   return Object.fromEntries(

@@ -2,7 +2,7 @@
  * `charmer COMMAND [options]`. A CharmerError becomes one line on stderr and exit code 2; anything
  * else is a bug and keeps its stack (set CHARMER_DEBUG=1 to see stacks for CharmerErrors too).
  */
-import { isCharmerError } from '../engine/errors.ts';
+import { isCharmerError } from '../common/errors.ts';
 import { commands } from './commands/index.ts';
 
 async function main(argv: string[]): Promise<number> {

@@ -25,15 +25,10 @@
  * item on its own after a start marker, so its windows start at every marker and never cross one.
  */
 import { CharmerError } from './errors.ts';
+import { HEAD_PATTERNS, type HeadPattern, type HeadRanking, type HeadScore, type PositionAttention } from '../common/inspect.ts';
 
-export type HeadPattern = 'previous' | 'sameChar' | 'wordStart' | 'matching';
-
-export const HEAD_PATTERNS: Readonly<Record<HeadPattern, string>> = Object.freeze({
-  previous: 'previous character',
-  sameChar: 'same character earlier',
-  wordStart: 'start of the word',
-  matching: 'matching quote or bracket',
-});
+export { HEAD_PATTERNS };
+export type { HeadPattern, HeadRanking, HeadScore, PositionAttention };
 
 const PATTERNS = Object.keys(HEAD_PATTERNS) as HeadPattern[];
 
@@ -53,37 +48,6 @@ export interface AttentionSource {
    * Float32Array per layer*heads + head, [T x T] row-major, row i over keys 0..i (zero above).
    */
   attend(ids: Int32Array): Promise<Float32Array[]> | Float32Array[];
-}
-
-export interface HeadScore {
-  /** 0-based. */
-  layer: number;
-  head: number;
-  pattern: HeadPattern;
-  /** Mean attention mass on the pattern's targets, over the positions where it applies (0 to 1). */
-  score: number;
-  /** What uniform attention over the visible positions would score. */
-  chance: number;
-  /** Positions the mean is over. */
-  positions: number;
-}
-
-export interface HeadRanking {
-  layers: number;
-  heads: number;
-  /** Each head once, with the pattern it tracks best (largest score above chance), best first. */
-  ranked: HeadScore[];
-  /** Every head for every pattern that applies at MIN_PATTERN_POSITIONS or more positions, best first. */
-  all: HeadScore[];
-  /** Positions each pattern applies at. */
-  positions: Record<HeadPattern, number>;
-}
-
-/** One position's attention in every head: weights[layer * heads + head][j - from] for keys from..position. */
-export interface PositionAttention {
-  position: number;
-  from: number;
-  weights: Float32Array[];
 }
 
 /** First position of the window a query at `i` is read in (see the module comment). */

@@ -115,7 +115,7 @@ async function webgpuAdapter(forced: boolean): Promise<string | null> {
   try {
     mod = (await import('webgpu')) as never;
   } catch (e) {
-    if (forced) throw new Error(`the webgpu package could not be loaded (${(e as Error).message})`);
+    if (forced) throw new Error(`the webgpu package could not be loaded (${(e as Error).message})`, { cause: e });
     return null;
   }
   process.env.XDG_RUNTIME_DIR ??= '/tmp';

@@ -7,20 +7,11 @@ import type { Corpus } from './corpus.ts';
 import { corpusFromString, corpusItems } from './corpus.ts';
 import { categorisedCorpus, stripCategoryTokens, type TableItems } from './categories.ts';
 import { CharmerError } from './errors.ts';
+import type { BuiltinCorpusInfo } from '../common/names.ts';
+
+export type { BuiltinCorpusInfo };
 import { builtinNamesText, BUILTIN_NAMES } from './names.ts';
 import { babyNames, describeBabyNameFilter, filterBabyNames, isEmptyFilter, lookupName, nameDataManifest, startupNames, type BabyNameFilter } from './namedata.ts';
-
-export interface BuiltinCorpusInfo {
-  id: string;
-  name: string;
-  mode: 'lines';
-  description: string;
-  source: string;
-  licence: string;
-  url: string;
-  /** Category columns it can be trained with. */
-  categoryColumns: string[];
-}
 
 export const BUILTIN_CORPORA: readonly BuiltinCorpusInfo[] = [
   {

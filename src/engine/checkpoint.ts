@@ -12,6 +12,7 @@ import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { CharmerError } from './errors.ts';
+import { CHECKPOINT_FILES as FILES, CHECKPOINT_FORMAT, oldTwinName, tempSiblingName } from '../common/checkpoint-format.ts';
 import type { CharmerMetadata, ModelSpec } from './model.ts';
 import { CharModel, specFromConfig } from './model.ts';
 import type { OptimizerState } from './optimizer.ts';
@@ -96,7 +97,7 @@ async function modelArtifacts(model: CharModel): Promise<{ json: string; weights
     generatedBy: `TensorFlow.js tfjs-layers v${tfl.version_layers}`,
     convertedBy: null,
     modelTopology: a.modelTopology,
-    weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+    weightsManifest: [{ paths: [FILES.weights], weights: a.weightSpecs }],
     userDefinedMetadata: a.userDefinedMetadata,
   });
   return { json, weights: new Uint8Array(weightData) };
@@ -107,20 +108,20 @@ export async function saveCheckpoint(dir: string, data: CheckpointData): Promise
   const parent = dirname(dir);
   await fsp.mkdir(parent, { recursive: true });
   const { json, weights } = await modelArtifacts(data.model);
-  const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}-${Date.now()}`);
+  const tmp = join(parent, tempSiblingName(basename(dir), process.pid, Date.now()));
   await fsp.rm(tmp, { recursive: true, force: true });
   await fsp.mkdir(tmp);
   try {
-    fsyncWrite(join(tmp, 'weights.bin'), weights);
+    fsyncWrite(join(tmp, FILES.weights), weights);
     if (data.trainer) {
-      fsyncWrite(join(tmp, 'optimizer.bin'), concat([...data.trainer.optimizer.slots, ...data.trainer.carry]));
-      fsyncWrite(join(tmp, 'trainer.json'), JSON.stringify(data.trainer.state));
+      fsyncWrite(join(tmp, FILES.optimizer), concat([...data.trainer.optimizer.slots, ...data.trainer.carry]));
+      fsyncWrite(join(tmp, FILES.trainerState), JSON.stringify(data.trainer.state));
     }
-    if (data.items) fsyncWrite(join(tmp, 'items.json'), JSON.stringify(data.items));
+    if (data.items) fsyncWrite(join(tmp, FILES.items), JSON.stringify(data.items));
     // model.json last: a directory with model.json is complete.
-    fsyncWrite(join(tmp, 'model.json'), json);
+    fsyncWrite(join(tmp, FILES.model), json);
     fsyncDir(tmp);
-    const old = join(parent, `.${basename(dir)}.old`);
+    const old = join(parent, oldTwinName(basename(dir)));
     await fsp.rm(old, { recursive: true, force: true });
     const hadOld = await fsp.rename(dir, old).then(() => true, () => false);
     await fsp.rename(tmp, dir);
@@ -136,14 +137,14 @@ export async function saveCheckpoint(dir: string, data: CheckpointData): Promise
 
 /** The directory to read: `dir`, or its `.old` twin if a crash fell between the two renames. */
 export async function resolveCheckpointDir(dir: string): Promise<string> {
-  if (await exists(join(dir, 'model.json'))) return dir;
-  const old = join(dirname(dir), `.${basename(dir)}.old`);
-  if (await exists(join(old, 'model.json'))) return old;
+  if (await exists(join(dir, FILES.model))) return dir;
+  const old = join(dirname(dir), oldTwinName(basename(dir)));
+  if (await exists(join(old, FILES.model))) return old;
   if (await exists(dir)) {
     const st = await fsp.stat(dir);
     if (!st.isDirectory()) throw new CharmerError('BAD_CHECKPOINT', `${dir} is a file; a checkpoint is a folder holding model.json.`);
-    if ((await exists(join(dir, 'weights.bin'))) || (await exists(join(dir, 'trainer.json')))) {
-      throw damaged(join(dir, 'model.json'), 'is missing (deleted by hand?), so the rest of this checkpoint cannot be read');
+    if ((await exists(join(dir, FILES.weights))) || (await exists(join(dir, FILES.trainerState)))) {
+      throw damaged(join(dir, FILES.model), 'is missing (deleted by hand?), so the rest of this checkpoint cannot be read');
     }
     throw new CharmerError('BAD_CHECKPOINT', `${dir} is not a Charmer checkpoint (no model.json in it). Point at a run's best/ or latest/ folder.`);
   }
@@ -163,7 +164,7 @@ const isShape = (x: unknown): x is number[] => Array.isArray(x) && x.every((d) =
 
 async function readModelJson(dir: string): Promise<{ path: string; json: Record<string, unknown>; meta: CharmerMetadata }> {
   const path = await resolveCheckpointDir(dir);
-  const file = join(path, 'model.json');
+  const file = join(path, FILES.model);
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(await fsp.readFile(file, 'utf8'));
@@ -173,7 +174,7 @@ async function readModelJson(dir: string): Promise<{ path: string; json: Record<
   }
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw damaged(file, 'is damaged (not a model description)');
   const meta = (json.userDefinedMetadata as { charmer?: CharmerMetadata } | undefined)?.charmer;
-  if (!meta || meta.format !== 'charmer-1' || !Array.isArray(meta.vocab)) {
+  if (!meta || meta.format !== CHECKPOINT_FORMAT || !Array.isArray(meta.vocab)) {
     throw new CharmerError('BAD_CHECKPOINT', `${path} holds a TF.js model but not a Charmer one (no vocabulary in its metadata).`);
   }
   const c = meta.config as Partial<CharmerMetadata['config']> | undefined;
@@ -211,14 +212,14 @@ export async function readCheckpointMeta(dir: string): Promise<CharmerMetadata> 
 export async function readCheckpointInfo(dir: string): Promise<CheckpointInfo> {
   const { path, json, meta } = await readModelJson(dir);
   const spec = specFromMeta(meta);
-  const file = join(path, 'weights.bin');
+  const file = join(path, FILES.weights);
   const st = await fsp.stat(file).catch(() => null);
   if (!st) throw damaged(file, 'is missing (deleted by hand?)');
   const expected = expectedWeightBytes(json);
   if (st.size !== expected) throw damaged(file, `has ${st.size} bytes but model.json lists weights of ${expected}: the file is damaged`);
   const bytes = await fsp.readFile(file);
   if (!finite(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)))) throw damaged(file, 'is damaged (it holds values that are not numbers)');
-  return { path, meta, spec, params: expected / 4, sizeBytes: st.size, hasTrainerState: await exists(join(path, 'trainer.json')) };
+  return { path, meta, spec, params: expected / 4, sizeBytes: st.size, hasTrainerState: await exists(join(path, FILES.trainerState)) };
 }
 
 function finite(a: Float32Array): boolean {
@@ -271,7 +272,7 @@ function validTrainerState(x: unknown): x is TrainerState {
 export async function loadCheckpoint(dir: string, withTrainer = false): Promise<CheckpointData> {
   const { path, json, meta } = await readModelJson(dir);
   const manifest = json.weightsManifest as Array<{ weights: tf.io.WeightsManifestEntry[] }>;
-  const weightsFile = join(path, 'weights.bin');
+  const weightsFile = join(path, FILES.weights);
   let weightData: Buffer;
   try {
     weightData = await fsp.readFile(weightsFile);
@@ -291,27 +292,27 @@ export async function loadCheckpoint(dir: string, withTrainer = false): Promise<
       load: async () => ({ modelTopology: json.modelTopology as object, weightSpecs: specs, weightData: weights.buffer as ArrayBuffer }),
     });
   } catch (e) {
-    throw damaged(join(path, 'model.json'), `is damaged (TF.js cannot build the model it describes: ${(e as Error).message.split('\n')[0]})`);
+    throw damaged(join(path, FILES.model), `is damaged (TF.js cannot build the model it describes: ${(e as Error).message.split('\n')[0]})`);
   }
   const model = new CharModel(specFromMeta(meta), net, Vocabulary.fromList(meta.vocab), meta);
   try {
     const out: CheckpointData = { model };
     // Lines models keep their corpus items for the train / val / new tags; text models have none.
     if (meta.mode === 'lines') {
-      const itemsFile = join(path, 'items.json');
+      const itemsFile = join(path, FILES.items);
       const items = await readJsonFile(itemsFile, 'the corpus items that tag samples train, val or new');
       if (!validItems(items)) throw damaged(itemsFile, 'is damaged (not two lists of items)');
       out.items = items;
     }
     if (withTrainer) {
       const resumeTodo = 'Resume from the run\'s other checkpoint, or fine-tune from this one with --init-from (it needs only model.json and weights.bin).';
-      const trainerFile = join(path, 'trainer.json');
+      const trainerFile = join(path, FILES.trainerState);
       if (!(await exists(trainerFile))) {
         throw new CharmerError('BAD_CHECKPOINT', `${path} has no trainer state (trainer.json), so training cannot resume from it exactly. Use --init-from to fine-tune from it.`, { path: trainerFile });
       }
       const state = await readJsonFile(trainerFile, 'the trainer state', resumeTodo);
       if (!validTrainerState(state)) throw damaged(trainerFile, 'is damaged (the trainer state is incomplete)', resumeTodo);
-      const optFile = join(path, 'optimizer.bin');
+      const optFile = join(path, FILES.optimizer);
       const bin = await fsp.readFile(optFile).catch((e: NodeJS.ErrnoException) => {
         throw damaged(optFile, e.code === 'ENOENT' ? 'is missing (the optimizer state; deleted by hand?)' : `could not be read (${e.code})`, resumeTodo);
       });

@@ -11,12 +11,14 @@
  * tf.tidy and its results are read after it (dataSync/data inside tidy is slow on wasm).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { CellType } from './config.ts';
 import { CharmerError } from './errors.ts';
 import type { CharModel } from './model.ts';
 import type { LayerState } from './recurrent.ts';
 import { cellStep, projectInputs } from './recurrent.ts';
 import { unknownCharactersError } from './vocabulary.ts';
+import type { ActivationKind, CellMatch, Guess, InspectChunk, InspectResult, LayerActivations, TextFeature } from '../common/inspect.ts';
+
+export type { ActivationKind, CellMatch, Guess, InspectChunk, InspectResult, LayerActivations, TextFeature };
 
 export interface InspectOptions {
   /** Guesses kept per character (default 5, at most the vocabulary size). */
@@ -27,46 +29,6 @@ export interface InspectOptions {
   signal?: AbortSignal;
   /** Drop characters the model does not know instead of throwing UNKNOWN_CHARACTERS. */
   skipUnknown?: boolean;
-}
-
-export type ActivationKind = 'h' | 'c';
-
-export interface LayerActivations {
-  /** 0-based recurrent layer. */
-  layer: number;
-  /** 'h': the hidden output; 'c': the LSTM cell state after tanh. */
-  kind: ActivationKind;
-  /** For people: "layer 1 h", "layer 1 tanh(c)". */
-  label: string;
-  /** [chars x hidden], row-major: values[i * hidden + cell]; each in [-1, 1]. */
-  values: Float32Array;
-}
-
-export interface Guess {
-  char: string;
-  /** Softmax probability at temperature 1. */
-  p: number;
-}
-
-export interface InspectChunk {
-  /** Position of this chunk's first character among the characters inspected (code points; skipped ones not counted). */
-  start: number;
-  /** The characters of this chunk, one code point each. */
-  chars: string[];
-  /** −ln p(char | everything before it), nats; the first character is predicted from the start marker. */
-  loss: Float32Array;
-  /** Per character: the k likeliest next characters after reading it, likeliest first. */
-  guesses: Guess[][];
-  cell: CellType;
-  hidden: number;
-  /** Per layer, in order: h (and for LSTM then tanh(c)). */
-  activations: LayerActivations[];
-}
-
-/** Chunks joined into one record (see collectInspection). */
-export interface InspectResult extends Omit<InspectChunk, 'start'> {
-  /** Mean of loss (nats/char); NaN for an empty text. */
-  meanLoss: number;
 }
 
 /** Steps per tf.tidy (see inspectText). */
@@ -248,8 +210,6 @@ function joinChunks(list: InspectChunk[]): InspectResult {
 
 // --- Finding interesting cells -------------------------------------------------------------------
 
-export type TextFeature = 'inQuotes' | 'inBrackets' | 'linePosition' | 'afterNewline' | 'inWord';
-
 export const TEXT_FEATURES: Readonly<Record<TextFeature, string>> = Object.freeze({
   inQuotes: 'inside double quotes',
   inBrackets: 'inside brackets or parentheses',
@@ -290,15 +250,6 @@ export function textFeatures(chars: readonly string[]): Record<TextFeature, Floa
     f.inWord[i] = /\p{L}/u.test(ch) ? 1 : 0;
   }
   return f;
-}
-
-export interface CellMatch {
-  layer: number;
-  kind: ActivationKind;
-  cell: number;
-  feature: TextFeature;
-  /** Pearson correlation between the cell's activation and the feature (sign kept). */
-  correlation: number;
 }
 
 export interface FindCellsOptions {

@@ -14,6 +14,7 @@ import { Rng } from './rng.ts';
 import { buildGptLayersModel, type GptShape } from './transformer/layers.ts';
 import { gptForward, gptStep, gptWeights, initGpt, prefillState, windowStart, type GptWeights } from './transformer/gpt.ts';
 import { Vocabulary } from './vocabulary.ts';
+import type { CHECKPOINT_FORMAT } from '../common/checkpoint-format.ts';
 
 export interface ModelSpec {
   cell: ModelType;
@@ -72,7 +73,7 @@ export function gptShape(spec: ModelSpec): GptShape {
 }
 
 export interface CharmerMetadata {
-  format: 'charmer-1';
+  format: typeof CHECKPOINT_FORMAT;
   vocab: string[];
   mode: CorpusMode;
   config: TrainConfig;

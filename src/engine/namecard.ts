@@ -9,41 +9,13 @@ import { syllable } from 'syllable';
 import type { CharModel } from './model.ts';
 import type { Novelty } from './sample.ts';
 import { scoreLine } from './sample.ts';
-import { FIRST_DECADE, lookupName, nearestBrands, nearestKnownNames, type BrandMatch, type Neighbour, type Sex } from './namedata.ts';
+import { FIRST_DECADE, lookupName, nearestBrands, nearestKnownNames } from './namedata.ts';
+import type { KnownNameCard, NameCard, NameKind } from '../common/names.ts';
 
-export type NameKind = 'baby' | 'brand' | 'list';
+export type { KnownNameCard, NameCard, NameKind };
 
-export interface KnownNameCard {
-  name: string;
-  /** Births of both sexes, 1880-2024. */
-  births: number;
-  /** The sex with more births. */
-  sex: Sex;
-  peakYear: number;
-  firstYear: number;
-  lastYear: number;
-  split: { F: number; M: number };
-  /** Births per decade, each sex. */
-  decades: Array<{ decade: string; F: number; M: number }>;
-}
 
-export interface NameCard {
-  text: string;
-  kind: NameKind;
-  /** Relative to the model's own training list (null when unknown). */
-  novelty: Novelty | null;
-  /** The category the name was generated for. */
-  category: Record<string, string> | null;
-  known: KnownNameCard | null;
-  /** For a name that is not known: the nearest known names. */
-  nearest: { spelling: Neighbour[]; sound: Neighbour[] } | null;
-  /** Brand models: the nearest brands and the warning ("close to Stripe"). */
-  brands: { nearest: BrandMatch[]; warning: string | null } | null;
-  length: number;
-  syllables: number;
-  /** The model's log-probability per character (nats), or null without a model or with characters it never saw. */
-  likelihood: { perChar: Array<{ char: string; logprob: number }>; meanLogprob: number; perplexity: number } | null;
-}
+
 
 export function knownCard(text: string): KnownNameCard | null {
   const k = lookupName(text);

@@ -11,10 +11,12 @@ import { gunzipSync } from 'node:zlib';
 import { doubleMetaphone } from 'double-metaphone';
 import { distance } from 'fastest-levenshtein';
 import { CharmerError } from './errors.ts';
+import type { BabyNameFilter, BrandMatch, Neighbour, Sex } from '../common/names.ts';
+
+export type { BabyNameFilter, BrandMatch, Neighbour, Sex };
 
 export const FIRST_DECADE = 1880;
 export const LAST_YEAR = 2024;
-export type Sex = 'F' | 'M';
 
 export interface BabyNameRecord {
   name: string;
@@ -144,15 +146,6 @@ export function startupNames(): string[] {
 
 // ------------------------------------------------------------------------------------ subsets
 
-export interface BabyNameFilter {
-  sex?: Sex;
-  /** First year counted (inclusive). */
-  since?: number;
-  /** Last year counted (inclusive). */
-  until?: number;
-  /** Least births in the years counted. */
-  minBirths?: number;
-}
 
 /**
  * Births of a record within [since, until]. The data holds births per decade, so a decade partly
@@ -250,13 +243,6 @@ function peakDecadeWithin(r: BabyNameRecord, since: number, until: number): numb
 
 // ------------------------------------------------------------------------------- nearest names
 
-export interface Neighbour {
-  name: string;
-  distance: number;
-  /** Births over all years (baby names); absent for brands. */
-  births?: number;
-  sex?: Sex;
-}
 
 function metaphoneKeys(s: string): string[] {
   const letters = s.normalize('NFD').replace(/[^A-Za-z]/g, '');
@@ -323,11 +309,6 @@ export function nearestKnownNames(text: string, limit = 5): { spelling: Neighbou
   return { spelling, sound };
 }
 
-export interface BrandMatch {
-  name: string;
-  distance: number;
-  soundsAlike: boolean;
-}
 
 const brandIndexes = new Map<readonly string[], { list: Array<{ name: string }>; sound: SoundIndex; lower: Set<string> }>();
 function brandIndex(brands: readonly string[]) {

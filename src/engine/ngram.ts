@@ -101,7 +101,6 @@ export function ngramBaseline(input: NgramInput, opts: NgramOptions = {}): Ngram
   const unigram = evaluateOrder(trainCtx, trainTarget, valCtx, valTarget, 1, V, ks);
   if (wanted.has(0)) losses.set(0, unigram);
 
-  let numCtx = 1;
   for (let n = 1; n <= maxOrder; n++) {
     signal?.throwIfAborted();
     // Extend every position's context by the character n back: intern on train, look up on val
@@ -119,10 +118,9 @@ export function ngramBaseline(input: NgramInput, opts: NgramOptions = {}): Ngram
       const c = p >= val.start[i]! ? seq[p]! : pad;
       valCtx[i] = ctxIndex.get(prev, c);
     }
-    numCtx = ctxIndex.size;
     if (wanted.has(n)) {
       signal?.throwIfAborted();
-      losses.set(n, evaluateOrder(trainCtx, trainTarget, valCtx, valTarget, numCtx, V, ks));
+      losses.set(n, evaluateOrder(trainCtx, trainTarget, valCtx, valTarget, ctxIndex.size, V, ks));
     }
   }
 

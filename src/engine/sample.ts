@@ -14,52 +14,11 @@ import { Rng } from './rng.ts';
 import { resolveCategoryRequest } from './categories.ts';
 import { describeChar } from './vocabulary.ts';
 import type { Novelty } from '../common/enums.ts';
+import type { LineSample, SampleLinesOptions, SampleResult, SampleTextOptions } from '../common/samples.ts';
 
-export interface SampleTextOptions {
-  prime?: string;
-  length: number;
-  temperature?: number;
-  topK?: number;
-  seed?: number;
-  skipUnknown?: boolean;
-  signal?: AbortSignal;
-}
-
-export interface SampleResult {
-  text: string;
-  logprob: number;
-}
+export type { LineSample, SampleLinesOptions, SampleResult, SampleTextOptions };
 
 export type { Novelty };
-
-export interface LineSample extends SampleResult {
-  novelty: Novelty;
-  /** Categorised models: the value of each category column this item was written for. */
-  category?: Record<string, string>;
-}
-
-export interface SampleLinesOptions {
-  count: number;
-  temperature?: number;
-  topK?: number;
-  seed?: number;
-  prefix?: string;
-  contains?: string;
-  suffix?: string;
-  minLength?: number;
-  maxLength?: number;
-  newOnly?: boolean;
-  /** Deduplicate (default true). */
-  unique?: boolean;
-  /**
-   * Categorised models: the values asked for ("F", "1920s", or "sex=F"). Columns not named are
-   * drawn by the model; several values of one column are a mix (the model picks among them).
-   */
-  categories?: string[];
-  /** The corpus items, for the novelty tag (a checkpoint's items.json). */
-  items?: { train: Iterable<string>; val: Iterable<string> };
-  signal?: AbortSignal;
-}
 
 /**
  * Pick one index from logits[off .. off+V). Returns the index and its log-probability at temperature 1.

@@ -1,9 +1,9 @@
 /**
  * Training processes in Electron: utilityProcess.fork on the built worker (out/main/train-process.js),
- * speaking the same messages as the Node launcher (src/worker/spawn.ts).
+ * speaking the same messages as the Node launcher (src/services/spawn.ts).
  */
 import type { UtilityProcess } from 'electron';
-import type { TrainerLauncher } from '../worker/spawn.ts';
+import type { TrainerLauncher } from '../services/spawn.ts';
 
 type Fork = (modulePath: string, args: string[], options: { env: NodeJS.ProcessEnv; serviceName: string; stdio: 'pipe' }) => UtilityProcess;
 

@@ -5,7 +5,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { TrainConfig } from '../common/options.ts';
-import type { TrainEvent } from '../engine/events.ts';
+import type { TrainEvent } from '../common/events.ts';
 import type { CorpusMode } from '../common/enums.ts';
 
 export interface TrainOptions {

@@ -8,109 +8,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { CharmerError } from '../engine/errors.ts';
+import { CharmerError } from '../common/errors.ts';
 import type { LineSample, SampleResult } from '../engine/index.ts';
 import type { Store } from '../store/store.ts';
 import { STARTER_DEFS, starterOfRun } from './starters.ts';
-import type { LinesRequestOptions, NameCardRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
-import type { NameCard } from '../engine/namecard.ts';
-import type { CorpusMode, LibraryService, Novelty, RunSummary, RunsService, TrainConfig } from './types.ts';
+import type { LinesRequestOptions, NameCardRequestOptions, TextRequestOptions } from '../common/model-protocol.ts';
+import type { NameCard } from '../common/names.ts';
+import type { Continuation, GenerationService, LibraryService, ModelChoice, ModelRef, RunSummary, RunsService, TrainConfig } from './types.ts';
+import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 
-/** One checkpoint that can be sampled. */
-export interface ModelChoice {
-  runId: number;
-  runName: string;
-  corpusId: number;
-  corpusName: string;
-  kind: 'best' | 'latest';
-  checkpointId: number;
-  iteration: number;
-  valLoss: number | null;
-  mode: CorpusMode;
-  status: RunSummary['status'];
-  /** When the run was created (newest first in listModels). */
-  created: number;
-  /** Category columns the model generates for (lists with categories), from its corpus. */
-  categories: Array<{ name: string; values: string[] }> | null;
-  /** The built-in corpus it was trained on (startup-names: name cards compare with brands). */
-  builtinId: string | null;
-  /** The starter id when this is a shipped starter model (listed after a person's own models). */
-  starter?: string;
-}
 
-export interface ModelRef {
-  /** Default: the newest run that has a checkpoint. */
-  runId?: number;
-  /** Default: best (latest when the run has no best). */
-  kind?: 'best' | 'latest';
-}
 
-export interface LinesRequest extends ModelRef, LinesRequestOptions {
-  requestId?: string;
-}
 
-export interface TextRequest extends ModelRef, TextRequestOptions {
-  requestId?: string;
-}
-
-export interface LinesAnswer {
-  model: ModelChoice;
-  items: LineSample[];
-  /** Wall time on the model thread side, ms. */
-  ms: number;
-}
-
-export interface TextAnswer extends SampleResult {
-  model: ModelChoice;
-  /** True when it was stopped before `length` characters. */
-  stopped: boolean;
-}
-
-export interface ContinuationRequest extends ModelRef {
-  /** The text before the cursor (its last few thousand characters are used). */
-  context: string;
-  count?: number;
-  /** Characters per continuation (cut back to a word or sentence end). */
-  length?: number;
-  seed?: number;
-  requestId?: string;
-}
-
-export interface Continuation {
-  text: string;
-  temperature: number;
-  seed: number;
-  logprob: number;
-}
-
-export interface LearnStyleRequest {
-  runId: number;
-  kind?: 'best' | 'latest';
-  draftText: string;
-  corpusIds?: number[];
-  name?: string;
-  config?: Partial<TrainConfig>;
-}
-
-export interface NameCardRequest extends ModelRef {
-  text: string;
-  category?: Record<string, string> | null;
-  novelty?: Novelty | null;
-}
-
-export interface GenerationService {
-  listModels(): Promise<ModelChoice[]>;
-  sampleLines(req: LinesRequest): Promise<LinesAnswer>;
-  /** A name's card, with the model's likelihood per character (on the model thread). */
-  nameCard(req: NameCardRequest): Promise<NameCard>;
-  sampleText(req: TextRequest, onText: (chunk: string) => void): Promise<TextAnswer>;
-  continuations(req: ContinuationRequest): Promise<{ model: ModelChoice; items: Continuation[] }>;
-  /** Aborts a request started with this requestId (no-op when it has finished). */
-  cancel(requestId: string): void;
-  learnStyle(req: LearnStyleRequest): Promise<RunSummary>;
-  /** Aborts the requests in flight (the model thread is the services' to close). */
-  close(): Promise<void>;
-}
 
 /** What generation needs of ModelHost (so tests can pass a fake). */
 export interface SamplerHost {
@@ -203,7 +112,7 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
    */
   function explain(e: unknown, model: ModelChoice, dir: string): unknown {
     const runGone = !store.getRun(model.runId);
-    if (!runGone && fs.existsSync(path.join(dir, 'model.json'))) return e;
+    if (!runGone && fs.existsSync(path.join(dir, CHECKPOINT_FILES.model))) return e;
     return new CharmerError(
       runGone ? 'NOT_FOUND' : 'CHECKPOINT_MISSING',
       runGone

@@ -14,7 +14,7 @@ import { createLibraryService, ensureBuiltinNames } from './library.ts';
 import { createRunsService } from './runs.ts';
 import { ensureStarterRuns } from './starters.ts';
 import type { CreateServicesOptions, Services } from './types.ts';
-import { openFiles } from '../worker/stats.ts';
+import { openFiles } from '../engine/stats.ts';
 
 export * from './types.ts';
 export { RunRecorder } from './recorder.ts';

@@ -11,14 +11,14 @@
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CharmerError } from '../engine/errors.ts';
+import { CharmerError } from '../common/errors.ts';
 // Types only: the engine (TensorFlow.js) is imported when the first inspection runs, so opening the
 // library never pays for it.
 import type { CellMatch, InspectChunk, InspectResult, TextFeature } from '../engine/inspect.ts';
-import type { HeadPattern, HeadScore, PositionAttention } from '../engine/attention.ts';
-import type { CellType } from '../common/enums.ts';
-import type { AttentionScan } from '../worker/model-protocol.ts';
-import type { RunDetail, RunsService, RunSummary } from './types.ts';
+import type { HeadPattern, HeadScore, PositionAttention } from '../common/inspect.ts';
+import type { AttentionScan } from '../common/model-protocol.ts';
+import type { AttentionInspection, DefaultText, InspectionRequest, InspectionService, PositionAttentionResult, RunDetail, RunsService, RunSummary } from './types.ts';
+import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 
 export type { CellMatch, TextFeature, HeadPattern, HeadScore };
 
@@ -30,113 +30,15 @@ export const DEFAULT_TEXT_CHARS = 2_000;
 const KEEP = 4;
 const KEEP_BYTES = 256 * 1024 * 1024;
 
-export interface InspectLayer {
-  layer: number;
-  kind: 'h' | 'c';
-  /** "layer 1 h", "layer 1 tanh(c)". */
-  label: string;
-}
 
-export interface DefaultText {
-  text: string;
-  /** Where it came from, for people: "validation items", "the last 10% of names.txt". */
-  source: string;
-}
 
-export interface InspectionRequest {
-  runId: number;
-  /** Default 'best' (falls back to latest when the run has no best yet). */
-  checkpoint?: 'best' | 'latest';
-  /** Default: defaultText(runId). */
-  text?: string;
-  /** Guesses per character (default 5). */
-  topK?: number;
-  /** Progress: characters done of total. */
-  onProgress?: (p: { done: number; total: number }) => void;
-  signal?: AbortSignal;
-}
 
-export interface InspectionResult {
-  /** Handle for getCell (kept while it is among the last few inspections). */
-  id: string;
-  runId: number;
-  checkpoint: { kind: 'best' | 'latest'; iteration: number; valLoss: number | null };
-  /** The characters inspected, one code point each (characters the model does not know are dropped). */
-  chars: string[];
-  /** How many characters were dropped because the model does not know them. */
-  skipped: number;
-  /** Per character, nats (rounded to 4 decimals). */
-  loss: number[];
-  /** Per character, the likeliest next characters after reading it, likeliest first. */
-  guesses: Array<Array<{ char: string; p: number }>>;
-  meanLoss: number | null;
-  cell: CellType;
-  hidden: number;
-  layers: InspectLayer[];
-  /** The best cells overall (each once, with its best feature), strongest first. */
-  interesting: CellMatch[];
-  /** The best three cells for each feature. */
-  byFeature: Record<TextFeature, CellMatch[]>;
-  /** Feature names for people. */
-  features: Record<TextFeature, string>;
-}
-
-/** A Transformer's heads over a text: what each tracks (src/engine/attention.ts). */
-export interface AttentionInspection {
-  /** Handle for attentionAt (kept while it is among the last few inspections). */
-  id: string;
-  runId: number;
-  checkpoint: { kind: 'best' | 'latest'; iteration: number; valLoss: number | null };
-  /** The characters inspected (characters the model does not know are dropped). */
-  chars: string[];
-  skipped: number;
-  layers: number;
-  heads: number;
-  /** Longest context the model reads: a position sees at most this many characters back. */
-  blockSize: number;
-  /** Each head once with the pattern it tracks best, best first (scores rounded to 4 decimals). */
-  ranked: HeadScore[];
-  /** Every head for every pattern the text has enough of. */
-  all: HeadScore[];
-  /** Positions each pattern applies at. */
-  positions: Record<HeadPattern, number>;
-  /** Pattern names for people. */
-  patterns: Record<HeadPattern, string>;
-}
-
-/** Every head's attention from one position: weights[layer][head][j - from] for keys from..position. */
-export interface PositionAttentionResult {
-  position: number;
-  from: number;
-  weights: number[][][];
-}
-
-export interface EvolutionEntry {
-  iteration: number;
-  /** Training loss at (or just before) that iteration. */
-  trainLoss: number | null;
-  /** Latest validation loss at or before that iteration. */
-  valLoss: number | null;
-  text: string;
-}
 
 /** What the service needs of the model thread (src/services/model-host.ts). */
 export interface InspectHost {
   inspect(dir: string, text: string, opts: { topK?: number; chunkSize?: number; skipUnknown?: boolean }, onChunk: (chunk: InspectChunk) => void, signal?: AbortSignal): Promise<void>;
   attention(dir: string, text: string, onProgress: (p: { done: number; total: number }) => void, signal?: AbortSignal): Promise<AttentionScan>;
   attentionAt(dir: string, text: string, position: number): Promise<PositionAttention>;
-}
-
-export interface InspectionService {
-  defaultText(runId: number): Promise<DefaultText>;
-  inspect(req: InspectionRequest): Promise<InspectionResult>;
-  /** One cell's activation per character (rounded to 3 decimals). Throws NOT_FOUND for an inspection no longer kept. */
-  getCell(id: string, layer: number, kind: 'h' | 'c', cell: number): number[];
-  evolution(runId: number): Promise<EvolutionEntry[]>;
-  /** A Transformer's heads ranked by what they track over the text (Inspect's run for a Transformer). */
-  attention(req: Omit<InspectionRequest, 'topK'>): Promise<AttentionInspection>;
-  /** Every head's attention from one position of a kept attention inspection. Throws NOT_FOUND for one no longer kept. */
-  attentionAt(id: string, position: number): Promise<PositionAttentionResult>;
 }
 
 export interface InspectionDeps {
@@ -201,7 +103,7 @@ export function createInspectionService(deps: InspectionDeps): InspectionService
     if (run.config.mode === 'lines') {
       for (const ck of [...run.checkpoints].sort((a) => (a.kind === 'best' ? -1 : 1))) {
         try {
-          const items = JSON.parse(await readFile(path.join(ck.path, 'items.json'), 'utf8')) as { val?: string[]; train?: string[] };
+          const items = JSON.parse(await readFile(path.join(ck.path, CHECKPOINT_FILES.items), 'utf8')) as { val?: string[]; train?: string[] };
           const list = items.val?.length ? items.val : (items.train ?? []);
           const picked: string[] = [];
           let n = 0;

@@ -1,7 +1,7 @@
 /** The library of corpora: import (content-addressed copies), list, details, rename, delete. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CharmerError } from '../engine/errors.ts';
+import { CharmerError } from '../common/errors.ts';
 import { builtinNamesText } from '../engine/names.ts';
 import { builtinCorpusInfo, builtinLabel, builtinTable, weighBuiltinItems } from '../engine/builtin-corpora.ts';
 import { itemsToTsv, loadTableCorpus, parseTable, tableItems, type TableItems } from '../engine/categories.ts';

@@ -6,10 +6,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { CharmerError, type CharmerErrorCode } from '../engine/errors.ts';
+import { CharmerError, type CharmerErrorCode } from '../common/errors.ts';
 import type { InspectChunk, LineSample, NameCard, PositionAttention, SampleResult } from '../engine/index.ts';
-import type { ProcessStats } from '../worker/protocol.ts';
-import type { AttentionScan, InspectRequestOptions, LinesRequestOptions, ModelReply, ModelRequest, NameCardRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
+import type { ProcessStats } from '../common/train-protocol.ts';
+import type { AttentionScan, InspectRequestOptions, LinesRequestOptions, ModelReply, ModelRequest, NameCardRequestOptions, TextRequestOptions } from '../common/model-protocol.ts';
 
 interface Pending {
   resolve(v: unknown): void;

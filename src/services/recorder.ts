@@ -5,7 +5,7 @@
  * every `flushMs`, and at every checkpoint, evaluation and end), never one commit per iteration.
  */
 import type { TrainConfig } from '../common/options.ts';
-import type { TrainEvent } from '../engine/events.ts';
+import type { TrainEvent } from '../common/events.ts';
 import type { Store } from '../store/store.ts';
 import type { MetricRow, NewSample, RunStatus } from './types.ts';
 import type { CorpusMode } from '../common/enums.ts';

@@ -1,33 +1,23 @@
 /**
- * Runs: creates them, starts and supervises one training process per run (src/worker), relays
- * their events, and cleans up after crashes. The process writes its own rows; this side writes only
- * what the process cannot: the run's creation, and 'failed' when the process dies without saying so.
+ * Runs: creates them, starts and supervises one training process per run (./trainer.ts; the process
+ * is src/worker/train-process.ts), relays their events, and cleans up after crashes. The process
+ * writes its own rows; this side writes only what the process cannot: the run's creation, and
+ * 'failed' when the process dies without saying so.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CharmerError } from '../engine/errors.ts';
+import { CharmerError } from '../common/errors.ts';
 import type { Store } from '../store/store.ts';
 import { isActiveStatus } from '../common/enums.ts';
 import { isTrainingProcess, pidAlive, readCheckpointMeta, recover } from '../store/recovery.ts';
-import { spawnTrainer, type TrainerHandle, type TrainerLauncher } from '../worker/spawn.ts';
-import type { ProcessStats, WorkerMessage, WorkerRequest } from '../worker/protocol.ts';
+import type { TrainerLauncher } from './spawn.ts';
+import type { ProcessStats } from '../common/train-protocol.ts';
+import { launchTrainer, request, type Live } from './trainer.ts';
 import { corpusPath, notFound } from './library.ts';
 import { assertResumable, defaultRunName, fullConfig } from './training.ts';
 import { readOnlyError, starterOfRun } from './starters.ts';
 import type { RunDetail, RunEvent, RunsService, RunStatus, RunSummary, StartRunOptions } from './types.ts';
-
-type RequestBody = WorkerRequest extends infer R ? (R extends { seq: number } ? Omit<R, 'seq'> : never) : never;
-
-interface Live {
-  runId: number;
-  handle: TrainerHandle;
-  seq: number;
-  pending: Map<number, { resolve: () => void; reject: (e: Error) => void }>;
-  pendingStats: Map<number, (s: ProcessStats | null) => void>;
-  exited: Promise<void>;
-  sawExit: boolean;
-  lastError: string | null;
-}
+import { RESUME_ONLY_FILES } from '../common/checkpoint-format.ts';
 
 export interface RunsServiceInternal extends RunsService {
   /** Tensors, memory and open files of every live training process (the soak test). */
@@ -53,76 +43,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
     }
   };
 
-  const request = (l: Live, body: RequestBody): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      const seq = ++l.seq;
-      l.pending.set(seq, { resolve, reject });
-      l.handle.send({ ...body, seq } as WorkerRequest);
-    });
-
-  function launch(run: RunSummary, resume: boolean, initFrom?: string): Promise<void> {
-    const handle = spawnTrainer(launcher);
-    let resolveExit!: () => void;
-    const l: Live = { runId: run.id, handle, seq: 0, pending: new Map(), pendingStats: new Map(), exited: new Promise((r) => (resolveExit = r)), sawExit: false, lastError: null };
-    live.set(run.id, l);
-    store.updateRun(run.id, { status: 'running', pid: handle.pid ?? null, started: run.started ?? Date.now(), ended: null, error: null });
-    emit({ runId: run.id, kind: 'status', status: 'running', error: null });
-    handle.onMessage((m: WorkerMessage) => {
-      switch (m.type) {
-        case 'ack': {
-          const p = l.pending.get(m.seq);
-          l.pending.delete(m.seq);
-          if (!p) return;
-          if (m.ok) p.resolve();
-          else p.reject(new CharmerError((m.code as never) ?? 'IO_ERROR', m.message));
-          return;
-        }
-        case 'stats':
-          l.pendingStats.get(m.seq)?.(m.stats);
-          l.pendingStats.delete(m.seq);
-          return;
-        case 'event':
-          if (m.event.type === 'error') l.lastError = m.event.message;
-          emit({ runId: run.id, kind: 'train', event: m.event });
-          return;
-        case 'status':
-          emit({ runId: run.id, kind: 'status', status: m.status, error: null });
-          return;
-        case 'exit':
-          l.sawExit = true;
-          emit({ runId: run.id, kind: 'status', status: m.status, error: m.error });
-          return;
-      }
-    });
-    handle.onExit((code, signal) => {
-      live.delete(run.id);
-      for (const p of l.pending.values()) p.reject(new CharmerError('RUN_NOT_ACTIVE', `Run ${run.id} stopped training just now.`, { runId: run.id }));
-      l.pending.clear();
-      for (const r of l.pendingStats.values()) r(null);
-      l.pendingStats.clear();
-      if (!l.sawExit || (code !== 0 && code !== null)) {
-        // Crashed: it could not record its own end. Keep whatever it wrote; say what happened.
-        const current = store.isOpen ? store.getRun(run.id) : null;
-        if (current && (isActiveStatus(current.status) || !l.sawExit)) {
-          const tail = (handle.stderrTail?.() ?? '')
-            .replace(/=+\s*\nHi, looks like you are running TensorFlow\.js[^\n]*\n\s*=+/g, '') // TF.js's banner is no error
-            .trim()
-            .split('\n')
-            .slice(-5)
-            .join('\n');
-          const error =
-            l.lastError ??
-            `The training process ended unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})${tail ? `: ${tail}` : ''}. Resume the run to continue from its last checkpoint.`;
-          if (isActiveStatus(current.status)) {
-            store.updateRun(run.id, { status: 'failed', error, ended: Date.now(), pid: null });
-            emit({ runId: run.id, kind: 'status', status: 'failed', error });
-          }
-        }
-      }
-      resolveExit();
-    });
-    return request(l, { type: 'start', dataDir: store.dataDir, runId: run.id, resume, ...(initFrom ? { initFrom } : {}) });
-  }
+  const launch = (run: RunSummary, resume: boolean, initFrom?: string): Promise<void> => launchTrainer({ store, launcher, live, emit }, run, resume, initFrom);
 
   /**
    * Runs left running/paused by a process that is gone (a server killed mid-run, whose training
@@ -321,7 +242,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       try {
         fs.mkdirSync(dest, { recursive: true });
         // Weights and settings only: the copy is a finished model, not a training to resume.
-        for (const f of fs.readdirSync(from.path)) if (f !== 'optimizer.bin' && f !== 'trainer.json') fs.copyFileSync(path.join(from.path, f), path.join(dest, f));
+        for (const f of fs.readdirSync(from.path)) if (!RESUME_ONLY_FILES.includes(f)) fs.copyFileSync(path.join(from.path, f), path.join(dest, f));
         store.writeMetrics(copy.id, store.listMetrics(id));
         store.upsertCheckpoint(copy.id, 'best', from.iteration, from.valLoss, dest);
         store.updateRun(copy.id, { iterations: run.iterations, bestValLoss: run.bestValLoss, baselineValLoss: run.baselineValLoss, params: run.params, backend: run.backend, device: run.device, started: Date.now(), ended: Date.now() });

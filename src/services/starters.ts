@@ -12,10 +12,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CharmerError } from '../engine/errors.ts';
+import { CharmerError } from '../common/errors.ts';
 import type { Store } from '../store/store.ts';
 import * as library from './library.ts';
 import type { CorpusSummary, MetricRow, TrainConfig } from './types.ts';
+import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 import type { CorpusMode } from '../common/enums.ts';
 
 /** Where a starter's training text comes from. */
@@ -117,7 +118,7 @@ export function listStarters(root = startersDir()): StarterInfo[] {
     const dir = path.join(root, def.id);
     let meta: StarterMeta;
     try {
-      const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as { userDefinedMetadata?: { charmer?: StarterMeta } };
+      const json = JSON.parse(fs.readFileSync(path.join(dir, CHECKPOINT_FILES.model), 'utf8')) as { userDefinedMetadata?: { charmer?: StarterMeta } };
       if (!json.userDefinedMetadata?.charmer) continue;
       meta = json.userDefinedMetadata.charmer;
     } catch {
@@ -201,7 +202,7 @@ export async function ensureStarterRuns(store: Store, root = startersDir()): Pro
     const runId = existing.get(s.id);
     if (runId !== undefined) {
       const cp = store.listCheckpoints(runId).find((c) => c.kind === 'best');
-      if (cp && cp.iteration === s.iteration && fs.existsSync(path.join(store.runDir(runId), 'best', 'model.json'))) continue;
+      if (cp && cp.iteration === s.iteration && fs.existsSync(path.join(store.runDir(runId), 'best', CHECKPOINT_FILES.model))) continue;
     }
     const def = STARTER_DEFS.find((d) => d.id === s.id)!;
     const corpus = await corpusFor(store, def, root);
@@ -217,7 +218,7 @@ export async function ensureStarterRuns(store: Store, root = startersDir()): Pro
     fs.writeFileSync(path.join(dir, MARKER), JSON.stringify({ id: s.id, iteration: s.iteration }) + '\n');
     fs.rmSync(best, { recursive: true, force: true });
     copyDir(s.dir, best);
-    const weights = fs.statSync(path.join(best, 'weights.bin')).size;
+    const weights = fs.statSync(path.join(best, CHECKPOINT_FILES.weights)).size;
     store.deleteMetricsAfter(id, -1);
     store.writeMetrics(id, historyToMetrics(s.history));
     store.upsertCheckpoint(id, 'best', s.iteration, s.valLoss, best);

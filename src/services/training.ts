@@ -7,13 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_CONFIG, shortModelName, type TrainConfig } from '../common/options.ts';
 import { isActiveStatus } from '../common/enums.ts';
-import { CharmerError } from '../engine/errors.ts';
-import type { TrainEvent } from '../engine/events.ts';
+import { CharmerError } from '../common/errors.ts';
+import type { TrainEvent } from '../common/events.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { readCheckpointMeta } from '../store/recovery.ts';
 import { corpusPath, importCorpus, ensureBuiltinCorpus, notFound } from './library.ts';
 import { isBuiltinCorpus } from '../engine/builtin-corpora.ts';
-import type { BabyNameFilter } from '../engine/namedata.ts';
+import type { BabyNameFilter } from '../common/names.ts';
 import { RunRecorder } from './recorder.ts';
 import type { CorpusSummary, RunSummary } from './types.ts';
 

@@ -2,62 +2,26 @@
  * The service layer's contract: what the desktop app (over IPC), browser mode (over WebSocket) and
  * the command line call. Everything here is plain serialisable data: numbers, strings, booleans,
  * arrays and plain objects (no Dates, Maps or class instances). Times are milliseconds since the
- * Unix epoch. Ids are integers. Errors are CharmerError (src/engine/errors.ts) with a stable `code`.
+ * Unix epoch. Ids are integers. Errors are CharmerError (src/common/errors.ts) with a stable `code`.
  *
  *   const services = await createServices({ dataDir });   // src/services/index.ts
  *   const corpora = await services.library.listCorpora();
  */
 import type { TrainConfig } from '../common/options.ts';
-import type { CorpusMode, ExportFormat, Novelty, RunStatus, SampleSort } from '../common/enums.ts';
-import type { TrainEvent } from '../engine/events.ts';
-import type { NameCard } from '../engine/namecard.ts';
-import type { BabyNameFilter } from '../engine/namedata.ts';
+import type { CellType, CorpusMode, ExportFormat, Novelty, RunStatus, SampleSort } from '../common/enums.ts';
+import type { TrainEvent } from '../common/events.ts';
+import type { ProcessStats, TrainerLauncher } from '../common/train-protocol.ts';
+import type { LinesRequestOptions, TextRequestOptions } from '../common/model-protocol.ts';
+import type { CellMatch, HeadPattern, HeadScore, TextFeature } from '../common/inspect.ts';
+import type { LineSample, SampleResult } from '../common/samples.ts';
+import type { BabyNameFilter, NameCard } from '../common/names.ts';
+// The rows of the library's tables are the store's (src/store/rows.ts); the services pass them on.
+import type { CheckpointRow, CorpusSummary, Draft, MetricRow, NewSample, RunSummary, SampleQuery, SampleRow } from '../store/rows.ts';
 
 export type { TrainConfig, CorpusMode, TrainEvent, NameCard, BabyNameFilter, ExportFormat, Novelty, RunStatus, SampleSort };
-
-/** A category column of a list corpus and the values it takes. */
-export interface CategoryColumnSummary {
-  name: string;
-  values: string[];
-}
-
-/** Where a built-in corpus comes from, shown in the Library. */
-export interface CorpusOrigin {
-  id: string;
-  source: string;
-  licence: string;
-  url: string;
-  description: string;
-}
+export type { CategoryColumnSummary, CheckpointRow, CorpusOrigin, CorpusSummary, Draft, MetricRow, NewSample, RunSummary, SampleQuery, SampleRow, SampleSource } from '../store/rows.ts';
 
 // ------------------------------------------------------------------------------------------ library
-
-export interface CorpusSummary {
-  id: number;
-  name: string;
-  mode: CorpusMode;
-  /** Size of the file in bytes. */
-  bytes: number;
-  /** Characters (code points). */
-  chars: number;
-  vocabSize: number;
-  lines: number;
-  /** sha256 hex of the file's bytes; the copy lives at corpora/<hash>.txt in the data directory. */
-  hash: string;
-  /** Where it was imported from (null for pasted text and the built-in corpus). */
-  sourcePath: string | null;
-  /** True for the built-in corpora (names, us-baby-names, startup-names and subsets of them). */
-  builtin: boolean;
-  /** The built-in corpus it was made from (us-baby-names, startup-names, names). */
-  builtinId: string | null;
-  /** Category columns, when the list is stored as a table (name column first, then these). */
-  categories: CategoryColumnSummary[] | null;
-  /** Source and licence of a built-in corpus (set by the library service). */
-  origin?: CorpusOrigin | null;
-  /** Number of runs that train on it. */
-  runCount: number;
-  created: number;
-}
 
 export interface CorpusDetail extends CorpusSummary {
   /** Every character with its count, most frequent first (for the frequency chart). */
@@ -130,55 +94,6 @@ export interface BuiltinCorpusRequest {
 
 // --------------------------------------------------------------------------------------------- runs
 
-export interface RunSummary {
-  id: number;
-  corpusId: number;
-  corpusName: string;
-  /** A person's label; defaults to "<corpus> <model> <layers>x<size>". */
-  name: string;
-  status: RunStatus;
-  config: TrainConfig;
-  backend: string | null;
-  device: string | null;
-  params: number | null;
-  /** Iterations done so far (last metrics row), and the planned total. */
-  iterations: number;
-  totalIters: number | null;
-  bestValLoss: number | null;
-  /** n-gram baseline on the same split, when the engine computed one. */
-  baselineValLoss: number | null;
-  error: string | null;
-  /** The run this one was fine-tuned from. */
-  parentRunId: number | null;
-  created: number;
-  started: number | null;
-  ended: number | null;
-  /** True when runs/<id>/latest exists, so resumeRun can continue it. */
-  resumable: boolean;
-  /** Set on the shipped starter models (./starters.ts): read-only, never deleted or overwritten. */
-  starter?: string;
-}
-
-export interface MetricRow {
-  iteration: number;
-  epoch: number;
-  trainLoss: number | null;
-  valLoss: number | null;
-  lr: number | null;
-  charsPerS: number | null;
-  elapsedS: number | null;
-}
-
-export interface CheckpointRow {
-  id: number;
-  runId: number;
-  kind: 'best' | 'latest';
-  iteration: number;
-  valLoss: number | null;
-  /** Absolute path of the checkpoint directory (model.json + weights.bin ...). */
-  path: string;
-  created: number;
-}
 
 export interface RunDetail extends RunSummary {
   metrics: MetricRow[];
@@ -226,63 +141,6 @@ export interface RunsService {
 
 // ------------------------------------------------------------------------------------------ gallery
 
-export type SampleSource = 'training' | 'generated';
-
-export interface SampleRow {
-  id: number;
-  runId: number | null;
-  /** Name of the run (null when the run was deleted). */
-  runName: string | null;
-  checkpointId: number | null;
-  source: SampleSource;
-  /** Iteration of the model that wrote it (training samples and generated ones alike, when known). */
-  iteration: number | null;
-  temperature: number | null;
-  topK: number | null;
-  prime: string | null;
-  mode: CorpusMode;
-  text: string;
-  logprob: number | null;
-  novelty: Novelty | null;
-  favorite: boolean;
-  note: string;
-  /** The category it was generated for (lists with categories). */
-  category: Record<string, string> | null;
-  /** Its name card, kept with it (shortlist). */
-  card: NameCard | null;
-  created: number;
-}
-
-export interface NewSample {
-  runId: number | null;
-  checkpointId?: number | null;
-  source?: SampleSource;
-  iteration?: number | null;
-  temperature?: number | null;
-  topK?: number | null;
-  prime?: string | null;
-  mode: CorpusMode;
-  text: string;
-  logprob?: number | null;
-  novelty?: Novelty | null;
-  favorite?: boolean;
-  note?: string;
-  category?: Record<string, string> | null;
-  card?: NameCard | null;
-}
-
-export interface SampleQuery {
-  /** Case-insensitive substring of the text or the note. */
-  search?: string;
-  runId?: number;
-  favorite?: boolean;
-  source?: SampleSource;
-  /** Only kept names with a name card (the shortlist). */
-  shortlist?: boolean;
-  sort?: SampleSort;
-  limit?: number;
-  offset?: number;
-}
 
 export interface GalleryService {
   listSamples(q?: SampleQuery): Promise<{ items: SampleRow[]; total: number }>;
@@ -300,13 +158,6 @@ export interface GalleryService {
 
 // ------------------------------------------------------------------------------------------- drafts
 
-export interface Draft {
-  id: number;
-  title: string;
-  text: string;
-  runId: number | null;
-  updated: number;
-}
 
 export interface DraftsService {
   listDrafts(): Promise<Array<Omit<Draft, 'text'>>>;
@@ -331,9 +182,9 @@ export interface Services {
   gallery: GalleryService;
   drafts: DraftsService;
   /** Sampling on the model thread (./generation.ts). */
-  generation: import('./generation.ts').GenerationService;
+  generation: GenerationService;
   /** Activations, guesses and sample evolution for the Inspect view (./inspection.ts). */
-  inspection: import('./inspection.ts').InspectionService;
+  inspection: InspectionService;
   /** Stops live training processes (they write latest and exit) and closes the database. */
   close(): Promise<void>;
   /**
@@ -345,16 +196,218 @@ export interface Services {
 
 export interface Diagnostics {
   main: { rss: number; openFiles: number | null };
-  modelThread: import('../worker/protocol.ts').ProcessStats | null;
-  trainers: Array<{ runId: number; pid: number | null } & import('../worker/protocol.ts').ProcessStats>;
+  modelThread: ProcessStats | null;
+  trainers: Array<{ runId: number; pid: number | null } & ProcessStats>;
 }
 
 /**
  * How the runs service starts a training process. The default forks Node with tsx; the Electron
- * main process passes one built on utilityProcess.fork (src/worker/spawn.ts documents the shape).
+ * main process passes one built on utilityProcess.fork (src/services/spawn.ts documents the shape).
  */
 export interface CreateServicesOptions {
   /** Default: resolveDataDir() (--data-dir / CHARMER_DATA_DIR / platform location). */
   dataDir?: string;
-  launcher?: import('../worker/spawn.ts').TrainerLauncher;
+  launcher?: TrainerLauncher;
+}
+
+// ---------------------------------------------------------------------------------- inspection
+
+export interface InspectLayer {
+  layer: number;
+  kind: 'h' | 'c';
+  /** "layer 1 h", "layer 1 tanh(c)". */
+  label: string;
+}
+
+export interface DefaultText {
+  text: string;
+  /** Where it came from, for people: "validation items", "the last 10% of names.txt". */
+  source: string;
+}
+
+export interface InspectionResult {
+  /** Handle for getCell (kept while it is among the last few inspections). */
+  id: string;
+  runId: number;
+  checkpoint: { kind: 'best' | 'latest'; iteration: number; valLoss: number | null };
+  /** The characters inspected, one code point each (characters the model does not know are dropped). */
+  chars: string[];
+  /** How many characters were dropped because the model does not know them. */
+  skipped: number;
+  /** Per character, nats (rounded to 4 decimals). */
+  loss: number[];
+  /** Per character, the likeliest next characters after reading it, likeliest first. */
+  guesses: Array<Array<{ char: string; p: number }>>;
+  meanLoss: number | null;
+  cell: CellType;
+  hidden: number;
+  layers: InspectLayer[];
+  /** The best cells overall (each once, with its best feature), strongest first. */
+  interesting: CellMatch[];
+  /** The best three cells for each feature. */
+  byFeature: Record<TextFeature, CellMatch[]>;
+  /** Feature names for people. */
+  features: Record<TextFeature, string>;
+}
+
+/** A Transformer's heads over a text: what each tracks (src/engine/attention.ts). */
+export interface AttentionInspection {
+  /** Handle for attentionAt (kept while it is among the last few inspections). */
+  id: string;
+  runId: number;
+  checkpoint: { kind: 'best' | 'latest'; iteration: number; valLoss: number | null };
+  /** The characters inspected (characters the model does not know are dropped). */
+  chars: string[];
+  skipped: number;
+  layers: number;
+  heads: number;
+  /** Longest context the model reads: a position sees at most this many characters back. */
+  blockSize: number;
+  /** Each head once with the pattern it tracks best, best first (scores rounded to 4 decimals). */
+  ranked: HeadScore[];
+  /** Every head for every pattern the text has enough of. */
+  all: HeadScore[];
+  /** Positions each pattern applies at. */
+  positions: Record<HeadPattern, number>;
+  /** Pattern names for people. */
+  patterns: Record<HeadPattern, string>;
+}
+
+/** Every head's attention from one position: weights[layer][head][j - from] for keys from..position. */
+export interface PositionAttentionResult {
+  position: number;
+  from: number;
+  weights: number[][][];
+}
+
+export interface EvolutionEntry {
+  iteration: number;
+  /** Training loss at (or just before) that iteration. */
+  trainLoss: number | null;
+  /** Latest validation loss at or before that iteration. */
+  valLoss: number | null;
+  text: string;
+}
+
+// ---------------------------------------------------------------------------------- generation
+
+/** One checkpoint that can be sampled. */
+export interface ModelChoice {
+  runId: number;
+  runName: string;
+  corpusId: number;
+  corpusName: string;
+  kind: 'best' | 'latest';
+  checkpointId: number;
+  iteration: number;
+  valLoss: number | null;
+  mode: CorpusMode;
+  status: RunSummary['status'];
+  /** When the run was created (newest first in listModels). */
+  created: number;
+  /** Category columns the model generates for (lists with categories), from its corpus. */
+  categories: Array<{ name: string; values: string[] }> | null;
+  /** The built-in corpus it was trained on (startup-names: name cards compare with brands). */
+  builtinId: string | null;
+  /** The starter id when this is a shipped starter model (listed after a person's own models). */
+  starter?: string;
+}
+
+export interface LinesAnswer {
+  model: ModelChoice;
+  items: LineSample[];
+  /** Wall time on the model thread side, ms. */
+  ms: number;
+}
+
+export interface TextAnswer extends SampleResult {
+  model: ModelChoice;
+  /** True when it was stopped before `length` characters. */
+  stopped: boolean;
+}
+
+export interface Continuation {
+  text: string;
+  temperature: number;
+  seed: number;
+  logprob: number;
+}
+
+export interface ModelRef {
+  /** Default: the newest run that has a checkpoint. */
+  runId?: number;
+  /** Default: best (latest when the run has no best). */
+  kind?: 'best' | 'latest';
+}
+
+export interface LinesRequest extends ModelRef, LinesRequestOptions {
+  requestId?: string;
+}
+
+export interface TextRequest extends ModelRef, TextRequestOptions {
+  requestId?: string;
+}
+
+export interface ContinuationRequest extends ModelRef {
+  /** The text before the cursor (its last few thousand characters are used). */
+  context: string;
+  count?: number;
+  /** Characters per continuation (cut back to a word or sentence end). */
+  length?: number;
+  seed?: number;
+  requestId?: string;
+}
+
+export interface LearnStyleRequest {
+  runId: number;
+  kind?: 'best' | 'latest';
+  draftText: string;
+  corpusIds?: number[];
+  name?: string;
+  config?: Partial<TrainConfig>;
+}
+
+export interface NameCardRequest extends ModelRef {
+  text: string;
+  category?: Record<string, string> | null;
+  novelty?: Novelty | null;
+}
+
+export interface GenerationService {
+  listModels(): Promise<ModelChoice[]>;
+  sampleLines(req: LinesRequest): Promise<LinesAnswer>;
+  /** A name's card, with the model's likelihood per character (on the model thread). */
+  nameCard(req: NameCardRequest): Promise<NameCard>;
+  sampleText(req: TextRequest, onText: (chunk: string) => void): Promise<TextAnswer>;
+  continuations(req: ContinuationRequest): Promise<{ model: ModelChoice; items: Continuation[] }>;
+  /** Aborts a request started with this requestId (no-op when it has finished). */
+  cancel(requestId: string): void;
+  learnStyle(req: LearnStyleRequest): Promise<RunSummary>;
+  /** Aborts the requests in flight (the model thread is the services' to close). */
+  close(): Promise<void>;
+}
+
+export interface InspectionRequest {
+  runId: number;
+  /** Default 'best' (falls back to latest when the run has no best yet). */
+  checkpoint?: 'best' | 'latest';
+  /** Default: defaultText(runId). */
+  text?: string;
+  /** Guesses per character (default 5). */
+  topK?: number;
+  /** Progress: characters done of total. */
+  onProgress?: (p: { done: number; total: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface InspectionService {
+  defaultText(runId: number): Promise<DefaultText>;
+  inspect(req: InspectionRequest): Promise<InspectionResult>;
+  /** One cell's activation per character (rounded to 3 decimals). Throws NOT_FOUND for an inspection no longer kept. */
+  getCell(id: string, layer: number, kind: 'h' | 'c', cell: number): number[];
+  evolution(runId: number): Promise<EvolutionEntry[]>;
+  /** A Transformer's heads ranked by what they track over the text (Inspect's run for a Transformer). */
+  attention(req: Omit<InspectionRequest, 'topK'>): Promise<AttentionInspection>;
+  /** Every head's attention from one position of a kept attention inspection. Throws NOT_FOUND for one no longer kept. */
+  attentionAt(id: string, position: number): Promise<PositionAttentionResult>;
 }

@@ -1,5 +1,5 @@
 /** Turning file-system and SQLite failures into CharmerErrors a person can act on. */
-import { CharmerError } from '../engine/errors.ts';
+import { CharmerError } from '../common/errors.ts';
 
 export function fsCode(e: unknown): string {
   return (e as NodeJS.ErrnoException)?.code ?? '';

@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { CHECKPOINT_FILES, CHECKPOINT_KINDS, TEMP_SIBLING, charmerMetadataOf, oldTwinName, weightFilesOf } from '../common/checkpoint-format.ts';
 import type { Store } from './store.ts';
 
 export interface RecoveryReport {
@@ -57,12 +58,11 @@ export interface CheckpointMeta {
  */
 export function readCheckpointMeta(dir: string): CheckpointMeta | null {
   try {
-    const modelJson = path.join(dir, 'model.json');
+    const modelJson = path.join(dir, CHECKPOINT_FILES.model);
     if (!fs.existsSync(modelJson)) return null;
     const j = JSON.parse(fs.readFileSync(modelJson, 'utf8')) as Record<string, unknown>;
-    const meta = ((j.userDefinedMetadata as Record<string, unknown> | undefined)?.charmer ?? j.charmer ?? {}) as Record<string, unknown>;
-    const weights = (j.weightsManifest as Array<{ paths?: string[] }> | undefined)?.flatMap((g) => g.paths ?? []) ?? [];
-    for (const w of weights) if (!fs.existsSync(path.join(dir, w))) return null;
+    const meta = charmerMetadataOf(j) ?? {};
+    for (const w of weightFilesOf(j)) if (!fs.existsSync(path.join(dir, w))) return null;
     const iteration = Number(meta.iteration);
     if (!Number.isFinite(iteration)) return null;
     const v = meta.valLoss ?? meta.bestValLoss;
@@ -85,17 +85,17 @@ export function repairRunDir(runDir: string): void {
   } catch {
     return;
   }
-  for (const kind of ['best', 'latest']) {
+  for (const kind of CHECKPOINT_KINDS) {
     const dir = path.join(runDir, kind);
-    const old = path.join(runDir, `.${kind}.old`);
-    if (!fs.existsSync(path.join(dir, 'model.json')) && fs.existsSync(path.join(old, 'model.json'))) {
+    const old = path.join(runDir, oldTwinName(kind));
+    if (!fs.existsSync(path.join(dir, CHECKPOINT_FILES.model)) && fs.existsSync(path.join(old, CHECKPOINT_FILES.model))) {
       fs.rmSync(dir, { recursive: true, force: true });
       fs.renameSync(old, dir);
     } else if (fs.existsSync(old)) {
       fs.rmSync(old, { recursive: true, force: true });
     }
   }
-  for (const e of entries) if (/^\.(best|latest)\.tmp-/.test(e)) fs.rmSync(path.join(runDir, e), { recursive: true, force: true });
+  for (const e of entries) if (TEMP_SIBLING.test(e)) fs.rmSync(path.join(runDir, e), { recursive: true, force: true });
 }
 
 export function recover(store: Store): RecoveryReport {
@@ -122,7 +122,7 @@ export function recover(store: Store): RecoveryReport {
     repairRunDir(store.runDir(runId));
     store.transaction(() => {
       const rows = store.listCheckpoints(runId);
-      for (const kind of ['best', 'latest'] as const) {
+      for (const kind of CHECKPOINT_KINDS) {
         const dir = path.join(store.runDir(runId), kind);
         const meta = readCheckpointMeta(dir);
         const row = rows.find((c) => c.kind === kind);

@@ -7,8 +7,8 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { attentionAt, attentionSourceOf, buildNameCard, encodeKnown, chooseBackend, inspectText, scanAttention, isCharmerError, loadCheckpoint, resolveCheckpointDir, sampleLines, sampleText, type BackendName, type CheckpointData } from '../engine/index.ts';
-import type { ModelReply, ModelRequest } from './model-protocol.ts';
-import { processStats } from './stats.ts';
+import type { ModelReply, ModelRequest } from '../common/model-protocol.ts';
+import { processStats } from '../engine/stats.ts';
 
 const port = parentPort!;
 const KEEP = 3;

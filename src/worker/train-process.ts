@@ -5,8 +5,8 @@
  * every engine event to the parent. Pausing is not pulling the next event from train(); stopping
  * aborts the signal, and the engine finishes its step, writes latest and emits done('stopped').
  */
-import type { TrainEvent } from '../engine/events.ts';
-import { isCharmerError } from '../engine/errors.ts';
+import type { TrainEvent } from '../common/events.ts';
+import { isCharmerError } from '../common/errors.ts';
 import { openStore } from '../store/store.ts';
 import type { Store } from '../store/store.ts';
 import { loadEngine } from '../services/engine.ts';
@@ -15,8 +15,8 @@ import { checkpointDirOf, corpusFileOfRun } from '../services/training.ts';
 import { loadLibraryCorpus } from '../services/library.ts';
 import { weighBuiltinItems } from '../engine/builtin-corpora.ts';
 import type { Corpus } from '../engine/corpus.ts';
-import { isWorkerRequest, type WorkerMessage, type WorkerRequest } from './protocol.ts';
-import { processStats } from './stats.ts';
+import { isWorkerRequest, type WorkerMessage, type WorkerRequest } from '../common/train-protocol.ts';
+import { processStats } from '../engine/stats.ts';
 
 interface Port {
   send(m: WorkerMessage): Promise<void>;
@@ -43,7 +43,7 @@ function makePort(): Port {
 }
 
 const port = makePort();
-let controller = new AbortController();
+const controller = new AbortController();
 let paused = false;
 let wake: (() => void) | null = null;
 let started = false;

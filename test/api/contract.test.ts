@@ -6,7 +6,7 @@ import { createDispatch } from '../../src/api/dispatch.ts';
 import { ApiError, fail, ok, toErrorData, unwrap } from '../../src/api/errors.ts';
 import { CharmerError } from '../../src/engine/errors.ts';
 import { countParams, estimateWork, PRESETS, referenceCharsPerS, OPTION_HELP, DEFAULT_CONFIG } from '../../src/api/training.ts';
-import { createHandlers } from '../../src/api/handlers.ts';
+import { createHandlers } from '../../src/api/node/handlers.ts';
 import { fakeServices } from '../server/fake-services.ts';
 
 describe('the contract', () => {

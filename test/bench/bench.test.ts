@@ -3,7 +3,7 @@
  * measurement end to end (so `npm run bench` cannot rot unnoticed).
  */
 import { describe, expect, it } from 'vitest';
-import { measure, trainFlopsPerChar } from '../../bench/measure.ts';
+import { measure, trainFlopsPerChar } from '../../src/bench/measure.ts';
 import { benchCommand } from '../../src/cli/commands/bench.ts';
 
 describe('bench', () => {

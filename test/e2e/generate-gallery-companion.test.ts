@@ -52,11 +52,17 @@ function parseCsv(s: string): string[][] {
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
     if (q) {
-      if (c === '"' && s[i + 1] === '"') (cell += '"'), i++;
+      if (c === '"' && s[i + 1] === '"') {
+        cell += '"';
+        i++;
+      }
       else if (c === '"') q = false;
       else cell += c;
     } else if (c === '"') q = true;
-    else if (c === ',') row.push(cell), (cell = '');
+    else if (c === ',') {
+      row.push(cell);
+      cell = '';
+    }
     else if (c === '\n' || c === '\r') {
       if (c === '\r' && s[i + 1] === '\n') i++;
       row.push(cell);
@@ -65,7 +71,10 @@ function parseCsv(s: string): string[][] {
       cell = '';
     } else cell += c;
   }
-  if (cell || row.length) row.push(cell), rows.push(row);
+  if (cell || row.length) {
+    row.push(cell);
+    rows.push(row);
+  }
   return rows;
 }
 
@@ -77,7 +86,7 @@ describe.skipIf(!hasChromium)('Generate, Gallery and Companion, end to end', () 
   let page: Page;
   const problems: PageProblems = { csp: [], errors: [] };
   let corpusNames: Set<string>;
-  let kept: string[] = [];
+  const kept: string[] = [];
   let draft = '';
 
   async function openPage() {

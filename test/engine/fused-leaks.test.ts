@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { benchModel } from '../../bench/harness.ts';
+import { benchModel } from '../../src/bench/harness.ts';
 import { chooseBackend } from '../../src/engine/backend.ts';
 import { releaseFusedCaches } from '../../src/engine/fused/sequence.ts';
 import type { CellType } from '../../src/engine/config.ts';

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
-import { benchModel } from '../../bench/harness.ts';
+import { benchModel } from '../../src/bench/harness.ts';
 import { chooseBackend } from '../../src/engine/backend.ts';
 import type { CellType } from '../../src/engine/config.ts';
 import { setFmaGemm } from '../../src/engine/fused/gemm.ts';

@@ -15,7 +15,7 @@ import { wasmMemoryOf } from '../../src/engine/fused/heap.ts';
 import { transformerSimdFor } from '../../src/engine/fused/transformer-simd.ts';
 import { fusedCausalAttention, fusedGelu, fusedLayerNorm } from '../../src/engine/fused/transformer-ops.ts';
 import { backendOrSkip } from './backend-or-skip.ts';
-import { benchModel } from '../../bench/harness.ts';
+import { benchModel } from '../../src/bench/harness.ts';
 import { shardGradients } from '../../src/engine/train.ts';
 
 /** The plain-ops attention: split, heads, masked scaled scores, softmax, weighted values. */

@@ -19,7 +19,7 @@ import { contract } from '../../src/api/contract.ts';
 import { channelsOf, opChannel } from '../../src/api/define.ts';
 import { API_ERROR_CODES } from '../../src/api/errors.ts';
 import { createDispatch } from '../../src/api/dispatch.ts';
-import { createHandlers } from '../../src/api/handlers.ts';
+import { createHandlers } from '../../src/api/node/handlers.ts';
 import { registerIpc } from '../../src/main/ipc.ts';
 import { createServices } from '../../src/services/index.ts';
 import type { Services } from '../../src/services/types.ts';

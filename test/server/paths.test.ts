@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { serve, type Served } from '../e2e/helpers.ts';
 import { httpText, rawExchange, wsCall } from './raw.ts';
-import { createHandlers } from '../../src/api/handlers.ts';
+import { createHandlers } from '../../src/api/node/handlers.ts';
 import { fakeServices } from './fake-services.ts';
 
 let dir: string;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices, type RunEvent, type Services } from '../../src/services/index.ts';
-import { nodeLauncher, type TrainerHandle } from '../../src/worker/spawn.ts';
+import { nodeLauncher, type TrainerHandle } from '../../src/services/spawn.ts';
 import { tempDir } from '../store/helpers.ts';
 
 const TINY = { rnnSize: 16, numLayers: 1, batchSize: 16, seqLength: 16, evalEvery: 10, sampleEvery: 10, sampleLength: 3, backend: 'cpu' as const, maxIters: 100_000 };

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices, type Services } from '../../src/services/index.ts';
-import { createHandlers } from '../../src/api/handlers.ts';
+import { createHandlers } from '../../src/api/node/handlers.ts';
 import { createDispatch } from '../../src/api/dispatch.ts';
 import { contract } from '../../src/api/contract.ts';
 import { listStarters } from '../../src/services/starters.ts';

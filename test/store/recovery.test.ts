@@ -71,7 +71,7 @@ describe('recovery on open', () => {
 
   it('a checkpoint deleted by hand: its row goes, and resuming says what happened', async () => {
     const d = dir();
-    let store = openStore(d);
+    const store = openStore(d);
     const id = seedRun(store, 'completed', null);
     for (const kind of ['best', 'latest'] as const) {
       writeFakeCheckpoint(path.join(store.runDir(id), kind), 30);

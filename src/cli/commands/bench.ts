@@ -9,9 +9,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
-import { CharmerError } from '../../engine/errors.ts';
+import { CharmerError } from '../../common/errors.ts';
 import { BACKEND_NAMES, RECURRENT_CELLS, type BackendName } from '../../common/enums.ts';
-import type { BenchCell } from '../../../bench/measure.ts';
+import type { BenchCell } from '../../bench/measure.ts';
 
 const specs: OptionSpecs = {
   backend: { type: 'string', help: 'comma-separated backends: wasm, cpu, webgpu, tensorflow', default: 'wasm,cpu' },
@@ -47,7 +47,7 @@ export const benchCommand: Command = {
       return 0;
     }
     if (typeof values.child === 'string') {
-      const { measure } = await import('../../../bench/measure.ts');
+      const { measure } = await import('../../bench/measure.ts');
       process.stdout.write(JSON.stringify(await measure(JSON.parse(values.child))) + '\n');
       process.exit(0); // worker threads and backends: do not wait for them
     }
@@ -58,7 +58,7 @@ export const benchCommand: Command = {
     if (!(heads > 0)) throw new CharmerError('BAD_OPTION', '--heads needs a positive whole number, e.g. 4.');
     const odd = hidden.filter((h) => h % heads !== 0);
     if (cells.includes('transformer') && odd.length) throw new CharmerError('BAD_OPTION', `--hidden ${odd.join(',')} is not a multiple of --heads ${heads}: a Transformer splits its width evenly across heads (try --hidden ${odd.map((h) => Math.max(heads, Math.round(h / heads) * heads)).join(',')}).`);
-    const { runBench } = await import('../../../bench/run.ts');
+    const { runBench } = await import('../../bench/run.ts');
     const json = Boolean(values.json);
     const explicit = argv.some((a) => a === '--backend' || a.startsWith('--backend='));
     await runBench(

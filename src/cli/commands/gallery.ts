@@ -2,9 +2,8 @@
 import fs from 'node:fs';
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
-import { CharmerError } from '../../engine/errors.ts';
-import { openStore } from '../../store/store.ts';
-import { resolveDataDir } from '../../store/datadir.ts';
+import { CharmerError } from '../../common/errors.ts';
+import { openLibraryStore } from '../../services/open.ts';
 import { createGalleryService } from '../../services/gallery.ts';
 import type { SampleQuery, SampleRow } from '../../services/types.ts';
 import { EXPORT_FORMATS, SAMPLE_SORTS, type ExportFormat, type SampleSort } from '../../common/enums.ts';
@@ -40,7 +39,7 @@ export const galleryCommand: Command = {
       return 0;
     }
     const [action = 'list', ...rest] = positionals;
-    const store = openStore(resolveDataDir(values['data-dir'] as string | undefined));
+    const store = openLibraryStore(values['data-dir'] as string | undefined);
     try {
       const gallery = createGalleryService(store);
       const q: SampleQuery = {

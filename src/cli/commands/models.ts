@@ -5,8 +5,7 @@
  */
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
-import { openStore } from '../../store/store.ts';
-import { resolveDataDir } from '../../store/datadir.ts';
+import { openLibraryStore } from '../../services/open.ts';
 import { listStarters, starterOfRun } from '../../services/starters.ts';
 import type { CorpusMode } from '../../common/enums.ts';
 
@@ -35,7 +34,7 @@ export const modelsCommand: Command = {
       return 0;
     }
     const lines: ModelLine[] = listStarters().map((s) => ({ id: s.id, name: s.name, kind: s.mode, source: 'starter', val_loss: s.valLoss, status: 'starter' }));
-    const store = openStore(resolveDataDir(values['data-dir'] as string | undefined));
+    const store = openLibraryStore(values['data-dir'] as string | undefined);
     try {
       for (const r of store.listRuns()) {
         if (starterOfRun(store, r.id)) continue;

@@ -4,7 +4,7 @@ import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import { configFromValues, configOptionSpecs } from '../options.ts';
 import type { TrainConfig } from '../../common/options.ts';
 import { resolveConfig } from '../../engine/train.ts';
-import { resolveDataDir } from '../../store/datadir.ts';
+import { resolveDataDir } from '../../services/open.ts';
 import { loadEngine } from '../../services/engine.ts';
 import { resumeForegroundRun } from '../../services/training.ts';
 import { parseId } from './runs.ts';

@@ -1,10 +1,9 @@
 /** `charmer runs [list|show ID|delete ID] [--json] [--data-dir DIR]`: the library's training runs. */
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
-import { CharmerError } from '../../engine/errors.ts';
-import { describeModel, shortModelName } from '../../engine/config.ts';
-import { openStore } from '../../store/store.ts';
-import { resolveDataDir } from '../../store/datadir.ts';
+import { CharmerError } from '../../common/errors.ts';
+import { describeModel, shortModelName } from '../../common/options.ts';
+import { openLibraryStore } from '../../services/open.ts';
 import { createRunsService } from '../../services/runs.ts';
 import type { RunSummary } from '../../services/types.ts';
 
@@ -63,7 +62,7 @@ export const runsCommand: Command = {
       return 0;
     }
     const [action = 'list', arg] = positionals;
-    const store = openStore(resolveDataDir(values['data-dir'] as string | undefined));
+    const store = openLibraryStore(values['data-dir'] as string | undefined);
     if (store.notice) process.stderr.write(`charmer: ${store.notice}\n`);
     try {
       const runs = createRunsService(store);

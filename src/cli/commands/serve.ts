@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
-import { CharmerError } from '../../engine/errors.ts';
+import { CharmerError } from '../../common/errors.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 export const RENDERER_DIR = join(root, 'out/renderer');

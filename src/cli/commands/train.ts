@@ -11,8 +11,8 @@ import { configFromValues, configOptionSpecs } from '../options.ts';
 import { join } from 'node:path';
 import { BUILTIN_NAMES, checkTraining, isBuiltinCorpus, loadBuiltinCorpus, loadCheckpoint, loadCorpus, loadTableCorpus, sampleLines, train, CharmerError, type BabyNameFilter } from '../../engine/index.ts';
 import { loadLibraryCorpus } from '../../services/library.ts';
-import { PRESETS, findPreset } from '../../engine/presets/index.ts';
-import { resolveDataDir } from '../../store/datadir.ts';
+import { PRESETS, findPreset } from '../../common/presets/index.ts';
+import { resolveDataDir } from '../../services/open.ts';
 import { beginForegroundRun, type ForegroundRun } from '../../services/training.ts';
 
 const specs: OptionSpecs = {

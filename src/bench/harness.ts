@@ -1,17 +1,17 @@
 /**
  * Benchmark harness: one training configuration measured the way src/engine/train.ts steps
  * (embedding -> recurrent layers -> dense -> softmax cross-entropy, tf.variableGrads, global-norm
- * clipping, Adam), and the stateful batched sampling step. Used by `charmer bench` (bench/run.ts).
+ * clipping, Adam), and the stateful batched sampling step. Used by `charmer bench` (src/bench/run.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_CONFIG } from '../src/engine/config.ts';
+import { DEFAULT_CONFIG } from '../engine/config.ts';
 import type { BenchCell } from './measure.ts';
-import { CharModel, type CharmerMetadata, type ModelSpec } from '../src/engine/model.ts';
-import { Optimizer } from '../src/engine/optimizer.ts';
-import type { LayerState } from '../src/engine/recurrent.ts';
-import { Rng } from '../src/engine/rng.ts';
-import { maskedLoss } from '../src/engine/train.ts';
-import { Vocabulary } from '../src/engine/vocabulary.ts';
+import { CharModel, type CharmerMetadata, type ModelSpec } from '../engine/model.ts';
+import { Optimizer } from '../engine/optimizer.ts';
+import type { LayerState } from '../engine/recurrent.ts';
+import { Rng } from '../engine/rng.ts';
+import { maskedLoss } from '../engine/train.ts';
+import { Vocabulary } from '../engine/vocabulary.ts';
 
 export interface BenchConfig {
   cell: BenchCell;

@@ -4,9 +4,9 @@
  * (always the latest, and flushed before any other event of that run so the order holds), so a
  * busy trainer cannot flood the window.
  */
-import type { Services, RunEvent } from '../services/types.ts';
-import type { EmitOf } from './define.ts';
-import type { Events } from './contract.ts';
+import type { Services, RunEvent } from '../../services/types.ts';
+import type { EmitOf } from '../define.ts';
+import type { Events } from '../contract.ts';
 
 export function forwardRunEvents(services: Services, emit: EmitOf<Events>, progressMs = 50): () => void {
   const pending = new Map<number, { event: RunEvent; timer: ReturnType<typeof setTimeout> }>();

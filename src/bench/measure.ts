@@ -6,15 +6,15 @@
  * Both train like src/engine/train.ts (Adam, clipping 5, softmax cross-entropy over vocabulary 65).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { chooseBackend } from '../src/engine/backend.ts';
-import type { BackendName, CellType } from '../src/engine/config.ts';
-import { StreamSampler } from '../src/engine/fused/stream.ts';
-import { GptStream } from '../src/engine/transformer/stream.ts';
-import { DataParallel } from '../src/engine/parallel/pool.ts';
-import type { LayerState } from '../src/engine/recurrent.ts';
-import { Optimizer } from '../src/engine/optimizer.ts';
-import { shardGradients } from '../src/engine/train.ts';
-import { Rng } from '../src/engine/rng.ts';
+import { chooseBackend } from '../engine/backend.ts';
+import type { BackendName, CellType } from '../engine/config.ts';
+import { StreamSampler } from '../engine/fused/stream.ts';
+import { GptStream } from '../engine/transformer/stream.ts';
+import { DataParallel } from '../engine/parallel/pool.ts';
+import type { LayerState } from '../engine/recurrent.ts';
+import { Optimizer } from '../engine/optimizer.ts';
+import { shardGradients } from '../engine/train.ts';
+import { Rng } from '../engine/rng.ts';
 import { benchModel, type BenchConfig } from './harness.ts';
 
 /** A recurrent cell, or the Transformer (nanoGPT's decoder: --hidden is its width, --seq its context). */
@@ -76,7 +76,7 @@ function randomBatch(rng: Rng, c: BenchConfig) {
 /**
  * Calls per second over about `seconds` after a warm-up call, as the best of three windows: this
  * machine is shared, and the fastest window is the one least disturbed by other processes (the
- * PyTorch peer is measured the same way in bench/run.ts).
+ * PyTorch peer is measured the same way in src/bench/run.ts).
  */
 async function timeLoop(step: () => Promise<unknown> | unknown, seconds: number): Promise<{ perS: number; calls: number }> {
   await step(); // warm-up (kernels compiled, XNNPACK operators packed)

@@ -5,7 +5,7 @@
  * `event` message after the worker has written what it must into SQLite. Plain JSON both ways, so it
  * travels the same over child_process IPC and Electron's utilityProcess MessagePort.
  */
-import type { TrainEvent } from '../engine/events.ts';
+import type { TrainEvent } from './events.ts';
 
 export type WorkerRequest =
   | {
@@ -54,3 +54,28 @@ export function isWorkerRequest(m: unknown): m is WorkerRequest {
     typeof (m as { seq?: unknown }).seq === 'number'
   );
 }
+
+/**
+ * Starting a training process, independent of how (src/services/spawn.ts: child_process.fork under
+ * Node; src/main/launcher.ts: utilityProcess.fork in Electron).
+ */
+export interface TrainerHandle {
+  pid: number | undefined;
+  send(msg: WorkerRequest): void;
+  onMessage(cb: (msg: WorkerMessage) => void): void;
+  /** code null when killed by a signal (signal then names it). */
+  onExit(cb: (code: number | null, signal: string | null) => void): void;
+  /** Hard kill (SIGKILL); a polite stop is the 'stop' request. */
+  kill(): void;
+  /** Lines the process wrote to stderr (the last few kilobytes), for the error text of a crash. */
+  stderrTail?(): string;
+}
+
+export interface LaunchOptions {
+  /** Absolute path of the worker entry (TypeScript under Node+tsx, built JS under Electron). */
+  entry: string;
+  /** The process's environment (a NodeJS.ProcessEnv; written plainly so this file needs no Node types). */
+  env: Record<string, string | undefined>;
+}
+
+export type TrainerLauncher = (opts: LaunchOptions) => TrainerHandle;

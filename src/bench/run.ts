@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BackendName } from '../src/engine/config.ts';
+import type { BackendName } from '../engine/config.ts';
 import { matmulGflops } from './matmul.ts';
 import { trainFlopsPerChar, type BenchCell, type MeasureRequest, type MeasureResult } from './measure.ts';
 
@@ -32,7 +32,7 @@ export interface BenchOptions {
 
 export type BenchLine = Record<string, unknown>;
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const TORCH_SCRIPT = resolve(root, '..', 'shared', 'tools', 'torch_reference.py');
 
 function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; out: string; err: string }> {

@@ -6,15 +6,15 @@
  */
 import { basename, resolve } from 'node:path';
 import os from 'node:os';
-import type { NewSample, Services } from '../services/types.ts';
-import { contract, type AppInfo, type Estimate, type Events, type FileInfo } from './contract.ts';
-import type { EmitOf, HandlersOf } from './define.ts';
-import { ApiError } from './errors.ts';
-import { guessMode as engineGuessMode } from '../engine/corpus.ts';
-import { openRegularFile } from '../services/corpus-import.ts';
-import { BUILTIN_CORPORA } from '../engine/builtin-corpora.ts';
-import { DEFAULT_CONFIG, countParams, estimateWork, referenceCharsPerS, scaleCharsPerS } from './training.ts';
-import { isActiveStatus, type CorpusMode } from '../common/enums.ts';
+import type { NewSample, Services } from '../../services/types.ts';
+import { contract, type AppInfo, type Estimate, type Events, type FileInfo } from '../contract.ts';
+import type { EmitOf, HandlersOf } from '../define.ts';
+import { ApiError } from '../errors.ts';
+import { guessMode as engineGuessMode } from '../../engine/corpus.ts';
+import { openRegularFile } from '../../services/corpus-import.ts';
+import { BUILTIN_CORPORA } from '../../engine/builtin-corpora.ts';
+import { DEFAULT_CONFIG, countParams, estimateWork, referenceCharsPerS, scaleCharsPerS } from '../training.ts';
+import { isActiveStatus, type CorpusMode } from '../../common/enums.ts';
 
 export interface ShellHooks {
   shell: AppInfo['shell'];

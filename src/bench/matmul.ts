@@ -8,7 +8,7 @@
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { chooseBackend } from '../src/engine/backend.ts';
+import { chooseBackend } from '../engine/backend.ts';
 
 const [M, K, N] = [2500, 512, 2048];
 

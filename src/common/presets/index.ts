@@ -3,7 +3,7 @@
  * saying what it is for. Time estimates are measured by `charmer bench` on the machine at hand;
  * `estimate` here only scales a measured chars/s to the preset's budget.
  */
-import type { TrainConfig } from '../config.ts';
+import type { TrainConfig } from '../options.ts';
 import { namesFast } from './names-fast.ts';
 import { writingMedium } from './writing-medium.ts';
 import { largeGpu } from './large-gpu.ts';

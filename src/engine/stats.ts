@@ -1,6 +1,6 @@
 /** A process's (or thread's) TF.js tensors, resident memory and open files, for the soak test. */
 import { readdirSync } from 'node:fs';
-import type { ProcessStats } from './protocol.ts';
+import type { ProcessStats } from '../common/train-protocol.ts';
 
 /** Open file handles of this process (Linux: /proc/self/fd); null where that cannot be read. */
 export function openFiles(pid: number | 'self' = 'self'): number | null {

@@ -19,30 +19,12 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { WorkerMessage, WorkerRequest } from './protocol.ts';
+import type { LaunchOptions, TrainerHandle, TrainerLauncher, WorkerMessage } from '../common/train-protocol.ts';
 
-export interface TrainerHandle {
-  pid: number | undefined;
-  send(msg: WorkerRequest): void;
-  onMessage(cb: (msg: WorkerMessage) => void): void;
-  /** code null when killed by a signal (signal then names it). */
-  onExit(cb: (code: number | null, signal: string | null) => void): void;
-  /** Hard kill (SIGKILL); a polite stop is the 'stop' request. */
-  kill(): void;
-  /** Lines the process wrote to stderr (the last few kilobytes), for the error text of a crash. */
-  stderrTail?(): string;
-}
-
-export interface LaunchOptions {
-  /** Absolute path of the worker entry (TypeScript under Node+tsx, built JS under Electron). */
-  entry: string;
-  env: NodeJS.ProcessEnv;
-}
-
-export type TrainerLauncher = (opts: LaunchOptions) => TrainerHandle;
+export type { LaunchOptions, TrainerHandle, TrainerLauncher };
 
 /** Path of the worker entry next to this file. */
-export const TRAIN_PROCESS_ENTRY = fileURLToPath(new URL('./train-process.ts', import.meta.url));
+export const TRAIN_PROCESS_ENTRY = fileURLToPath(new URL('../worker/train-process.ts', import.meta.url));
 
 /** Default launcher: child_process.fork with tsx, so the TypeScript sources run directly. */
 export const nodeLauncher: TrainerLauncher = ({ entry, env }) => {

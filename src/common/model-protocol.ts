@@ -3,9 +3,11 @@
  * (src/worker/model-thread.ts) that loads checkpoints and samples / inspects off the main thread.
  * Each request has an `id`; streamed parts and the final answer carry the same id.
  */
-import type { ProcessStats } from './protocol.ts';
-import type { Novelty } from '../common/enums.ts';
-import type { HeadRanking, InspectChunk, LineSample, NameCard, PositionAttention, SampleLinesOptions, SampleResult, SampleTextOptions } from '../engine/index.ts';
+import type { ProcessStats } from './train-protocol.ts';
+import type { Novelty } from './enums.ts';
+import type { HeadRanking, InspectChunk, PositionAttention } from './inspect.ts';
+import type { NameCard } from './names.ts';
+import type { LineSample, SampleLinesOptions, SampleResult, SampleTextOptions } from './samples.ts';
 
 export interface NameCardRequestOptions {
   category?: Record<string, string> | null;
