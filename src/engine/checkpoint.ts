@@ -193,7 +193,7 @@ async function readModelJson(dir: string): Promise<{ path: string; json: Record<
 
 export function specFromMeta(meta: CharmerMetadata): ModelSpec {
   const c = meta.config;
-  return { cell: c.model, vocabSize: meta.vocab.length, embeddingSize: c.embeddingSize || c.rnnSize, hidden: c.rnnSize, layers: c.numLayers, dropout: c.dropout };
+  return { cell: c.model, vocabSize: meta.vocab.length, embeddingSize: c.embeddingSize || c.rnnSize, hidden: c.rnnSize, layers: c.numLayers, dropout: c.dropout, cellNorm: c.cellNorm ?? 'none' };
 }
 
 /** Bytes weights.bin must hold according to model.json's weight list. */

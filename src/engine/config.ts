@@ -6,6 +6,8 @@
 export type CorpusMode = 'text' | 'lines';
 export type CellType = 'lstm' | 'gru' | 'rnn';
 export type OptimizerName = 'adam' | 'rmsprop';
+export type LrSchedule = 'cosine' | 'step';
+export type CellNorm = 'none' | 'layer';
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
 export interface TrainConfig {
@@ -25,9 +27,19 @@ export interface TrainConfig {
   embeddingSize: number;
   /** Dropout between recurrent layers (0 = none). */
   dropout: number;
+  /** Layer normalisation inside the recurrent cells (Ba et al. 2016): 'layer', or 'none'. */
+  cellNorm: CellNorm;
   // --- optimization ---
   optimizer: OptimizerName;
   learningRate: number;
+  /** cosine: warm up, then a cosine from learningRate down to minLrFraction of it over the run's budget (iterations or time); step: char-rnn's decay per epoch. */
+  lrSchedule: LrSchedule;
+  /** Iterations of linear learning-rate warm-up from near 0 (0 = none). */
+  warmupIters: number;
+  /** Where the cosine ends, as a fraction of learningRate (nanoGPT: 0.1). */
+  minLrFraction: number;
+  /** Decoupled weight decay (AdamW, Loshchilov & Hutter) on the weight matrices; not on biases, gains or the embedding. 0 = off. */
+  weightDecay: number;
   /** Multiply the learning rate by this every decayEvery iterations (char-rnn: after decayAfter epochs). */
   learningRateDecay: number;
   /** Epoch after which decay starts (char-rnn's learning_rate_decay_after). */
@@ -66,8 +78,13 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   numLayers: 2,
   embeddingSize: 0,
   dropout: 0,
+  cellNorm: 'none',
   optimizer: 'adam',
   learningRate: 2e-3,
+  lrSchedule: 'cosine',
+  warmupIters: 100,
+  minLrFraction: 0.1,
+  weightDecay: 0.1,
   learningRateDecay: 0.97,
   decayAfter: 10,
   gradClip: 5,
@@ -97,12 +114,17 @@ export const CONFIG_HELP: Record<'data' | 'model' | 'optimization' | 'bookkeepin
     numLayers: 'number of recurrent layers',
     embeddingSize: 'character embedding size (0: same as rnn size)',
     dropout: 'dropout between recurrent layers (0 = none)',
+    cellNorm: 'layer: layer normalisation inside the recurrent cells (Ba et al. 2016; slower: not in the fused kernels); none: off',
   },
   optimization: {
     optimizer: 'adam or rmsprop',
-    learningRate: 'step size',
-    learningRateDecay: 'multiply the learning rate by this each epoch after decay-after',
-    decayAfter: 'epoch after which the learning rate starts to decay',
+    learningRate: 'step size (the peak, with warm-up and cosine)',
+    lrSchedule: 'cosine: warm up, then cosine decay over the budget (iterations, or time with max-time); step: char-rnn\'s decay per epoch',
+    warmupIters: 'steps of linear learning-rate warm-up (0 = none)',
+    minLrFraction: 'the cosine ends at this fraction of the learning rate',
+    weightDecay: 'decoupled weight decay (AdamW) on weight matrices, not biases or the embedding (0 = off)',
+    learningRateDecay: 'step schedule: multiply the learning rate by this each epoch after decay-after',
+    decayAfter: 'step schedule: epoch after which the learning rate starts to decay',
     gradClip: 'clip the global gradient norm to this (0 = off)',
     batchSize: 'sequences per step',
     seqLength: 'characters per sequence (truncated BPTT length)',
@@ -126,10 +148,25 @@ export const CONFIG_CHOICES: Partial<Record<keyof TrainConfig, readonly string[]
   mode: ['text', 'lines'],
   model: ['lstm', 'gru', 'rnn'],
   optimizer: ['adam', 'rmsprop'],
+  lrSchedule: ['cosine', 'step'],
+  cellNorm: ['none', 'layer'],
   backend: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
 };
 
 /** Options that must be whole numbers. */
 export const INTEGER_OPTIONS: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>([
-  'rnnSize', 'numLayers', 'embeddingSize', 'decayAfter', 'batchSize', 'seqLength', 'maxIters', 'seed', 'evalEvery', 'sampleEvery', 'sampleLength', 'threads',
+  'rnnSize', 'numLayers', 'embeddingSize', 'decayAfter', 'warmupIters', 'batchSize', 'seqLength', 'maxIters', 'seed', 'evalEvery', 'sampleEvery', 'sampleLength', 'threads',
 ]);
+
+/**
+ * What a checkpoint written before these options existed trained with: char-rnn's step decay, no
+ * warm-up, no weight decay, no cell normalisation. Resuming one fills its missing options from here,
+ * so it continues as it started.
+ */
+export const LEGACY_CONFIG: Readonly<Pick<TrainConfig, 'cellNorm' | 'lrSchedule' | 'warmupIters' | 'minLrFraction' | 'weightDecay'>> = Object.freeze({
+  cellNorm: 'none',
+  lrSchedule: 'step',
+  warmupIters: 0,
+  minLrFraction: 0.1,
+  weightDecay: 0,
+});

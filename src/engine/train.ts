@@ -11,7 +11,7 @@ import { linesItersPerEpoch, linesBatch, linesTrainBatch, textBatch, textEvalBat
 import type { CheckpointData, TrainerState } from './checkpoint.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
-import { DEFAULT_CONFIG } from './config.ts';
+import { DEFAULT_CONFIG, LEGACY_CONFIG } from './config.ts';
 import type { Corpus, Split } from './corpus.ts';
 import { splitCorpus } from './corpus.ts';
 import { CharmerError } from './errors.ts';
@@ -23,6 +23,7 @@ import { Optimizer } from './optimizer.ts';
 import { DataParallel, type LocalStep } from './parallel/pool.ts';
 import type { LayerState } from './recurrent.ts';
 import { Rng } from './rng.ts';
+import { learningRateAt } from './schedule.ts';
 import { sampleLines, sampleTextAll } from './sample.ts';
 import { stripCategoryTokens } from './categories.ts';
 
@@ -51,7 +52,7 @@ export function resolveConfig(overrides: Partial<TrainConfig> = {}, base: TrainC
     const v = c[k] as number;
     if (!Number.isInteger(v) || v < 1) throw new CharmerError('BAD_OPTION', `${kebab(k)} must be a whole number of at least 1 (got ${v}).`);
   }
-  const nonNegative: (keyof TrainConfig)[] = ['maxEpochs', 'maxIters', 'maxTime', 'sampleEvery', 'gradClip', 'embeddingSize', 'threads', 'decayAfter'];
+  const nonNegative: (keyof TrainConfig)[] = ['maxEpochs', 'maxIters', 'maxTime', 'sampleEvery', 'gradClip', 'embeddingSize', 'threads', 'decayAfter', 'warmupIters'];
   for (const k of nonNegative) {
     const v = c[k] as number;
     if (!Number.isFinite(v) || v < 0) throw new CharmerError('BAD_OPTION', `${kebab(k)} must be 0 or more (got ${v}).`);
@@ -62,6 +63,11 @@ export function resolveConfig(overrides: Partial<TrainConfig> = {}, base: TrainC
   if (!(c.learningRate > 0 && c.learningRate < 10)) throw new CharmerError('BAD_OPTION', `learning-rate must be a small positive number such as 0.002 (got ${c.learningRate}).`);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new CharmerError('BAD_OPTION', `dropout must be at least 0 and below 1 (got ${c.dropout}).`);
   if (!(c.learningRateDecay > 0 && c.learningRateDecay <= 1)) throw new CharmerError('BAD_OPTION', `learning-rate-decay must be in (0, 1] (got ${c.learningRateDecay}).`);
+  if (!Number.isInteger(c.warmupIters)) throw new CharmerError('BAD_OPTION', `warmup-iters must be a whole number (got ${c.warmupIters}).`);
+  if (!(c.minLrFraction >= 0 && c.minLrFraction <= 1)) throw new CharmerError('BAD_OPTION', `min-lr-fraction must be between 0 and 1, such as 0.1 (got ${c.minLrFraction}).`);
+  if (!(c.weightDecay >= 0 && c.weightDecay < 1)) throw new CharmerError('BAD_OPTION', `weight-decay must be at least 0 and below 1, such as 0.1 (got ${c.weightDecay}).`);
+  if (!['cosine', 'step'].includes(c.lrSchedule)) throw new CharmerError('BAD_OPTION', `lr-schedule must be cosine or step (got ${c.lrSchedule}).`);
+  if (!['none', 'layer'].includes(c.cellNorm)) throw new CharmerError('BAD_OPTION', `cell-norm must be none or layer (got ${c.cellNorm}).`);
   if (c.rnnSize > 4096) throw new CharmerError('BAD_OPTION', `rnn-size ${c.rnnSize} is far beyond what fits; use 4096 or less.`);
   if (!['lstm', 'gru', 'rnn'].includes(c.model)) throw new CharmerError('BAD_OPTION', `model must be lstm, gru or rnn (got ${c.model}).`);
   if (!['adam', 'rmsprop'].includes(c.optimizer)) throw new CharmerError('BAD_OPTION', `optimizer must be adam or rmsprop (got ${c.optimizer}).`);
@@ -240,7 +246,8 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
       throw new CharmerError('CHECKPOINT_MISMATCH', `The run in ${out} was trained on "${meta.corpusName}", not on ${corpus.name}. Resume with the same corpus, or fine-tune with --init-from.`);
     }
     const limits = Object.fromEntries(RESUMABLE.filter((k) => opts.config?.[k] !== undefined).map((k) => [k, opts.config![k]]));
-    config = resolveConfig(limits, meta.config);
+    // Checkpoints from before the schedule and weight-decay options go on as they started.
+    config = resolveConfig(limits, { ...LEGACY_CONFIG, ...meta.config });
   } else {
     config = resolveConfig({ mode: corpus.mode, ...opts.config });
   }
@@ -299,7 +306,7 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
   }
 
   const spec = resumed?.model.spec ?? (init ? { ...init.model.spec, vocabSize: vocab.size, dropout: config.dropout } : specFromConfig(config, vocab.size));
-  if (init) config = { ...config, model: spec.cell, rnnSize: spec.hidden, numLayers: spec.layers, embeddingSize: spec.embeddingSize };
+  if (init) config = { ...config, model: spec.cell, rnnSize: spec.hidden, numLayers: spec.layers, embeddingSize: spec.embeddingSize, cellNorm: spec.cellNorm ?? 'none' };
   const meta: CharmerMetadata = resumed?.model.meta ?? {
     format: 'charmer-1',
     vocab: vocab.toJSON(),
@@ -321,7 +328,7 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
   const model = resumed?.model ?? CharModel.create(spec, vocab, meta, config.seed);
   if (init) copyFineTuneWeights(init.model, model);
   init?.model.dispose();
-  const optimizer = new Optimizer(config.optimizer, model.variables);
+  const optimizer = new Optimizer(config.optimizer, model.variables, config.weightDecay, weightDecayMask(model));
   const rng = resumed ? new Rng(resumed.trainer!.state.rng) : new Rng(config.seed);
   let iteration = resumed?.trainer?.state.iteration ?? 0;
   let bestValLoss = resumed?.trainer?.state.bestValLoss ?? null;
@@ -428,7 +435,6 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
         reason = 'stopped';
         break;
       }
-      const epochIndex = Math.floor(iteration / itersPerEpoch);
       const k = iteration % itersPerEpoch;
       let b: Batch;
       if (layout && trainSplit.mode === 'text') {
@@ -440,7 +446,7 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
       } else {
         b = linesTrainBatch(trainSplit as Split & { mode: 'lines' }, marker, B, config.seed, iteration);
       }
-      const lr = config.learningRate * config.learningRateDecay ** Math.max(0, epochIndex - config.decayAfter + 1);
+      const lr = learningRateAt(config, { iteration, elapsedS: elapsed(), totalIters, itersPerEpoch });
       const dropoutSeed = config.dropout > 0 ? rng.seed() : undefined;
       const prev = layout ? (carry ?? model.zeroState(b.rows)) : model.zeroState(b.rows);
       // One thread's share (or all) of the step: loss, gradients and the state to carry.
@@ -501,6 +507,11 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
   }
 }
 
+/** Weight decay on weight matrices only: not biases, normalisation gains, or embeddings (nanoGPT). */
+export function weightDecayMask(model: CharModel): boolean[] {
+  return model.variables.map((v) => v.shape.length === 2 && v !== model.embedding && !/embedding/.test(v.name));
+}
+
 async function trainingSample(model: CharModel, config: TrainConfig, iteration: number, valLoss: number | null): Promise<TrainEvent> {
   const temperature = 0.8;
   const seed = config.seed + iteration;
@@ -547,6 +558,10 @@ function copyFineTuneWeights(src: CharModel, dst: CharModel): void {
       (d.kernel as unknown as tf.Variable).assign(w.kernel);
       (d.recurrentKernel as unknown as tf.Variable).assign(w.recurrentKernel);
       (d.bias as unknown as tf.Variable).assign(w.bias);
+      if (w.norm && d.norm) {
+        const [from, to] = [w.norm, d.norm];
+        for (const k of ['gainX', 'gainH', 'gainC', 'biasC'] as const) if (from[k] && to[k]) (to[k] as unknown as tf.Variable).assign(from[k]);
+      }
     });
     dst.outKernel.assign(tf.concat([src.outKernel, tf.slice(dst.outKernel, [0, oldV], [-1, -1])], 1));
     dst.outBias.assign(tf.concat([src.outBias, tf.fill([dst.vocab.size - oldV], -5)], 0));
