@@ -43,6 +43,24 @@ export function textBatch(data: Uint16Array, layout: TextLayout, index: number, 
   return { x, y, mask: null, rows, steps: seq, count: rows * seq };
 }
 
+/**
+ * Rows of `seq` characters from random places of the split (nanoGPT's get_batch), for models that
+ * carry no state between batches. Drawn from `rng`, so a resumed run draws the same windows.
+ */
+export function randomWindows(data: Uint16Array, rows: number, seq: number, rng: Rng): Batch {
+  const x = new Int32Array(rows * seq);
+  const y = new Int32Array(rows * seq);
+  const starts = data.length - seq; // a start s needs data[s .. s + seq] (the last as a target)
+  for (let r = 0; r < rows; r++) {
+    const base = rng.int(starts);
+    for (let t = 0; t < seq; t++) {
+      x[r * seq + t] = data[base + t]!;
+      y[r * seq + t] = data[base + t + 1]!;
+    }
+  }
+  return { x, y, mask: null, rows, steps: seq, count: rows * seq };
+}
+
 /** The whole validation split in text mode: rows with carried state, the last chunk shorter. */
 export function* textEvalBatches(data: Uint16Array, batch: number, seq: number): Generator<Batch> {
   const rows = Math.max(1, Math.min(batch, Math.floor((data.length - 1) / seq) || 1));

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { CharmerError } from './errors.ts';
 import type { CharmerMetadata, ModelSpec } from './model.ts';
-import { CharModel } from './model.ts';
+import { CharModel, specFromConfig } from './model.ts';
 import type { OptimizerState } from './optimizer.ts';
 import type { RngState } from './rng.ts';
 import { Vocabulary } from './vocabulary.ts';
@@ -180,7 +180,8 @@ async function readModelJson(dir: string): Promise<{ path: string; json: Record<
   if (
     !meta.vocab.every((ch) => typeof ch === 'string') ||
     !c ||
-    !['lstm', 'gru', 'rnn'].includes(c.model as string) ||
+    !['lstm', 'gru', 'rnn', 'transformer'].includes(c.model as string) ||
+    (c.model === 'transformer' && ![c.nLayer, c.nHead, c.nEmbd, c.blockSize].every((n) => Number.isInteger(n) && n! > 0)) ||
     !['text', 'lines'].includes(meta.mode) ||
     !Array.isArray(meta.history) ||
     !Array.isArray(manifest) ||
@@ -192,8 +193,7 @@ async function readModelJson(dir: string): Promise<{ path: string; json: Record<
 }
 
 export function specFromMeta(meta: CharmerMetadata): ModelSpec {
-  const c = meta.config;
-  return { cell: c.model, vocabSize: meta.vocab.length, embeddingSize: c.embeddingSize || c.rnnSize, hidden: c.rnnSize, layers: c.numLayers, dropout: c.dropout, cellNorm: c.cellNorm ?? 'none' };
+  return specFromConfig(meta.config, meta.vocab.length);
 }
 
 /** Bytes weights.bin must hold according to model.json's weight list. */

@@ -4,7 +4,10 @@
  * line and the UI override any of them with typed values.
  */
 export type CorpusMode = 'text' | 'lines';
+/** The recurrent cells (the fused recurrent kernels take one of these). */
 export type CellType = 'lstm' | 'gru' | 'rnn';
+/** Every model type: the recurrent cells and the GPT-style Transformer (src/engine/transformer). */
+export type ModelType = CellType | 'transformer';
 export type OptimizerName = 'adam' | 'rmsprop';
 export type LrSchedule = 'cosine' | 'step';
 export type CellNorm = 'none' | 'layer';
@@ -17,18 +20,26 @@ export interface TrainConfig {
   /** Fraction of the corpus held out for validation (text: the tail; lines: a seeded random subset). */
   valFraction: number;
   // --- model ---
-  /** Recurrent cell: lstm, gru or rnn (vanilla tanh RNN). */
-  model: CellType;
+  /** Model type: lstm, gru, rnn (vanilla tanh RNN) or transformer (GPT-style decoder). */
+  model: ModelType;
   /** Hidden units per recurrent layer. */
   rnnSize: number;
   /** Number of recurrent layers. */
   numLayers: number;
   /** Size of the character embedding (0: same as rnnSize). */
   embeddingSize: number;
-  /** Dropout between recurrent layers (0 = none). */
+  /** Dropout between recurrent layers (0 = none); Transformer: after embeddings and each residual branch. */
   dropout: number;
   /** Layer normalisation inside the recurrent cells (Ba et al. 2016): 'layer', or 'none'. */
   cellNorm: CellNorm;
+  /** Transformer: blocks (n_layer). */
+  nLayer: number;
+  /** Transformer: attention heads per block (n_head); must divide nEmbd. */
+  nHead: number;
+  /** Transformer: width of the residual stream (n_embd). */
+  nEmbd: number;
+  /** Transformer: context length in characters (block size); text mode trains on windows this long. */
+  blockSize: number;
   // --- optimization ---
   optimizer: OptimizerName;
   learningRate: number;
@@ -79,6 +90,10 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   embeddingSize: 0,
   dropout: 0,
   cellNorm: 'none',
+  nLayer: 4,
+  nHead: 4,
+  nEmbd: 128,
+  blockSize: 64,
   optimizer: 'adam',
   learningRate: 2e-3,
   lrSchedule: 'cosine',
@@ -109,11 +124,15 @@ export const CONFIG_HELP: Record<'data' | 'model' | 'optimization' | 'bookkeepin
     valFraction: 'fraction held out for validation (text: the tail; lines: a seeded random subset)',
   },
   model: {
-    model: 'recurrent cell: lstm, gru or rnn',
+    model: 'model type: lstm, gru, rnn or transformer',
     rnnSize: 'hidden units per recurrent layer',
     numLayers: 'number of recurrent layers',
     embeddingSize: 'character embedding size (0: same as rnn size)',
-    dropout: 'dropout between recurrent layers (0 = none)',
+    dropout: 'dropout between recurrent layers (0 = none); transformer: on embeddings and residual branches',
+    nLayer: 'transformer: number of blocks',
+    nHead: 'transformer: attention heads per block (must divide n-embd)',
+    nEmbd: 'transformer: width (embedding and residual stream)',
+    blockSize: 'transformer: context length in characters (text mode trains on windows this long)',
     cellNorm: 'layer: layer normalisation inside the recurrent cells (Ba et al. 2016; slower: not in the fused kernels); none: off',
   },
   optimization: {
@@ -146,7 +165,7 @@ export const CONFIG_HELP: Record<'data' | 'model' | 'optimization' | 'bookkeepin
 /** The choices of the string options (select boxes, --help). */
 export const CONFIG_CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
   mode: ['text', 'lines'],
-  model: ['lstm', 'gru', 'rnn'],
+  model: ['lstm', 'gru', 'rnn', 'transformer'],
   optimizer: ['adam', 'rmsprop'],
   lrSchedule: ['cosine', 'step'],
   cellNorm: ['none', 'layer'],
@@ -155,7 +174,7 @@ export const CONFIG_CHOICES: Partial<Record<keyof TrainConfig, readonly string[]
 
 /** Options that must be whole numbers. */
 export const INTEGER_OPTIONS: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>([
-  'rnnSize', 'numLayers', 'embeddingSize', 'decayAfter', 'warmupIters', 'batchSize', 'seqLength', 'maxIters', 'seed', 'evalEvery', 'sampleEvery', 'sampleLength', 'threads',
+  'rnnSize', 'numLayers', 'embeddingSize', 'nLayer', 'nHead', 'nEmbd', 'blockSize', 'decayAfter', 'warmupIters', 'batchSize', 'seqLength', 'maxIters', 'seed', 'evalEvery', 'sampleEvery', 'sampleLength', 'threads',
 ]);
 
 /**

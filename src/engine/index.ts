@@ -7,6 +7,7 @@ export { loadCorpus, corpusFromString, guessMode, splitCorpus, corpusItems, corp
 export { BUILTIN_NAMES, builtinNamesText } from './names.ts';
 export { chooseBackend, currentBackend } from './backend.ts';
 export { CharModel, buildLayersModel, type ModelSpec, type CharmerMetadata } from './model.ts';
+export { attentionMaps, causalSelfAttention, setAttentionImpl, windowStart } from './transformer/index.ts';
 export { loadCheckpoint, saveCheckpoint, readCheckpointInfo, resolveCheckpointDir, type CheckpointInfo, type CheckpointData } from './checkpoint.ts';
 export { train, evaluate, resolveConfig, checkTraining, checkCorpusFits, type TrainOptions } from './train.ts';
 export { sampleText, sampleTextAll, sampleLines, checkLineConstraints, type SampleTextOptions, type SampleLinesOptions, type SampleResult, type LineSample, type Novelty } from './sample.ts';

@@ -92,7 +92,8 @@ function startId(model: CharModel): number {
  */
 function runChunk(model: CharModel, ids: tf.Tensor1D, state: LayerState[]): { acts: tf.Tensor2D[]; logp: tf.Tensor2D; state: LayerState[] } {
   const T = ids.shape[0];
-  const { cell, hidden: H } = model.spec;
+  const { cell } = model;
+  const H = model.spec.hidden;
   let x = tf.gather(model.embedding, ids) as tf.Tensor2D;
   const acts: tf.Tensor2D[] = [];
   const next: LayerState[] = [];
@@ -126,6 +127,7 @@ function runChunk(model: CharModel, ids: tf.Tensor1D, state: LayerState[]): { ac
  * newline: the same start as the sampler without a prime).
  */
 export async function* inspectText(model: CharModel, text: string, opts: InspectOptions = {}): AsyncGenerator<InspectChunk, void> {
+  if (!model.recurrent) throw new CharmerError('BAD_OPTION', 'This is a Transformer model: it has no recurrent cells to show. Inspect its attention instead.');
   const V = model.vocab.size;
   const k = Math.max(1, Math.min(Math.floor(opts.topK ?? 5), V));
   const chunkSize = Math.max(1, Math.floor(opts.chunkSize ?? 2000));
@@ -140,7 +142,8 @@ export async function* inspectText(model: CharModel, text: string, opts: Inspect
     } else if (!opts.skipUnknown) throw unknownCharactersError(model.vocab.unknown(text));
   }
   const ids = Int32Array.from(idList);
-  const { cell, hidden: H } = model.spec;
+  const { cell } = model;
+  const H = model.spec.hidden;
   const kinds: ActivationKind[] = cell === 'lstm' ? ['h', 'c'] : ['h'];
 
   // Read the start marker: the state after it and its prediction for the first character.

@@ -1,30 +1,42 @@
 /**
- * CharModel: Embedding -> N recurrent layers -> Dense softmax, held as an ordinary TF.js
- * LayersModel (so model.json + weights load anywhere TF.js does), while training and sampling run
- * our own functions (./recurrent) over the same variables.
+ * CharModel: Embedding -> N recurrent layers -> Dense softmax, or a GPT-style Transformer
+ * (./transformer), held as an ordinary TF.js LayersModel (so model.json + weights load anywhere
+ * TF.js does), while training and sampling run our own functions (./recurrent, ./transformer/gpt)
+ * over the same variables. One class for both, so checkpoints, training and sampling see one type.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { CategorySpec } from './categories.ts';
-import type { CellNorm, CellType, CorpusMode, TrainConfig } from './config.ts';
+import type { CellNorm, CellType, CorpusMode, ModelType, TrainConfig } from './config.ts';
 import { CharmerCellNorm } from './cellnorm.ts';
 import type { LayerState, LayerWeights } from './recurrent.ts';
 import { gateCount, runSequence, runSequenceFromIds, runStep, runStepFromIds, zeroState } from './recurrent.ts';
 import { Rng } from './rng.ts';
+import { buildGptLayersModel, type GptShape } from './transformer/layers.ts';
+import { gptForward, gptStep, gptWeights, initGpt, prefillState, windowStart, type GptWeights } from './transformer/gpt.ts';
 import { Vocabulary } from './vocabulary.ts';
 
 export interface ModelSpec {
-  cell: CellType;
+  cell: ModelType;
   vocabSize: number;
+  /** Transformer: the width, as hidden. */
   embeddingSize: number;
   hidden: number;
   layers: number;
   dropout: number;
   /** 'layer': layer-normalised cells (./cellnorm.ts); absent: 'none'. */
   cellNorm?: CellNorm;
+  /** Transformer only: attention heads per block. */
+  heads?: number;
+  /** Transformer only: context length. */
+  blockSize?: number;
 }
 
 export function specFromConfig(config: TrainConfig, vocabSize: number): ModelSpec {
+  if (config.model === 'transformer') {
+    const { nEmbd, nLayer, nHead, blockSize, dropout } = config;
+    return { cell: 'transformer', vocabSize, embeddingSize: nEmbd, hidden: nEmbd, layers: nLayer, dropout, heads: nHead, blockSize };
+  }
   return {
     cell: config.model,
     vocabSize,
@@ -38,6 +50,7 @@ export function specFromConfig(config: TrainConfig, vocabSize: number): ModelSpe
 
 /** The stock TF.js graph with the same weights (names and shapes) our functions use. */
 export function buildLayersModel(spec: ModelSpec): tfl.LayersModel {
+  if (spec.cell === 'transformer') return buildGptLayersModel(gptShape(spec));
   const input = tfl.input({ shape: [null], dtype: 'int32', name: 'chars' });
   let x = tfl.layers.embedding({ inputDim: spec.vocabSize, outputDim: spec.embeddingSize, name: 'embedding', embeddingsInitializer: 'zeros' }).apply(input) as tfl.SymbolicTensor;
   for (let l = 0; l < spec.layers; l++) {
@@ -56,6 +69,11 @@ export function buildLayersModel(spec: ModelSpec): tfl.LayersModel {
   }
   const out = tfl.layers.dense({ units: spec.vocabSize, activation: 'softmax', name: 'output', kernelInitializer: 'zeros' }).apply(x) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: out, name: 'charmer' });
+}
+
+/** The Transformer's dimensions from a spec. */
+export function gptShape(spec: ModelSpec): GptShape {
+  return { vocabSize: spec.vocabSize, width: spec.hidden, layers: spec.layers, heads: spec.heads ?? 1, blockSize: spec.blockSize ?? 1, dropout: spec.dropout };
 }
 
 export interface CharmerMetadata {
@@ -87,6 +105,8 @@ export class CharModel {
   readonly layers: LayerWeights[];
   readonly outKernel: tf.Variable;
   readonly outBias: tf.Variable;
+  /** The Transformer's weights (null for the recurrent models). */
+  readonly gpt: GptWeights | null = null;
 
   constructor(
     readonly spec: ModelSpec,
@@ -102,7 +122,8 @@ export class CharModel {
       return v;
     };
     this.embedding = get('embedding/embeddings');
-    this.layers = Array.from({ length: spec.layers }, (_, l) => {
+    if (spec.cell === 'transformer') this.gpt = gptWeights(get, spec.layers);
+    this.layers = spec.cell === 'transformer' ? [] : Array.from({ length: spec.layers }, (_, l) => {
       const cellName = spec.cell === 'rnn' ? 'simple_rnn_cell' : `${spec.cell}_cell`;
       const prefix = byName.has(`rnn_${l}/kernel`) ? `rnn_${l}` : `rnn_${l}/${cellName}`;
       const n = `cell_norm_${l}`;
@@ -128,6 +149,10 @@ export class CharModel {
   static create(spec: ModelSpec, vocab: Vocabulary, meta: CharmerMetadata, seed: number): CharModel {
     const net = buildLayersModel(spec);
     const m = new CharModel(spec, net, vocab, meta);
+    if (m.gpt) {
+      initGpt(m.gpt, seed);
+      return m;
+    }
     const rng = new Rng(seed);
     const gains = new Set<tf.Tensor>(m.layers.flatMap((w) => (w.norm ? [w.norm.gainX, w.norm.gainH, ...(w.norm.gainC ? [w.norm.gainC] : [])] : [])));
     const cellBiases = new Set<tf.Tensor>(m.layers.map((w) => w.bias));
@@ -147,8 +172,25 @@ export class CharModel {
     return this.variables.reduce((s, v) => s + v.size, 0);
   }
 
+  /** The recurrent cell (the recurrent code paths only; a Transformer has none). */
+  get cell(): CellType {
+    if (this.spec.cell === 'transformer') throw new Error('a Transformer has no recurrent cell');
+    return this.spec.cell;
+  }
+
+  /** Whether the model carries a state from one text batch to the next (the RNNs; not the Transformer). */
+  get recurrent(): boolean {
+    return this.spec.cell !== 'transformer';
+  }
+
+  /** The Transformer's context length (Infinity for the RNNs). */
+  get context(): number {
+    return this.spec.cell === 'transformer' ? this.spec.blockSize! : Infinity;
+  }
+
+  /** The state before any character: the RNNs' zeros; the Transformer's is empty (no cache). */
   zeroState(batch: number): LayerState[] {
-    return this.layers.map(() => zeroState(this.spec.cell, batch, this.spec.hidden));
+    return this.layers.map(() => zeroState(this.cell, batch, this.spec.hidden));
   }
 
   /**
@@ -156,13 +198,15 @@ export class CharModel {
    * `dropoutSeed` turns on dropout between layers (training only).
    */
   forward(ids: tf.Tensor2D, state: LayerState[], dropoutSeed?: number): { logits: tf.Tensor2D; state: LayerState[] } {
+    // The Transformer starts every batch at position 0 (windows of at most blockSize); no state.
+    if (this.gpt) return { logits: gptForward(this.gpt, gptShape(this.spec), ids, { dropoutSeed }).logits, state: [] };
     const [B, T] = ids.shape;
     // Layer 0 from the ids (embedding lookup + recurrence; fused: one table lookup, src/engine/fused).
     let x: tf.Tensor3D | null = null;
     const next: LayerState[] = [];
     this.layers.forEach((w, l) => {
       if (dropoutSeed !== undefined && this.spec.dropout > 0 && l > 0) x = tf.dropout(x!, this.spec.dropout, undefined, dropoutSeed + l) as tf.Tensor3D;
-      const r = l === 0 ? runSequenceFromIds(this.spec.cell, w, this.embedding as unknown as tf.Tensor2D, ids, state[0]!) : runSequence(this.spec.cell, w, x!, state[l]!);
+      const r = l === 0 ? runSequenceFromIds(this.cell, w, this.embedding as unknown as tf.Tensor2D, ids, state[0]!) : runSequence(this.cell, w, x!, state[l]!);
       x = r.outputs;
       next.push(r.state);
     });
@@ -172,15 +216,35 @@ export class CharModel {
 
   /** One step for a batch of single characters (sampling): logits [B, V] and the next state. */
   step(ids: tf.Tensor1D, state: LayerState[]): { logits: tf.Tensor2D; state: LayerState[] } {
+    if (this.gpt) return gptStep(this.gpt, gptShape(this.spec), ids, state);
     let x: tf.Tensor2D | null = null;
     const next: LayerState[] = [];
     this.layers.forEach((w, l) => {
       // Fused where the backend has kernels (layer 0: a row of the cached embedding·kernel table).
-      const s = l === 0 ? runStepFromIds(this.spec.cell, w, this.embedding as unknown as tf.Tensor2D, ids, state[0]!) : runStep(this.spec.cell, w, x!, state[l]!);
+      const s = l === 0 ? runStepFromIds(this.cell, w, this.embedding as unknown as tf.Tensor2D, ids, state[0]!) : runStep(this.cell, w, x!, state[l]!);
       next.push(s);
       x = s[0]!;
     });
     return { logits: tf.add(tf.matMul(x!, this.outKernel), this.outBias) as tf.Tensor2D, state: next };
+  }
+
+  /**
+   * Run ids [B, T] from the start: the logits of the last position [B, V] and the state to step
+   * on from (the RNNs' hidden state; the Transformer's key/value cache). The Transformer keeps
+   * the window a stream of T characters would have (windowStart), so T may exceed its context.
+   */
+  prefill(ids: tf.Tensor2D): { logits: tf.Tensor2D; state: LayerState[] } {
+    const [B, T] = ids.shape;
+    const V = this.spec.vocabSize;
+    const lastRow = (logits: tf.Tensor2D, n: number) => tf.reshape(tf.slice(tf.reshape(logits, [B, n, V]), [0, n - 1, 0], [B, 1, V]), [B, V]) as tf.Tensor2D;
+    if (this.gpt) {
+      const start = windowStart(T - 1, this.spec.blockSize!);
+      const window = start > 0 ? (tf.slice(ids, [0, start], [B, T - start]) as tf.Tensor2D) : ids;
+      const f = gptForward(this.gpt, gptShape(this.spec), window);
+      return { logits: lastRow(f.logits, T - start), state: prefillState(f, window) };
+    }
+    const r = this.forward(ids, this.zeroState(B));
+    return { logits: lastRow(r.logits, T), state: r.state };
   }
 
   dispose(): void {
@@ -189,5 +253,5 @@ export class CharModel {
 }
 
 export function gatesOf(spec: ModelSpec): number {
-  return gateCount(spec.cell);
+  return spec.cell === 'transformer' ? 0 : gateCount(spec.cell);
 }

@@ -121,14 +121,12 @@ function disposeState(s: LayerState[]): void {
   for (const l of s) for (const t of l) t.dispose();
 }
 
-/** Run `ids` (one row) through the model from zero state: final state and last logits. */
+/** Run `ids` (one row, tiled to `batch`) through the model from the start: the state to step on from and the last logits. */
 async function primeState(model: CharModel, ids: Uint16Array, batch: number): Promise<{ state: LayerState[]; logits: Float32Array }> {
   const out = tf.tidy(() => {
     const x = tf.tensor2d(Int32Array.from(ids), [1, ids.length], 'int32');
-    const r = model.forward(tf.tile(x, [batch, 1]) as tf.Tensor2D, model.zeroState(batch));
-    const V = model.vocab.size;
-    const last = tf.slice(tf.reshape(r.logits, [batch, ids.length, V]), [0, ids.length - 1, 0], [batch, 1, V]);
-    return { state: r.state, last: tf.reshape(last, [batch, V]) };
+    const r = model.prefill(tf.tile(x, [batch, 1]) as tf.Tensor2D);
+    return { state: r.state, last: r.logits };
   });
   const logits = (await out.last.data()) as Float32Array;
   out.last.dispose();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend } from './backend.ts';
 import type { Batch, TextLayout } from './batches.ts';
-import { linesItersPerEpoch, linesBatch, linesTrainBatch, textBatch, textEvalBatches, textLayout } from './batches.ts';
+import { linesItersPerEpoch, linesBatch, linesTrainBatch, randomWindows, textBatch, textEvalBatches, textLayout } from './batches.ts';
 import type { CheckpointData, TrainerState } from './checkpoint.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
@@ -47,7 +47,7 @@ const RESUMABLE: (keyof TrainConfig)[] = ['maxEpochs', 'maxIters', 'maxTime', 'e
 
 export function resolveConfig(overrides: Partial<TrainConfig> = {}, base: TrainConfig = DEFAULT_CONFIG): TrainConfig {
   const c = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) } as TrainConfig;
-  const positiveInt: (keyof TrainConfig)[] = ['rnnSize', 'numLayers', 'batchSize', 'seqLength', 'evalEvery'];
+  const positiveInt: (keyof TrainConfig)[] = ['rnnSize', 'numLayers', 'batchSize', 'seqLength', 'evalEvery', 'nLayer', 'nHead', 'nEmbd', 'blockSize'];
   for (const k of positiveInt) {
     const v = c[k] as number;
     if (!Number.isInteger(v) || v < 1) throw new CharmerError('BAD_OPTION', `${kebab(k)} must be a whole number of at least 1 (got ${v}).`);
@@ -69,9 +69,39 @@ export function resolveConfig(overrides: Partial<TrainConfig> = {}, base: TrainC
   if (!['cosine', 'step'].includes(c.lrSchedule)) throw new CharmerError('BAD_OPTION', `lr-schedule must be cosine or step (got ${c.lrSchedule}).`);
   if (!['none', 'layer'].includes(c.cellNorm)) throw new CharmerError('BAD_OPTION', `cell-norm must be none or layer (got ${c.cellNorm}).`);
   if (c.rnnSize > 4096) throw new CharmerError('BAD_OPTION', `rnn-size ${c.rnnSize} is far beyond what fits; use 4096 or less.`);
-  if (!['lstm', 'gru', 'rnn'].includes(c.model)) throw new CharmerError('BAD_OPTION', `model must be lstm, gru or rnn (got ${c.model}).`);
+  if (!['lstm', 'gru', 'rnn', 'transformer'].includes(c.model)) throw new CharmerError('BAD_OPTION', `model must be lstm, gru, rnn or transformer (got ${c.model}).`);
+  if (c.model === 'transformer') checkTransformerOptions(c);
   if (!['adam', 'rmsprop'].includes(c.optimizer)) throw new CharmerError('BAD_OPTION', `optimizer must be adam or rmsprop (got ${c.optimizer}).`);
   return c;
+}
+
+/** The Transformer's shape: heads must split the width evenly; sizes within what fits. */
+function checkTransformerOptions(c: TrainConfig): void {
+  if (c.nEmbd % c.nHead !== 0) {
+    const near = [c.nEmbd - (c.nEmbd % c.nHead), c.nEmbd - (c.nEmbd % c.nHead) + c.nHead].filter((w) => w > 0);
+    throw new CharmerError('BAD_OPTION', `n-head ${c.nHead} does not divide n-embd ${c.nEmbd}: every head takes an equal share of the width. Use an n-embd that is a multiple of ${c.nHead} (such as ${near.join(' or ')}), or another n-head.`);
+  }
+  if (c.nEmbd > 4096) throw new CharmerError('BAD_OPTION', `n-embd ${c.nEmbd} is far beyond what fits; use 4096 or less.`);
+  if (c.blockSize > 4096) throw new CharmerError('BAD_OPTION', `block-size ${c.blockSize} is beyond what fits (attention grows with its square); use 4096 or less.`);
+}
+
+/** Characters per training row: the Transformer's context (block size), or the RNNs' BPTT length. */
+export function windowLength(c: Pick<TrainConfig, 'model' | 'seqLength' | 'blockSize'>): number {
+  return c.model === 'transformer' ? c.blockSize : c.seqLength;
+}
+
+/**
+ * A Transformer reads at most blockSize characters at once, so in lines mode each item with its
+ * start marker (and category tokens) must fit: refused with the block size that would fit.
+ */
+export function checkItemsFitContext(corpus: Corpus, c: Pick<TrainConfig, 'model' | 'blockSize'>): void {
+  if (c.model !== 'transformer' || !corpus.items) return;
+  const o = corpus.items.offsets;
+  let longest = 0;
+  for (let i = 0; i + 1 < o.length; i++) longest = Math.max(longest, o[i + 1]! - o[i]!);
+  if (longest + 1 > c.blockSize) {
+    throw new CharmerError('BAD_OPTION', `The longest item has ${longest} characters (with its category tokens) but a Transformer with block-size ${c.blockSize} reads at most ${c.blockSize - 1} besides the start of the line. Use --block-size ${longest + 1} or more.`);
+  }
 }
 
 /**
@@ -79,14 +109,16 @@ export function resolveConfig(overrides: Partial<TrainConfig> = {}, base: TrainC
  * split of at least 2 characters, or at least 2 training items. The advice in the message is worked
  * out by the same arithmetic as splitCorpus and checked before it is given, so following it works.
  */
-export function checkCorpusFits(corpus: Corpus, config: Pick<TrainConfig, 'valFraction' | 'batchSize' | 'seqLength' | 'seed'>): void {
+export function checkCorpusFits(corpus: Corpus, config: Pick<TrainConfig, 'valFraction' | 'batchSize' | 'seqLength' | 'seed'> & Partial<Pick<TrainConfig, 'model' | 'blockSize'>>): void {
+  const gpt = config.model === 'transformer';
   if (corpus.text) {
     const n = corpus.text.length;
     const fits = (b: number, t: number, f: number) => {
       const nVal = Math.max(1, Math.round(n * f));
       return nVal >= 2 && textLayout(n - nVal, b, t).itersPerEpoch >= 1;
     };
-    const { batchSize: B, seqLength: T, valFraction: f } = config;
+    const { batchSize: B, valFraction: f } = config;
+    const T = gpt ? config.blockSize! : config.seqLength;
     if (fits(B, T, f)) return;
     const nVal = Math.max(1, Math.round(n * f));
     const flags: string[] = [];
@@ -110,7 +142,7 @@ export function checkCorpusFits(corpus: Corpus, config: Pick<TrainConfig, 'valFr
       }
     }
     if (b2 !== B) flags.unshift(`--batch-size ${b2}`);
-    if (t2 !== T) flags.splice(b2 !== B ? 1 : 0, 0, `--seq-length ${t2}`);
+    if (t2 !== T) flags.splice(b2 !== B ? 1 : 0, 0, `${gpt ? '--block-size' : '--seq-length'} ${t2}`);
     const works = !Number.isNaN(f2) && fits(b2, t2, f2);
     const what =
       nVal < 2
@@ -140,6 +172,7 @@ export async function checkTraining(opts: Pick<TrainOptions, 'corpus' | 'config'
     throw new CharmerError('BAD_OPTION', `The corpus was loaded in ${opts.corpus.mode} mode but the run asks for ${config.mode} mode. Load it again with --mode ${config.mode}.`);
   }
   checkCorpusFits(opts.corpus, config);
+  checkItemsFitContext(opts.corpus, config);
   await chooseBackend(config.backend);
   if (opts.initFrom) (await loadCheckpoint(opts.initFrom, false)).model.dispose();
   return config;
@@ -276,13 +309,14 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
   }
 
   const B = config.batchSize;
-  const T = config.seqLength;
+  const T = windowLength(config);
   const marker = vocab.indexOf('\n');
   let layout: TextLayout | null = null;
   let itersPerEpoch: number;
   let trainChars: number;
   let valChars: number;
   checkCorpusFits(corpus, config);
+  checkItemsFitContext(corpus, config);
   if (trainSplit.mode === 'text' && valSplit.mode === 'text') {
     layout = textLayout(trainSplit.data.length, B, T);
     itersPerEpoch = layout.itersPerEpoch;
@@ -306,7 +340,12 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
   }
 
   const spec = resumed?.model.spec ?? (init ? { ...init.model.spec, vocabSize: vocab.size, dropout: config.dropout } : specFromConfig(config, vocab.size));
-  if (init) config = { ...config, model: spec.cell, rnnSize: spec.hidden, numLayers: spec.layers, embeddingSize: spec.embeddingSize, cellNorm: spec.cellNorm ?? 'none' };
+  if (init) {
+    config =
+      spec.cell === 'transformer'
+        ? { ...config, model: spec.cell, nEmbd: spec.hidden, nLayer: spec.layers, nHead: spec.heads!, blockSize: spec.blockSize! }
+        : { ...config, model: spec.cell, rnnSize: spec.hidden, numLayers: spec.layers, embeddingSize: spec.embeddingSize, cellNorm: spec.cellNorm ?? 'none' };
+  }
   const meta: CharmerMetadata = resumed?.model.meta ?? {
     format: 'charmer-1',
     vocab: vocab.toJSON(),
@@ -442,7 +481,9 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
           disposeState(carry);
           carry = null;
         }
-        b = textBatch(trainSplit.data, layout, k, T);
+        // The Transformer starts each window afresh, so windows start anywhere (nanoGPT's batches):
+        // a character is seen at a different position every epoch.
+        b = model.recurrent ? textBatch(trainSplit.data, layout, k, T) : randomWindows(trainSplit.data, B, T, rng);
       } else {
         b = linesTrainBatch(trainSplit as Split & { mode: 'lines' }, marker, B, config.seed, iteration);
       }
@@ -509,7 +550,8 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
 
 /** Weight decay on weight matrices only: not biases, normalisation gains, or embeddings (nanoGPT). */
 export function weightDecayMask(model: CharModel): boolean[] {
-  return model.variables.map((v) => v.shape.length === 2 && v !== model.embedding && !/embedding/.test(v.name));
+  const embeddings = new Set<tf.Tensor>([model.embedding, ...(model.gpt ? [model.gpt.positions] : [])]);
+  return model.variables.map((v) => v.shape.length === 2 && !embeddings.has(v) && !/embedding/.test(v.name));
 }
 
 async function trainingSample(model: CharModel, config: TrainConfig, iteration: number, valLoss: number | null): Promise<TrainEvent> {
@@ -553,6 +595,9 @@ function copyFineTuneWeights(src: CharModel, dst: CharModel): void {
   const oldV = src.vocab.size;
   tf.tidy(() => {
     dst.embedding.assign(tf.concat([src.embedding, tf.slice(dst.embedding, [oldV, 0], [-1, -1])], 0));
+    // The Transformer's other weights do not depend on the vocabulary: copied in model order.
+    const vocabSized = new Set<tf.Variable>([src.embedding, src.outKernel, src.outBias]);
+    if (src.gpt) src.variables.forEach((v, i) => vocabSized.has(v) || dst.variables[i]!.assign(v));
     src.layers.forEach((w, l) => {
       const d = dst.layers[l]!;
       (d.kernel as unknown as tf.Variable).assign(w.kernel);

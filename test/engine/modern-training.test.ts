@@ -137,6 +137,16 @@ describe('model initialisation', () => {
       model.dispose();
     }
   });
+
+  it('a Transformer decays its four matrices per block and the head, not embeddings, LayerNorm or biases', async () => {
+    await chooseBackend('cpu');
+    const model = CharModel.create({ cell: 'transformer', vocabSize: 3, embeddingSize: 8, hidden: 8, layers: 2, dropout: 0, heads: 2, blockSize: 6 }, Vocabulary.fromList(['a', 'b', 'c']), meta(), 1);
+    const mask = weightDecayMask(model);
+    const g = model.gpt!;
+    const decayed = new Set<tf.Tensor>([...g.blocks.flatMap((b) => [b.qkvKernel, b.projKernel, b.fcKernel, b.mlpKernel]), g.outKernel]);
+    model.variables.forEach((v, i) => expect(mask[i], v.name).toBe(decayed.has(v)));
+    model.dispose();
+  });
 });
 
 /** x W, h U, LN over units with gain (and bias), in float64: the cell equations of Ba et al. 2016. */

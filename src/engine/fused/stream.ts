@@ -79,6 +79,7 @@ export function streamSupported(model: CharModel): boolean {
   if (!['wasm', 'cpu', 'tensorflow'].includes(tf.getBackend())) return false;
   // Layer-normalised cells run only as the reference ops (src/engine/cellnorm.ts).
   if (model.spec.cellNorm === 'layer') return false;
+  if (!model.recurrent) return false;
   return model.spec.hidden % 4 === 0 && gemmModule(true) !== null && simdModule(true) !== null;
 }
 
