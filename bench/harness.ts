@@ -4,8 +4,8 @@
  * clipping, Adam), and the stateful batched sampling step. Used by `charmer bench` (bench/run.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { CellType } from '../src/engine/config.ts';
 import { DEFAULT_CONFIG } from '../src/engine/config.ts';
+import type { BenchCell } from './measure.ts';
 import { CharModel, type CharmerMetadata, type ModelSpec } from '../src/engine/model.ts';
 import { Optimizer } from '../src/engine/optimizer.ts';
 import type { LayerState } from '../src/engine/recurrent.ts';
@@ -14,7 +14,9 @@ import { maskedLoss } from '../src/engine/train.ts';
 import { Vocabulary } from '../src/engine/vocabulary.ts';
 
 export interface BenchConfig {
-  cell: CellType;
+  cell: BenchCell;
+  /** Attention heads (transformer; default 4). */
+  heads?: number;
   layers: number;
   hidden: number;
   batch: number;
@@ -25,12 +27,13 @@ export interface BenchConfig {
 export function benchModel(c: BenchConfig, seed = 1): CharModel {
   const chars = Array.from({ length: c.vocab }, (_, i) => String.fromCodePoint(33 + i));
   const vocab = new Vocabulary(chars);
-  const spec: ModelSpec = { cell: c.cell, vocabSize: vocab.size, embeddingSize: c.hidden, hidden: c.hidden, layers: c.layers, dropout: 0 };
+  // The Transformer: width --hidden, --layers blocks, --heads heads, context --seq (nanoGPT's names in the config).
+  const spec: ModelSpec = { cell: c.cell, vocabSize: vocab.size, embeddingSize: c.hidden, hidden: c.hidden, layers: c.layers, dropout: 0, ...(c.cell === 'transformer' ? { heads: c.heads ?? 4, blockSize: c.seq } : {}) };
   const meta = {
     format: 'charmer-1',
     vocab: vocab.chars,
     mode: 'text',
-    config: { ...DEFAULT_CONFIG, model: c.cell, rnnSize: c.hidden, numLayers: c.layers },
+    config: { ...DEFAULT_CONFIG, model: c.cell, rnnSize: c.hidden, numLayers: c.layers, nEmbd: c.hidden, nLayer: c.layers, nHead: c.heads ?? 4, blockSize: c.seq },
     iteration: 0,
     epoch: 0,
     valLoss: null,

@@ -16,10 +16,15 @@ import { shardGradients } from '../src/engine/train.ts';
 import { Rng } from '../src/engine/rng.ts';
 import { benchModel, type BenchConfig } from './harness.ts';
 
+/** A recurrent cell, or the Transformer (nanoGPT's decoder: --hidden is its width, --seq its context). */
+export type BenchCell = CellType | 'transformer';
+
 export interface MeasureRequest {
   impl: 'charmer-fused' | 'tfjs-stock';
   backend: BackendName;
-  cell: CellType;
+  cell: BenchCell;
+  /** Attention heads (transformer only). */
+  heads?: number;
   layers: number;
   hidden: number;
   batch: number;
@@ -42,10 +47,16 @@ export interface MeasureResult extends Omit<MeasureRequest, 'seconds'> {
   peak_rss_mb: number;
 }
 
-/** Matrix-product FLOPs per training character: forward products x 3 (forward + two backward). */
-export function trainFlopsPerChar(c: { cell: CellType; layers: number; hidden: number; vocab?: number }): number {
-  const G = c.cell === 'lstm' ? 4 : c.cell === 'gru' ? 3 : 1;
+/**
+ * Matrix-product FLOPs per training character: forward products x 3 (forward + two backward).
+ * A Transformer block's products per character: q, k, v and the output projection 2·4C², the MLP
+ * 2·8C², and the attention's two T×T products 2·2·T·C (counted in full, as PyTorch computes them;
+ * the causal half is zeros).
+ */
+export function trainFlopsPerChar(c: { cell: BenchCell; layers: number; hidden: number; vocab?: number; seq?: number }): number {
   const H = c.hidden;
+  if (c.cell === 'transformer') return 3 * (c.layers * (24 * H * H + 4 * (c.seq ?? 64) * H) + 2 * H * (c.vocab ?? 65));
+  const G = c.cell === 'lstm' ? 4 : c.cell === 'gru' ? 3 : 1;
   const fwd = c.layers * 2 * (H + H) * G * H + 2 * H * (c.vocab ?? 65);
   return 3 * fwd;
 }
@@ -86,14 +97,17 @@ async function timeLoop(step: () => Promise<unknown> | unknown, seconds: number)
 export async function measure(req: MeasureRequest): Promise<MeasureResult> {
   if (req.impl === 'tfjs-stock') process.env.CHARMER_FUSED = '0';
   const info = await chooseBackend(req.backend);
-  const c: BenchConfig = { cell: req.cell, layers: req.layers, hidden: req.hidden, batch: req.batch, seq: req.seq, vocab: 65 };
+  const c: BenchConfig = { cell: req.cell, layers: req.layers, hidden: req.hidden, batch: req.batch, seq: req.seq, vocab: 65, ...(req.heads ? { heads: req.heads } : {}) };
+  const gpt = req.cell === 'transformer';
   const model = benchModel(c);
   const opt = new Optimizer('adam', model.variables);
   const rng = new Rng(1);
   let threads = 1;
   let trainStep: () => Promise<void> | void;
-  if (req.impl === 'charmer-fused') {
-    const pool = await DataParallel.create(model, req.threads, info.backend, c.batch);
+  // The Transformer's stock path is the same model through plain TF.js ops (CHARMER_FUSED=0: the
+  // reference attention, LayerNorm, GELU), one thread; the recurrent cells' is a tf.layers graph.
+  if (req.impl === 'charmer-fused' || gpt) {
+    const pool = req.impl === 'charmer-fused' ? await DataParallel.create(model, req.threads, info.backend, c.batch) : null;
     threads = pool?.threads ?? 1;
     let carry: LayerState[] = model.zeroState(c.batch);
     const local = shardGradients(model);
@@ -128,8 +142,9 @@ export async function measure(req: MeasureRequest): Promise<MeasureResult> {
   const train = await timeLoop(trainStep, req.seconds);
 
   // Sampling: the stateful single step (model.step), one stream and `batch` streams.
+  // The Transformer steps from a key/value cache, so it starts from a one-character prefill.
   const sampleRate = async (rows: number): Promise<number> => {
-    let state: LayerState[] = model.zeroState(rows);
+    let state: LayerState[] = gpt ? tf.tidy(() => model.prefill(tf.zeros([rows, 1], 'int32') as tf.Tensor2D).state) : model.zeroState(rows);
     let ids = new Int32Array(rows);
     const r = await timeLoop(() => {
       const out = tf.tidy(() => {
@@ -184,6 +199,7 @@ export async function measure(req: MeasureRequest): Promise<MeasureResult> {
     sample_batch_chars_per_s: Math.round(sampleB),
     params: model.params,
     train_flops_per_char: trainFlopsPerChar(c),
+    ...(gpt ? { heads: c.heads ?? 4 } : {}),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   };
   return result;

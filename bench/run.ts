@@ -9,13 +9,15 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BackendName, CellType } from '../src/engine/config.ts';
+import type { BackendName } from '../src/engine/config.ts';
 import { matmulGflops } from './matmul.ts';
-import { trainFlopsPerChar, type MeasureRequest, type MeasureResult } from './measure.ts';
+import { trainFlopsPerChar, type BenchCell, type MeasureRequest, type MeasureResult } from './measure.ts';
 
 export interface BenchOptions {
   backends: BackendName[];
-  cells: CellType[];
+  cells: BenchCell[];
+  /** Attention heads (transformer only). */
+  heads: number;
   hidden: number[];
   impls: MeasureRequest['impl'][];
   layers: number;
@@ -57,9 +59,9 @@ async function torchAvailable(): Promise<boolean> {
   return (await runChild('/usr/bin/python3', ['-c', 'import torch'])).code === 0;
 }
 
-async function torchMeasure(o: BenchOptions, cell: CellType, hidden: number): Promise<BenchLine | null> {
+async function torchMeasure(o: BenchOptions, cell: BenchCell, hidden: number): Promise<BenchLine | null> {
   const env = { ...process.env, OMP_NUM_THREADS: String(availableParallelism()) };
-  const args = [TORCH_SCRIPT, '--cells', cell, '--hidden', String(hidden), '--layers', String(o.layers), '--batch', String(o.batch), '--seq', String(o.seq), '--seconds', String(o.seconds)];
+  const args = [TORCH_SCRIPT, '--cells', cell, '--hidden', String(hidden), '--layers', String(o.layers), '--heads', String(o.heads), '--batch', String(o.batch), '--seq', String(o.seq), '--seconds', String(o.seconds)];
   // Best of three runs of a third of the time each, as measure.ts does for ours.
   let best: BenchLine | null = null;
   for (let i = 0; i < 3; i++) {
@@ -89,7 +91,7 @@ export async function runBench(o: BenchOptions, emit: (line: BenchLine) => void)
         }
         const impls = [...o.impls].sort((a, b) => (a === 'charmer-fused' ? -1 : b === 'charmer-fused' ? 1 : 0));
         for (const impl of impls) {
-          const r = await measureInChild({ impl, backend, cell, layers: o.layers, hidden, batch: o.batch, seq: o.seq, seconds: o.seconds, threads: o.threads });
+          const r = await measureInChild({ impl, backend, cell, layers: o.layers, hidden, batch: o.batch, seq: o.seq, seconds: o.seconds, threads: o.threads, ...(cell === 'transformer' ? { heads: o.heads } : {}) });
           if ('error' in r) {
             emit({ kind: 'error', impl, backend, cell, layers: o.layers, hidden, error: r.error });
             continue;

@@ -23,10 +23,11 @@ import type {
   RunSummary,
   SampleRow,
 } from '../services/types.ts';
-import type { TrainConfig } from '../engine/config.ts';
+import { trainConfigSchema as optionsSchema, type TrainConfig } from '../common/options.ts';
 import type { DefaultText, EvolutionEntry, InspectionResult } from '../services/inspection.ts';
 import type { Continuation, LinesAnswer, ModelChoice, TextAnswer } from '../services/generation.ts';
 import type { BuiltinCorpusInfo } from '../engine/builtin-corpora.ts';
+import { CORPUS_MODES, EXPORT_FORMATS, NOVELTIES, RUN_STATUSES, SAMPLE_SORTS, type CorpusMode } from '../common/enums.ts';
 
 export type {
   CorpusDetail,
@@ -45,50 +46,18 @@ export type { BabyNameFilter, NameCard, TablePreview };
 export type { CategoryColumnSummary, CorpusOrigin } from '../services/types.ts';
 export type { BuiltinCorpusInfo } from '../engine/builtin-corpora.ts';
 export type { DefaultText, EvolutionEntry, InspectionResult };
-export type { RunStatus, CheckpointRow, CorpusMode, TrainEvent, Novelty, SampleSource } from '../services/types.ts';
+export type { CheckpointRow, TrainEvent, SampleSource } from '../services/types.ts';
+export type { CorpusMode, ExportFormat, Novelty, RunStatus, SampleSort } from '../common/enums.ts';
 
 const id = z.number().int().positive();
 const byId = z.object({ id }).strict();
-const mode = z.enum(['text', 'lines']);
+const mode = z.enum(CORPUS_MODES);
 const name = z.string().trim().min(1, 'must not be empty').max(200);
 /** A client-chosen id to match importProgress events with the import that caused them. */
 const importId = z.string().min(1).max(100).optional();
 
-/** Every char-rnn option, typed and bounded; unknown keys are refused. */
-export const trainConfigSchema = z
-  .object({
-    mode,
-    valFraction: z.number().min(0).max(0.5),
-    model: z.enum(['lstm', 'gru', 'rnn']),
-    rnnSize: z.number().int().min(1).max(8192),
-    numLayers: z.number().int().min(1).max(16),
-    embeddingSize: z.number().int().min(0).max(8192),
-    dropout: z.number().min(0).max(0.95),
-    cellNorm: z.enum(['none', 'layer']),
-    optimizer: z.enum(['adam', 'rmsprop']),
-    learningRate: z.number().positive().max(10),
-    lrSchedule: z.enum(['cosine', 'step']),
-    warmupIters: z.number().int().min(0),
-    minLrFraction: z.number().min(0).max(1),
-    weightDecay: z.number().min(0).max(0.99),
-    learningRateDecay: z.number().positive().max(1),
-    decayAfter: z.number().int().min(0),
-    gradClip: z.number().min(0),
-    batchSize: z.number().int().min(1).max(4096),
-    seqLength: z.number().int().min(1).max(10000),
-    maxEpochs: z.number().min(0),
-    maxIters: z.number().int().min(0),
-    maxTime: z.number().min(0),
-    explodeFactor: z.number().min(0),
-    seed: z.number().int(),
-    evalEvery: z.number().int().min(1),
-    sampleEvery: z.number().int().min(0),
-    sampleLength: z.number().int().min(1).max(100000),
-    backend: z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']),
-    threads: z.number().int().min(0).max(256),
-  })
-  .partial()
-  .strict();
+/** Every training option, typed and bounded as src/common/options.ts declares it; unknown keys are refused. */
+export const trainConfigSchema = optionsSchema.partial().strict();
 
 /** CSV/TSV lists: the category columns to keep and the name column (by header name). */
 const tableColumns = {
@@ -114,7 +83,7 @@ const nameCardOutline = z
   .object({
     text: z.string().max(1000),
     kind: z.enum(['baby', 'brand', 'list']),
-    novelty: z.enum(['train', 'val', 'new']).nullable(),
+    novelty: z.enum(NOVELTIES).nullable(),
     category: categoryRecord.nullable(),
     known: z.object({}).passthrough().nullable(),
     nearest: z.object({}).passthrough().nullable(),
@@ -133,7 +102,7 @@ const sampleQuery = z
     runId: id.optional(),
     favorite: z.boolean().optional(),
     source: z.enum(['training', 'generated']).optional(),
-    sort: z.enum(['newest', 'oldest', 'logprob', 'length', 'alpha']).optional(),
+    sort: z.enum(SAMPLE_SORTS).optional(),
     limit: z.number().int().min(1).max(100000).optional(),
     offset: z.number().int().min(0).optional(),
   })
@@ -151,7 +120,7 @@ const newSample = z
     mode,
     text: z.string().max(1_000_000),
     logprob: z.number().nullable().optional(),
-    novelty: z.enum(['train', 'val', 'new']).nullable().optional(),
+    novelty: z.enum(NOVELTIES).nullable().optional(),
     favorite: z.boolean().optional(),
     note: z.string().max(10000).optional(),
     category: categoryRecord.nullable().optional(),
@@ -187,7 +156,7 @@ export interface FileInfo {
   path: string;
   name: string;
   bytes: number;
-  guessedMode: 'text' | 'lines';
+  guessedMode: CorpusMode;
   /** The first few kilobytes, decoded as UTF-8. */
   head: string;
 }
@@ -214,7 +183,7 @@ export const contract = {
     get: op<CorpusDetail>()(byId),
     /** Size, guessed mode and the first lines of a file on the machine that runs the services. */
     inspectFile: op<FileInfo>()(z.object({ path: z.string().min(1).max(4096) }).strict()),
-    guessMode: op<'text' | 'lines'>()(z.object({ text: z.string().max(1_000_000) }).strict()),
+    guessMode: op<CorpusMode>()(z.object({ text: z.string().max(1_000_000) }).strict()),
     importFile: op<ImportResult>()(
       z.object({ path: z.string().min(1).max(4096), name: name.optional(), mode: mode.optional(), importId, ...tableColumns }).strict(),
     ),
@@ -241,7 +210,7 @@ export const contract = {
       z
         .object({
           corpusId: id.optional(),
-          status: z.enum(['queued', 'running', 'paused', 'completed', 'stopped', 'failed', 'interrupted']).optional(),
+          status: z.enum(RUN_STATUSES).optional(),
         })
         .strict(),
     ),
@@ -278,7 +247,7 @@ export const contract = {
     remove: op<number>()(z.object({ ids: z.array(id).max(100000) }).strict()),
     restore: op<number>()(z.object({ ids: z.array(id).max(100000) }).strict()),
     export: op<string>()(
-      z.object({ ids: z.union([z.array(id).max(100000), z.literal('all')]), format: z.enum(['csv', 'json', 'txt']) }).strict(),
+      z.object({ ids: z.union([z.array(id).max(100000), z.literal('all')]), format: z.enum(EXPORT_FORMATS) }).strict(),
     ),
   },
   /** Sampling from a checkpoint, on the model thread (src/services/generation.ts). */
@@ -312,7 +281,7 @@ export const contract = {
           ...modelRef,
           text: z.string().trim().min(1, 'the name is empty').max(200),
           category: categoryRecord.nullable().optional(),
-          novelty: z.enum(['train', 'val', 'new']).nullable().optional(),
+          novelty: z.enum(NOVELTIES).nullable().optional(),
         })
         .strict(),
     ),

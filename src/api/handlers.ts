@@ -13,6 +13,7 @@ import { guessMode as engineGuessMode } from '../engine/corpus.ts';
 import { openRegularFile } from '../services/corpus-import.ts';
 import { BUILTIN_CORPORA } from '../engine/builtin-corpora.ts';
 import { DEFAULT_CONFIG, countParams, estimateWork, referenceCharsPerS, scaleCharsPerS } from './training.ts';
+import { isActiveStatus, type CorpusMode } from '../common/enums.ts';
 
 export interface ShellHooks {
   shell: AppInfo['shell'];
@@ -20,7 +21,7 @@ export interface ShellHooks {
   openCorpusDialog?: () => Promise<string | null>;
   openExternal?: (url: string) => Promise<void>;
   /** Guess text/lines from a sample (default: the engine's guessMode). */
-  guessMode?: (sample: string) => 'text' | 'lines';
+  guessMode?: (sample: string) => CorpusMode;
   /**
    * Which file a path from the client names, or a refusal: library.inspectFile and importFile open
    * files on the machine that runs the services. Electron's renderer only holds paths its own dialogs
@@ -119,7 +120,7 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
         let charsPerS = referenceCharsPerS(params);
         let basis: Estimate['basis'] = 'reference';
         // Finished runs only: a run in progress is still warming up.
-        const measured = runs.filter((r) => r.params && r.iterations > 0 && !['queued', 'running', 'paused'].includes(r.status));
+        const measured = runs.filter((r) => r.params && r.iterations > 0 && !isActiveStatus(r.status));
         measured.sort((a, b) => Math.abs(Math.log(a.params! / params)) - Math.abs(Math.log(b.params! / params)));
         for (const r of measured.slice(0, 3)) {
           const rows = await services.runs.getMetrics(r.id, Math.max(-1, r.iterations - 50));

@@ -1,18 +1,12 @@
 /**
- * Plain training data the renderer needs: char-rnn's defaults and one-line help (re-exported from
- * the engine's configuration module, which is plain data with no imports), the engine's presets
- * (plain data too), and the size/time arithmetic behind their estimates.
+ * Plain training data the renderer needs: the options as src/common/options.ts declares them
+ * (defaults, help, groups, limits, choices), the engine's presets (plain data), and the size/time
+ * arithmetic behind their estimates.
  */
-import { CONFIG_CHOICES, CONFIG_HELP, DEFAULT_CONFIG, INTEGER_OPTIONS } from '../engine/config.ts';
-import type { TrainConfig } from '../engine/config.ts';
+import { DEFAULT_CONFIG, type TrainConfig } from '../common/options.ts';
 
-export { CONFIG_CHOICES, CONFIG_HELP, DEFAULT_CONFIG, INTEGER_OPTIONS };
-
-export type ConfigGroup = keyof typeof CONFIG_HELP;
-export const CONFIG_GROUPS: ConfigGroup[] = ['data', 'model', 'optimization', 'bookkeeping'];
-
-/** Every option of DEFAULT_CONFIG with its one-line help, by group (the engine's CONFIG_HELP covers them all). */
-export const OPTION_HELP = CONFIG_HELP;
+export { DEFAULT_CONFIG, OPTIONS, OPTION_GROUPS, OPTION_HELP, OPTION_KEYS, OPTION_LIST, optionApplies, optionsIn, describeModel, shortModelName } from '../common/options.ts';
+export type { OptionDescriptor, OptionGroup, OptionKey } from '../common/options.ts';
 
 /**
  * The engine's presets (plain data: src/engine/presets). In the UI a preset sets the model and the
@@ -20,8 +14,17 @@ export const OPTION_HELP = CONFIG_HELP;
  */
 export { PRESETS, type Preset } from '../engine/presets/index.ts';
 
-/** Parameters of Embedding -> numLayers recurrent layers -> Dense softmax (stock TF.js layouts). */
-export function countParams(config: Pick<TrainConfig, 'model' | 'rnnSize' | 'numLayers' | 'embeddingSize'>, vocabSize: number): number {
+/**
+ * Parameters of Embedding -> numLayers recurrent layers -> Dense softmax (stock TF.js layouts), or
+ * of the Transformer: token and position embeddings, per block 12·C² + 13·C (q|k|v, output
+ * projection, 4x MLP, two LayerNorms), the final LayerNorm and the head.
+ */
+export function countParams(config: Pick<TrainConfig, 'model' | 'rnnSize' | 'numLayers' | 'embeddingSize'> & Partial<Pick<TrainConfig, 'nLayer' | 'nEmbd' | 'blockSize'>>, vocabSize: number): number {
+  if (config.model === 'transformer') {
+    const c = config.nEmbd ?? DEFAULT_CONFIG.nEmbd;
+    const blocks = config.nLayer ?? DEFAULT_CONFIG.nLayer;
+    return vocabSize * c + (config.blockSize ?? DEFAULT_CONFIG.blockSize) * c + blocks * (12 * c * c + 13 * c) + 2 * c + c * vocabSize + vocabSize;
+  }
   const h = config.rnnSize;
   const e = config.embeddingSize > 0 ? config.embeddingSize : h;
   const gates = config.model === 'lstm' ? 4 : config.model === 'gru' ? 3 : 1;
@@ -57,13 +60,13 @@ export function scaleCharsPerS(measuredCharsPerS: number, measuredParams: number
 
 /** Training characters a run will process, and how long that takes at charsPerS. */
 export function estimateWork(
-  config: Pick<TrainConfig, 'valFraction' | 'maxEpochs' | 'maxIters' | 'maxTime' | 'batchSize' | 'seqLength'>,
+  config: Pick<TrainConfig, 'valFraction' | 'maxEpochs' | 'maxIters' | 'maxTime' | 'batchSize' | 'seqLength'> & Partial<Pick<TrainConfig, 'model' | 'blockSize'>>,
   corpusChars: number,
   charsPerS: number,
 ): { trainChars: number; totalChars: number; seconds: number } {
   const trainChars = Math.max(1, Math.round(corpusChars * (1 - config.valFraction)));
   let totalChars = trainChars * Math.max(0, config.maxEpochs);
-  if (config.maxIters > 0) totalChars = Math.min(totalChars || Infinity, config.maxIters * config.batchSize * config.seqLength);
+  if (config.maxIters > 0) totalChars = Math.min(totalChars || Infinity, config.maxIters * config.batchSize * (config.model === 'transformer' ? (config.blockSize ?? DEFAULT_CONFIG.blockSize) : config.seqLength));
   let seconds = totalChars / Math.max(1e-9, charsPerS);
   if (config.maxTime > 0) seconds = Math.min(seconds, config.maxTime);
   return { trainChars, totalChars, seconds };

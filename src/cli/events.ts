@@ -3,6 +3,7 @@
  * otherwise), or one JSON object per event with snake_case keys (--json).
  */
 import type { TrainEvent } from '../engine/events.ts';
+import { describeModel } from '../engine/config.ts';
 
 export function snakeKeys(o: object): Record<string, unknown> {
   return Object.fromEntries(
@@ -44,7 +45,7 @@ export class EventPrinter {
       case 'start':
         this.maxTime = ev.config.maxTime;
         this.line(
-          `Training a ${ev.config.numLayers} x ${ev.config.rnnSize} ${ev.config.model.toUpperCase()} (${ev.params.toLocaleString('en-US')} parameters) on ${ev.trainChars.toLocaleString('en-US')} characters ` +
+          `Training a ${describeModel(ev.config)} (${ev.params.toLocaleString('en-US')} parameters) on ${ev.trainChars.toLocaleString('en-US')} characters ` +
             `(${ev.vocabSize} distinct, ${ev.config.mode} mode), ${ev.backend.device}.` +
             (ev.baselineValLoss !== null ? ` Count n-gram baseline (order ${ev.baselineOrder ?? '?'}): ${ev.baselineValLoss.toFixed(3)} nats/char.` : '') +
             (ev.startIteration ? ` Resuming at iteration ${ev.startIteration}.` : ''),

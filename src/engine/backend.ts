@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import type { BackendName } from './config.ts';
+import { BACKEND_NAMES, type BackendName } from '../common/enums.ts';
 import { CharmerError } from './errors.ts';
 import { installFusedLayers } from './fused/index.ts';
 import { simdOf } from './fused/kernels.ts';
@@ -43,7 +43,7 @@ export function currentBackend(): BackendInfo | null {
 /** Initialise and select a backend; idempotent for the same request. */
 export async function chooseBackend(request: BackendName | 'auto' = 'auto'): Promise<BackendInfo> {
   if (current && (request === 'auto' || current.backend.startsWith(request))) return current;
-  const order: BackendName[] = request === 'auto' ? ['tensorflow', 'webgpu', 'wasm', 'cpu'] : [request];
+  const order: readonly BackendName[] = request === 'auto' ? BACKEND_NAMES : [request];
   const failures: string[] = [];
   for (const name of order) {
     try {

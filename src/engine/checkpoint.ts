@@ -17,6 +17,7 @@ import { CharModel, specFromConfig } from './model.ts';
 import type { OptimizerState } from './optimizer.ts';
 import type { RngState } from './rng.ts';
 import { Vocabulary } from './vocabulary.ts';
+import { CORPUS_MODES, MODEL_TYPES, OPTIMIZERS } from '../common/enums.ts';
 
 export interface TrainerState {
   iteration: number;
@@ -180,9 +181,9 @@ async function readModelJson(dir: string): Promise<{ path: string; json: Record<
   if (
     !meta.vocab.every((ch) => typeof ch === 'string') ||
     !c ||
-    !['lstm', 'gru', 'rnn', 'transformer'].includes(c.model as string) ||
+    !(MODEL_TYPES as readonly string[]).includes(c.model as string) ||
     (c.model === 'transformer' && ![c.nLayer, c.nHead, c.nEmbd, c.blockSize].every((n) => Number.isInteger(n) && n! > 0)) ||
-    !['text', 'lines'].includes(meta.mode) ||
+    !(CORPUS_MODES as readonly string[]).includes(meta.mode) ||
     !Array.isArray(meta.history) ||
     !Array.isArray(manifest) ||
     !manifest.every((g) => Array.isArray(g.weights) && (g.weights as Array<{ shape?: unknown }>).every((w) => isShape(w.shape)))
@@ -252,7 +253,7 @@ function validTrainerState(x: unknown): x is TrainerState {
     s.rng.every((w) => Number.isInteger(w)) &&
     typeof s.elapsedS === 'number' &&
     !!s.optimizer &&
-    ['adam', 'rmsprop'].includes(s.optimizer.name) &&
+    (OPTIMIZERS as readonly string[]).includes(s.optimizer.name) &&
     Number.isInteger(s.optimizer.step) &&
     Array.isArray(s.optimizer.slotShapes) &&
     s.optimizer.slotShapes.every(isShape) &&

@@ -8,6 +8,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import type { CategorySpec } from './categories.ts';
 import type { CorpusMode } from './config.ts';
 import { CharmerError } from './errors.ts';
+import { optionProblem } from './config.ts';
 import type { LoadProgress } from './events.ts';
 import { builtinNamesText, BUILTIN_NAMES } from './names.ts';
 import { Rng } from './rng.ts';
@@ -309,8 +310,9 @@ export type Split = { mode: 'text'; data: Uint16Array } | { mode: 'lines'; items
 
 /** Deterministic split: the tail in text mode, a seeded random subset of items in lines mode. */
 export function splitCorpus(corpus: Corpus, valFraction = 0.1, seed = 123): { train: Split; val: Split } {
-  if (!(valFraction > 0 && valFraction < 1)) {
-    throw new CharmerError('BAD_OPTION', `The validation fraction must be between 0 and 1 (got ${valFraction}).`);
+  const problem = optionProblem('valFraction', valFraction);
+  if (problem) {
+    throw new CharmerError('BAD_OPTION', problem);
   }
   if (corpus.text) {
     const n = corpus.text.length;

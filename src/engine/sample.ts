@@ -12,6 +12,7 @@ import type { LayerState } from './recurrent.ts';
 import { Rng } from './rng.ts';
 import { resolveCategoryRequest } from './categories.ts';
 import { describeChar } from './vocabulary.ts';
+import type { Novelty } from '../common/enums.ts';
 
 export interface SampleTextOptions {
   prime?: string;
@@ -28,7 +29,7 @@ export interface SampleResult {
   logprob: number;
 }
 
-export type Novelty = 'train' | 'val' | 'new';
+export type { Novelty };
 
 export interface LineSample extends SampleResult {
   novelty: Novelty;

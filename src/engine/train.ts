@@ -11,12 +11,12 @@ import { linesItersPerEpoch, linesBatch, linesTrainBatch, randomWindows, textBat
 import type { CheckpointData, TrainerState } from './checkpoint.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
-import { DEFAULT_CONFIG, LEGACY_CONFIG } from './config.ts';
+import { DEFAULT_CONFIG, LEGACY_CONFIG, RESUMABLE_OPTIONS, configProblem } from './config.ts';
 import type { Corpus, Split } from './corpus.ts';
 import { splitCorpus } from './corpus.ts';
 import { CharmerError } from './errors.ts';
 import type { TrainEvent } from './events.ts';
-import { CharModel, specFromConfig, type CharmerMetadata } from './model.ts';
+import { CharModel, specFromConfig, type CharmerMetadata, type ModelSpec } from './model.ts';
 import { softmaxCrossEntropy } from './fused/loss.ts';
 import { ngramBaseline } from './ngram.ts';
 import { Optimizer } from './optimizer.ts';
@@ -42,36 +42,15 @@ export interface TrainOptions {
   baseline?: boolean;
 }
 
-/** Options that may change when resuming (limits and bookkeeping); the rest come from the checkpoint. */
-const RESUMABLE: (keyof TrainConfig)[] = ['maxEpochs', 'maxIters', 'maxTime', 'evalEvery', 'sampleEvery', 'sampleLength', 'backend', 'threads'];
-
+/**
+ * The defaults with the overrides applied, each option checked against its declaration
+ * (src/common/options.ts); the first problem is refused with a sentence naming its flag.
+ */
 export function resolveConfig(overrides: Partial<TrainConfig> = {}, base: TrainConfig = DEFAULT_CONFIG): TrainConfig {
   const c = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) } as TrainConfig;
-  const positiveInt: (keyof TrainConfig)[] = ['rnnSize', 'numLayers', 'batchSize', 'seqLength', 'evalEvery', 'nLayer', 'nHead', 'nEmbd', 'blockSize'];
-  for (const k of positiveInt) {
-    const v = c[k] as number;
-    if (!Number.isInteger(v) || v < 1) throw new CharmerError('BAD_OPTION', `${kebab(k)} must be a whole number of at least 1 (got ${v}).`);
-  }
-  const nonNegative: (keyof TrainConfig)[] = ['maxEpochs', 'maxIters', 'maxTime', 'sampleEvery', 'gradClip', 'embeddingSize', 'threads', 'decayAfter', 'warmupIters'];
-  for (const k of nonNegative) {
-    const v = c[k] as number;
-    if (!Number.isFinite(v) || v < 0) throw new CharmerError('BAD_OPTION', `${kebab(k)} must be 0 or more (got ${v}).`);
-  }
-  if (!(c.valFraction > 0 && c.valFraction <= 0.5)) throw new CharmerError('BAD_OPTION', `val-fraction must be above 0 and at most 0.5, such as 0.1 (got ${c.valFraction}).`);
-  if (!Number.isFinite(c.explodeFactor) || c.explodeFactor < 0) throw new CharmerError('BAD_OPTION', `explode-factor must be 0 or more (got ${c.explodeFactor}).`);
-  if (!Number.isInteger(c.seed)) throw new CharmerError('BAD_OPTION', `seed must be a whole number (got ${c.seed}).`);
-  if (!(c.learningRate > 0 && c.learningRate < 10)) throw new CharmerError('BAD_OPTION', `learning-rate must be a small positive number such as 0.002 (got ${c.learningRate}).`);
-  if (!(c.dropout >= 0 && c.dropout < 1)) throw new CharmerError('BAD_OPTION', `dropout must be at least 0 and below 1 (got ${c.dropout}).`);
-  if (!(c.learningRateDecay > 0 && c.learningRateDecay <= 1)) throw new CharmerError('BAD_OPTION', `learning-rate-decay must be in (0, 1] (got ${c.learningRateDecay}).`);
-  if (!Number.isInteger(c.warmupIters)) throw new CharmerError('BAD_OPTION', `warmup-iters must be a whole number (got ${c.warmupIters}).`);
-  if (!(c.minLrFraction >= 0 && c.minLrFraction <= 1)) throw new CharmerError('BAD_OPTION', `min-lr-fraction must be between 0 and 1, such as 0.1 (got ${c.minLrFraction}).`);
-  if (!(c.weightDecay >= 0 && c.weightDecay < 1)) throw new CharmerError('BAD_OPTION', `weight-decay must be at least 0 and below 1, such as 0.1 (got ${c.weightDecay}).`);
-  if (!['cosine', 'step'].includes(c.lrSchedule)) throw new CharmerError('BAD_OPTION', `lr-schedule must be cosine or step (got ${c.lrSchedule}).`);
-  if (!['none', 'layer'].includes(c.cellNorm)) throw new CharmerError('BAD_OPTION', `cell-norm must be none or layer (got ${c.cellNorm}).`);
-  if (c.rnnSize > 4096) throw new CharmerError('BAD_OPTION', `rnn-size ${c.rnnSize} is far beyond what fits; use 4096 or less.`);
-  if (!['lstm', 'gru', 'rnn', 'transformer'].includes(c.model)) throw new CharmerError('BAD_OPTION', `model must be lstm, gru, rnn or transformer (got ${c.model}).`);
+  const problem = configProblem(c);
+  if (problem) throw new CharmerError('BAD_OPTION', problem);
   if (c.model === 'transformer') checkTransformerOptions(c);
-  if (!['adam', 'rmsprop'].includes(c.optimizer)) throw new CharmerError('BAD_OPTION', `optimizer must be adam or rmsprop (got ${c.optimizer}).`);
   return c;
 }
 
@@ -81,8 +60,6 @@ function checkTransformerOptions(c: TrainConfig): void {
     const near = [c.nEmbd - (c.nEmbd % c.nHead), c.nEmbd - (c.nEmbd % c.nHead) + c.nHead].filter((w) => w > 0);
     throw new CharmerError('BAD_OPTION', `n-head ${c.nHead} does not divide n-embd ${c.nEmbd}: every head takes an equal share of the width. Use an n-embd that is a multiple of ${c.nHead} (such as ${near.join(' or ')}), or another n-head.`);
   }
-  if (c.nEmbd > 4096) throw new CharmerError('BAD_OPTION', `n-embd ${c.nEmbd} is far beyond what fits; use 4096 or less.`);
-  if (c.blockSize > 4096) throw new CharmerError('BAD_OPTION', `block-size ${c.blockSize} is beyond what fits (attention grows with its square); use 4096 or less.`);
 }
 
 /** Characters per training row: the Transformer's context (block size), or the RNNs' BPTT length. */
@@ -167,19 +144,26 @@ export function checkCorpusFits(corpus: Corpus, config: Pick<TrainConfig, 'valFr
  * so a damaged one is found here). The command line calls this before it creates a library run.
  */
 export async function checkTraining(opts: Pick<TrainOptions, 'corpus' | 'config' | 'initFrom'>): Promise<TrainConfig> {
-  const config = resolveConfig({ mode: opts.corpus.mode, ...opts.config });
+  let config = resolveConfig({ mode: opts.corpus.mode, ...opts.config });
+  if (opts.initFrom) {
+    const init = await loadCheckpoint(opts.initFrom, false);
+    config = adoptShape(config, init.model.spec);
+    init.model.dispose();
+  }
   if (config.mode !== opts.corpus.mode) {
     throw new CharmerError('BAD_OPTION', `The corpus was loaded in ${opts.corpus.mode} mode but the run asks for ${config.mode} mode. Load it again with --mode ${config.mode}.`);
   }
   checkCorpusFits(opts.corpus, config);
   checkItemsFitContext(opts.corpus, config);
   await chooseBackend(config.backend);
-  if (opts.initFrom) (await loadCheckpoint(opts.initFrom, false)).model.dispose();
   return config;
 }
 
-function kebab(k: string): string {
-  return k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`);
+/** A config with the model shape of a checkpoint's spec (fine-tuning keeps the model it starts from). */
+function adoptShape(config: TrainConfig, s: ModelSpec): TrainConfig {
+  return s.cell === 'transformer'
+    ? { ...config, model: s.cell, nEmbd: s.hidden, nLayer: s.layers, nHead: s.heads!, blockSize: s.blockSize! }
+    : { ...config, model: s.cell, rnnSize: s.hidden, numLayers: s.layers, embeddingSize: s.embeddingSize, cellNorm: s.cellNorm ?? 'none' };
 }
 
 /** Re-express a split in another vocabulary (fine-tuning from a model whose indices differ). */
@@ -278,9 +262,9 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
     if (meta.corpusHash !== corpus.hash) {
       throw new CharmerError('CHECKPOINT_MISMATCH', `The run in ${out} was trained on "${meta.corpusName}", not on ${corpus.name}. Resume with the same corpus, or fine-tune with --init-from.`);
     }
-    const limits = Object.fromEntries(RESUMABLE.filter((k) => opts.config?.[k] !== undefined).map((k) => [k, opts.config![k]]));
+    const limits = Object.fromEntries(RESUMABLE_OPTIONS.filter((k) => opts.config?.[k] !== undefined).map((k) => [k, opts.config![k]]));
     // Checkpoints from before the schedule and weight-decay options go on as they started.
-    config = resolveConfig(limits, { ...LEGACY_CONFIG, ...meta.config });
+    config = resolveConfig(limits, { ...DEFAULT_CONFIG, ...LEGACY_CONFIG, ...meta.config });
   } else {
     config = resolveConfig({ mode: corpus.mode, ...opts.config });
   }
@@ -297,6 +281,8 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
   } else if (opts.initFrom) {
     init = await loadCheckpoint(opts.initFrom, false);
     vocab = init.model.vocab.extendedWith(corpus.vocab.chars).vocab;
+    // The model's shape is the checkpoint's (before batches are sized: a Transformer's windows are its block size).
+    config = adoptShape(config, init.model.spec);
   }
   let { train: trainSplit, val: valSplit } = splitCorpus(corpus, config.valFraction, config.seed);
   if (vocab !== corpus.vocab) {
@@ -340,12 +326,6 @@ export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, voi
   }
 
   const spec = resumed?.model.spec ?? (init ? { ...init.model.spec, vocabSize: vocab.size, dropout: config.dropout } : specFromConfig(config, vocab.size));
-  if (init) {
-    config =
-      spec.cell === 'transformer'
-        ? { ...config, model: spec.cell, nEmbd: spec.hidden, nLayer: spec.layers, nHead: spec.heads!, blockSize: spec.blockSize! }
-        : { ...config, model: spec.cell, rnnSize: spec.hidden, numLayers: spec.layers, embeddingSize: spec.embeddingSize, cellNorm: spec.cellNorm ?? 'none' };
-  }
   const meta: CharmerMetadata = resumed?.model.meta ?? {
     format: 'charmer-1',
     vocab: vocab.toJSON(),

@@ -4,8 +4,9 @@
  * module with the same exports (the tests use a tiny deterministic one to exercise crashes quickly).
  */
 import { pathToFileURL } from 'node:url';
-import type { TrainConfig } from '../engine/config.ts';
+import type { TrainConfig } from '../common/options.ts';
 import type { TrainEvent } from '../engine/events.ts';
+import type { CorpusMode } from '../common/enums.ts';
 
 export interface TrainOptions {
   corpus: unknown;
@@ -17,7 +18,7 @@ export interface TrainOptions {
 }
 
 export interface EngineApi {
-  loadCorpus(source: string, opts?: { mode?: 'text' | 'lines'; signal?: AbortSignal }): Promise<unknown>;
+  loadCorpus(source: string, opts?: { mode?: CorpusMode; signal?: AbortSignal }): Promise<unknown>;
   train(opts: TrainOptions): AsyncGenerator<TrainEvent>;
 }
 

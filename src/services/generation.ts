@@ -14,7 +14,7 @@ import type { Store } from '../store/store.ts';
 import { STARTER_DEFS, starterOfRun } from './starters.ts';
 import type { LinesRequestOptions, NameCardRequestOptions, TextRequestOptions } from '../worker/model-protocol.ts';
 import type { NameCard } from '../engine/namecard.ts';
-import type { CorpusMode, LibraryService, RunSummary, RunsService, TrainConfig } from './types.ts';
+import type { CorpusMode, LibraryService, Novelty, RunSummary, RunsService, TrainConfig } from './types.ts';
 
 /** One checkpoint that can be sampled. */
 export interface ModelChoice {
@@ -95,7 +95,7 @@ export interface LearnStyleRequest {
 export interface NameCardRequest extends ModelRef {
   text: string;
   category?: Record<string, string> | null;
-  novelty?: 'train' | 'val' | 'new' | null;
+  novelty?: Novelty | null;
 }
 
 export interface GenerationService {

@@ -15,7 +15,7 @@ import { CharmerError } from '../engine/errors.ts';
 // Types only: the engine (TensorFlow.js) is imported when the first inspection runs, so opening the
 // library never pays for it.
 import type { CellMatch, InspectChunk, InspectResult, TextFeature } from '../engine/inspect.ts';
-import type { CellType } from '../engine/config.ts';
+import type { CellType } from '../common/enums.ts';
 import type { RunDetail, RunsService, RunSummary } from './types.ts';
 
 export type { CellMatch, TextFeature };

@@ -13,6 +13,7 @@ import { libraryError } from '../store/errors.ts';
 import { guessMode } from '../engine/corpus.ts';
 import { copyAndMeasure, openRegularFile, sourceError, writeAndMeasureText, readPreview, type CorpusStats } from './corpus-import.ts';
 import type { BuiltinCorpusRequest, CorpusDetail, CorpusOrigin, CorpusSummary, ImportOptions, ImportResult, ImportSource, LibraryService, TablePreview } from './types.ts';
+import type { CorpusMode } from '../common/enums.ts';
 
 export const PREVIEW_CHARS = 3000;
 
@@ -82,7 +83,7 @@ export async function ensureBuiltinCorpus(store: Store, req: BuiltinCorpusReques
  * Load a library corpus for training: a table (categories) through the engine's table reader, a
  * plain file as before; the corpus keeps its library name and built-in id (for name cards).
  */
-export async function loadLibraryCorpus(store: Store, c: CorpusSummary, opts: { mode?: 'text' | 'lines'; signal?: AbortSignal; onProgress?: (p: { bytesRead: number; totalBytes: number }) => void } = {}): Promise<Corpus> {
+export async function loadLibraryCorpus(store: Store, c: CorpusSummary, opts: { mode?: CorpusMode; signal?: AbortSignal; onProgress?: (p: { bytesRead: number; totalBytes: number }) => void } = {}): Promise<Corpus> {
   const file = corpusPath(store, c);
   const corpus = c.categories?.length
     ? await loadTableCorpus(file, { categories: c.categories.map((col) => col.name) })

@@ -4,10 +4,11 @@
  * Metrics and training samples are buffered and written in batched transactions (at most one commit
  * every `flushMs`, and at every checkpoint, evaluation and end), never one commit per iteration.
  */
-import type { TrainConfig } from '../engine/config.ts';
+import type { TrainConfig } from '../common/options.ts';
 import type { TrainEvent } from '../engine/events.ts';
 import type { Store } from '../store/store.ts';
 import type { MetricRow, NewSample, RunStatus } from './types.ts';
+import type { CorpusMode } from '../common/enums.ts';
 
 export interface RecorderOptions {
   /** Longest time metrics wait in memory (default 1000 ms). */
@@ -21,7 +22,7 @@ export class RunRecorder {
   private samples: NewSample[] = [];
   private lastFlush = Date.now();
   private bestValLoss: number | null = null;
-  private mode: 'text' | 'lines' = 'text';
+  private mode: CorpusMode = 'text';
   private readonly flushMs: number;
   private readonly maxBatch: number;
   /** The final status once done/error was seen. */

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CharmerError } from '../engine/errors.ts';
 import type { Store } from '../store/store.ts';
+import { isActiveStatus } from '../common/enums.ts';
 import { isTrainingProcess, pidAlive, readCheckpointMeta, recover } from '../store/recovery.ts';
 import { spawnTrainer, type TrainerHandle, type TrainerLauncher } from '../worker/spawn.ts';
 import type { ProcessStats, WorkerMessage, WorkerRequest } from '../worker/protocol.ts';
@@ -102,7 +103,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       if (!l.sawExit || (code !== 0 && code !== null)) {
         // Crashed: it could not record its own end. Keep whatever it wrote; say what happened.
         const current = store.isOpen ? store.getRun(run.id) : null;
-        if (current && (current.status === 'running' || current.status === 'paused' || current.status === 'queued' || !l.sawExit)) {
+        if (current && (isActiveStatus(current.status) || !l.sawExit)) {
           const tail = (handle.stderrTail?.() ?? '')
             .replace(/=+\s*\nHi, looks like you are running TensorFlow\.js[^\n]*\n\s*=+/g, '') // TF.js's banner is no error
             .trim()
@@ -112,7 +113,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
           const error =
             l.lastError ??
             `The training process ended unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})${tail ? `: ${tail}` : ''}. Resume the run to continue from its last checkpoint.`;
-          if (current.status === 'running' || current.status === 'paused' || current.status === 'queued') {
+          if (isActiveStatus(current.status)) {
             store.updateRun(run.id, { status: 'failed', error, ended: Date.now(), pid: null });
             emit({ runId: run.id, kind: 'status', status: 'failed', error });
           }
@@ -248,7 +249,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       if (!run) throw notFound('run', id);
       assertNotStarter(id, 'trained further (that would overwrite it)');
       if (live.has(id)) throw new CharmerError('RUN_ACTIVE', `Run ${id} is already training.`, { runId: id });
-      if (run.status === 'running' || run.status === 'paused' || run.status === 'queued') {
+      if (isActiveStatus(run.status)) {
         throw new CharmerError('RUN_ACTIVE', `Run ${id} is training in another window or command. Stop it there first.`, { runId: id });
       }
       if (!readCheckpointMeta(path.join(store.runDir(id), 'latest')) && store.listCheckpoints(id).length === 0 && run.status !== 'completed') {
@@ -292,7 +293,7 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
       const run = store.getRun(id);
       if (!run) throw notFound('run', id);
       assertNotStarter(id, 'deleted');
-      if (live.has(id) || run.status === 'running' || run.status === 'paused' || run.status === 'queued') {
+      if (live.has(id) || isActiveStatus(run.status)) {
         throw new CharmerError('RUN_ACTIVE', `Run ${id} ("${run.name}") is training. Stop it before deleting it.`, { runId: id });
       }
     },

@@ -16,6 +16,7 @@ import { CharmerError } from '../engine/errors.ts';
 import type { Store } from '../store/store.ts';
 import * as library from './library.ts';
 import type { CorpusSummary, MetricRow, TrainConfig } from './types.ts';
+import type { CorpusMode } from '../common/enums.ts';
 
 /** Where a starter's training text comes from. */
 export type StarterCorpus =
@@ -90,7 +91,7 @@ export interface StarterInfo {
   description: string;
   /** The shipped checkpoint folder (read-only). */
   dir: string;
-  mode: 'text' | 'lines';
+  mode: CorpusMode;
   valLoss: number | null;
   iteration: number;
   config: TrainConfig;
@@ -99,7 +100,7 @@ export interface StarterInfo {
 }
 
 interface StarterMeta {
-  mode: 'text' | 'lines';
+  mode: CorpusMode;
   config: TrainConfig;
   iteration: number;
   bestValLoss: number | null;

@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_CONFIG, type TrainConfig } from '../engine/config.ts';
+import { DEFAULT_CONFIG, shortModelName, type TrainConfig } from '../common/options.ts';
+import { isActiveStatus } from '../common/enums.ts';
 import { CharmerError } from '../engine/errors.ts';
 import type { TrainEvent } from '../engine/events.ts';
 import { openStore, type Store } from '../store/store.ts';
@@ -31,7 +32,7 @@ export function corpusFileOfRun(store: Store, run: RunSummary): string {
 
 export function defaultRunName(corpus: CorpusSummary, config: Partial<TrainConfig>): string {
   const c = { ...DEFAULT_CONFIG, ...config };
-  return `${corpus.name} ${c.model} ${c.numLayers}x${c.rnnSize}`;
+  return `${corpus.name} ${shortModelName(c)}`;
 }
 
 export function fullConfig(corpus: CorpusSummary, config: Partial<TrainConfig>): TrainConfig {
@@ -125,7 +126,7 @@ export function resumeForegroundRun(opts: { dataDir: string; runId: number }): F
   try {
     const run = store.getRun(opts.runId);
     if (!run) throw notFound('run', opts.runId);
-    if (run.status === 'running' || run.status === 'paused' || run.status === 'queued') {
+    if (isActiveStatus(run.status)) {
       // openStore's recovery has already marked runs whose process is gone as interrupted.
       throw new CharmerError('RUN_ACTIVE', `Run ${run.id} is training right now (in another window or command). Stop it there first.`, { runId: run.id });
     }

@@ -7,12 +7,13 @@
  *   const services = await createServices({ dataDir });   // src/services/index.ts
  *   const corpora = await services.library.listCorpora();
  */
-import type { TrainConfig, CorpusMode } from '../engine/config.ts';
+import type { TrainConfig } from '../common/options.ts';
+import type { CorpusMode, ExportFormat, Novelty, RunStatus, SampleSort } from '../common/enums.ts';
 import type { TrainEvent } from '../engine/events.ts';
 import type { NameCard } from '../engine/namecard.ts';
 import type { BabyNameFilter } from '../engine/namedata.ts';
 
-export type { TrainConfig, CorpusMode, TrainEvent, NameCard, BabyNameFilter };
+export type { TrainConfig, CorpusMode, TrainEvent, NameCard, BabyNameFilter, ExportFormat, Novelty, RunStatus, SampleSort };
 
 /** A category column of a list corpus and the values it takes. */
 export interface CategoryColumnSummary {
@@ -129,8 +130,6 @@ export interface BuiltinCorpusRequest {
 
 // --------------------------------------------------------------------------------------------- runs
 
-export type RunStatus = 'queued' | 'running' | 'paused' | 'completed' | 'stopped' | 'failed' | 'interrupted';
-
 export interface RunSummary {
   id: number;
   corpusId: number;
@@ -228,7 +227,6 @@ export interface RunsService {
 // ------------------------------------------------------------------------------------------ gallery
 
 export type SampleSource = 'training' | 'generated';
-export type Novelty = 'train' | 'val' | 'new';
 
 export interface SampleRow {
   id: number;
@@ -273,8 +271,6 @@ export interface NewSample {
   card?: NameCard | null;
 }
 
-export type SampleSort = 'newest' | 'oldest' | 'logprob' | 'length' | 'alpha';
-
 export interface SampleQuery {
   /** Case-insensitive substring of the text or the note. */
   search?: string;
@@ -287,8 +283,6 @@ export interface SampleQuery {
   limit?: number;
   offset?: number;
 }
-
-export type ExportFormat = 'csv' | 'json' | 'txt';
 
 export interface GalleryService {
   listSamples(q?: SampleQuery): Promise<{ items: SampleRow[]; total: number }>;

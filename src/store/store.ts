@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CharmerError } from '../engine/errors.ts';
-import type { TrainConfig } from '../engine/config.ts';
+import type { TrainConfig } from '../common/options.ts';
 import type {
   CategoryColumnSummary,
   NameCard,
@@ -27,6 +27,7 @@ import { corruptError, fsCode, guard, libraryError } from './errors.ts';
 import { LATEST_VERSION, migrations } from './migrations/index.ts';
 import { openDatabase, type DB } from './sqlite.ts';
 import { recover, type RecoveryReport } from './recovery.ts';
+import { ACTIVE_RUN_STATUSES, type CorpusMode } from '../common/enums.ts';
 
 export interface OpenStoreOptions {
   /** Run crash recovery (default true). */
@@ -37,7 +38,7 @@ export interface OpenStoreOptions {
 
 export interface NewCorpus {
   name: string;
-  mode: 'text' | 'lines';
+  mode: CorpusMode;
   bytes: number;
   chars: number;
   vocabSize: number;
@@ -515,7 +516,7 @@ function corpusFromRow(r: Row): CorpusSummary {
   return {
     id: Number(r.id),
     name: String(r.name),
-    mode: r.mode as 'text' | 'lines',
+    mode: r.mode as CorpusMode,
     bytes: Number(r.bytes),
     chars: Number(r.chars),
     vocabSize: Number(r.vocab_size),
@@ -553,7 +554,7 @@ function sampleFromRow(r: Row): SampleRow {
     temperature: num(r.temperature),
     topK: num(r.top_k),
     prime: (r.prime as string | null) ?? null,
-    mode: r.mode as 'text' | 'lines',
+    mode: r.mode as CorpusMode,
     text: String(r.text),
     logprob: num(r.logprob),
     novelty: (r.novelty as SampleRow['novelty']) ?? null,
@@ -584,7 +585,7 @@ function prepare(db: DB) {
     getRun: db.prepare(`${RUN_SELECT} WHERE r.id = ?`),
     listRuns: db.prepare(`${RUN_SELECT} WHERE (@corpus_id IS NULL OR r.corpus_id = @corpus_id) AND (@status IS NULL OR r.status = @status)
       ORDER BY r.created DESC, r.id DESC`),
-    activeRuns: db.prepare(`SELECT id, status, pid, created FROM runs WHERE status IN ('queued', 'running', 'paused')`),
+    activeRuns: db.prepare(`SELECT id, status, pid, created FROM runs WHERE status IN (${ACTIVE_RUN_STATUSES.map((s) => `'${s}'`).join(', ')})`),
     allRunIds: db.prepare(`SELECT id FROM runs`),
     deleteRun: db.prepare(`DELETE FROM runs WHERE id = ?`),
     deleteTrainingSamples: db.prepare(`DELETE FROM samples WHERE run_id = ? AND source = 'training'`),

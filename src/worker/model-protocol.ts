@@ -4,11 +4,12 @@
  * Each request has an `id`; streamed parts and the final answer carry the same id.
  */
 import type { ProcessStats } from './protocol.ts';
+import type { Novelty } from '../common/enums.ts';
 import type { InspectChunk, LineSample, NameCard, SampleLinesOptions, SampleResult, SampleTextOptions } from '../engine/index.ts';
 
 export interface NameCardRequestOptions {
   category?: Record<string, string> | null;
-  novelty?: 'train' | 'val' | 'new' | null;
+  novelty?: Novelty | null;
 }
 
 export type LinesRequestOptions = Omit<SampleLinesOptions, 'items' | 'signal'>;

@@ -29,7 +29,8 @@ describe('the contract', () => {
     const start = contract.runs.start.input;
     expect(start.safeParse({ corpusId: 1, config: { rnnSize: 128, model: 'gru' } }).success).toBe(true);
     expect(start.safeParse({ corpusId: 1, config: { rnnSize: -1 } }).success).toBe(false);
-    expect(start.safeParse({ corpusId: 1, config: { model: 'transformer' } }).success).toBe(false);
+    expect(start.safeParse({ corpusId: 1, config: { model: 'transformer', nHead: 4, nEmbd: 128 } }).success).toBe(true);
+    expect(start.safeParse({ corpusId: 1, config: { model: 'mamba' } }).success).toBe(false);
     expect(start.safeParse({ corpusId: 1, config: { notAnOption: 1 } }).success).toBe(false);
     expect(start.safeParse({ corpusId: 0, config: {} }).success).toBe(false);
     // Every option of the engine has a schema entry (and vice versa).

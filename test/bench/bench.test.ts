@@ -11,10 +11,13 @@ describe('bench', () => {
     // 2-layer LSTM, 128 units, vocabulary 65: per layer 2*(128+128)*512, plus the output layer.
     expect(trainFlopsPerChar({ cell: 'lstm', layers: 2, hidden: 128 })).toBe(3 * (2 * 2 * 256 * 512 + 2 * 128 * 65));
     expect(trainFlopsPerChar({ cell: 'gru', layers: 2, hidden: 512 })).toBe(3 * (2 * 2 * 1024 * 1536 + 2 * 512 * 65));
+    // 4 blocks of width 128, context 64: qkv + projection 8C², MLP 16C², attention 4TC; the head.
+    expect(trainFlopsPerChar({ cell: 'transformer', layers: 4, hidden: 128, seq: 64 })).toBe(3 * (4 * (24 * 128 * 128 + 4 * 64 * 128) + 2 * 128 * 65));
   });
 
   it('rejects unknown cells and backends with a clear message', async () => {
-    await expect(benchCommand.run(['--cells', 'transformer'])).rejects.toThrow(/--cells accepts lstm, gru, rnn/);
+    await expect(benchCommand.run(['--cells', 'mamba'])).rejects.toThrow(/--cells accepts lstm, gru, rnn, transformer/);
+    await expect(benchCommand.run(['--cells', 'transformer', '--hidden', '130', '--heads', '4'])).rejects.toThrow(/--hidden 130 is not a multiple of --heads 4.*--hidden 132/);
     await expect(benchCommand.run(['--backend', 'tpu'])).rejects.toThrow(/--backend accepts/);
     await expect(benchCommand.run(['--hidden', 'big'])).rejects.toThrow(/--hidden/);
   });

@@ -2,9 +2,10 @@
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import { BUILTIN_NAMES, CharmerError, loadCorpus, ngramBaseline, splitCorpus, type Split } from '../../engine/index.ts';
+import { CORPUS_MODES, type CorpusMode } from '../../common/enums.ts';
 
 const specs: OptionSpecs = {
-  mode: { type: 'string', help: 'text or lines (default: lines for names, text otherwise)', choices: ['text', 'lines'] },
+  mode: { type: 'string', help: 'text or lines (default: lines for names, text otherwise)', choices: CORPUS_MODES },
   'val-fraction': { type: 'number', help: 'fraction held out for validation', default: 0.1 },
   seed: { type: 'int', help: 'seed of the lines-mode split', default: 123 },
   json: { type: 'boolean', help: 'print one JSON object', default: false },
@@ -22,7 +23,7 @@ export const baselineCommand: Command = {
     }
     if (positionals.length > 1) throw new CharmerError('BAD_OPTION', 'Give one corpus file.');
     const source = positionals[0] ?? BUILTIN_NAMES;
-    const mode = (values.mode as 'text' | 'lines' | undefined) ?? (source === BUILTIN_NAMES ? 'lines' : 'text');
+    const mode = (values.mode as CorpusMode | undefined) ?? (source === BUILTIN_NAMES ? 'lines' : 'text');
     const corpus = await loadCorpus(source, { mode });
     const { train, val } = splitCorpus(corpus, values['val-fraction'] as number, values.seed as number);
     const lines = (s: Split) => (s.mode === 'lines' ? s.items : []);

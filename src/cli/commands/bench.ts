@@ -10,16 +10,18 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import { CharmerError } from '../../engine/errors.ts';
-import type { BackendName, CellType } from '../../engine/config.ts';
+import { BACKEND_NAMES, RECURRENT_CELLS, type BackendName } from '../../common/enums.ts';
+import type { BenchCell } from '../../../bench/measure.ts';
 
 const specs: OptionSpecs = {
   backend: { type: 'string', help: 'comma-separated backends: wasm, cpu, webgpu, tensorflow', default: 'wasm,cpu' },
-  cells: { type: 'string', help: 'comma-separated cells: lstm, gru, rnn', default: 'lstm,gru' },
+  cells: { type: 'string', help: 'comma-separated model types: lstm, gru, rnn, transformer', default: 'lstm,gru' },
   hidden: { type: 'string', help: 'comma-separated hidden sizes', default: '128,512' },
   impl: { type: 'string', help: 'comma-separated: charmer-fused, tfjs-stock', default: 'charmer-fused,tfjs-stock' },
-  layers: { type: 'int', help: 'recurrent layers', default: 2 },
+  layers: { type: 'int', help: 'layers (recurrent layers, or Transformer blocks)', default: 2 },
+  heads: { type: 'int', help: 'attention heads (transformer; --hidden must be a multiple of it)', default: 4 },
   batch: { type: 'int', help: 'batch size', default: 50 },
-  seq: { type: 'int', help: 'sequence length', default: 50 },
+  seq: { type: 'int', help: 'sequence length (the Transformer\'s context length)', default: 50 },
   seconds: { type: 'number', help: 'seconds of training per measurement (after one warm-up step)', default: 10 },
   threads: { type: 'int', help: 'threads for the fused path (0 = one per core)', default: 0 },
   torch: { type: 'string', help: 'PyTorch peer side by side: auto (when installed), on, off', default: 'auto', choices: ['auto', 'on', 'off'] },
@@ -51,13 +53,19 @@ export const benchCommand: Command = {
     }
     const hidden = String(values.hidden).split(',').map((s) => Number(s.trim()));
     if (hidden.some((h) => !Number.isInteger(h) || h <= 0)) throw new CharmerError('BAD_OPTION', '--hidden needs positive whole numbers, e.g. 128,512.');
+    const cells = list<BenchCell>('cells', String(values.cells), [...RECURRENT_CELLS, 'transformer']);
+    const heads = values.heads as number;
+    if (!(heads > 0)) throw new CharmerError('BAD_OPTION', '--heads needs a positive whole number, e.g. 4.');
+    const odd = hidden.filter((h) => h % heads !== 0);
+    if (cells.includes('transformer') && odd.length) throw new CharmerError('BAD_OPTION', `--hidden ${odd.join(',')} is not a multiple of --heads ${heads}: a Transformer splits its width evenly across heads (try --hidden ${odd.map((h) => Math.max(heads, Math.round(h / heads) * heads)).join(',')}).`);
     const { runBench } = await import('../../../bench/run.ts');
     const json = Boolean(values.json);
     const explicit = argv.some((a) => a === '--backend' || a.startsWith('--backend='));
     await runBench(
       {
-        backends: list<BackendName>('backend', String(values.backend), ['wasm', 'cpu', 'webgpu', 'tensorflow']),
-        cells: list<CellType>('cells', String(values.cells), ['lstm', 'gru', 'rnn']),
+        backends: list<BackendName>('backend', String(values.backend), BACKEND_NAMES),
+        cells,
+        heads,
         hidden,
         impls: list('impl', String(values.impl), ['charmer-fused', 'tfjs-stock'] as const),
         layers: values.layers as number,
@@ -87,7 +95,7 @@ function human(l: Record<string, unknown>): string {
     case 'machine':
       return `matMul ${l.matmul}: ${l.matmul_gflops_1_thread} GFLOP/s on 1 thread, ${l.matmul_gflops_all_threads} on ${l.threads}`;
     case 'result':
-      return `${String(l.impl).padEnd(13)} ${String(l.backend).padEnd(6)} ${l.cell} ${l.layers}x${l.hidden} b${l.batch} s${l.seq} threads ${l.threads}: train ${l.train_chars_per_s} chars/s (${l.ms_per_step} ms/step), sample ${l.sample_chars_per_s} chars/s (1 stream) ${l.sample_batch_chars_per_s} (${l.batch} streams), peak RSS ${l.peak_rss_mb} MB, matMul bound ${l.matmul_bound_chars_per_s} (x${l.bound_ratio})`;
+      return `${String(l.impl).padEnd(13)} ${String(l.backend).padEnd(6)} ${l.cell} ${l.layers}x${l.hidden}${l.heads ? ` h${l.heads}` : ''} b${l.batch} s${l.seq} threads ${l.threads}: train ${l.train_chars_per_s} chars/s (${l.ms_per_step} ms/step), sample ${l.sample_chars_per_s} chars/s (1 stream) ${l.sample_batch_chars_per_s} (${l.batch} streams), peak RSS ${l.peak_rss_mb} MB, matMul bound ${l.matmul_bound_chars_per_s} (x${l.bound_ratio})`;
     case 'peer':
       return `${String(l.impl).padEnd(13)} threads ${l.threads} ${l.cell} ${l.layers}x${l.hidden}: train ${l.train_chars_per_s} chars/s`;
     case 'ui':

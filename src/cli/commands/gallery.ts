@@ -6,7 +6,8 @@ import { CharmerError } from '../../engine/errors.ts';
 import { openStore } from '../../store/store.ts';
 import { resolveDataDir } from '../../store/datadir.ts';
 import { createGalleryService } from '../../services/gallery.ts';
-import type { ExportFormat, SampleQuery, SampleRow, SampleSort } from '../../services/types.ts';
+import type { SampleQuery, SampleRow } from '../../services/types.ts';
+import { EXPORT_FORMATS, SAMPLE_SORTS, type ExportFormat, type SampleSort } from '../../common/enums.ts';
 import { parseId } from './runs.ts';
 
 const specs: OptionSpecs = {
@@ -14,9 +15,9 @@ const specs: OptionSpecs = {
   run: { type: 'int', help: 'only texts of this run' },
   favorites: { type: 'boolean', help: 'only favourites', default: false },
   training: { type: 'boolean', help: 'include the samples printed during training', default: false },
-  sort: { type: 'string', help: 'order', choices: ['newest', 'oldest', 'logprob', 'length', 'alpha'], default: 'newest' },
+  sort: { type: 'string', help: 'order', choices: SAMPLE_SORTS, default: 'newest' },
   limit: { type: 'int', help: 'at most this many', default: 100 },
-  format: { type: 'string', help: 'export format', choices: ['csv', 'json', 'txt'], default: 'csv' },
+  format: { type: 'string', help: 'export format', choices: EXPORT_FORMATS, default: 'csv' },
   out: { type: 'string', help: 'export to this file (default: standard output)' },
   json: { type: 'boolean', help: 'list as JSON lines', default: false },
   help: { type: 'boolean', help: 'show this help', short: 'h' },

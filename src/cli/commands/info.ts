@@ -2,7 +2,7 @@
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import { snakeKeys } from '../events.ts';
-import { describeChar, readCheckpointInfo } from '../../engine/index.ts';
+import { describeChar, describeModel, readCheckpointInfo } from '../../engine/index.ts';
 
 const specs: OptionSpecs = {
   json: { type: 'boolean', help: 'print one JSON object', default: false },
@@ -46,7 +46,7 @@ export const infoCommand: Command = {
     const c = m.config;
     const lines = [
       `Checkpoint   ${info.path}`,
-      `Model        ${c.numLayers} x ${c.rnnSize} ${c.model.toUpperCase()}, ${info.params.toLocaleString('en-US')} parameters (${(info.sizeBytes / 1e6).toFixed(1)} MB)`,
+      `Model        ${describeModel(c)}, ${info.params.toLocaleString('en-US')} parameters (${(info.sizeBytes / 1e6).toFixed(1)} MB)`,
       `Corpus       ${m.corpusName} (${m.mode} mode)`,
       `Trained      ${m.iteration} iterations, ${m.epoch.toFixed(2)} epochs`,
       `Val loss     ${m.valLoss?.toFixed(4) ?? '-'} nats/char (best ${m.bestValLoss?.toFixed(4) ?? '-'}; count n-gram baseline ${m.baselineValLoss?.toFixed(4) ?? '-'})`,

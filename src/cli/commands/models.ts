@@ -8,6 +8,7 @@ import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import { openStore } from '../../store/store.ts';
 import { resolveDataDir } from '../../store/datadir.ts';
 import { listStarters, starterOfRun } from '../../services/starters.ts';
+import type { CorpusMode } from '../../common/enums.ts';
 
 const specs: OptionSpecs = {
   'data-dir': { type: 'string', help: 'the library folder (default: CHARMER_DATA_DIR or the platform location)' },
@@ -18,7 +19,7 @@ const specs: OptionSpecs = {
 interface ModelLine {
   id: string | number;
   name: string;
-  kind: 'text' | 'lines';
+  kind: CorpusMode;
   source: 'starter' | 'run';
   val_loss: number | null;
   status: string;

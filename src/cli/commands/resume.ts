@@ -1,7 +1,8 @@
 /** `charmer resume RUN [--data-dir DIR] [--max-iters N] [--max-time S] [--json]`: continue a run from its latest checkpoint. */
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
-import type { TrainConfig } from '../../engine/config.ts';
+import { configFromValues, configOptionSpecs } from '../options.ts';
+import type { TrainConfig } from '../../common/options.ts';
 import { resolveConfig } from '../../engine/train.ts';
 import { resolveDataDir } from '../../store/datadir.ts';
 import { loadEngine } from '../../services/engine.ts';
@@ -11,9 +12,7 @@ import { EventPrinter } from '../events.ts';
 
 const specs: OptionSpecs = {
   'data-dir': { type: 'string', help: 'the library folder (default: CHARMER_DATA_DIR or the platform location)' },
-  'max-iters': { type: 'int', help: 'stop after this many steps in all (0 = no limit)' },
-  'max-epochs': { type: 'number', help: 'stop after this many epochs in all' },
-  'max-time': { type: 'number', help: 'stop after this many seconds (0 = no limit)' },
+  ...configOptionSpecs(['maxIters', 'maxEpochs', 'maxTime'], { withDefault: false }),
   json: { type: 'boolean', help: 'print events as JSON lines', default: false },
   quiet: { type: 'boolean', help: 'print only the end', default: false, short: 'q' },
   help: { type: 'boolean', help: 'show this help', short: 'h' },
@@ -31,10 +30,7 @@ export const resumeCommand: Command = {
       return 0;
     }
     const runId = parseId(positionals[0], 'run');
-    const limits: Partial<TrainConfig> = {};
-    if (values['max-iters'] !== undefined) limits.maxIters = values['max-iters'] as number;
-    if (values['max-epochs'] !== undefined) limits.maxEpochs = values['max-epochs'] as number;
-    if (values['max-time'] !== undefined) limits.maxTime = values['max-time'] as number;
+    const limits: Partial<TrainConfig> = configFromValues(values);
     // A bad limit is refused before the run is touched (it would otherwise end marked failed).
     resolveConfig(limits);
     const fg = resumeForegroundRun({ dataDir: resolveDataDir(values['data-dir'] as string | undefined), runId });

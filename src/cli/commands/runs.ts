@@ -2,6 +2,7 @@
 import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import { CharmerError } from '../../engine/errors.ts';
+import { describeModel, shortModelName } from '../../engine/config.ts';
 import { openStore } from '../../store/store.ts';
 import { resolveDataDir } from '../../store/datadir.ts';
 import { createRunsService } from '../../services/runs.ts';
@@ -25,6 +26,7 @@ export function runJson(r: RunSummary): Record<string, unknown> {
     model: r.config.model,
     num_layers: r.config.numLayers,
     rnn_size: r.config.rnnSize,
+    ...(r.config.model === 'transformer' ? { n_layer: r.config.nLayer, n_head: r.config.nHead, n_embd: r.config.nEmbd, block_size: r.config.blockSize } : {}),
     iterations: r.iterations,
     total_iters: r.totalIters,
     best_val_loss: r.bestValLoss,
@@ -77,7 +79,7 @@ export const runsCommand: Command = {
             out(`No runs yet in ${store.dataDir}. Train one with: charmer train FILE\n`);
             return 0;
           }
-          const rows = list.map((r) => [String(r.id), r.status, r.corpusName, `${r.config.model} ${r.config.numLayers}x${r.config.rnnSize}`, `${r.iterations}${r.totalIters ? `/${r.totalIters}` : ''}`, fmtLoss(r.bestValLoss), new Date(r.created).toISOString().slice(0, 16).replace('T', ' ')]);
+          const rows = list.map((r) => [String(r.id), r.status, r.corpusName, shortModelName(r.config), `${r.iterations}${r.totalIters ? `/${r.totalIters}` : ''}`, fmtLoss(r.bestValLoss), new Date(r.created).toISOString().slice(0, 16).replace('T', ' ')]);
           const head = ['ID', 'STATUS', 'CORPUS', 'MODEL', 'ITERS', 'BEST VAL', 'CREATED'];
           const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
           for (const r of [head, ...rows]) out(r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd() + '\n');
@@ -92,7 +94,7 @@ export const runsCommand: Command = {
           out(`Run ${d.id}: ${d.name}\n`);
           out(`  status      ${d.status}${d.error ? ` (${d.error})` : ''}\n`);
           out(`  corpus      ${d.corpusName} (id ${d.corpusId})\n`);
-          out(`  model       ${d.config.model}, ${d.config.numLayers} layers of ${d.config.rnnSize}${d.params ? `, ${d.params.toLocaleString('en-US')} parameters` : ''}\n`);
+          out(`  model       ${describeModel(d.config)}${d.params ? `, ${d.params.toLocaleString('en-US')} parameters` : ''}\n`);
           out(`  iterations  ${d.iterations}${d.totalIters ? ` of ${d.totalIters}` : ''}\n`);
           out(`  best val    ${fmtLoss(d.bestValLoss)} nats/char${d.baselineValLoss !== null ? ` (n-gram baseline ${fmtLoss(d.baselineValLoss)})` : ''}\n`);
           if (d.backend) out(`  backend     ${d.backend} (${d.device})\n`);

@@ -6,6 +6,8 @@ import type { Command } from '../command.ts';
 import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import { existsSync } from 'node:fs';
 import { findStarter } from '../../services/starters.ts';
+import { BACKEND_CHOICES } from '../../common/enums.ts';
+import { OPTIONS } from '../../common/options.ts';
 import { CharmerError, checkLineConstraints, chooseBackend, loadCheckpoint, lookupName, nameKindOf, nearestBrands, sampleLines, sampleText, type BackendName } from '../../engine/index.ts';
 
 const specs: OptionSpecs = {
@@ -23,7 +25,7 @@ const specs: OptionSpecs = {
   'min-length': { type: 'int', help: 'lines models: shortest item' },
   'max-length': { type: 'int', help: 'lines models: longest item' },
   category: { type: 'string', help: 'lines models with categories: a value to generate for ("F", "1920s", or "sex=F"); repeat for more (several values of one column are a mix)' },
-  backend: { type: 'string', help: 'auto, tensorflow, webgpu, wasm or cpu', default: 'auto', choices: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] },
+  backend: { type: 'string', help: OPTIONS.backend.help, default: 'auto', choices: BACKEND_CHOICES },
   json: { type: 'boolean', help: 'one JSON object per sample: text, logprob; lists add novelty, category (asked), categories (written for), known {sex, births, peak_year} for a known baby name, nearest_brand for a brand model', default: false },
   help: { type: 'boolean', help: 'show this help', short: 'h' },
 };

@@ -4,46 +4,16 @@
  * and exits cleanly; a second Ctrl-C quits at once.
  */
 import type { Command } from '../command.ts';
-import { formatHelp, parseOptions, type OptionSpecs, type ParsedValues } from '../args.ts';
+import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
 import { EventPrinter } from '../events.ts';
-import { CONFIG_CHOICES, CONFIG_HELP, DEFAULT_CONFIG, INTEGER_OPTIONS, type TrainConfig } from '../../engine/config.ts';
+import type { TrainConfig } from '../../common/options.ts';
+import { configFromValues, configOptionSpecs } from '../options.ts';
 import { join } from 'node:path';
 import { BUILTIN_NAMES, checkTraining, isBuiltinCorpus, loadBuiltinCorpus, loadCheckpoint, loadCorpus, loadTableCorpus, sampleLines, train, CharmerError, type BabyNameFilter } from '../../engine/index.ts';
 import { loadLibraryCorpus } from '../../services/library.ts';
 import { PRESETS, findPreset } from '../../engine/presets/index.ts';
 import { resolveDataDir } from '../../store/datadir.ts';
 import { beginForegroundRun, type ForegroundRun } from '../../services/training.ts';
-
-export const kebab = (k: string) => k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`);
-
-/** One option per TrainConfig key, in char-rnn's groups, defaults from DEFAULT_CONFIG. */
-export function configOptionSpecs(): OptionSpecs {
-  const specs: OptionSpecs = {};
-  for (const [group, entries] of Object.entries(CONFIG_HELP)) {
-    for (const [key, help] of Object.entries(entries) as [keyof TrainConfig, string][]) {
-      const def = DEFAULT_CONFIG[key];
-      const choices = CONFIG_CHOICES[key];
-      specs[kebab(key)] = {
-        group,
-        help,
-        type: choices ? 'string' : INTEGER_OPTIONS.has(key) ? 'int' : 'number',
-        helpDefault: def as string | number,
-        ...(choices ? { choices } : {}),
-      };
-    }
-  }
-  return specs;
-}
-
-/** The TrainConfig keys a person set on the command line. */
-export function configFromValues(values: ParsedValues): Partial<TrainConfig> {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(DEFAULT_CONFIG)) {
-    const v = values[kebab(key)];
-    if (v !== undefined) out[key] = v;
-  }
-  return out as Partial<TrainConfig>;
-}
 
 const specs: OptionSpecs = {
   ...configOptionSpecs(),

@@ -10,6 +10,11 @@
  */
 import { setSequenceFromIdsImpl, setSequenceImpl, setStepFromIdsImpl, setStepImpl } from '../recurrent.ts';
 import { fusedSequence, fusedSequenceFromIds, fusedStep, fusedStepFromIds } from './sequence.ts';
+import { referenceCausalSelfAttention, setAttentionImpl, type AttentionImpl } from '../transformer/attention.ts';
+import { fusedCausalAttention } from './transformer-ops.ts';
+
+/** The Transformer's attention: one fused kernel each way where the backend has it, else the plain ops. */
+const fusedAttention: AttentionImpl = (qkv, nHead) => fusedCausalAttention(qkv, nHead) ?? referenceCausalSelfAttention(qkv, nHead);
 
 export { fusedSequence, fusedSequenceFromIds, fusedStep, fusedStepFromIds, releaseFusedCaches } from './sequence.ts';
 export { registerFusedKernels } from './kernels.ts';
@@ -20,4 +25,5 @@ export function installFusedLayers(): void {
   setSequenceFromIdsImpl(off ? null : fusedSequenceFromIds);
   setStepImpl(off ? null : fusedStep);
   setStepFromIdsImpl(off ? null : fusedStepFromIds);
+  setAttentionImpl(off ? null : fusedAttention);
 }

@@ -16,6 +16,7 @@ import type { LayerState } from '../recurrent.ts';
 import { Rng } from '../rng.ts';
 import { attentionProbabilities, causalSelfAttention } from './attention.ts';
 import { LN_EPSILON, type GptShape } from './layers.ts';
+import { fusedDense, fusedGatherRows, fusedGelu, fusedLayerNorm } from '../fused/transformer-ops.ts';
 
 type V = tf.Variable;
 
@@ -104,7 +105,12 @@ export function gelu(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
 }
 
-const dense = (x: tf.Tensor2D, k: tf.Tensor, b: tf.Tensor): tf.Tensor2D => tf.add(tf.matMul(x, k as tf.Tensor2D), b) as tf.Tensor2D;
+// The fused kernels where the backend has them (src/engine/fused/transformer-ops.ts: one kernel
+// each way on wasm, cpu and webgpu), else the plain ops above; CHARMER_FUSED=0 forces the latter.
+const dense = (x: tf.Tensor2D, k: tf.Tensor, b: tf.Tensor): tf.Tensor2D => fusedDense(x, k as tf.Tensor2D, b as tf.Tensor1D);
+const norm = (x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor2D => (fusedLayerNorm(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, LN_EPSILON) as tf.Tensor2D | null) ?? layerNorm(x, gamma, beta);
+const act = (x: tf.Tensor): tf.Tensor => fusedGelu(x) ?? gelu(x);
+const embed = (tokens: tf.Tensor, ids: tf.Tensor1D): tf.Tensor2D => fusedGatherRows(tokens as tf.Tensor2D, ids) ?? (tf.gather(tokens, ids) as tf.Tensor2D);
 
 export interface GptForward {
   /** [B*T, V]. */
@@ -130,19 +136,19 @@ export function gptForward(w: GptWeights, s: GptShape, ids: tf.Tensor2D, opts: F
   let k = 0;
   const drop = (x: tf.Tensor2D) => (rate > 0 ? (tf.dropout(x, rate, undefined, opts.dropoutSeed! + k++) as tf.Tensor2D) : x);
   const pos = tf.tile(tf.slice(w.positions, [0, 0], [T, C]), [B, 1]);
-  let x = drop(tf.add(tf.gather(w.tokens, tf.reshape(ids, [-1])), pos) as tf.Tensor2D); // [B*T, C]
+  let x = drop(tf.add(embed(w.tokens, tf.reshape(ids, [-1]) as tf.Tensor1D), pos) as tf.Tensor2D); // [B*T, C]
   const kv: GptForward['kv'] = [];
   w.blocks.forEach((b, l) => {
-    const qkv = tf.reshape(dense(layerNorm(x, b.ln1Gamma, b.ln1Beta), b.qkvKernel, b.qkvBias), [B, T, 3 * C]) as tf.Tensor3D;
+    const qkv = tf.reshape(dense(norm(x, b.ln1Gamma, b.ln1Beta), b.qkvKernel, b.qkvBias), [B, T, 3 * C]) as tf.Tensor3D;
     opts.onQkv?.(l, qkv);
     const [, kk, vv] = tf.split(qkv, 3, 2) as tf.Tensor3D[];
     kv.push({ k: kk!, v: vv! });
     const y = tf.reshape(causalSelfAttention(qkv, s.heads), [B * T, C]) as tf.Tensor2D;
     x = tf.add(x, drop(dense(y, b.projKernel, b.projBias))) as tf.Tensor2D;
-    const m = dense(gelu(dense(layerNorm(x, b.ln2Gamma, b.ln2Beta), b.fcKernel, b.fcBias)) as tf.Tensor2D, b.mlpKernel, b.mlpBias);
+    const m = dense(act(dense(norm(x, b.ln2Gamma, b.ln2Beta), b.fcKernel, b.fcBias)) as tf.Tensor2D, b.mlpKernel, b.mlpBias);
     x = tf.add(x, drop(m)) as tf.Tensor2D;
   });
-  return { logits: dense(layerNorm(x, w.lnfGamma, w.lnfBeta), w.outKernel, w.outBias), kv };
+  return { logits: dense(norm(x, w.lnfGamma, w.lnfBeta), w.outKernel, w.outBias), kv };
 }
 
 /** Characters kept when a full window slides (then re-run once): three quarters of it. */
@@ -189,10 +195,10 @@ export function gptStep(w: GptWeights, s: GptShape, ids: tf.Tensor1D, state: Lay
     const last = tf.reshape(tf.slice(tf.reshape(f.logits, [B, keep, -1]), [0, keep - 1, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D;
     return { logits: last, state: prefillState(f, idsInt) };
   }
-  let x = tf.add(tf.gather(w.tokens, ids), tf.slice(w.positions, [t, 0], [1, C])) as tf.Tensor2D; // [B, C]
+  let x = tf.add(embed(w.tokens, ids), tf.slice(w.positions, [t, 0], [1, C])) as tf.Tensor2D; // [B, C]
   const next: LayerState[] = [];
   w.blocks.forEach((b, l) => {
-    const qkv = dense(layerNorm(x, b.ln1Gamma, b.ln1Beta), b.qkvKernel, b.qkvBias);
+    const qkv = dense(norm(x, b.ln1Gamma, b.ln1Beta), b.qkvKernel, b.qkvBias);
     const [q, k, v] = tf.split(qkv, 3, 1) as tf.Tensor2D[];
     const K = tf.concat([state[l]![0]!, k!], 1) as tf.Tensor2D; // [B, (t+1)*C]
     const Vv = tf.concat([state[l]![1]!, v!], 1) as tf.Tensor2D;
@@ -202,10 +208,10 @@ export function gptStep(w: GptWeights, s: GptShape, ids: tf.Tensor1D, state: Lay
     const p = tf.softmax(tf.mul(tf.matMul(qh, heads(K), false, true), 1 / Math.sqrt(hs))); // [B, H, 1, t+1]
     const y = tf.reshape(tf.matMul(p, heads(Vv)), [B, C]) as tf.Tensor2D;
     x = tf.add(x, dense(y, b.projKernel, b.projBias)) as tf.Tensor2D;
-    x = tf.add(x, dense(gelu(dense(layerNorm(x, b.ln2Gamma, b.ln2Beta), b.fcKernel, b.fcBias)) as tf.Tensor2D, b.mlpKernel, b.mlpBias)) as tf.Tensor2D;
+    x = tf.add(x, dense(act(dense(norm(x, b.ln2Gamma, b.ln2Beta), b.fcKernel, b.fcBias)) as tf.Tensor2D, b.mlpKernel, b.mlpBias)) as tf.Tensor2D;
   });
   next.push([tf.concat([window, tf.reshape(tf.cast(ids, 'float32'), [B, 1])], 1) as tf.Tensor2D]);
-  return { logits: dense(layerNorm(x, w.lnfGamma, w.lnfBeta), w.outKernel, w.outBias), state: next };
+  return { logits: dense(norm(x, w.lnfGamma, w.lnfBeta), w.outKernel, w.outBias), state: next };
 }
 
 /** The ids of the window a prime of this length leaves (windowStart's rule). */

@@ -7,6 +7,7 @@
 import { OPERATION_NAMES, EVENT_NAMES } from '../../api/names.ts';
 import { ApiError, unwrap, type Envelope } from '../../api/errors.ts';
 import type { Api, ImportResult } from '../../api/index.ts';
+import type { CorpusMode } from '../../common/enums.ts';
 
 type RawInvoker = (input?: unknown) => Promise<Envelope<unknown>>;
 type Listener = (payload: unknown) => void;
@@ -23,7 +24,7 @@ export interface Platform {
   /** Electron: the path of a dropped file. Browser: ''. */
   pathForFile(file: File): string;
   /** Browser mode: send a File to the server, which imports it (the import's envelope). */
-  uploadFile(file: File, opts: { name?: string; mode?: 'text' | 'lines'; importId?: string; onProgress?: (sent: number, total: number) => void }): Promise<ImportResult>;
+  uploadFile(file: File, opts: { name?: string; mode?: CorpusMode; importId?: string; onProgress?: (sent: number, total: number) => void }): Promise<ImportResult>;
   /** Browser mode: the WebSocket is connected (always true in Electron). */
   connected(): boolean;
   onConnection(cb: (up: boolean) => void): () => void;

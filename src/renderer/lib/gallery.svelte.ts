@@ -3,10 +3,9 @@
  * selection, delete with undo, export (a download of CSV / JSON / text), notes and favourites.
  */
 import type { Api, SampleRow } from '../../api/index.ts';
+import type { ExportFormat, SampleSort } from '../../common/enums.ts';
 
 export type GalleryTag = 'all' | 'favorite' | 'generated' | 'training' | 'new' | 'shortlist';
-export type GallerySort = 'newest' | 'oldest' | 'logprob' | 'length' | 'alpha';
-export type ExportFormat = 'csv' | 'json' | 'txt';
 
 /** Rows per request while loading every match. */
 const PAGE = 5000;
@@ -22,7 +21,7 @@ export class GalleryState {
   runId = $state<number | null>(null);
   /** Kept (generated) texts by default; the samples printed during training on request. */
   tag = $state<GalleryTag>('generated');
-  sort = $state<GallerySort>('newest');
+  sort = $state<SampleSort>('newest');
   selected = $state.raw<Set<number>>(new Set());
   /** The ids of the last delete, for undo. */
   lastDeleted = $state.raw<number[]>([]);

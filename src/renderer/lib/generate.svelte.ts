@@ -6,8 +6,7 @@
  */
 import type { Api, LinesAnswer, ModelChoice, NameCard } from '../../api/index.ts';
 import { isApiError } from '../../api/errors.ts';
-
-export type Novelty = 'new' | 'train' | 'val';
+import type { Novelty } from '../../common/enums.ts';
 
 export interface GeneratedItem {
   /** Position in the order the model produced them. */

@@ -4,8 +4,7 @@
  */
 import type { Api, BabyNameFilter, BuiltinCorpusInfo, CorpusDetail, CorpusSummary, ImportResult, TablePreview } from '../../api/index.ts';
 import type { Platform } from './client.ts';
-
-export type CorpusMode = 'text' | 'lines';
+import type { CorpusMode } from '../../common/enums.ts';
 
 /** A file or pasted text waiting for the person to confirm name and mode. */
 export interface PendingImport {

@@ -44,11 +44,8 @@ export interface CompareCurve {
   train: Curve;
 }
 
-const ACTIVE = new Set(['queued', 'running', 'paused']);
-
-export function isActive(status: string): boolean {
-  return ACTIVE.has(status);
-}
+/** Whether a run has (or should have) a live training process. */
+export { isActiveStatus as isActive } from '../../common/enums.ts';
 
 const frame: (cb: () => void) => void =
   typeof requestAnimationFrame === 'function' ? (cb) => requestAnimationFrame(() => cb()) : (cb) => setTimeout(cb, 16);
