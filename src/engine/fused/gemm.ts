@@ -1,6 +1,6 @@
 /**
  * A float32 matrix product for the wasm backend, faster than its XNNPACK GEMM on this machine:
- * WebAssembly emitted here (like ./simd.ts) with relaxed SIMD's fused multiply-add
+ * WebAssembly written with ./wasm-emit.ts (as are the gate kernels of ./simd.ts) with relaxed SIMD's fused multiply-add
  * (`f32x4.relaxed_madd`), a register tile of 4 rows x 8 columns, and B packed into panels of 8
  * columns ([ceil(N/8)][K][8], the last one zero-padded). It imports the backend's `memory` and
  * works on heap addresses.
@@ -22,10 +22,9 @@
  * Bᵀ's [N, K] (`packT`).
  */
 import { createRequire } from 'node:module';
-import { f4, get, i32c, memoryImport, section, set, simd, str, uleb, vec, type B } from './simd.ts';
+import { f4, get, i32c, set, simd, tee, uleb, vec, wasmModule, type B } from './wasm-emit.ts';
 
 const [ADD, MUL, AND, SHL, LTU] = [0x6a, 0x6c, 0x71, 0x74, 0x49];
-const tee = (i: number, v: B): B => [...v, 0x22, ...uleb(i)];
 /** if (cond) { body } */
 const when = (cond: B, body: B): B => [...cond, 0x04, 0x40, ...body, 0x0b];
 /** do { body } while (cond) */
@@ -186,15 +185,14 @@ function packTFn(): B {
 }
 
 export function gemmModuleBytes(shared = false): Uint8Array<ArrayBuffer> {
-  const sig = (n: number): B => [0x60, ...vec(new Array(n).fill([0x7f])), 0x00];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([sig(9), sig(4)])),
-    ...section(2, vec([memoryImport(shared)])),
-    ...section(3, vec([[0], [1], [1]])),
-    ...section(7, vec([[...str('gemm'), 0x00, 0], [...str('pack'), 0x00, 1], [...str('packT'), 0x00, 2]])),
-    ...section(10, vec([gemmFn(), packFn(), packTFn()])),
-  ]);
+  return wasmModule(
+    [
+      { name: 'gemm', params: 9, code: gemmFn() },
+      { name: 'pack', params: 4, code: packFn() },
+      { name: 'packT', params: 4, code: packTFn() },
+    ],
+    shared,
+  );
 }
 
 export interface Gemm {

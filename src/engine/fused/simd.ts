@@ -1,8 +1,8 @@
 /**
  * The per-sequence gate kernels (LSTM, GRU, RNN forward and backward) as a small WebAssembly
- * module with 128-bit SIMD (f32x4), for the wasm backend. No compiler toolchain is used: the bytes
- * are assembled below by a few-line emitter, and the module imports the tfjs wasm backend's own
- * `memory`, so it reads and writes the tensors in place (pointers are the heap views' byteOffset).
+ * module with 128-bit SIMD (f32x4), for the wasm backend, written with ./wasm-emit.ts (no
+ * compiler toolchain). The module imports the tfjs wasm backend's own `memory`, so it reads and
+ * writes the tensors in place (pointers are the heap views' byteOffset).
  *
  * Each exported function does one batch row: `fn(ptr..., H)` loops j = 0..H-1 four lanes at a
  * time (callers use it only when H % 4 == 0; otherwise the JS loops of ./math.ts run). The
@@ -22,54 +22,9 @@
  *       (local.set $k (i32.add (local.get $k) (i32.const 16)))
  *       (br_if $l (i32.lt_u (local.get $k) (local.get $end)))))
  */
+import { I32_ADD, f4, get, i32c, i4, set, simd, uleb, vec, wasmModule, type B } from './wasm-emit.ts';
 
-export type B = number[];
-
-export function uleb(n: number): B {
-  const out: B = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-export function sleb(n: number): B {
-  const out: B = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-export const str = (s: string): B => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-export const vec = (items: B[]): B => [...uleb(items.length), ...items.flat()];
-export const section = (id: number, body: B): B => [id, ...uleb(body.length), ...body];
-
-// Opcodes
-export const get = (i: number): B => [0x20, ...uleb(i)];
-export const set = (i: number, v: B): B => [...v, 0x21, ...uleb(i)];
-export const simd = (op: number): B => [0xfd, ...uleb(op)];
-export const i32c = (v: number): B => [0x41, ...sleb(v)];
-const I32_ADD = 0x6a;
-
-export function f4(v: number): B {
-  const b = new Uint8Array(16);
-  const dv = new DataView(b.buffer);
-  for (let i = 0; i < 4; i++) dv.setFloat32(i * 4, v, true);
-  return [...simd(0x0c), ...b];
-}
-function i4(v: number): B {
-  const b = new Uint8Array(16);
-  const dv = new DataView(b.buffer);
-  for (let i = 0; i < 4; i++) dv.setInt32(i * 4, v, true);
-  return [...simd(0x0c), ...b];
-}
+// f32x4 arithmetic
 const add = (a: B, b: B): B => [...a, ...b, ...simd(0xe4)];
 const sub = (a: B, b: B): B => [...a, ...b, ...simd(0xe5)];
 const mul = (a: B, b: B): B => [...a, ...b, ...simd(0xe6)];
@@ -408,34 +363,16 @@ const fns: FnDef[] = [
   },
 ];
 
-/**
- * The import of env.memory: a plain memory (the wasm backend's heap), or a shared one (limits flag
- * 3, up to 4 GiB), which a module must declare to be instantiated on a memory that several threads
- * use (./stream.ts).
- */
-export const memoryImport = (shared = false): B => [...str('env'), ...str('memory'), 0x02, ...(shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])];
-
 /** The module's bytes: imports env.memory (`shared`: see memoryImport), exports one function per entry of `fns`. */
-export function moduleBytes(shared = false): Uint8Array {
-  const types = fns.map((d) => [0x60, ...vec(Array.from({ length: d.params }, () => [0x7f])), ...(d.returnsF32 ? [0x01, 0x7d] : [0x00])]);
-  const imports = vec([memoryImport(shared)]);
-  const funcs = vec(fns.map((_d, i) => uleb(i)));
-  const exports = vec(fns.map((d, i) => [...str(d.name), 0x00, ...uleb(i)]));
-  const codes = vec(
+export function moduleBytes(shared = false): Uint8Array<ArrayBuffer> {
+  return wasmModule(
     fns.map((d) => {
       const f = new Fn(d.params);
       const body = d.build(f);
-      return f.code(body, d.after?.(f));
+      return { name: d.name, params: d.params, returnsF32: d.returnsF32, code: f.code(body, d.after?.(f)) };
     }),
+    shared,
   );
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec(types)),
-    ...section(2, imports),
-    ...section(3, funcs),
-    ...section(7, exports),
-    ...section(10, codes),
-  ]);
 }
 
 type K = (...args: number[]) => void;

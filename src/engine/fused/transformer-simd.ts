@@ -1,6 +1,6 @@
 /**
  * GELU forward and backward (PyTorch's exact form, x·Φ(x)) and LayerNorm rows as f32x4 SIMD WebAssembly on the wasm
- * backend's heap, assembled at load time with ./simd.ts's byte helpers (no toolchain). Why: the
+ * backend's heap, assembled at load time with ./wasm-emit.ts's byte helpers (no toolchain). Why: the
  * MLP's [B·T, 4C] activations are the largest elementwise pass of a Transformer step; as JS loops
  * (./transformer-math.ts, ~10 ns an element with its erf and exp) they cost about as much as the
  * block's products at width 128.
@@ -9,7 +9,7 @@
  * (absolute error < 1.5e-7), exp as in ./simd.ts (2^n from the exponent bits, Taylor to r^7).
  * Each function loops over n floats four at a time (callers pass n % 4 == 0, n > 0).
  */
-import { f4, get, i32c, memoryImport, section, set, simd, str, uleb, vec, type B } from './simd.ts';
+import { f4, get, i32c, memoryImport, section, set, simd, str, uleb, vec, type B } from './wasm-emit.ts';
 
 const I32_ADD = 0x6a;
 const add = (a: B, b: B): B => [...a, ...b, ...simd(0xe4)];

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend, hostView } from '../backend.ts';
 import { CharModel, type CharmerMetadata } from '../model.ts';
 import type { LayerState } from '../recurrent.ts';
-import { shardGradients } from '../train.ts';
+import { shardGradients } from '../train-step.ts';
 import { Vocabulary } from '../vocabulary.ts';
 import type { FromWorker, InitMessage, StepMessage, ToWorker } from './protocol.ts';
 
