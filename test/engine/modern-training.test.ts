@@ -4,7 +4,7 @@
  * float64 reference, the LSTM forget-gate bias, and a normalised model through training, checkpoint
  * and reload.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -231,5 +231,26 @@ describe('layer-normalised cells', () => {
     }
     stepped.forEach((x, i) => expect(Math.abs(x - full[i]!)).toBeLessThan(1e-4));
     model.dispose();
+  });
+});
+
+describe('checkpoints from before these options', () => {
+  it('resume with char-rnn\'s schedule: the options they lack are filled, the rate stays as it was', async () => {
+    await chooseBackend('wasm');
+    const corpus = corpusFromString('abcabd abcabd abcabe\n'.repeat(40));
+    const out = mkdtempSync(join(tmpdir(), 'charmer-legacy-'));
+    const config = { backend: 'wasm' as const, rnnSize: 8, numLayers: 1, batchSize: 4, seqLength: 8, learningRate: 0.01, maxIters: 3, evalEvery: 3, sampleEvery: 0, threads: 1 };
+    for await (const ev of train({ corpus, out, config: { ...config, lrSchedule: 'cosine', warmupIters: 5, weightDecay: 0.1 }, baseline: false })) void ev;
+    // What an older Charmer wrote: none of the new options in the saved settings.
+    const file = join(out, 'latest', 'model.json');
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    const saved = json.userDefinedMetadata.charmer.config;
+    for (const k of ['lrSchedule', 'warmupIters', 'minLrFraction', 'weightDecay', 'cellNorm']) delete saved[k];
+    writeFileSync(file, JSON.stringify(json));
+    const rates: number[] = [];
+    for await (const ev of train({ corpus, out, resume: true, config: { maxIters: 6 }, baseline: false })) if (ev.type === 'progress') rates.push(ev.lr);
+    expect(rates.length).toBe(3);
+    // No warm-up and no cosine: the step schedule's rate before decay-after, at every step.
+    for (const r of rates) expect(r).toBe(config.learningRate);
   });
 });
