@@ -167,7 +167,7 @@ export const OPTIONS = defineOptions({
   // --- optimization ---
   optimizer: choiceOption({ group: 'optimization', choices: OPTIMIZERS, default: 'adam', help: 'adam or rmsprop' }),
   learningRate: numberOption({ group: 'optimization', default: 2e-3, above: 0, below: 10, range: 'a small positive number such as 0.002', help: 'step size (the peak, with warm-up and cosine)' }),
-  lrSchedule: choiceOption({ group: 'optimization', choices: LR_SCHEDULES, default: 'step', help: "cosine: warm up, then a cosine down to min-lr-fraction over the budget (iterations, or time with max-time); step: char-rnn's decay per epoch" }),
+  lrSchedule: choiceOption({ group: 'optimization', choices: LR_SCHEDULES, default: 'step', help: "cosine: down to min-lr-fraction along a cosine over the budget (iterations, or time with max-time); step: char-rnn's decay per epoch (warm-up applies to both)" }),
   warmupIters: numberOption({ group: 'optimization', default: 0, integer: true, min: 0, help: 'steps of linear learning-rate warm-up (0 = none)' }),
   minLrFraction: numberOption({ group: 'optimization', default: 0.1, min: 0, max: 1, help: 'the cosine ends at this fraction of the learning rate' }),
   weightDecay: numberOption({ group: 'optimization', default: 0, min: 0, below: 1, help: 'decoupled weight decay (AdamW) on weight matrices, not biases, gains or embeddings (0 = off)' }),
