@@ -23,6 +23,14 @@ export type ModelType = (typeof MODEL_TYPES)[number];
 export const OPTIMIZERS = ['adam', 'rmsprop'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
+/** cosine: warm-up then a cosine over the run's budget (nanoGPT); step: char-rnn's decay per epoch. */
+export const LR_SCHEDULES = ['cosine', 'step'] as const;
+export type LrSchedule = (typeof LR_SCHEDULES)[number];
+
+/** Normalisation inside the recurrent cells: none, or layer normalisation (Ba et al. 2016). */
+export const CELL_NORMS = ['none', 'layer'] as const;
+export type CellNorm = (typeof CELL_NORMS)[number];
+
 /** TF.js backends in the order `auto` tries them. */
 export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];

@@ -8,7 +8,7 @@
  * engine (docs/OPTIONS.md).
  */
 import { z } from 'zod';
-import { BACKEND_CHOICES, CORPUS_MODES, MODEL_TYPES, OPTIMIZERS, RECURRENT_CELLS, type ModelType } from './enums.ts';
+import { BACKEND_CHOICES, CELL_NORMS, CORPUS_MODES, LR_SCHEDULES, MODEL_TYPES, OPTIMIZERS, RECURRENT_CELLS, type ModelType } from './enums.ts';
 
 export const OPTION_GROUPS = ['data', 'model', 'optimization', 'bookkeeping'] as const;
 export type OptionGroup = (typeof OPTION_GROUPS)[number];
@@ -159,15 +159,20 @@ export const OPTIONS = defineOptions({
   numLayers: numberOption({ group: 'model', models: RECURRENT_CELLS, default: 2, integer: true, min: 1, max: 16, help: 'number of recurrent layers' }),
   embeddingSize: numberOption({ group: 'model', models: RECURRENT_CELLS, default: 0, integer: true, min: 0, max: 4096, help: 'character embedding size (0: same as rnn size)' }),
   dropout: numberOption({ group: 'model', default: 0, min: 0, below: 1, help: 'dropout between recurrent layers (0 = none); transformer: on the embeddings and each residual branch' }),
+  cellNorm: choiceOption({ group: 'model', models: RECURRENT_CELLS, choices: CELL_NORMS, default: 'none', help: 'layer: layer normalisation inside the recurrent cells (Ba et al. 2016; about 6x slower per step: not in the fused kernels); none: off' }),
   nLayer: numberOption({ group: 'model', models: ['transformer'], default: 4, integer: true, min: 1, max: 48, help: 'number of blocks' }),
   nHead: numberOption({ group: 'model', models: ['transformer'], default: 4, integer: true, min: 1, max: 64, help: 'attention heads per block (must divide n-embd)' }),
   nEmbd: numberOption({ group: 'model', models: ['transformer'], default: 128, integer: true, min: 1, max: 4096, tooLarge: 'is far beyond what fits; use 4096 or less', help: 'width (embeddings and residual stream)' }),
   blockSize: numberOption({ group: 'model', models: ['transformer'], default: 64, integer: true, min: 1, max: 4096, tooLarge: 'is beyond what fits (attention grows with its square); use 4096 or less', help: 'context length in characters (text mode trains on windows this long)' }),
   // --- optimization ---
   optimizer: choiceOption({ group: 'optimization', choices: OPTIMIZERS, default: 'adam', help: 'adam or rmsprop' }),
-  learningRate: numberOption({ group: 'optimization', default: 2e-3, above: 0, below: 10, range: 'a small positive number such as 0.002', help: 'step size' }),
-  learningRateDecay: numberOption({ group: 'optimization', default: 0.97, above: 0, max: 1, help: 'multiply the learning rate by this each epoch after decay-after' }),
-  decayAfter: numberOption({ group: 'optimization', default: 10, integer: true, min: 0, help: 'epoch after which the learning rate starts to decay' }),
+  learningRate: numberOption({ group: 'optimization', default: 2e-3, above: 0, below: 10, range: 'a small positive number such as 0.002', help: 'step size (the peak, with warm-up and cosine)' }),
+  lrSchedule: choiceOption({ group: 'optimization', choices: LR_SCHEDULES, default: 'step', help: "cosine: down to min-lr-fraction along a cosine over the budget (iterations, or time with max-time); step: char-rnn's decay per epoch (warm-up applies to both)" }),
+  warmupIters: numberOption({ group: 'optimization', default: 0, integer: true, min: 0, help: 'steps of linear learning-rate warm-up (0 = none)' }),
+  minLrFraction: numberOption({ group: 'optimization', default: 0.1, min: 0, max: 1, help: 'the cosine ends at this fraction of the learning rate' }),
+  weightDecay: numberOption({ group: 'optimization', default: 0, min: 0, below: 1, help: 'decoupled weight decay (AdamW) on weight matrices, not biases, gains or embeddings (0 = off)' }),
+  learningRateDecay: numberOption({ group: 'optimization', default: 0.97, above: 0, max: 1, help: 'step schedule: multiply the learning rate by this each epoch after decay-after' }),
+  decayAfter: numberOption({ group: 'optimization', default: 10, integer: true, min: 0, help: 'step schedule: epoch after which the learning rate starts to decay' }),
   gradClip: numberOption({ group: 'optimization', default: 5, min: 0, help: 'clip the global gradient norm to this (0 = off)' }),
   batchSize: numberOption({ group: 'optimization', default: 50, integer: true, min: 1, max: 4096, help: 'sequences per step' }),
   seqLength: numberOption({ group: 'optimization', models: RECURRENT_CELLS, default: 50, integer: true, min: 1, max: 10000, help: 'characters per sequence (truncated BPTT length; in lines mode the longest item allowed)' }),

@@ -23,4 +23,18 @@ export {
   type OptionKey,
   type TrainConfig,
 } from '../common/options.ts';
-export type { BackendChoice, BackendName, CellType, CorpusMode, ModelType, OptimizerName } from '../common/enums.ts';
+export type { BackendChoice, BackendName, CellNorm, CellType, CorpusMode, LrSchedule, ModelType, OptimizerName } from '../common/enums.ts';
+import type { TrainConfig } from '../common/options.ts';
+
+/**
+ * What a checkpoint written before the schedule, weight-decay and cell-norm options existed
+ * trained with: char-rnn's step decay, no warm-up, no weight decay, plain cells. Resuming one fills
+ * its missing options from here, so it continues as it started.
+ */
+export const LEGACY_CONFIG: Readonly<Pick<TrainConfig, 'cellNorm' | 'lrSchedule' | 'warmupIters' | 'minLrFraction' | 'weightDecay'>> = Object.freeze({
+  cellNorm: 'none',
+  lrSchedule: 'step',
+  warmupIters: 0,
+  minLrFraction: 0.1,
+  weightDecay: 0,
+});

@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { CategorySpec } from './categories.ts';
-import type { CellType, CorpusMode, ModelType, TrainConfig } from './config.ts';
+import type { CellNorm, CellType, CorpusMode, ModelType, TrainConfig } from './config.ts';
+import { CharmerCellNorm } from './cellnorm.ts';
 import type { LayerState, LayerWeights } from './recurrent.ts';
 import { gateCount, runSequence, runSequenceFromIds, runStep, runStepFromIds, zeroState } from './recurrent.ts';
 import { Rng } from './rng.ts';
@@ -24,6 +25,8 @@ export interface ModelSpec {
   hidden: number;
   layers: number;
   dropout: number;
+  /** 'layer': layer-normalised cells (./cellnorm.ts); absent: 'none'. */
+  cellNorm?: CellNorm;
   /** Transformer only: attention heads per block. */
   heads?: number;
   /** Transformer only: context length. */
@@ -42,6 +45,7 @@ export function specFromConfig(config: TrainConfig, vocabSize: number): ModelSpe
     hidden: config.rnnSize,
     layers: config.numLayers,
     dropout: config.dropout,
+    cellNorm: config.cellNorm,
   };
 }
 
@@ -61,6 +65,7 @@ export function buildLayersModel(spec: ModelSpec): tfl.LayersModel {
           ? tfl.layers.gru({ ...common, recurrentActivation: 'sigmoid', resetAfter: false } as never)
           : tfl.layers.simpleRNN(common);
     x = layer.apply(x) as tfl.SymbolicTensor;
+    if (spec.cellNorm === 'layer') x = new CharmerCellNorm({ units: spec.hidden, gates: gateCount(spec.cell), cell: spec.cell, name: `cell_norm_${l}` }).apply(x) as tfl.SymbolicTensor;
     if (spec.dropout > 0 && l < spec.layers - 1) x = tfl.layers.dropout({ rate: spec.dropout, name: `dropout_${l}` }).apply(x) as tfl.SymbolicTensor;
   }
   const out = tfl.layers.dense({ units: spec.vocabSize, activation: 'softmax', name: 'output', kernelInitializer: 'zeros' }).apply(x) as tfl.SymbolicTensor;
@@ -122,10 +127,15 @@ export class CharModel {
     this.layers = spec.cell === 'transformer' ? [] : Array.from({ length: spec.layers }, (_, l) => {
       const cellName = spec.cell === 'rnn' ? 'simple_rnn_cell' : `${spec.cell}_cell`;
       const prefix = byName.has(`rnn_${l}/kernel`) ? `rnn_${l}` : `rnn_${l}/${cellName}`;
+      const n = `cell_norm_${l}`;
+      const v1 = (name: string) => get(name) as unknown as tf.Tensor1D;
       return {
         kernel: get(`${prefix}/kernel`) as unknown as tf.Tensor2D,
         recurrentKernel: get(`${prefix}/recurrent_kernel`) as unknown as tf.Tensor2D,
         bias: get(`${prefix}/bias`) as unknown as tf.Tensor1D,
+        ...(spec.cellNorm === 'layer'
+          ? { norm: { gainX: v1(`${n}/gain_x`), gainH: v1(`${n}/gain_h`), ...(spec.cell === 'lstm' ? { gainC: v1(`${n}/gain_c`), biasC: v1(`${n}/bias_c`) } : {}) } }
+          : {}),
       };
     });
     this.outKernel = get('output/kernel');
@@ -133,7 +143,10 @@ export class CharModel {
     this.variables = net.trainableWeights.map((w) => w.read() as tf.Variable);
   }
 
-  /** A new model with char-rnn's initialisation (uniform ±0.08; LSTM forget bias 1), seeded. */
+  /**
+   * A new model with char-rnn's initialisation (uniform ±0.08; LSTM forget-gate bias 1, as
+   * Jozefowicz et al. 2015 recommend and char-rnn does), normalisation gains 1, seeded.
+   */
   static create(spec: ModelSpec, vocab: Vocabulary, meta: CharmerMetadata, seed: number): CharModel {
     const net = buildLayersModel(spec);
     const m = new CharModel(spec, net, vocab, meta);
@@ -142,11 +155,15 @@ export class CharModel {
       return m;
     }
     const rng = new Rng(seed);
+    const gains = new Set<tf.Tensor>(m.layers.flatMap((w) => (w.norm ? [w.norm.gainX, w.norm.gainH, ...(w.norm.gainC ? [w.norm.gainC] : [])] : [])));
+    const cellBiases = new Set<tf.Tensor>(m.layers.map((w) => w.bias));
     for (const v of m.variables) {
       const values = new Float32Array(v.size);
       const isBias = v.shape.length === 1;
       if (!isBias) for (let i = 0; i < values.length; i++) values[i] = (rng.next() * 2 - 1) * 0.08;
-      if (isBias && spec.cell === 'lstm' && v !== m.outBias) values.fill(1, spec.hidden, 2 * spec.hidden);
+      if (gains.has(v)) values.fill(1);
+      // Gates i, f, c, o (the stock layout): the second quarter is the forget gate.
+      if (cellBiases.has(v) && spec.cell === 'lstm') values.fill(1, spec.hidden, 2 * spec.hidden);
       tf.tidy(() => v.assign(tf.tensor(values, v.shape)));
     }
     return m;

@@ -18,9 +18,16 @@ export class Optimizer {
   step = 0;
   readonly slots: tf.Variable[];
 
+  /**
+   * `weightDecay` is decoupled (AdamW: w <- w * (1 - lr * wd) before the update, as PyTorch's
+   * AdamW), applied to the variables `decays` marks: weight matrices, not biases, gains or
+   * embeddings (nanoGPT's grouping).
+   */
   constructor(
     readonly name: OptimizerName,
     private readonly vars: tf.Variable[],
+    private readonly weightDecay = 0,
+    private readonly decays: readonly boolean[] = [],
     private readonly beta1 = 0.9,
     private readonly beta2 = 0.999,
     private readonly eps = 1e-8,
@@ -35,6 +42,7 @@ export class Optimizer {
   /** Clip to `clip` (global norm; 0 = off) and apply one update with learning rate `lr`. */
   apply(grads: tf.Tensor[], lr: number, clip: number): void {
     this.step++;
+    this.decay(lr);
     // CHARMER_FUSED=0 (the benchmark's tfjs-stock rows) keeps the op-by-op update.
     if (process.env.CHARMER_FUSED !== '0' && registerFusedKernels(tf.getBackend())) return this.applyFused(grads, lr, clip);
     const t = this.step;
@@ -65,6 +73,12 @@ export class Optimizer {
         });
       }
     });
+  }
+
+  private decay(lr: number): void {
+    if (!(this.weightDecay > 0)) return;
+    const keep = 1 - lr * this.weightDecay;
+    tf.tidy(() => this.vars.forEach((v, i) => this.decays[i] && v.assign(tf.mul(v, keep))));
   }
 
   /**

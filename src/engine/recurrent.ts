@@ -10,11 +10,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { CellType } from './config.ts';
+import { normCellStep, type CellNormWeights } from './cellnorm.ts';
 
 export interface LayerWeights {
   kernel: tf.Tensor2D;
   recurrentKernel: tf.Tensor2D;
   bias: tf.Tensor1D;
+  /** Layer-normalised cells (--cell-norm layer): the gains. The fused kernels do not run these. */
+  norm?: CellNormWeights;
 }
 
 /** LSTM: [h, c]; GRU and RNN: [h]. Each [batch, hidden]. */
@@ -37,6 +40,7 @@ export function zeroState(cell: CellType, batch: number, hidden: number): LayerS
  * state, [h, c] for an LSTM (c as the cell keeps it, before the output tanh), [h] otherwise.
  */
 export function cellStep(cell: CellType, w: LayerWeights, xp: tf.Tensor2D, state: LayerState): LayerState {
+  if (w.norm) return normCellStep(cell, w.recurrentKernel, w.bias, w.norm, xp, state);
   const h = state[0]!;
   const H = h.shape[1];
   if (cell === 'lstm') {
@@ -57,10 +61,11 @@ export function cellStep(cell: CellType, w: LayerWeights, xp: tf.Tensor2D, state
   return [tf.tanh(tf.add(xp, tf.matMul(h, w.recurrentKernel))) as tf.Tensor2D];
 }
 
-/** Input projection for every step at once: [B, T, I] -> [B, T, G*H]. */
+/** Input projection for every step at once: [B, T, I] -> [B, T, G*H] (normalised cells: without the bias, added after). */
 export function projectInputs(w: LayerWeights, x: tf.Tensor3D): tf.Tensor3D {
   const [B, T, I] = x.shape;
-  const xp = tf.add(tf.matMul(tf.reshape(x, [B * T, I]), w.kernel), w.bias);
+  const product = tf.matMul(tf.reshape(x, [B * T, I]), w.kernel);
+  const xp = w.norm ? product : tf.add(product, w.bias);
   return tf.reshape(xp, [B, T, -1]);
 }
 
@@ -99,6 +104,7 @@ export function setSequenceImpl(impl: SequenceImpl | null): void {
 }
 
 export function runSequence(cell: CellType, w: LayerWeights, x: tf.Tensor3D, state: LayerState): SequenceResult {
+  if (w.norm) return referenceSequence(cell, w, x, state);
   return sequenceImpl(cell, w, x, state);
 }
 
@@ -121,6 +127,7 @@ export function setSequenceFromIdsImpl(impl: IdsSequenceImpl | null): void {
 }
 
 export function runSequenceFromIds(cell: CellType, w: LayerWeights, embedding: tf.Tensor2D, ids: tf.Tensor2D, state: LayerState): SequenceResult {
+  if (w.norm) return referenceFromIds(cell, w, embedding, ids, state);
   return fromIdsImpl(cell, w, embedding, ids, state);
 }
 
@@ -139,6 +146,7 @@ export function setStepImpl(impl: StepImpl | null): void {
 }
 
 export function runStep(cell: CellType, w: LayerWeights, x: tf.Tensor2D, state: LayerState): LayerState {
+  if (w.norm) return referenceStep(cell, w, x, state);
   return stepImpl(cell, w, x, state);
 }
 
@@ -154,5 +162,6 @@ export function setStepFromIdsImpl(impl: StepFromIdsImpl | null): void {
 }
 
 export function runStepFromIds(cell: CellType, w: LayerWeights, embedding: tf.Tensor2D, ids: tf.Tensor1D, state: LayerState): LayerState {
+  if (w.norm) return referenceStepFromIds(cell, w, embedding, ids, state);
   return stepFromIdsImpl(cell, w, embedding, ids, state);
 }

@@ -17,6 +17,7 @@ import type { CharModel } from './model.ts';
 import { DataParallel } from './parallel/pool.ts';
 import type { LayerState } from './recurrent.ts';
 import { sampleLines, sampleTextAll } from './sample.ts';
+import { learningRateAt } from './schedule.ts';
 import type { PreparedRun } from './train-prepare.ts';
 import { disposeState, evaluate, shardGradients } from './train-step.ts';
 
@@ -145,7 +146,6 @@ class TrainingRun {
   /** One optimizer step on the next batch; returns its loss, learning rate and character count. */
   private async step(): Promise<{ loss: number; lr: number; count: number }> {
     const { config, p, model } = this;
-    const epochIndex = Math.floor(this.iteration / p.itersPerEpoch);
     const k = this.iteration % p.itersPerEpoch;
     let b: Batch;
     if (p.layout && p.trainSplit.mode === 'text') {
@@ -159,7 +159,7 @@ class TrainingRun {
     } else {
       b = linesTrainBatch(p.trainSplit as Split & { mode: 'lines' }, p.marker, config.batchSize, config.seed, this.iteration);
     }
-    const lr = config.learningRate * config.learningRateDecay ** Math.max(0, epochIndex - config.decayAfter + 1);
+    const lr = learningRateAt(config, { iteration: this.iteration, elapsedS: this.elapsed(), totalIters: p.totalIters, itersPerEpoch: p.itersPerEpoch });
     const dropoutSeed = config.dropout > 0 ? p.rng.seed() : undefined;
     const prev = p.layout ? (this.carry ?? model.zeroState(b.rows)) : model.zeroState(b.rows);
     // One thread's share (or all) of the step: loss, gradients and the state to carry.

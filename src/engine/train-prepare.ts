@@ -13,7 +13,7 @@ import { linesItersPerEpoch, textLayout } from './batches.ts';
 import type { CheckpointData } from './checkpoint.ts';
 import { loadCheckpoint, readCheckpointMeta } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
-import { DEFAULT_CONFIG, RESUMABLE_OPTIONS, configProblem } from './config.ts';
+import { DEFAULT_CONFIG, LEGACY_CONFIG, RESUMABLE_OPTIONS, configProblem } from './config.ts';
 import { adoptShape, checkItemsFitContext, checkTransformerShape, copyGptWeights, windowLength } from './transformer/training.ts';
 import type { Corpus, Split } from './corpus.ts';
 import { splitCorpus } from './corpus.ts';
@@ -222,7 +222,7 @@ export async function prepareRun(opts: TrainOptions): Promise<PreparedRun> {
   const model = resumed?.model ?? CharModel.create(spec, vocab, meta, config.seed);
   if (init) copyFineTuneWeights(init.model, model);
   init?.model.dispose();
-  const optimizer = new Optimizer(config.optimizer, model.variables);
+  const optimizer = new Optimizer(config.optimizer, model.variables, config.weightDecay, weightDecayMask(model));
   const rng = resumed ? new Rng(resumed.trainer!.state.rng) : new Rng(config.seed);
   const carry = resumed?.trainer ? restoreTrainer(resumed, model, optimizer, latestDir) : null;
   const state = resumed?.trainer?.state;
@@ -272,7 +272,8 @@ async function runConfig(opts: TrainOptions, latestDir: string): Promise<{ confi
       throw new CharmerError('CHECKPOINT_MISMATCH', `The run in ${out} was trained on "${meta.corpusName}", not on ${corpus.name}. Resume with the same corpus, or fine-tune with --init-from.`);
     }
     const limits = Object.fromEntries(RESUMABLE_OPTIONS.filter((k) => opts.config?.[k] !== undefined).map((k) => [k, opts.config![k]]));
-    config = resolveConfig(limits, meta.config);
+    // Checkpoints from before the schedule and weight-decay options go on as they started.
+    config = resolveConfig(limits, { ...DEFAULT_CONFIG, ...LEGACY_CONFIG, ...meta.config });
   } else {
     config = resolveConfig({ mode: corpus.mode, ...opts.config });
   }
@@ -385,9 +386,19 @@ function copyFineTuneWeights(src: CharModel, dst: CharModel): void {
       (d.kernel as unknown as tf.Variable).assign(w.kernel);
       (d.recurrentKernel as unknown as tf.Variable).assign(w.recurrentKernel);
       (d.bias as unknown as tf.Variable).assign(w.bias);
+      if (w.norm && d.norm) {
+        const [from, to] = [w.norm, d.norm];
+        for (const k of ['gainX', 'gainH', 'gainC', 'biasC'] as const) if (from[k] && to[k]) (to[k] as unknown as tf.Variable).assign(from[k]);
+      }
     });
     dst.outKernel.assign(tf.concat([src.outKernel, tf.slice(dst.outKernel, [0, oldV], [-1, -1])], 1));
     dst.outBias.assign(tf.concat([src.outBias, tf.fill([dst.vocab.size - oldV], -5)], 0));
   });
 }
 
+
+/** Weight decay on weight matrices only: not biases, normalisation gains, or embeddings (nanoGPT). */
+export function weightDecayMask(model: CharModel): boolean[] {
+  const embeddings = new Set<tf.Tensor>([model.embedding, ...(model.gpt ? [model.gpt.positions] : [])]);
+  return model.variables.map((v) => v.shape.length === 2 && !embeddings.has(v) && !/embedding/.test(v.name));
+}

@@ -11,7 +11,8 @@ import type { TrainEvent } from './events.ts';
 import { runTraining } from './train-loop.ts';
 import { prepareRun, type TrainOptions } from './train-prepare.ts';
 
-export { checkCorpusFits, checkTraining, resolveConfig, type TrainOptions } from './train-prepare.ts';
+export { checkCorpusFits, checkTraining, resolveConfig, weightDecayMask, type TrainOptions } from './train-prepare.ts';
+export { checkItemsFitContext, windowLength } from './transformer/training.ts';
 export { evaluate, maskedLoss, shardGradients } from './train-step.ts';
 
 export async function* train(opts: TrainOptions): AsyncGenerator<TrainEvent, void> {

@@ -6,6 +6,7 @@
 import type { TrainConfig } from '../options.ts';
 import { namesFast } from './names-fast.ts';
 import { writingMedium } from './writing-medium.ts';
+import { writing15min } from './writing-15min.ts';
 import { largeGpu } from './large-gpu.ts';
 import { namesLarge } from './names-large.ts';
 
@@ -16,7 +17,7 @@ export interface Preset {
   config: Partial<TrainConfig>;
 }
 
-export const PRESETS: readonly Preset[] = [namesFast, namesLarge, writingMedium, largeGpu];
+export const PRESETS: readonly Preset[] = [namesFast, namesLarge, writingMedium, writing15min, largeGpu];
 
 export function findPreset(id: string): Preset | undefined {
   return PRESETS.find((p) => p.id === id);

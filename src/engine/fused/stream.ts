@@ -75,6 +75,8 @@ const stack = (a: Float32Array, b: Float32Array): Float32Array => {
 export function streamSupported(model: CharModel): boolean {
   if (process.env.CHARMER_FUSED === '0' || typeof SharedArrayBuffer === 'undefined') return false;
   if (!['wasm', 'cpu', 'tensorflow'].includes(tf.getBackend())) return false;
+  // Layer-normalised cells run only as the reference ops (src/engine/cellnorm.ts).
+  if (model.spec.cellNorm === 'layer') return false;
   if (!model.recurrent) return false;
   return model.spec.hidden % 4 === 0 && gemmModule(true) !== null && simdModule(true) !== null;
 }

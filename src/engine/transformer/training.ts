@@ -40,7 +40,7 @@ export function checkItemsFitContext(corpus: Corpus, c: Pick<TrainConfig, 'model
 export function adoptShape(config: TrainConfig, s: ModelSpec): TrainConfig {
   return s.cell === 'transformer'
     ? { ...config, model: s.cell, nEmbd: s.hidden, nLayer: s.layers, nHead: s.heads!, blockSize: s.blockSize! }
-    : { ...config, model: s.cell, rnnSize: s.hidden, numLayers: s.layers, embeddingSize: s.embeddingSize };
+    : { ...config, model: s.cell, rnnSize: s.hidden, numLayers: s.layers, embeddingSize: s.embeddingSize, cellNorm: s.cellNorm ?? 'none' };
 }
 
 /** Fine-tuning: every Transformer weight but the vocabulary-sized ones (embedding, head) is copied as is, in model order. */
