@@ -7,7 +7,11 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/renderer/**', 'node_modules/**'], globalSetup: ['test/e2e/build-renderer.ts'],
+        test: {
+          name: 'node',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/renderer/**', 'node_modules/**'],
+          globalSetup: ['test/e2e/build-renderer.ts'],
           // Tests start from a library without the shipped starters unless they ask for them
           // (test/starters/*), so that "a fresh library is empty" stays true for the rest.
           env: { CHARMER_STARTERS: 'none' },

@@ -7,7 +7,17 @@
  *   npx tsx bench/attention.ts [--n-embd 128] [--n-layer 4] [--n-head 4] [--block-size 64] [--chars 2000] [--file PATH]
  */
 import { readFileSync } from 'node:fs';
-import { attentionAt, attentionSourceOf, attentionWindowStart, CharModel, chooseBackend, encodeKnown, scanAttention, Vocabulary, type CharmerMetadata } from '../src/engine/index.ts';
+import {
+  attentionAt,
+  attentionSourceOf,
+  attentionWindowStart,
+  CharModel,
+  chooseBackend,
+  encodeKnown,
+  scanAttention,
+  Vocabulary,
+  type CharmerMetadata,
+} from '../src/engine/index.ts';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -40,5 +50,17 @@ const firstClickMs = performance.now() - t0;
 t0 = performance.now();
 await attentionAt(src, known.ids, pos + 1);
 const nextClickMs = performance.now() - t0;
-console.log(JSON.stringify({ nEmbd, nLayer, nHead, blockSize, chars: known.ids.length, window: attentionWindowStart(pos, blockSize), scanS: +scanS.toFixed(2), firstClickMs: +firstClickMs.toFixed(1), nextClickMs: +nextClickMs.toFixed(1) }));
+console.log(
+  JSON.stringify({
+    nEmbd,
+    nLayer,
+    nHead,
+    blockSize,
+    chars: known.ids.length,
+    window: attentionWindowStart(pos, blockSize),
+    scanS: +scanS.toFixed(2),
+    firstClickMs: +firstClickMs.toFixed(1),
+    nextClickMs: +nextClickMs.toFixed(1),
+  }),
+);
 model.dispose();

@@ -65,7 +65,12 @@ for (const [what, M, K, N, ta] of shapes) {
   const gflop = (2 * M * K * N) / 1e6;
   console.log(
     JSON.stringify({
-      shape: what, M, K, N, fma_available: available, fma_used: M >= MIN_ROWS,
+      shape: what,
+      M,
+      K,
+      N,
+      fma_available: available,
+      fma_used: M >= MIN_ROWS,
       xnnpack_gflops: +(gflop / xnn.ms).toFixed(1),
       engine_gflops: +(gflop / fma.ms).toFixed(1),
       ratio: +(xnn.ms / fma.ms).toFixed(2),

@@ -19,7 +19,11 @@ const x = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % V);
 const y = Int32Array.from({ length: B * T }, (_, i) => (i * 5) % V);
 const step = () => {
   const r = local({ x, y, mask: null, rows: B, steps: T, count: B * T }, []);
-  opt.apply(model.variables.map((v) => r.grads[v.name]!), 1e-3, 1);
+  opt.apply(
+    model.variables.map((v) => r.grads[v.name]!),
+    1e-3,
+    1,
+  );
   tf.dispose(Object.values(r.grads));
   r.value.dataSync();
   r.value.dispose();

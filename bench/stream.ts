@@ -57,8 +57,14 @@ for (const cell of arg('cells', 'lstm,gru,rnn') as CellType[]) {
     const best = { tfjs: 0, one: 0, two: 0 };
     for (let round = 0; round < 3; round++) {
       best.tfjs = Math.max(best.tfjs, rate(tfjsStep));
-      best.one = Math.max(best.one, rate((i) => one.step(i % 65)));
-      best.two = Math.max(best.two, rate((i) => two.step(i % 65)));
+      best.one = Math.max(
+        best.one,
+        rate((i) => one.step(i % 65)),
+      );
+      best.two = Math.max(
+        best.two,
+        rate((i) => two.step(i % 65)),
+      );
     }
     console.log(
       JSON.stringify({

@@ -25,7 +25,14 @@ async function main(): Promise<void> {
   await chooseBackend('wasm');
   const chars = arg('chars', 1000);
   const vocab = Vocabulary.fromList(Array.from({ length: 65 }, (_, i) => String.fromCharCode(32 + i)));
-  const config = { ...DEFAULT_CONFIG, model: 'transformer' as const, nLayer: arg('layers', 4), nHead: arg('heads', 4), nEmbd: arg('width', 384), blockSize: arg('context', 256) };
+  const config = {
+    ...DEFAULT_CONFIG,
+    model: 'transformer' as const,
+    nLayer: arg('layers', 4),
+    nHead: arg('heads', 4),
+    nEmbd: arg('width', 384),
+    blockSize: arg('context', 256),
+  };
   const model = CharModel.create(specFromConfig(config, vocab.size), vocab, { config, vocab: vocab.chars, mode: 'text' } as never, 1);
   const shape = { layers: config.nLayer, width: config.nEmbd, heads: config.nHead, context: config.blockSize, params: model.params };
   const time = (run: () => void) => {
@@ -59,7 +66,16 @@ async function main(): Promise<void> {
     state = next.state;
   }
   const cpu = process.cpuUsage(c0);
-  console.log(JSON.stringify({ impl: 'model.step', threads: 1, ...shape, chars: n, chars_per_s: Math.round(n / ((performance.now() - t0) / 1000)), cpu_ms_per_char: +((cpu.user + cpu.system) / 1000 / n).toFixed(3) }));
+  console.log(
+    JSON.stringify({
+      impl: 'model.step',
+      threads: 1,
+      ...shape,
+      chars: n,
+      chars_per_s: Math.round(n / ((performance.now() - t0) / 1000)),
+      cpu_ms_per_char: +((cpu.user + cpu.system) / 1000 / n).toFixed(3),
+    }),
+  );
 }
 
 await main();

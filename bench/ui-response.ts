@@ -24,14 +24,22 @@ try {
   await page.goto(server.url);
   const nav = page.getByRole('navigation', { name: 'Views' });
   await nav.getByRole('button', { name: 'Train' }).click();
-  await page.getByLabel('Corpus').selectOption({ label: (await page.getByLabel('Corpus').locator('option', { hasText: /^names/ }).textContent())! });
+  await page.getByLabel('Corpus').selectOption({
+    label: (await page
+      .getByLabel('Corpus')
+      .locator('option', { hasText: /^names/ })
+      .textContent())!,
+  });
   await page.getByRole('radio', { name: /Names: fast/ }).click();
   await page.getByRole('button', { name: 'Start training' }).click();
   await page.getByTestId('run-status').filter({ hasText: 'running' }).waitFor({ timeout: 60_000 });
   const times: number[] = [];
   const end = Date.now() + seconds * 1000;
   while (Date.now() < end) {
-    for (const [button, region] of [['Library', 'Library'], ['Train', 'Train']] as const) {
+    for (const [button, region] of [
+      ['Library', 'Library'],
+      ['Train', 'Train'],
+    ] as const) {
       const t = performance.now();
       await nav.getByRole('button', { name: button }).click();
       await page.getByRole('region', { name: region }).waitFor();

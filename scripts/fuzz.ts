@@ -15,7 +15,10 @@ if (!Number.isInteger(cases) || cases < 1) {
 }
 process.stderr.write(`Fuzzing ${cases} cases, seed ${seed}…\n`);
 const r = await runFuzz({ cases, seed, log: (s) => process.stderr.write(`${s}\n`) });
-const codes = Object.entries(r.codes).sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(', ');
+const codes = Object.entries(r.codes)
+  .sort((a, b) => b[1] - a[1])
+  .map(([c, n]) => `${c} ${n}`)
+  .join(', ');
 process.stdout.write(
   [
     `cases: ${r.cases} (WebSocket calls ${r.wsCalls}, IPC calls ${r.ipcCalls}, raw HTTP requests ${r.httpRequests}, raw frame batches ${r.frameBatches}, the rest non-call WebSocket messages)`,

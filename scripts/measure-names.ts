@@ -17,7 +17,11 @@ interface Line {
   nearest_brand?: { name: string; distance: number } | null;
 }
 
-const read = (f: string): Line[] => readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+const read = (f: string): Line[] =>
+  readFileSync(f, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Line);
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
@@ -29,15 +33,33 @@ const figures: Array<{ figure: string; value: number | string; target: string; m
 
 if (what === 'baby') {
   const [f, m, d1920, d2010, t1, newOnly] = files.map(read);
-  for (const [lines, sex] of [[f!, 'F'], [m!, 'M']] as const) {
+  for (const [lines, sex] of [
+    [f!, 'F'],
+    [m!, 'M'],
+  ] as const) {
     const known = lines.filter((l) => l.known);
     const share = known.filter((l) => l.known!.sex === sex).length / known.length;
-    figures.push({ figure: `${sex}: known names mostly given to ${sex === 'F' ? 'girls' : 'boys'} (% of ${known.length} known of ${lines.length})`, value: pct(share), target: '>= 90', met: share >= 0.9 });
+    figures.push({
+      figure: `${sex}: known names mostly given to ${sex === 'F' ? 'girls' : 'boys'} (% of ${known.length} known of ${lines.length})`,
+      value: pct(share),
+      target: '>= 90',
+      met: share >= 0.9,
+    });
   }
   const m1920 = median(d1920!.filter((l) => l.known).map((l) => l.known!.peak_year));
   const m2010 = median(d2010!.filter((l) => l.known).map((l) => l.known!.peak_year));
-  figures.push({ figure: '1920s: median peak year of known names', value: m1920, target: '1910-1944 (within 15 of the 1920s)', met: m1920 >= 1910 && m1920 <= 1944 });
-  figures.push({ figure: '2010s: median peak year of known names', value: m2010, target: '2000-2034 (within 15 of the 2010s)', met: m2010 >= 2000 && m2010 <= 2034 });
+  figures.push({
+    figure: '1920s: median peak year of known names',
+    value: m1920,
+    target: '1910-1944 (within 15 of the 1920s)',
+    met: m1920 >= 1910 && m1920 <= 1944,
+  });
+  figures.push({
+    figure: '2010s: median peak year of known names',
+    value: m2010,
+    target: '2000-2034 (within 15 of the 2010s)',
+    met: m2010 >= 2000 && m2010 <= 2034,
+  });
   figures.push({ figure: '2010s minus 1920s median peak year', value: m2010 - m1920, target: '>= 40', met: m2010 - m1920 >= 40 });
   const newShare = t1!.filter((l) => l.novelty === 'new').length / t1!.length;
   figures.push({ figure: `T=1: new names (% of ${t1!.length})`, value: pct(newShare), target: '>= 30', met: newShare >= 0.3 });

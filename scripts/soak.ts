@@ -52,7 +52,11 @@ const budget = minutes * 60;
 const common = { maxTime: budget + 120, maxEpochs: 100000, maxIters: 0, evalEvery: 50, sampleEvery: 100, threads, backend: 'wasm' as const };
 type Run = { id: number; status: string; iterations: number };
 const linesRun = await call<Run>('runs.start', { corpusId: names.id, name: 'soak names', config: { ...common, mode: 'lines', rnnSize: 64, numLayers: 2 } });
-const textRun = await call<Run>('runs.start', { corpusId: prose.id, name: 'soak prose', config: { ...common, mode: 'text', rnnSize: 64, numLayers: 2, batchSize: 16, seqLength: 32 } });
+const textRun = await call<Run>('runs.start', {
+  corpusId: prose.id,
+  name: 'soak prose',
+  config: { ...common, mode: 'text', rnnSize: 64, numLayers: 2, batchSize: 16, seqLength: 32 },
+});
 log(`data dir ${dataDir}; runs ${linesRun.id} (names) and ${textRun.id} (prose) started`);
 
 async function waitForCheckpoint(id: number): Promise<void> {
@@ -71,8 +75,18 @@ const counts = { lines: 0, text: 0, companion: 0, inspect: 0, polls: 0 };
 let seed = 1;
 const ops: Record<keyof typeof counts, () => Promise<unknown>> = {
   lines: () => call('generate.lines', { runId: linesRun.id, kind: 'latest', requestId: 'soak-lines', count: 200, temperature: 0.8, seed: seed++ }),
-  text: () => call('generate.text', { runId: textRun.id, kind: 'latest', requestId: 'soak-text', length: 400, prime: 'ROMEO:', temperature: 0.8, seed: seed++ }),
-  companion: () => call('generate.continuations', { runId: textRun.id, kind: 'latest', requestId: 'soak-companion', context: text.slice(0, 2000), count: 3, length: 60, seed: seed++ }),
+  text: () =>
+    call('generate.text', { runId: textRun.id, kind: 'latest', requestId: 'soak-text', length: 400, prime: 'ROMEO:', temperature: 0.8, seed: seed++ }),
+  companion: () =>
+    call('generate.continuations', {
+      runId: textRun.id,
+      kind: 'latest',
+      requestId: 'soak-companion',
+      context: text.slice(0, 2000),
+      count: 3,
+      length: 60,
+      seed: seed++,
+    }),
   inspect: () => call('inspect.run', { runId: textRun.id, checkpoint: 'latest', text: text.slice(5000, 7000), topK: 5, inspectId: 'soak-inspect' }),
   // What the Train view does while it shows the runs.
   polls: async () => {
@@ -112,7 +126,11 @@ const loops = (Object.keys(ops) as (keyof typeof counts)[]).map(async (name) => 
 const ticker = setInterval(() => {
   void sample().then(() => {
     const s = samples.at(-1)!.d;
-    log(`t=${samples.at(-1)!.t}s main rss ${mb(s.main.rss)} fds ${s.main.openFiles}; model thread ${s.modelThread?.numTensors} tensors; ` + s.trainers.map((t) => `run ${t.runId}: ${t.numTensors} tensors rss ${mb(t.rss)} fds ${t.openFiles}`).join('; ') + `; ops ${JSON.stringify(counts)}`);
+    log(
+      `t=${samples.at(-1)!.t}s main rss ${mb(s.main.rss)} fds ${s.main.openFiles}; model thread ${s.modelThread?.numTensors} tensors; ` +
+        s.trainers.map((t) => `run ${t.runId}: ${t.numTensors} tensors rss ${mb(t.rss)} fds ${t.openFiles}`).join('; ') +
+        `; ops ${JSON.stringify(counts)}`,
+    );
   });
 }, 60_000);
 await Promise.all(loops);
@@ -151,14 +169,32 @@ const verdicts = series.map((s) => {
   const first = s.values.slice(0, half);
   const second = s.values.slice(half);
   const ok =
-    s.kind === 'tensors' ? Math.max(...second) <= Math.max(...first) + 10 : s.kind === 'rss' ? mean(second) <= mean(first) * 1.1 : Math.max(...second) <= Math.max(...first) + 2;
-  return { name: s.name, kind: s.kind, values: s.values, start: s.values[0], end: s.values.at(-1), min: Math.min(...s.values), max: Math.max(...s.values), firstHalf: mean(first), secondHalf: mean(second), ok };
+    s.kind === 'tensors'
+      ? Math.max(...second) <= Math.max(...first) + 10
+      : s.kind === 'rss'
+        ? mean(second) <= mean(first) * 1.1
+        : Math.max(...second) <= Math.max(...first) + 2;
+  return {
+    name: s.name,
+    kind: s.kind,
+    values: s.values,
+    start: s.values[0],
+    end: s.values.at(-1),
+    min: Math.min(...s.values),
+    max: Math.max(...s.values),
+    firstHalf: mean(first),
+    secondHalf: mean(second),
+    ok,
+  };
 });
 
 const fmt = (name: string, v: number | undefined) => (v === undefined ? '-' : /rss/.test(name) ? mb(v) : String(v));
 const lines = [
   `Soak: ${minutes} min, ${samples.length} samples; operations ${JSON.stringify(counts)}; errors ${errors.length}`,
-  `Runs at the end: ${runsAtEnd.filter((r) => r.id === linesRun.id || r.id === textRun.id).map((r) => `${r.id} ${r.status} at iteration ${r.iterations}`).join(', ')}`,
+  `Runs at the end: ${runsAtEnd
+    .filter((r) => r.id === linesRun.id || r.id === textRun.id)
+    .map((r) => `${r.id} ${r.status} at iteration ${r.iterations}`)
+    .join(', ')}`,
   '',
   '| what | at start | at end | lowest | highest | first-half mean | second-half mean | bounded |',
   '|---|---|---|---|---|---|---|---|',

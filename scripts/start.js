@@ -82,7 +82,9 @@ async function main() {
     return run(binary, [root]);
   }
   if (!browserOnly) {
-    process.stdout.write('Electron’s binary is not installed and could not be downloaded here, so Charmer starts in browser mode instead (open the URL below).\n');
+    process.stdout.write(
+      'Electron’s binary is not installed and could not be downloaded here, so Charmer starts in browser mode instead (open the URL below).\n',
+    );
   }
   const rendererSources = Math.max(newest(join(root, 'src/renderer')), newest(join(root, 'src/api')));
   const stale = mtime(join(root, 'out/renderer/index.html')) < rendererSources;

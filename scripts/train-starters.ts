@@ -24,7 +24,8 @@ function corpusArgs(def: StarterDef): string[] | string {
     return fs.existsSync(file) ? [file] : `its corpus ${file} is missing`;
   }
   const isBuiltin = (engine as Record<string, unknown>).isBuiltinCorpus as ((s: string) => boolean) | undefined;
-  if (c.builtin !== BUILTIN_NAMES && !isBuiltin?.(c.builtin)) return `the built-in corpus "${c.builtin}" is not in this checkout (it comes with the names issue)`;
+  if (c.builtin !== BUILTIN_NAMES && !isBuiltin?.(c.builtin))
+    return `the built-in corpus "${c.builtin}" is not in this checkout (it comes with the names issue)`;
   return [c.builtin, ...(c.categories ? ['--categories', c.categories.join(',')] : [])];
 }
 

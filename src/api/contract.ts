@@ -38,18 +38,7 @@ import { trainConfigSchema as optionsSchema, type TrainConfig } from '../common/
 import type { BuiltinCorpusInfo } from '../common/names.ts';
 import { CORPUS_MODES, EXPORT_FORMATS, NOVELTIES, RUN_STATUSES, SAMPLE_SORTS, type CorpusMode } from '../common/enums.ts';
 
-export type {
-  CorpusDetail,
-  CorpusSummary,
-  Draft,
-  ImportResult,
-  MetricRow,
-  RunDetail,
-  RunEvent,
-  RunSummary,
-  SampleRow,
-  TrainConfig,
-};
+export type { CorpusDetail, CorpusSummary, Draft, ImportResult, MetricRow, RunDetail, RunEvent, RunSummary, SampleRow, TrainConfig };
 export type { Continuation, LinesAnswer, ModelChoice, TextAnswer };
 export type { BabyNameFilter, NameCard, TablePreview };
 export type { CategoryColumnSummary, CorpusOrigin } from '../services/types.ts';
@@ -147,7 +136,12 @@ const requestId = z.string().min(1).max(100).optional();
 const sampling = {
   temperature: z.number().min(0).max(2).optional(),
   topK: z.number().int().min(0).max(100000).optional(),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
 };
 
 export interface AppInfo {
@@ -232,7 +226,10 @@ export const contract = {
           corpusId: id,
           config: trainConfigSchema,
           name: name.optional(),
-          initFrom: z.object({ runId: id, kind: z.enum(['best', 'latest']).optional() }).strict().optional(),
+          initFrom: z
+            .object({ runId: id, kind: z.enum(['best', 'latest']).optional() })
+            .strict()
+            .optional(),
         })
         .strict(),
     ),
@@ -255,9 +252,7 @@ export const contract = {
     setNote: op<void>()(z.object({ id, note: z.string().max(10000) }).strict()),
     remove: op<number>()(z.object({ ids: z.array(id).max(100000) }).strict()),
     restore: op<number>()(z.object({ ids: z.array(id).max(100000) }).strict()),
-    export: op<string>()(
-      z.object({ ids: z.union([z.array(id).max(100000), z.literal('all')]), format: z.enum(EXPORT_FORMATS) }).strict(),
-    ),
+    export: op<string>()(z.object({ ids: z.union([z.array(id).max(100000), z.literal('all')]), format: z.enum(EXPORT_FORMATS) }).strict()),
   },
   /** Sampling from a checkpoint, on the model thread (src/services/generation.ts). */
   generate: {
@@ -339,9 +334,7 @@ export const contract = {
   drafts: {
     list: op<Array<Omit<Draft, 'text'>>>()(z.object({}).strict()),
     get: op<Draft>()(byId),
-    save: op<Draft>()(
-      z.object({ id: id.optional(), title: z.string().max(500), text: z.string().max(10_000_000), runId: id.nullable().optional() }).strict(),
-    ),
+    save: op<Draft>()(z.object({ id: id.optional(), title: z.string().max(500), text: z.string().max(10_000_000), runId: id.nullable().optional() }).strict()),
     remove: op<void>()(byId),
   },
   /** What the network has learned (src/services/inspection.ts): activations, guesses, surprise, cells. */
@@ -362,7 +355,9 @@ export const contract = {
     ),
     /** One cell's activation for every character of a kept inspection. */
     cell: op<number[]>()(
-      z.object({ id: z.string().min(1).max(100), layer: z.number().int().min(0).max(63), kind: z.enum(['h', 'c']), cell: z.number().int().min(0).max(65535) }).strict(),
+      z
+        .object({ id: z.string().min(1).max(100), layer: z.number().int().min(0).max(63), kind: z.enum(['h', 'c']), cell: z.number().int().min(0).max(65535) })
+        .strict(),
     ),
     /** Stops the inspection started with this inspectId. */
     cancel: op<void>()(z.object({ inspectId: z.string().min(1).max(100) }).strict()),

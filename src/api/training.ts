@@ -5,7 +5,18 @@
  */
 import { DEFAULT_CONFIG, type TrainConfig } from '../common/options.ts';
 
-export { DEFAULT_CONFIG, OPTIONS, OPTION_GROUPS, OPTION_HELP, OPTION_KEYS, OPTION_LIST, optionApplies, optionsIn, describeModel, shortModelName } from '../common/options.ts';
+export {
+  DEFAULT_CONFIG,
+  OPTIONS,
+  OPTION_GROUPS,
+  OPTION_HELP,
+  OPTION_KEYS,
+  OPTION_LIST,
+  optionApplies,
+  optionsIn,
+  describeModel,
+  shortModelName,
+} from '../common/options.ts';
 export type { OptionDescriptor, OptionGroup, OptionKey } from '../common/options.ts';
 
 /**
@@ -19,7 +30,10 @@ export { PRESETS, type Preset } from '../common/presets/index.ts';
  * of the Transformer: token and position embeddings, per block 12·C² + 13·C (q|k|v, output
  * projection, 4x MLP, two LayerNorms), the final LayerNorm and the head.
  */
-export function countParams(config: Pick<TrainConfig, 'model' | 'rnnSize' | 'numLayers' | 'embeddingSize'> & Partial<Pick<TrainConfig, 'nLayer' | 'nEmbd' | 'blockSize'>>, vocabSize: number): number {
+export function countParams(
+  config: Pick<TrainConfig, 'model' | 'rnnSize' | 'numLayers' | 'embeddingSize'> & Partial<Pick<TrainConfig, 'nLayer' | 'nEmbd' | 'blockSize'>>,
+  vocabSize: number,
+): number {
   if (config.model === 'transformer') {
     const c = config.nEmbd ?? DEFAULT_CONFIG.nEmbd;
     const blocks = config.nLayer ?? DEFAULT_CONFIG.nLayer;
@@ -60,13 +74,18 @@ export function scaleCharsPerS(measuredCharsPerS: number, measuredParams: number
 
 /** Training characters a run will process, and how long that takes at charsPerS. */
 export function estimateWork(
-  config: Pick<TrainConfig, 'valFraction' | 'maxEpochs' | 'maxIters' | 'maxTime' | 'batchSize' | 'seqLength'> & Partial<Pick<TrainConfig, 'model' | 'blockSize'>>,
+  config: Pick<TrainConfig, 'valFraction' | 'maxEpochs' | 'maxIters' | 'maxTime' | 'batchSize' | 'seqLength'> &
+    Partial<Pick<TrainConfig, 'model' | 'blockSize'>>,
   corpusChars: number,
   charsPerS: number,
 ): { trainChars: number; totalChars: number; seconds: number } {
   const trainChars = Math.max(1, Math.round(corpusChars * (1 - config.valFraction)));
   let totalChars = trainChars * Math.max(0, config.maxEpochs);
-  if (config.maxIters > 0) totalChars = Math.min(totalChars || Infinity, config.maxIters * config.batchSize * (config.model === 'transformer' ? (config.blockSize ?? DEFAULT_CONFIG.blockSize) : config.seqLength));
+  if (config.maxIters > 0)
+    totalChars = Math.min(
+      totalChars || Infinity,
+      config.maxIters * config.batchSize * (config.model === 'transformer' ? (config.blockSize ?? DEFAULT_CONFIG.blockSize) : config.seqLength),
+    );
   let seconds = totalChars / Math.max(1e-9, charsPerS);
   if (config.maxTime > 0) seconds = Math.min(seconds, config.maxTime);
   return { trainChars, totalChars, seconds };

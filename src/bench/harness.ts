@@ -28,12 +28,29 @@ export function benchModel(c: BenchConfig, seed = 1): CharModel {
   const chars = Array.from({ length: c.vocab }, (_, i) => String.fromCodePoint(33 + i));
   const vocab = new Vocabulary(chars);
   // The Transformer: width --hidden, --layers blocks, --heads heads, context --seq (nanoGPT's names in the config).
-  const spec: ModelSpec = { cell: c.cell, vocabSize: vocab.size, embeddingSize: c.hidden, hidden: c.hidden, layers: c.layers, dropout: 0, ...(c.cell === 'transformer' ? { heads: c.heads ?? 4, blockSize: c.seq } : {}) };
+  const spec: ModelSpec = {
+    cell: c.cell,
+    vocabSize: vocab.size,
+    embeddingSize: c.hidden,
+    hidden: c.hidden,
+    layers: c.layers,
+    dropout: 0,
+    ...(c.cell === 'transformer' ? { heads: c.heads ?? 4, blockSize: c.seq } : {}),
+  };
   const meta = {
     format: 'charmer-1',
     vocab: vocab.chars,
     mode: 'text',
-    config: { ...DEFAULT_CONFIG, model: c.cell, rnnSize: c.hidden, numLayers: c.layers, nEmbd: c.hidden, nLayer: c.layers, nHead: c.heads ?? 4, blockSize: c.seq },
+    config: {
+      ...DEFAULT_CONFIG,
+      model: c.cell,
+      rnnSize: c.hidden,
+      numLayers: c.layers,
+      nEmbd: c.hidden,
+      nLayer: c.layers,
+      nHead: c.heads ?? 4,
+      blockSize: c.seq,
+    },
     iteration: 0,
     epoch: 0,
     valLoss: null,
@@ -68,7 +85,11 @@ export function trainStepper(model: CharModel, c: BenchConfig) {
       next = r.state.map((l) => l.map((s) => tf.keep(s)));
       return maskedLoss(r.logits, y, null, n); // train.ts's loss
     }, model.variables);
-    opt.apply(model.variables.map((v) => grads[v.name]!), 2e-3, 5);
+    opt.apply(
+      model.variables.map((v) => grads[v.name]!),
+      2e-3,
+      5,
+    );
     tf.dispose([x, y, ...Object.values(grads)]);
     for (const l of carry) tf.dispose(l);
     carry = next;

@@ -98,7 +98,15 @@ async function timeLoop(step: () => Promise<unknown> | unknown, seconds: number)
 export async function measure(req: MeasureRequest): Promise<MeasureResult> {
   if (req.impl === 'tfjs-stock') process.env.CHARMER_FUSED = '0';
   const info = await chooseBackend(req.backend);
-  const c: BenchConfig = { cell: req.cell, layers: req.layers, hidden: req.hidden, batch: req.batch, seq: req.seq, vocab: 65, ...(req.heads ? { heads: req.heads } : {}) };
+  const c: BenchConfig = {
+    cell: req.cell,
+    layers: req.layers,
+    hidden: req.hidden,
+    batch: req.batch,
+    seq: req.seq,
+    vocab: 65,
+    ...(req.heads ? { heads: req.heads } : {}),
+  };
   const gpt = req.cell === 'transformer';
   const model = benchModel(c);
   const opt = new Optimizer('adam', model.variables);
@@ -115,7 +123,11 @@ export async function measure(req: MeasureRequest): Promise<MeasureResult> {
     trainStep = async () => {
       const b = randomBatch(rng, c);
       const r = pool ? await pool.step(b, carry, local) : local(b, carry);
-      opt.apply(model.variables.map((v) => r.grads[v.name]!), 2e-3, 5);
+      opt.apply(
+        model.variables.map((v) => r.grads[v.name]!),
+        2e-3,
+        5,
+      );
       pool?.syncWeights();
       tf.dispose([...Object.values(r.grads), ...carry.flat()]);
       carry = r.next;
@@ -134,7 +146,11 @@ export async function measure(req: MeasureRequest): Promise<MeasureResult> {
         const p = tf.reshape(net.apply(x) as unknown as tf.Tensor, [-1, c.vocab]);
         return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(y, c.vocab), tf.log(tf.add(p, 1e-7))), 1))) as tf.Scalar;
       }, vars);
-      opt.apply(vars.map((v) => grads[v.name]!), 2e-3, 5);
+      opt.apply(
+        vars.map((v) => grads[v.name]!),
+        2e-3,
+        5,
+      );
       tf.dispose([x, y, ...Object.values(grads)]);
       value.dataSync();
       value.dispose();
@@ -147,22 +163,25 @@ export async function measure(req: MeasureRequest): Promise<MeasureResult> {
   const sampleRate = async (rows: number): Promise<number> => {
     let state: LayerState[] = gpt ? tf.tidy(() => model.prefill(tf.zeros([rows, 1], 'int32') as tf.Tensor2D).state) : model.zeroState(rows);
     let ids = new Int32Array(rows);
-    const r = await timeLoop(() => {
-      const out = tf.tidy(() => {
-        const s = model.step(tf.tensor1d(ids, 'int32'), state);
-        return { state: s.state, logits: s.logits };
-      });
-      tf.dispose(state.flat());
-      state = out.state as LayerState[];
-      const logits = out.logits.dataSync();
-      out.logits.dispose();
-      ids = new Int32Array(rows);
-      for (let b = 0; b < rows; b++) {
-        let best = 0;
-        for (let k = 1; k < c.vocab; k++) if (logits[b * c.vocab + k]! > logits[b * c.vocab + best]!) best = k;
-        ids[b] = (best + Math.floor(rng.next() * 3)) % c.vocab;
-      }
-    }, Math.min(2, req.seconds / 2));
+    const r = await timeLoop(
+      () => {
+        const out = tf.tidy(() => {
+          const s = model.step(tf.tensor1d(ids, 'int32'), state);
+          return { state: s.state, logits: s.logits };
+        });
+        tf.dispose(state.flat());
+        state = out.state as LayerState[];
+        const logits = out.logits.dataSync();
+        out.logits.dispose();
+        ids = new Int32Array(rows);
+        for (let b = 0; b < rows; b++) {
+          let best = 0;
+          for (let k = 1; k < c.vocab; k++) if (logits[b * c.vocab + k]! > logits[b * c.vocab + best]!) best = k;
+          ids[b] = (best + Math.floor(rng.next() * 3)) % c.vocab;
+        }
+      },
+      Math.min(2, req.seconds / 2),
+    );
     tf.dispose(state.flat());
     return r.perS * rows;
   };
@@ -174,12 +193,15 @@ export async function measure(req: MeasureRequest): Promise<MeasureResult> {
     if (!stream) return null;
     if (stream instanceof GptStream) stream.prime(Uint16Array.of(0));
     let id = 0;
-    const r = await timeLoop(() => {
-      const logits = stream.step(id);
-      let best = 0;
-      for (let k = 1; k < c.vocab; k++) if (logits[k]! > logits[best]!) best = k;
-      id = (best + Math.floor(rng.next() * 3)) % c.vocab;
-    }, Math.min(2, req.seconds / 2));
+    const r = await timeLoop(
+      () => {
+        const logits = stream.step(id);
+        let best = 0;
+        for (let k = 1; k < c.vocab; k++) if (logits[k]! > logits[best]!) best = k;
+        id = (best + Math.floor(rng.next() * 3)) % c.vocab;
+      },
+      Math.min(2, req.seconds / 2),
+    );
     stream.dispose();
     return r.perS;
   };

@@ -61,11 +61,31 @@ async function torchAvailable(): Promise<boolean> {
 
 async function torchMeasure(o: BenchOptions, cell: BenchCell, hidden: number): Promise<BenchLine | null> {
   const env = { ...process.env, OMP_NUM_THREADS: String(availableParallelism()) };
-  const args = [TORCH_SCRIPT, '--cells', cell, '--hidden', String(hidden), '--layers', String(o.layers), '--heads', String(o.heads), '--batch', String(o.batch), '--seq', String(o.seq), '--seconds', String(o.seconds)];
+  const args = [
+    TORCH_SCRIPT,
+    '--cells',
+    cell,
+    '--hidden',
+    String(hidden),
+    '--layers',
+    String(o.layers),
+    '--heads',
+    String(o.heads),
+    '--batch',
+    String(o.batch),
+    '--seq',
+    String(o.seq),
+    '--seconds',
+    String(o.seconds),
+  ];
   // Best of three runs of a third of the time each, as measure.ts does for ours.
   let best: BenchLine | null = null;
   for (let i = 0; i < 3; i++) {
-    const r = await runChild('/usr/bin/python3', args.map((a, k) => (args[k - 1] === '--seconds' ? String(Math.max(1, o.seconds / 3)) : a)), env);
+    const r = await runChild(
+      '/usr/bin/python3',
+      args.map((a, k) => (args[k - 1] === '--seconds' ? String(Math.max(1, o.seconds / 3)) : a)),
+      env,
+    );
     const line = r.out.split('\n').find((l) => l.startsWith('{'));
     const got = line ? (JSON.parse(line) as BenchLine) : null;
     if (got && (!best || (got.train_chars_per_s as number) > (best.train_chars_per_s as number))) best = got;
@@ -78,7 +98,15 @@ export async function runBench(o: BenchOptions, emit: (line: BenchLine) => void)
   const threads = o.threads > 0 ? o.threads : availableParallelism();
   const mm = await matmulGflops(threads, Math.min(3, o.seconds));
   const gflops = mm.all;
-  emit({ kind: 'machine', cores: availableParallelism(), matmul: '[2500x512]x[512x2048] float32, tfjs wasm', matmul_gflops_1_thread: round1(mm.one), matmul_gflops_all_threads: round1(mm.all), threads, load_average_1m: round2(loadavg()[0]!) });
+  emit({
+    kind: 'machine',
+    cores: availableParallelism(),
+    matmul: '[2500x512]x[512x2048] float32, tfjs wasm',
+    matmul_gflops_1_thread: round1(mm.one),
+    matmul_gflops_all_threads: round1(mm.all),
+    threads,
+    load_average_1m: round2(loadavg()[0]!),
+  });
   const torch = o.torch === 'off' ? false : await torchAvailable();
   if (o.torch === 'on' && !torch) emit({ kind: 'note', message: `PyTorch peer unavailable (needs /usr/bin/python3 with torch and ${TORCH_SCRIPT})` });
   for (const cell of o.cells) {
@@ -91,7 +119,18 @@ export async function runBench(o: BenchOptions, emit: (line: BenchLine) => void)
         }
         const impls = [...o.impls].sort((a, b) => (a === 'charmer-fused' ? -1 : b === 'charmer-fused' ? 1 : 0));
         for (const impl of impls) {
-          const r = await measureInChild({ impl, backend, cell, layers: o.layers, hidden, batch: o.batch, seq: o.seq, seconds: o.seconds, threads: o.threads, ...(cell === 'transformer' ? { heads: o.heads } : {}) });
+          const r = await measureInChild({
+            impl,
+            backend,
+            cell,
+            layers: o.layers,
+            hidden,
+            batch: o.batch,
+            seq: o.seq,
+            seconds: o.seconds,
+            threads: o.threads,
+            ...(cell === 'transformer' ? { heads: o.heads } : {}),
+          });
           if ('error' in r) {
             emit({ kind: 'error', impl, backend, cell, layers: o.layers, hidden, error: r.error });
             continue;

@@ -99,7 +99,8 @@ function parseErrorSentence(e: Error & { code?: string }): string {
   const option = /'(-{1,2}[^' ]+)/.exec(e.message)?.[1];
   if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `Unknown option '${option ?? e.message}'. See --help for the options.`;
   if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
-    if (/ambiguous/.test(e.message)) return `${option} needs a value, but the next argument is an option. Give the value after it (${option} VALUE, or ${option}=VALUE when it starts with a dash).`;
+    if (/ambiguous/.test(e.message))
+      return `${option} needs a value, but the next argument is an option. Give the value after it (${option} VALUE, or ${option}=VALUE when it starts with a dash).`;
     if (/missing/.test(e.message)) return `${option} needs a value. Give it after the option (${option} VALUE).`;
     return `${option} takes no value. See --help for the options.`;
   }

@@ -36,7 +36,9 @@ export class EventPrinter {
   handle(ev: TrainEvent): void {
     if (this.opts.json) {
       const flat = ev.type === 'start' ? { ...ev, backend: ev.backend.backend, device: ev.backend.device, threads: ev.backend.threads } : ev;
-      this.out.write(JSON.stringify({ ...snakeKeys(flat), ...this.opts.extra, ...(ev.type !== 'start' && this.backend ? { backend: this.backend } : {}) }) + '\n');
+      this.out.write(
+        JSON.stringify({ ...snakeKeys(flat), ...this.opts.extra, ...(ev.type !== 'start' && this.backend ? { backend: this.backend } : {}) }) + '\n',
+      );
       if (ev.type === 'start') this.backend = ev.backend.backend;
       return;
     }

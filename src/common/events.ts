@@ -82,14 +82,7 @@ export interface ErrorEvent {
   iteration: number;
 }
 
-export type TrainEvent =
-  | StartEvent
-  | ProgressEvent
-  | EvalEvent
-  | SampleEvent
-  | CheckpointEvent
-  | DoneEvent
-  | ErrorEvent;
+export type TrainEvent = StartEvent | ProgressEvent | EvalEvent | SampleEvent | CheckpointEvent | DoneEvent | ErrorEvent;
 
 /** Progress while a large corpus loads. */
 export interface LoadProgress {

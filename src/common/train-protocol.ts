@@ -47,12 +47,7 @@ export function isWorkerMessage(m: unknown): m is WorkerMessage {
 }
 
 export function isWorkerRequest(m: unknown): m is WorkerRequest {
-  return (
-    typeof m === 'object' &&
-    m !== null &&
-    typeof (m as { type?: unknown }).type === 'string' &&
-    typeof (m as { seq?: unknown }).seq === 'number'
-  );
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string' && typeof (m as { seq?: unknown }).seq === 'number';
 }
 
 /**

@@ -26,7 +26,10 @@ export function encodeKnown(model: CharModel, text: string): { ids: Int32Array; 
 export function attentionSourceOf(model: CharModel): AttentionSource {
   const { cell, layers, heads, blockSize } = model.spec;
   if (cell !== 'transformer' || !heads || !blockSize) {
-    throw new CharmerError('BAD_OPTION', `This model is ${cell === 'rnn' ? 'a vanilla RNN' : `an ${cell.toUpperCase()}`}: it has no attention to look at. Inspect shows what its cells track instead.`);
+    throw new CharmerError(
+      'BAD_OPTION',
+      `This model is ${cell === 'rnn' ? 'a vanilla RNN' : `an ${cell.toUpperCase()}`}: it has no attention to look at. Inspect shows what its cells track instead.`,
+    );
   }
   let memo = sources.get(model);
   if (!memo) sources.set(model, (memo = []));

@@ -163,7 +163,8 @@ export class HeadScorer {
     const nh = this.#layers * this.#heads;
     if (probs.length !== nh) throw new CharmerError('BAD_OPTION', `Expected attention for ${nh} heads, got ${probs.length}.`);
     const T = Math.round(Math.sqrt(probs[0]?.length ?? 0));
-    if (q0 < from || q1 > from + T || q1 > this.#chars.length) throw new CharmerError('BAD_OPTION', `Queries ${q0}..${q1 - 1} are outside the window ${from}..${from + T - 1}.`);
+    if (q0 < from || q1 > from + T || q1 > this.#chars.length)
+      throw new CharmerError('BAD_OPTION', `Queries ${q0}..${q1 - 1} are outside the window ${from}..${from + T - 1}.`);
     for (let i = q0; i < q1; i++) {
       if (this.#done[i]) continue;
       this.#done[i] = 1;
@@ -224,7 +225,8 @@ export function rankHeads(chars: readonly string[], matrices: ReadonlyArray<Read
   const n = chars.length;
   for (const layer of matrices) {
     if (layer.length !== heads) throw new CharmerError('BAD_OPTION', 'Every layer must have the same number of heads.');
-    for (const m of layer) if (m.length !== n * n) throw new CharmerError('BAD_OPTION', `An attention matrix has ${m.length} entries; a text of ${n} characters needs ${n * n}.`);
+    for (const m of layer)
+      if (m.length !== n * n) throw new CharmerError('BAD_OPTION', `An attention matrix has ${m.length} entries; a text of ${n} characters needs ${n * n}.`);
   }
   const scorer = new HeadScorer(chars, layers, heads);
   if (n > 0) scorer.add(0, 0, n, matrices.flat());
@@ -239,7 +241,8 @@ export function attentionWindows(n: number, blockSize: number, starts: readonly 
     const stop = Math.min(n, starts[k + 1] ?? n);
     if (s >= stop) return;
     out.push({ from: s, end: Math.min(stop, s + blockSize), q0: s });
-    for (let from = s + stride; from + blockSize - stride < stop; from += stride) out.push({ from, end: Math.min(stop, from + blockSize), q0: from + blockSize - stride });
+    for (let from = s + stride; from + blockSize - stride < stop; from += stride)
+      out.push({ from, end: Math.min(stop, from + blockSize), q0: from + blockSize - stride });
   });
   return out;
 }

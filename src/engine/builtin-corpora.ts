@@ -11,7 +11,16 @@ import type { BuiltinCorpusInfo } from '../common/names.ts';
 
 export type { BuiltinCorpusInfo };
 import { builtinNamesText, BUILTIN_NAMES } from './names.ts';
-import { babyNames, describeBabyNameFilter, filterBabyNames, isEmptyFilter, lookupName, nameDataManifest, startupNames, type BabyNameFilter } from './namedata.ts';
+import {
+  babyNames,
+  describeBabyNameFilter,
+  filterBabyNames,
+  isEmptyFilter,
+  lookupName,
+  nameDataManifest,
+  startupNames,
+  type BabyNameFilter,
+} from './namedata.ts';
 
 export const BUILTIN_CORPORA: readonly BuiltinCorpusInfo[] = [
   {
@@ -28,7 +37,8 @@ export const BUILTIN_CORPORA: readonly BuiltinCorpusInfo[] = [
     id: 'startup-names',
     name: 'Startup and brand names',
     mode: 'lines',
-    description: 'Company and product names: Simple Icons brand titles and one-word brands of the name-suggestion-index, cleaned of URLs, versions and initialisms.',
+    description:
+      'Company and product names: Simple Icons brand titles and one-word brands of the name-suggestion-index, cleaned of URLs, versions and initialisms.',
     source: 'simple-icons 16.37.0 brand titles; name-suggestion-index 8.0.20260918 brands',
     licence: 'CC0-1.0 (simple-icons); BSD-3-Clause (name-suggestion-index)',
     url: 'https://simpleicons.org',
@@ -67,7 +77,8 @@ const MIN_SEX_SHARE_DENOMINATOR = 3;
 
 export function builtinTable(id: string, req: BuiltinRequest = {}): TableItems {
   const info = builtinCorpusInfo(id);
-  if (!info) throw new CharmerError('FILE_NOT_FOUND', `There is no built-in corpus "${id}". The built-in ones are ${BUILTIN_CORPORA.map((c) => c.id).join(', ')}.`);
+  if (!info)
+    throw new CharmerError('FILE_NOT_FOUND', `There is no built-in corpus "${id}". The built-in ones are ${BUILTIN_CORPORA.map((c) => c.id).join(', ')}.`);
   const cats = (req.categories ?? []).map((c) => c.trim());
   for (const c of cats) {
     if (c === '') throw new CharmerError('BAD_OPTION', 'A category column name is empty. Name the columns, for example --categories sex,decade.');
@@ -166,7 +177,16 @@ export function loadBuiltinCorpus(id: string, req: BuiltinRequest = {}): Corpus 
 }
 
 /** What `charmer corpora --json` prints per corpus. */
-export function builtinCorpusListing(): Array<{ id: string; name: string; items: number; mode: string; categories: Record<string, string[]>; source: string; licence: string; url: string }> {
+export function builtinCorpusListing(): Array<{
+  id: string;
+  name: string;
+  items: number;
+  mode: string;
+  categories: Record<string, string[]>;
+  source: string;
+  licence: string;
+  url: string;
+}> {
   const manifest = nameDataManifest();
   return BUILTIN_CORPORA.map((c) => {
     const full = builtinTable(c.id, { categories: c.categoryColumns });

@@ -95,7 +95,8 @@ export function parseTable(text: string, name = 'the table'): Table {
       recordLine = line;
     } else cell += ch;
   }
-  if (quoted) throw new CharmerError('BAD_TABLE', `${name} has a quote (") opened on line ${recordLine} that is never closed. Fix the quoting and import it again.`);
+  if (quoted)
+    throw new CharmerError('BAD_TABLE', `${name} has a quote (") opened on line ${recordLine} that is never closed. Fix the quoting and import it again.`);
   if (cell !== '' || cells.length) {
     cells.push(cell);
     records.push({ cells, line: recordLine });
@@ -138,7 +139,10 @@ export function tableItems(t: Table, opts: TableItemsOptions): TableItems {
   if (t.header.length < 1 || t.header.every((h) => h === '')) throw new CharmerError('BAD_TABLE', `${t.name} has no header row naming its columns.`);
   const nameIdx = opts.nameColumn
     ? columnIndex(t, opts.nameColumn, 'name column')
-    : Math.max(0, t.header.findIndex((h) => /^(name|title|brand|item)s?$/i.test(h)));
+    : Math.max(
+        0,
+        t.header.findIndex((h) => /^(name|title|brand|item)s?$/i.test(h)),
+      );
   const seen = new Set<string>();
   const catIdx = opts.categories.map((c) => {
     if (c.trim() === '') throw new CharmerError('BAD_OPTION', 'A category column name is empty. Name the columns, for example --categories sex,decade.');
@@ -155,10 +159,16 @@ export function tableItems(t: Table, opts: TableItemsOptions): TableItems {
     const name = row[nameIdx] ?? '';
     if (name === '') {
       if (row.every((c) => c === '')) return;
-      throw new CharmerError('EMPTY_NAME', `Line ${t.lines[r]} of ${t.name} has no name in column "${t.header[nameIdx]}". Fill it in or remove the line.`, { line: t.lines[r] });
+      throw new CharmerError('EMPTY_NAME', `Line ${t.lines[r]} of ${t.name} has no name in column "${t.header[nameIdx]}". Fill it in or remove the line.`, {
+        line: t.lines[r],
+      });
     }
     if ([...name].some(isCategoryToken)) {
-      throw new CharmerError('BAD_TABLE', `Line ${t.lines[r]} of ${t.name} holds private-use characters (U+E000-U+F8FF), which Charmer reserves for categories. Remove them.`, { line: t.lines[r] });
+      throw new CharmerError(
+        'BAD_TABLE',
+        `Line ${t.lines[r]} of ${t.name} holds private-use characters (U+E000-U+F8FF), which Charmer reserves for categories. Remove them.`,
+        { line: t.lines[r] },
+      );
     }
     const v = catIdx.map((i, k) => {
       const cell = row[i] ?? '';
@@ -235,7 +245,10 @@ export function resolveCategoryRequest(spec: CategorySpec | undefined, asked: re
   const wanted = asked.map((a) => a.trim());
   if (!spec || spec.columns.length === 0) {
     if (wanted.length) {
-      throw new CharmerError('NO_CATEGORIES', `This model was trained without categories, so it cannot generate for "${wanted[0]}". Train on a list with category columns (--categories).`);
+      throw new CharmerError(
+        'NO_CATEGORIES',
+        `This model was trained without categories, so it cannot generate for "${wanted[0]}". Train on a list with category columns (--categories).`,
+      );
     }
     return { allowed: [], asked: {} };
   }
@@ -250,7 +263,10 @@ export function resolveCategoryRequest(spec: CategorySpec | undefined, asked: re
     let hit = false;
     spec.columns.forEach((c, k) => {
       if (colName !== null && c.name.toLowerCase() !== colName) return;
-      const i = c.values.findIndex((v) => v === value) >= 0 ? c.values.findIndex((v) => v === value) : c.values.findIndex((v) => v.toLowerCase() === value.toLowerCase());
+      const i =
+        c.values.findIndex((v) => v === value) >= 0
+          ? c.values.findIndex((v) => v === value)
+          : c.values.findIndex((v) => v.toLowerCase() === value.toLowerCase());
       if (i >= 0) {
         picked[k]!.add(i);
         hit = true;
@@ -258,7 +274,10 @@ export function resolveCategoryRequest(spec: CategorySpec | undefined, asked: re
     });
     if (!hit) {
       if (colName !== null && !spec.columns.some((c) => c.name.toLowerCase() === colName)) {
-        throw new CharmerError('UNKNOWN_CATEGORY', `The model has no category column "${w.slice(0, eq).trim()}". Its columns: ${spec.columns.map((c) => c.name).join(', ')}.`);
+        throw new CharmerError(
+          'UNKNOWN_CATEGORY',
+          `The model has no category column "${w.slice(0, eq).trim()}". Its columns: ${spec.columns.map((c) => c.name).join(', ')}.`,
+        );
       }
       throw new CharmerError('UNKNOWN_CATEGORY', `The model never saw the category "${value}". It knows: ${listValues(spec)}.`, { category: value });
     }

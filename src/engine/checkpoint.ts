@@ -86,10 +86,12 @@ function concat(arrays: Float32Array[]): Uint8Array {
 async function modelArtifacts(model: CharModel): Promise<{ json: string; weights: Uint8Array }> {
   model.net.setUserDefinedMetadata({ charmer: model.meta } as never);
   let saved: tf.io.ModelArtifacts | undefined;
-  await model.net.save(tf.io.withSaveHandler(async (a) => {
-    saved = a;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
+  await model.net.save(
+    tf.io.withSaveHandler(async (a) => {
+      saved = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
   const a = saved!;
   const weightData = a.weightData instanceof ArrayBuffer ? a.weightData : tf.io.concatenateArrayBuffers(a.weightData as ArrayBuffer[]);
   const json = JSON.stringify({
@@ -123,14 +125,22 @@ export async function saveCheckpoint(dir: string, data: CheckpointData): Promise
     fsyncDir(tmp);
     const old = join(parent, oldTwinName(basename(dir)));
     await fsp.rm(old, { recursive: true, force: true });
-    const hadOld = await fsp.rename(dir, old).then(() => true, () => false);
+    const hadOld = await fsp.rename(dir, old).then(
+      () => true,
+      () => false,
+    );
     await fsp.rename(tmp, dir);
     fsyncDir(parent);
     if (hadOld) await fsp.rm(old, { recursive: true, force: true });
   } catch (e) {
     await fsp.rm(tmp, { recursive: true, force: true }).catch(() => {});
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOSPC' ? 'the disk is full' : err.code === 'EACCES' || err.code === 'EROFS' || err.code === 'EPERM' ? 'the folder is read-only' : err.message;
+    const why =
+      err.code === 'ENOSPC'
+        ? 'the disk is full'
+        : err.code === 'EACCES' || err.code === 'EROFS' || err.code === 'EPERM'
+          ? 'the folder is read-only'
+          : err.message;
     throw new CharmerError('IO_ERROR', `Could not write the checkpoint in ${parent}: ${why}. The previous checkpoint is kept.`);
   }
 }
@@ -152,11 +162,14 @@ export async function resolveCheckpointDir(dir: string): Promise<string> {
 }
 
 async function exists(p: string): Promise<boolean> {
-  return fsp.access(p).then(() => true, () => false);
+  return fsp.access(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** A damaged or missing file of a checkpoint: the sentence names the file and says what to do. */
-function damaged(file: string, what: string, todo = 'Use the run\'s other checkpoint (best/ or latest/), or train again.'): CharmerError {
+function damaged(file: string, what: string, todo = "Use the run's other checkpoint (best/ or latest/), or train again."): CharmerError {
   return new CharmerError('BAD_CHECKPOINT', `${file} ${what}. ${todo}`, { path: file });
 }
 
@@ -218,7 +231,8 @@ export async function readCheckpointInfo(dir: string): Promise<CheckpointInfo> {
   const expected = expectedWeightBytes(json);
   if (st.size !== expected) throw damaged(file, `has ${st.size} bytes but model.json lists weights of ${expected}: the file is damaged`);
   const bytes = await fsp.readFile(file);
-  if (!finite(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)))) throw damaged(file, 'is damaged (it holds values that are not numbers)');
+  if (!finite(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length))))
+    throw damaged(file, 'is damaged (it holds values that are not numbers)');
   return { path, meta, spec, params: expected / 4, sizeBytes: st.size, hasTrainerState: await exists(join(path, FILES.trainerState)) };
 }
 
@@ -305,10 +319,14 @@ export async function loadCheckpoint(dir: string, withTrainer = false): Promise<
       out.items = items;
     }
     if (withTrainer) {
-      const resumeTodo = 'Resume from the run\'s other checkpoint, or fine-tune from this one with --init-from (it needs only model.json and weights.bin).';
+      const resumeTodo = "Resume from the run's other checkpoint, or fine-tune from this one with --init-from (it needs only model.json and weights.bin).";
       const trainerFile = join(path, FILES.trainerState);
       if (!(await exists(trainerFile))) {
-        throw new CharmerError('BAD_CHECKPOINT', `${path} has no trainer state (trainer.json), so training cannot resume from it exactly. Use --init-from to fine-tune from it.`, { path: trainerFile });
+        throw new CharmerError(
+          'BAD_CHECKPOINT',
+          `${path} has no trainer state (trainer.json), so training cannot resume from it exactly. Use --init-from to fine-tune from it.`,
+          { path: trainerFile },
+        );
       }
       const state = await readJsonFile(trainerFile, 'the trainer state', resumeTodo);
       if (!validTrainerState(state)) throw damaged(trainerFile, 'is damaged (the trainer state is incomplete)', resumeTodo);

@@ -65,7 +65,10 @@ class Utf8IndexDecoder {
   private offset = 0;
   private first = true;
 
-  constructor(capacity: number, private readonly name: string) {
+  constructor(
+    capacity: number,
+    private readonly name: string,
+  ) {
     this.out = new Uint16Array(Math.max(16, capacity));
   }
 
@@ -300,7 +303,10 @@ function buildLines(raw: Uint16Array, chars: string[], cps: number[], meta: { na
 
 /** Lines mode when most lines are short and word-like (a list of names or titles), else text. */
 export function guessMode(sample: string): CorpusMode {
-  const lines = sample.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '');
+  const lines = sample
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim() !== '');
   if (lines.length < 20) return 'text';
   const lengths = lines.map((l) => [...l].length).sort((a, b) => a - b);
   const median = lengths[Math.floor(lengths.length / 2)]!;

@@ -135,7 +135,10 @@ export async function* inspectText(model: CharModel, text: string, opts: Inspect
           const r = runChunk(model, idt, prevState);
           // The prediction for character i comes from after character i-1 (the carried one for i = 0).
           const before = n > 1 ? tf.concat([prevLogp, tf.slice(r.logp, [0, 0], [n - 1, V])], 0) : prevLogp;
-          const flat = tf.tensor1d(blockIds.map((id, i) => i * V + id), 'int32');
+          const flat = tf.tensor1d(
+            blockIds.map((id, i) => i * V + id),
+            'int32',
+          );
           const top = tf.topk(r.logp, k);
           return {
             read: [tf.neg(tf.gather(tf.reshape(before, [-1]), flat)), tf.exp(top.values), top.indices, ...r.acts],
@@ -339,7 +342,11 @@ export function findInterestingCells(
 }
 
 /** The best cells for every feature: { inQuotes: [...], ... } (each list strongest first). */
-export function interestingCellsByFeature(source: InspectResult | readonly InspectChunk[], text?: string | readonly string[], top = 3): Record<TextFeature, CellMatch[]> {
+export function interestingCellsByFeature(
+  source: InspectResult | readonly InspectChunk[],
+  text?: string | readonly string[],
+  top = 3,
+): Record<TextFeature, CellMatch[]> {
   const r = Array.isArray(source) ? joinChunks(source as InspectChunk[]) : (source as InspectResult);
   const out = {} as Record<TextFeature, CellMatch[]>;
   for (const f of Object.keys(TEXT_FEATURES) as TextFeature[]) out[f] = findInterestingCells(r, text, { feature: f, top });

@@ -53,7 +53,9 @@ export function specFromConfig(config: TrainConfig, vocabSize: number): ModelSpe
 export function buildLayersModel(spec: ModelSpec): tfl.LayersModel {
   if (spec.cell === 'transformer') return buildGptLayersModel(gptShape(spec));
   const input = tfl.input({ shape: [null], dtype: 'int32', name: 'chars' });
-  let x = tfl.layers.embedding({ inputDim: spec.vocabSize, outputDim: spec.embeddingSize, name: 'embedding', embeddingsInitializer: 'zeros' }).apply(input) as tfl.SymbolicTensor;
+  let x = tfl.layers
+    .embedding({ inputDim: spec.vocabSize, outputDim: spec.embeddingSize, name: 'embedding', embeddingsInitializer: 'zeros' })
+    .apply(input) as tfl.SymbolicTensor;
   for (let l = 0; l < spec.layers; l++) {
     // Initialisers run when the graph is built, then CharModel.create (or a checkpoint) sets the
     // weights; zeros keeps that cheap (TF.js's orthogonal initialiser is slow and, in 4.22, broken).
@@ -65,7 +67,8 @@ export function buildLayersModel(spec: ModelSpec): tfl.LayersModel {
           ? tfl.layers.gru({ ...common, recurrentActivation: 'sigmoid', resetAfter: false } as never)
           : tfl.layers.simpleRNN(common);
     x = layer.apply(x) as tfl.SymbolicTensor;
-    if (spec.cellNorm === 'layer') x = new CharmerCellNorm({ units: spec.hidden, gates: gateCount(spec.cell), cell: spec.cell, name: `cell_norm_${l}` }).apply(x) as tfl.SymbolicTensor;
+    if (spec.cellNorm === 'layer')
+      x = new CharmerCellNorm({ units: spec.hidden, gates: gateCount(spec.cell), cell: spec.cell, name: `cell_norm_${l}` }).apply(x) as tfl.SymbolicTensor;
     if (spec.dropout > 0 && l < spec.layers - 1) x = tfl.layers.dropout({ rate: spec.dropout, name: `dropout_${l}` }).apply(x) as tfl.SymbolicTensor;
   }
   const out = tfl.layers.dense({ units: spec.vocabSize, activation: 'softmax', name: 'output', kernelInitializer: 'zeros' }).apply(x) as tfl.SymbolicTensor;
@@ -124,20 +127,29 @@ export class CharModel {
     };
     this.embedding = get('embedding/embeddings');
     if (spec.cell === 'transformer') this.gpt = gptWeights(get, spec.layers);
-    this.layers = spec.cell === 'transformer' ? [] : Array.from({ length: spec.layers }, (_, l) => {
-      const cellName = spec.cell === 'rnn' ? 'simple_rnn_cell' : `${spec.cell}_cell`;
-      const prefix = byName.has(`rnn_${l}/kernel`) ? `rnn_${l}` : `rnn_${l}/${cellName}`;
-      const n = `cell_norm_${l}`;
-      const v1 = (name: string) => get(name) as unknown as tf.Tensor1D;
-      return {
-        kernel: get(`${prefix}/kernel`) as unknown as tf.Tensor2D,
-        recurrentKernel: get(`${prefix}/recurrent_kernel`) as unknown as tf.Tensor2D,
-        bias: get(`${prefix}/bias`) as unknown as tf.Tensor1D,
-        ...(spec.cellNorm === 'layer'
-          ? { norm: { gainX: v1(`${n}/gain_x`), gainH: v1(`${n}/gain_h`), ...(spec.cell === 'lstm' ? { gainC: v1(`${n}/gain_c`), biasC: v1(`${n}/bias_c`) } : {}) } }
-          : {}),
-      };
-    });
+    this.layers =
+      spec.cell === 'transformer'
+        ? []
+        : Array.from({ length: spec.layers }, (_, l) => {
+            const cellName = spec.cell === 'rnn' ? 'simple_rnn_cell' : `${spec.cell}_cell`;
+            const prefix = byName.has(`rnn_${l}/kernel`) ? `rnn_${l}` : `rnn_${l}/${cellName}`;
+            const n = `cell_norm_${l}`;
+            const v1 = (name: string) => get(name) as unknown as tf.Tensor1D;
+            return {
+              kernel: get(`${prefix}/kernel`) as unknown as tf.Tensor2D,
+              recurrentKernel: get(`${prefix}/recurrent_kernel`) as unknown as tf.Tensor2D,
+              bias: get(`${prefix}/bias`) as unknown as tf.Tensor1D,
+              ...(spec.cellNorm === 'layer'
+                ? {
+                    norm: {
+                      gainX: v1(`${n}/gain_x`),
+                      gainH: v1(`${n}/gain_h`),
+                      ...(spec.cell === 'lstm' ? { gainC: v1(`${n}/gain_c`), biasC: v1(`${n}/bias_c`) } : {}),
+                    },
+                  }
+                : {}),
+            };
+          });
     this.outKernel = get('output/kernel');
     this.outBias = get('output/bias');
     this.variables = net.trainableWeights.map((w) => w.read() as tf.Variable);

@@ -14,9 +14,6 @@ import type { KnownNameCard, NameCard, NameKind } from '../common/names.ts';
 
 export type { KnownNameCard, NameCard, NameKind };
 
-
-
-
 export function knownCard(text: string): KnownNameCard | null {
   const k = lookupName(text);
   if (!k) return null;
@@ -60,7 +57,12 @@ export async function buildNameCard(text: string, opts: NameCardOptions = {}): P
   if (model && model.meta.mode === 'lines' && model.vocab.unknown(name).length === 0 && name) {
     const cats = Object.entries(opts.category ?? {}).map(([col, v]) => `${col}=${v}`);
     const s = await scoreLine(model, name, cats).catch(() => null);
-    if (s) likelihood = { perChar: [...name, '⏎'].map((char, i) => ({ char, logprob: s.perChar[i]! })), meanLogprob: s.meanLogprob, perplexity: Math.exp(-s.meanLogprob) };
+    if (s)
+      likelihood = {
+        perChar: [...name, '⏎'].map((char, i) => ({ char, logprob: s.perChar[i]! })),
+        meanLogprob: s.meanLogprob,
+        perplexity: Math.exp(-s.meanLogprob),
+      };
   }
   let novelty = opts.novelty ?? null;
   if (novelty === null && opts.items) novelty = opts.items.train.includes(name) ? 'train' : opts.items.val.includes(name) ? 'val' : 'new';

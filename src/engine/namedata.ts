@@ -55,7 +55,9 @@ export function resourcesDir(): string {
 function namesFile(file: string): string {
   const p = join(resourcesDir(), 'names', file);
   if (!existsSync(p)) {
-    throw new CharmerError('FILE_NOT_FOUND', `The built-in name data is missing (${p}). Reinstall Charmer, or rebuild it with npm run build:names.`, { path: p });
+    throw new CharmerError('FILE_NOT_FOUND', `The built-in name data is missing (${p}). Reinstall Charmer, or rebuild it with npm run build:names.`, {
+      path: p,
+    });
   }
   return p;
 }
@@ -140,12 +142,14 @@ export function lookupName(text: string): KnownName | null {
 
 let brandCache: string[] | undefined;
 export function startupNames(): string[] {
-  brandCache ??= readFileSync(namesFile('startup-names.txt'), 'utf8').split('\n').map((s) => s.trim()).filter(Boolean);
+  brandCache ??= readFileSync(namesFile('startup-names.txt'), 'utf8')
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return brandCache;
 }
 
 // ------------------------------------------------------------------------------------ subsets
-
 
 /**
  * Births of a record within [since, until]. The data holds births per decade, so a decade partly
@@ -243,7 +247,6 @@ function peakDecadeWithin(r: BabyNameRecord, since: number, until: number): numb
 
 // ------------------------------------------------------------------------------- nearest names
 
-
 function metaphoneKeys(s: string): string[] {
   const letters = s.normalize('NFD').replace(/[^A-Za-z]/g, '');
   if (!letters) return [];
@@ -276,7 +279,12 @@ class SoundIndex {
 }
 
 /** Up to `limit` entries of `pool` closest to `text` (case-insensitive edit distance, then popularity). */
-function nearestBySpelling<T extends { name: string; births?: number }>(text: string, pool: readonly T[], limit: number, maxDistance: number): Array<T & { distance: number }> {
+function nearestBySpelling<T extends { name: string; births?: number }>(
+  text: string,
+  pool: readonly T[],
+  limit: number,
+  maxDistance: number,
+): Array<T & { distance: number }> {
   const q = text.toLowerCase();
   const found: Array<T & { distance: number }> = [];
   for (const e of pool) {
@@ -308,7 +316,6 @@ export function nearestKnownNames(text: string, limit = 5): { spelling: Neighbou
     .map((k) => ({ name: k.name, distance: distance(q, k.name.toLowerCase()), births: k.births, sex: k.sex }));
   return { spelling, sound };
 }
-
 
 const brandIndexes = new Map<readonly string[], { list: Array<{ name: string }>; sound: SoundIndex; lower: Set<string> }>();
 function brandIndex(brands: readonly string[]) {
@@ -342,8 +349,12 @@ export function nearestBrands(text: string, brands: readonly string[] = startupN
   const alike = ix.sound.find(text).filter((n) => !best.some((b) => b.name === n));
   const sound = alike.map((n) => ({ name: n, distance: distance(q, n.toLowerCase()), soundsAlike: true }));
   for (const b of best) b.soundsAlike = soundsAlike(text, b.name);
-  const nearest = [...best, ...sound].sort((a, b) => a.distance - b.distance || Number(b.soundsAlike) - Number(a.soundsAlike) || a.name.localeCompare(b.name)).slice(0, limit);
+  const nearest = [...best, ...sound]
+    .sort((a, b) => a.distance - b.distance || Number(b.soundsAlike) - Number(a.soundsAlike) || a.name.localeCompare(b.name))
+    .slice(0, limit);
   const close = nearest.find((b) => b.distance <= 2 || b.soundsAlike);
-  const warning = close ? `close to ${close.name}${close.distance === 0 ? ' (the same name)' : close.distance <= 2 ? ` (${close.distance} edit${close.distance === 1 ? '' : 's'} away)` : ' (sounds the same)'}` : null;
+  const warning = close
+    ? `close to ${close.name}${close.distance === 0 ? ' (the same name)' : close.distance <= 2 ? ` (${close.distance} edit${close.distance === 1 ? '' : 's'} away)` : ' (sounds the same)'}`
+    : null;
   return { nearest, warning };
 }

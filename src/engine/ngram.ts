@@ -16,8 +16,7 @@
 import { CharmerError } from './errors.ts';
 
 export type NgramInput = { vocabSize: number } & (
-  | { mode: 'text'; train: Uint16Array; val: Uint16Array }
-  | { mode: 'lines'; boundary: number; train: Uint16Array[]; val: Uint16Array[] }
+  { mode: 'text'; train: Uint16Array; val: Uint16Array } | { mode: 'lines'; boundary: number; train: Uint16Array[]; val: Uint16Array[] }
 );
 
 export interface NgramOptions {

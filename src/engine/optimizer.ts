@@ -89,10 +89,7 @@ export class Optimizer {
     const t = this.step;
     const n = this.vars.length;
     tf.tidy(() => {
-      const scale =
-        clip > 0
-          ? tf.minimum(1, tf.div(clip, tf.add(tf.sqrt(runFused('CharmerSumSquares', grads, {})[0]!), 1e-6)))
-          : tf.ones([1]);
+      const scale = clip > 0 ? tf.minimum(1, tf.div(clip, tf.add(tf.sqrt(runFused('CharmerSumSquares', grads, {})[0]!), 1e-6))) : tf.ones([1]);
       const a = (lr * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
       const consts =
         this.name === 'adam'

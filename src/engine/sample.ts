@@ -24,7 +24,16 @@ export type { Novelty };
  * Pick one index from logits[off .. off+V). Returns the index and its log-probability at temperature 1.
  * `banned` (optional) is an index that may not be chosen (the end marker before min length).
  */
-export function pick(logits: Float32Array, off: number, V: number, temperature: number, topK: number, rng: Rng, banned = -1, forbidden?: Uint8Array): { index: number; logprob: number } {
+export function pick(
+  logits: Float32Array,
+  off: number,
+  V: number,
+  temperature: number,
+  topK: number,
+  rng: Rng,
+  banned = -1,
+  forbidden?: Uint8Array,
+): { index: number; logprob: number } {
   if (forbidden) return pickMasked(logits, off, V, temperature, topK, rng, banned, forbidden);
   let max = -Infinity;
   for (let j = 0; j < V; j++) if (j !== banned && logits[off + j]! > max) max = logits[off + j]!;
@@ -61,7 +70,16 @@ export function pick(logits: Float32Array, off: number, V: number, temperature: 
 }
 
 /** pick() with a set of forbidden indices (category tokens inside a name, or outside the allowed values). */
-function pickMasked(logits: Float32Array, off: number, V: number, temperature: number, topK: number, rng: Rng, banned: number, forbidden: Uint8Array): { index: number; logprob: number } {
+function pickMasked(
+  logits: Float32Array,
+  off: number,
+  V: number,
+  temperature: number,
+  topK: number,
+  rng: Rng,
+  banned: number,
+  forbidden: Uint8Array,
+): { index: number; logprob: number } {
   const masked = new Float32Array(V);
   let allowed = 0;
   for (let j = 0; j < V; j++) {
@@ -166,7 +184,9 @@ export const DEFAULT_MAX_ITEM_LENGTH = 60;
  * Refuses constraints no item can meet (a shortest length above the longest, a prefix longer than
  * the longest item...), before any sampling: otherwise the answer is "found 0" after all the work.
  */
-export function checkLineConstraints(opts: Pick<SampleLinesOptions, 'count' | 'minLength' | 'maxLength' | 'prefix' | 'contains' | 'suffix' | 'temperature' | 'topK'>): void {
+export function checkLineConstraints(
+  opts: Pick<SampleLinesOptions, 'count' | 'minLength' | 'maxLength' | 'prefix' | 'contains' | 'suffix' | 'temperature' | 'topK'>,
+): void {
   const bad = (m: string) => new CharmerError('BAD_OPTION', m);
   if (!Number.isInteger(opts.count) || opts.count < 1) throw bad(`The number of items must be a whole number of at least 1 (got ${opts.count}).`);
   if (opts.temperature !== undefined && !(opts.temperature >= 0)) throw bad(`The temperature must be 0 or more (got ${opts.temperature}).`);
@@ -175,10 +195,18 @@ export function checkLineConstraints(opts: Pick<SampleLinesOptions, 'count' | 'm
   const max = opts.maxLength ?? DEFAULT_MAX_ITEM_LENGTH;
   if (min !== undefined && !(Number.isInteger(min) && min >= 0)) throw bad(`The shortest length must be a whole number, 0 or more (got ${min}).`);
   if (!(Number.isInteger(max) && max >= 1)) throw bad(`The longest length must be a whole number of at least 1 (got ${max}).`);
-  if (min !== undefined && min > max) throw bad(`The shortest length (${min}) is above the longest (${max}), so no item can fit. Lower the shortest length or raise the longest.`);
-  for (const [what, s] of [['prefix', opts.prefix], ['contains', opts.contains], ['suffix', opts.suffix]] as const) {
+  if (min !== undefined && min > max)
+    throw bad(`The shortest length (${min}) is above the longest (${max}), so no item can fit. Lower the shortest length or raise the longest.`);
+  for (const [what, s] of [
+    ['prefix', opts.prefix],
+    ['contains', opts.contains],
+    ['suffix', opts.suffix],
+  ] as const) {
     const n = s ? [...s].length : 0;
-    if (n > max) throw bad(`The ${what} "${s}" has ${n} characters but items may have at most ${max}, so no item can fit. Shorten the ${what} or raise the longest length.`);
+    if (n > max)
+      throw bad(
+        `The ${what} "${s}" has ${n} characters but items may have at most ${max}, so no item can fit. Shorten the ${what} or raise the longest length.`,
+      );
   }
 }
 
@@ -189,7 +217,11 @@ function linesRequestMarker(model: CharModel, opts: SampleLinesOptions): number 
     throw new CharmerError('NOT_LINES_MODEL', 'This model was trained on running text, not on a list of items. Generate text instead (a length, not a count).');
   }
   checkLineConstraints(opts);
-  for (const [what, s] of [['prefix', opts.prefix], ['contains', opts.contains], ['suffix', opts.suffix]] as const) {
+  for (const [what, s] of [
+    ['prefix', opts.prefix],
+    ['contains', opts.contains],
+    ['suffix', opts.suffix],
+  ] as const) {
     const unknown = s ? model.vocab.unknown(s) : [];
     if (unknown.length) {
       throw new CharmerError(
@@ -349,7 +381,8 @@ export interface LineScore {
  */
 export async function scoreLine(model: CharModel, text: string, categories: string[] = []): Promise<LineScore> {
   const marker = model.vocab.indexOf('\n');
-  if (model.meta.mode !== 'lines' || marker < 0) throw new CharmerError('NOT_LINES_MODEL', 'Only list models score items; this one was trained on running text.');
+  if (model.meta.mode !== 'lines' || marker < 0)
+    throw new CharmerError('NOT_LINES_MODEL', 'Only list models score items; this one was trained on running text.');
   const spec = model.meta.categories;
   const { allowed } = resolveCategoryRequest(spec, categories);
   // A column with no value given is conditioned on its first allowed value only when it has one.
@@ -358,7 +391,10 @@ export async function scoreLine(model: CharModel, text: string, categories: stri
   const ids = Int32Array.from([marker, ...tokens, ...body]);
   const targets = [...body, marker];
   if (ids.length > model.context) {
-    throw new CharmerError('BAD_OPTION', `This Transformer reads at most ${model.context} characters at once; "${text}" with its start of line takes ${ids.length}. Score a shorter item.`);
+    throw new CharmerError(
+      'BAD_OPTION',
+      `This Transformer reads at most ${model.context} characters at once; "${text}" with its start of line takes ${ids.length}. Score a shorter item.`,
+    );
   }
   const logits = tf.tidy(() => model.forward(tf.tensor2d(ids, [1, ids.length], 'int32'), model.zeroState(1)).logits);
   const data = (await logits.data()) as Float32Array;

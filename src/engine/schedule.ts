@@ -7,7 +7,10 @@
  */
 import type { TrainConfig } from './config.ts';
 
-export type ScheduleConfig = Pick<TrainConfig, 'learningRate' | 'lrSchedule' | 'warmupIters' | 'minLrFraction' | 'learningRateDecay' | 'decayAfter' | 'maxTime'>;
+export type ScheduleConfig = Pick<
+  TrainConfig,
+  'learningRate' | 'lrSchedule' | 'warmupIters' | 'minLrFraction' | 'learningRateDecay' | 'decayAfter' | 'maxTime'
+>;
 
 export interface SchedulePoint {
   /** Steps taken before this one. */

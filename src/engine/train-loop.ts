@@ -78,7 +78,11 @@ class TrainingRun {
     const threadsUsed = this.parallel?.threads ?? 1;
     const shownBackend: BackendInfo =
       backend.backend === 'wasm' || backend.backend === 'cpu'
-        ? { ...backend, threads: threadsUsed, device: `CPU (${backend.backend === 'wasm' ? 'WebAssembly' : 'JavaScript'}, ${threadsUsed} thread${threadsUsed === 1 ? '' : 's'})` }
+        ? {
+            ...backend,
+            threads: threadsUsed,
+            device: `CPU (${backend.backend === 'wasm' ? 'WebAssembly' : 'JavaScript'}, ${threadsUsed} thread${threadsUsed === 1 ? '' : 's'})`,
+          }
         : backend;
     return {
       type: 'start',
@@ -125,7 +129,17 @@ class TrainingRun {
       if (config.maxTime > 0) etaS = Math.min(etaS, Math.max(0, config.maxTime - this.elapsed()));
       const iteration = this.iteration;
       if (iteration % historyEvery === 0) p.meta.history.push({ iteration, trainLoss: loss });
-      yield { type: 'progress', iteration, epoch: iteration / p.itersPerEpoch, trainLoss: loss, lr, charsPerS: 1 / secPerChar, elapsedS: this.elapsed(), etaS, totalIters: p.totalIters };
+      yield {
+        type: 'progress',
+        iteration,
+        epoch: iteration / p.itersPerEpoch,
+        trainLoss: loss,
+        lr,
+        charsPerS: 1 / secPerChar,
+        elapsedS: this.elapsed(),
+        etaS,
+        totalIters: p.totalIters,
+      };
       if (iteration % config.evalEvery === 0 && iteration < p.totalIters) yield* this.evalAndSave();
       if (config.sampleEvery > 0 && iteration % config.sampleEvery === 0) yield await trainingSample(this.model, config, iteration, p.meta.valLoss);
       if (config.maxTime > 0 && this.elapsed() >= config.maxTime) {
@@ -155,7 +169,9 @@ class TrainingRun {
       }
       // The Transformer starts each window afresh, so windows start anywhere (nanoGPT's batches):
       // a character is seen at a different position every epoch.
-      b = model.recurrent ? textBatch(p.trainSplit.data, p.layout, k, config.seqLength) : randomWindows(p.trainSplit.data, config.batchSize, config.blockSize, p.rng);
+      b = model.recurrent
+        ? textBatch(p.trainSplit.data, p.layout, k, config.seqLength)
+        : randomWindows(p.trainSplit.data, config.batchSize, config.blockSize, p.rng);
     } else {
       b = linesTrainBatch(p.trainSplit as Split & { mode: 'lines' }, p.marker, config.batchSize, config.seed, this.iteration);
     }
@@ -165,7 +181,11 @@ class TrainingRun {
     // One thread's share (or all) of the step: loss, gradients and the state to carry.
     const localStep = shardGradients(model, dropoutSeed);
     const { value, grads, next } = this.parallel ? await this.parallel.step(b, prev, localStep, dropoutSeed) : localStep(b, prev);
-    p.optimizer.apply(model.variables.map((v) => grads[v.name]!), lr, config.gradClip);
+    p.optimizer.apply(
+      model.variables.map((v) => grads[v.name]!),
+      lr,
+      config.gradClip,
+    );
     this.parallel?.syncWeights();
     tf.dispose(Object.values(grads));
     disposeState(prev);
@@ -203,7 +223,11 @@ class TrainingRun {
       elapsedS: this.elapsed(),
       bestValLoss: this.bestValLoss,
       firstLoss: this.firstLoss,
-      optimizer: { name: optState.name, step: optState.step, slotShapes: [...model.variables, ...(optState.name === 'adam' ? model.variables : [])].map((v) => v.shape) },
+      optimizer: {
+        name: optState.name,
+        step: optState.step,
+        slotShapes: [...model.variables, ...(optState.name === 'adam' ? model.variables : [])].map((v) => v.shape),
+      },
       carryShapes: carry ? carry.flat().map((t) => t.shape) : [],
     };
     await saveCheckpoint(dir, { model, trainer: { state, optimizer: optState, carry: carryArrays }, items: p.items });

@@ -60,7 +60,10 @@ export function resolveConfig(overrides: Partial<TrainConfig> = {}, base: TrainC
  * split of at least 2 characters, or at least 2 training items. The advice in the message is worked
  * out by the same arithmetic as splitCorpus and checked before it is given, so following it works.
  */
-export function checkCorpusFits(corpus: Corpus, config: Pick<TrainConfig, 'valFraction' | 'batchSize' | 'seqLength' | 'seed'> & Partial<Pick<TrainConfig, 'model' | 'blockSize'>>): void {
+export function checkCorpusFits(
+  corpus: Corpus,
+  config: Pick<TrainConfig, 'valFraction' | 'batchSize' | 'seqLength' | 'seed'> & Partial<Pick<TrainConfig, 'model' | 'blockSize'>>,
+): void {
   const gpt = config.model === 'transformer';
   if (corpus.text) {
     const n = corpus.text.length;
@@ -108,7 +111,10 @@ export function checkCorpusFits(corpus: Corpus, config: Pick<TrainConfig, 'valFr
   const items = corpus.items ? corpus.items.offsets.length - 1 : 0;
   const nVal = Math.max(1, Math.round(items * config.valFraction));
   if (items - nVal < 2) {
-    throw new CharmerError('CORPUS_TOO_SMALL', `The list has ${items} item(s), too few to hold out ${nVal} for validation and train on at least 2; lines mode needs at least 3 (a few hundred to learn much).`);
+    throw new CharmerError(
+      'CORPUS_TOO_SMALL',
+      `The list has ${items} item(s), too few to hold out ${nVal} for validation and train on at least 2; lines mode needs at least 3 (a few hundred to learn much).`,
+    );
   }
 }
 
@@ -125,7 +131,10 @@ export async function checkTraining(opts: Pick<TrainOptions, 'corpus' | 'config'
     init.model.dispose();
   }
   if (config.mode !== opts.corpus.mode) {
-    throw new CharmerError('BAD_OPTION', `The corpus was loaded in ${opts.corpus.mode} mode but the run asks for ${config.mode} mode. Load it again with --mode ${config.mode}.`);
+    throw new CharmerError(
+      'BAD_OPTION',
+      `The corpus was loaded in ${opts.corpus.mode} mode but the run asks for ${config.mode} mode. Load it again with --mode ${config.mode}.`,
+    );
   }
   checkCorpusFits(opts.corpus, config);
   checkItemsFitContext(opts.corpus, config);
@@ -269,7 +278,10 @@ async function runConfig(opts: TrainOptions, latestDir: string): Promise<{ confi
     resumed = await loadCheckpoint(latestDir, true).catch(nothingToResume);
     const meta = resumed.model.meta;
     if (meta.corpusHash !== corpus.hash) {
-      throw new CharmerError('CHECKPOINT_MISMATCH', `The run in ${out} was trained on "${meta.corpusName}", not on ${corpus.name}. Resume with the same corpus, or fine-tune with --init-from.`);
+      throw new CharmerError(
+        'CHECKPOINT_MISMATCH',
+        `The run in ${out} was trained on "${meta.corpusName}", not on ${corpus.name}. Resume with the same corpus, or fine-tune with --init-from.`,
+      );
     }
     const limits = Object.fromEntries(RESUMABLE_OPTIONS.filter((k) => opts.config?.[k] !== undefined).map((k) => [k, opts.config![k]]));
     // Checkpoints from before the schedule and weight-decay options go on as they started.
@@ -278,7 +290,10 @@ async function runConfig(opts: TrainOptions, latestDir: string): Promise<{ confi
     config = resolveConfig({ mode: corpus.mode, ...opts.config });
   }
   if (config.mode !== corpus.mode) {
-    throw new CharmerError('BAD_OPTION', `The corpus was loaded in ${corpus.mode} mode but the run asks for ${config.mode} mode. Load it again with --mode ${config.mode}.`);
+    throw new CharmerError(
+      'BAD_OPTION',
+      `The corpus was loaded in ${corpus.mode} mode but the run asks for ${config.mode} mode. Load it again with --mode ${config.mode}.`,
+    );
   }
   return { config, resumed };
 }
@@ -289,7 +304,10 @@ function splitsIn(corpus: Corpus, config: TrainConfig, vocab: Vocabulary): { tra
   if (vocab !== corpus.vocab) {
     const map = Uint16Array.from(corpus.vocab.chars, (c) => vocab.indexOf(c));
     if (map.some((i) => i === 0xffff)) {
-      throw new CharmerError('CHECKPOINT_MISMATCH', `The corpus has characters the checkpoint's vocabulary lacks; fine-tune with --init-from instead of resuming.`);
+      throw new CharmerError(
+        'CHECKPOINT_MISMATCH',
+        `The corpus has characters the checkpoint's vocabulary lacks; fine-tune with --init-from instead of resuming.`,
+      );
     }
     trainSplit = remapSplit(trainSplit, map);
     valSplit = remapSplit(valSplit, map);
@@ -329,12 +347,17 @@ function splitSizes(
 function restoreTrainer(resumed: CheckpointData, model: CharModel, optimizer: Optimizer, latestDir: string): LayerState[] | null {
   const t = resumed.trainer!;
   const per = model.spec.cell === 'lstm' ? 2 : 1;
-  const slotsFit = t.optimizer.slots.length === optimizer.slots.length && t.state.optimizer.slotShapes.every((s, i) => s.join() === optimizer.slots[i]!.shape.join());
-  const carryFits = t.carry.length === 0 || (t.carry.length === model.layers.length * per && t.state.carryShapes.every((s) => s.length === 2 && s[1] === model.spec.hidden));
+  const slotsFit =
+    t.optimizer.slots.length === optimizer.slots.length && t.state.optimizer.slotShapes.every((s, i) => s.join() === optimizer.slots[i]!.shape.join());
+  const carryFits =
+    t.carry.length === 0 || (t.carry.length === model.layers.length * per && t.state.carryShapes.every((s) => s.length === 2 && s[1] === model.spec.hidden));
   if (!slotsFit || !carryFits) {
     optimizer.dispose();
     model.dispose();
-    throw new CharmerError('BAD_CHECKPOINT', `${join(latestDir, 'trainer.json')} is damaged (its optimizer state does not fit the model in model.json). Resume from the run's other checkpoint, or fine-tune from this one with --init-from.`);
+    throw new CharmerError(
+      'BAD_CHECKPOINT',
+      `${join(latestDir, 'trainer.json')} is damaged (its optimizer state does not fit the model in model.json). Resume from the run's other checkpoint, or fine-tune from this one with --init-from.`,
+    );
   }
   optimizer.setState(t.optimizer);
   const c = t.carry;
@@ -367,7 +390,13 @@ function computeBaseline(train: Split, val: Split, vocabSize: number, marker: nu
   const r =
     train.mode === 'text' && val.mode === 'text'
       ? ngramBaseline({ mode: 'text', vocabSize, train: train.data.subarray(Math.max(0, train.data.length - cap)), val: val.data })
-      : ngramBaseline({ mode: 'lines', vocabSize, boundary: marker, train: (train as Split & { mode: 'lines' }).items, val: (val as Split & { mode: 'lines' }).items });
+      : ngramBaseline({
+          mode: 'lines',
+          vocabSize,
+          boundary: marker,
+          train: (train as Split & { mode: 'lines' }).items,
+          val: (val as Split & { mode: 'lines' }).items,
+        });
   return { valLoss: r.valLoss, order: r.order };
 }
 
@@ -395,7 +424,6 @@ function copyFineTuneWeights(src: CharModel, dst: CharModel): void {
     dst.outBias.assign(tf.concat([src.outBias, tf.fill([dst.vocab.size - oldV], -5)], 0));
   });
 }
-
 
 /** Weight decay on weight matrices only: not biases, normalisation gains, or embeddings (nanoGPT). */
 export function weightDecayMask(model: CharModel): boolean[] {

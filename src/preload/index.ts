@@ -45,5 +45,8 @@ export function buildBridge(ipc: Pick<typeof ipcRenderer, 'invoke' | 'on' | 'rem
 }
 
 if (process.contextIsolated) {
-  contextBridge.exposeInMainWorld('charmerBridge', buildBridge(ipcRenderer, (f) => webUtils.getPathForFile(f)));
+  contextBridge.exposeInMainWorld(
+    'charmerBridge',
+    buildBridge(ipcRenderer, (f) => webUtils.getPathForFile(f)),
+  );
 }

@@ -28,7 +28,10 @@ export async function browserPathPolicy(allowDir: string | undefined): Promise<P
   };
   const inside = (p: string) => within(root, p);
   const refuse = (path: string) =>
-    new ApiError('PATH_NOT_ALLOWED', `${path} is outside the folder this server may read (${root}, from --allow-dir). Move the file there, or upload it from the page.`);
+    new ApiError(
+      'PATH_NOT_ALLOWED',
+      `${path} is outside the folder this server may read (${root}, from --allow-dir). Move the file there, or upload it from the page.`,
+    );
   return async (path) => {
     // Relative paths are relative to the allowed folder, not to the server's working directory.
     const wanted = isAbsolute(path) ? resolve(path) : resolve(root, path);

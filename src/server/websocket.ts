@@ -65,7 +65,14 @@ export function attachWebSocket(server: Server, ctx: WebSocketContext): WebSocke
       } catch {
         return;
       }
-      if (msg === null || typeof msg !== 'object' || msg.t !== 'call' || typeof msg.op !== 'string' || (typeof msg.id !== 'number' && typeof msg.id !== 'string')) return;
+      if (
+        msg === null ||
+        typeof msg !== 'object' ||
+        msg.t !== 'call' ||
+        typeof msg.op !== 'string' ||
+        (typeof msg.id !== 'number' && typeof msg.id !== 'string')
+      )
+        return;
       const id = msg.id;
       dispatch(msg.op, msg.input)
         .catch((e: unknown) => fail(e))
@@ -78,7 +85,8 @@ export function attachWebSocket(server: Server, ctx: WebSocketContext): WebSocke
     try {
       const url = requestTarget(req.url);
       if (!url) return refuseUpgrade(socket, 400, 'Bad request: the request target is not a path.');
-      const verdict = url.pathname === '/api/ws' ? checkRequest(req, port(), token, { websocket: true }) : ({ ok: false, status: 403, reason: 'Forbidden.' } as const);
+      const verdict =
+        url.pathname === '/api/ws' ? checkRequest(req, port(), token, { websocket: true }) : ({ ok: false, status: 403, reason: 'Forbidden.' } as const);
       if (!verdict.ok) return refuseUpgrade(socket, verdict.status, verdict.reason);
       wss.handleUpgrade(req, socket, head, accept);
     } catch (e) {

@@ -66,7 +66,10 @@ class Counter {
 function validate(name: string, chunk: string, offset: number): void {
   const nul = chunk.indexOf('\0');
   if (nul >= 0) {
-    throw new CharmerError('BINARY_FILE', `${name} is not a text file: it contains a NUL byte (near character ${offset + nul}). Choose a plain-text file (.txt) saved as UTF-8.`);
+    throw new CharmerError(
+      'BINARY_FILE',
+      `${name} is not a text file: it contains a NUL byte (near character ${offset + nul}). Choose a plain-text file (.txt) saved as UTF-8.`,
+    );
   }
 }
 
@@ -108,9 +111,14 @@ export function sourceError(e: unknown, src: string): unknown {
   if (code === 'ENOENT' || code === 'ENOTDIR') return new CharmerError('FILE_NOT_FOUND', `There is no file at ${src}. Check the path.`, { path: src });
   if (code === 'EISDIR') return new CharmerError('IS_DIRECTORY', `${src} is a folder, not a text file. Choose a .txt file inside it.`, { path: src });
   if (code === 'EACCES' || code === 'EPERM') {
-    return new CharmerError('IO_ERROR', `Charmer may not read ${src} (permission denied). Make the file readable for your user, or copy it somewhere readable, and import it again.`, { path: src });
+    return new CharmerError(
+      'IO_ERROR',
+      `Charmer may not read ${src} (permission denied). Make the file readable for your user, or copy it somewhere readable, and import it again.`,
+      { path: src },
+    );
   }
-  if (code === 'ELOOP') return new CharmerError('IO_ERROR', `${src} is a symbolic link that points to itself. Choose the file it was meant to point to.`, { path: src });
+  if (code === 'ELOOP')
+    return new CharmerError('IO_ERROR', `${src} is a symbolic link that points to itself. Choose the file it was meant to point to.`, { path: src });
   if (code) return new CharmerError('IO_ERROR', `Could not read ${src} (${code}). Check the file and try again.`, { path: src });
   return e;
 }
@@ -163,7 +171,7 @@ export async function copyAndMeasure(src: string, tmp: string, onProgress?: (p: 
     fs.closeSync(out);
     await fh.close().catch(() => {});
   }
-  if (counter.chars === 0 || counter.head.trim() === '' && counter.chars < 65536) {
+  if (counter.chars === 0 || (counter.head.trim() === '' && counter.chars < 65536)) {
     throw new CharmerError('EMPTY_CORPUS', `${src} holds only blank space: there is nothing to learn from.`, { path: src });
   }
   return counter.stats(hash.digest('hex'), bytes);
@@ -186,7 +194,7 @@ export async function writeAndMeasureText(text: string, tmp: string, onProgress?
   const out = fs.openSync(tmp, 'w');
   let bytes = 0;
   try {
-    for (let at = 0; at < text.length; ) {
+    for (let at = 0; at < text.length;) {
       let end = Math.min(text.length, at + TEXT_SLICE);
       // Never split a surrogate pair: each half alone would be encoded as U+FFFD.
       const last = text.charCodeAt(end - 1);

@@ -3,11 +3,35 @@ import type { Store } from '../store/store.ts';
 import { notFound } from './library.ts';
 import type { ExportFormat, GalleryService, SampleRow } from './types.ts';
 
-const EXPORT_COLUMNS: Array<keyof SampleRow> = ['id', 'text', 'runId', 'runName', 'source', 'iteration', 'temperature', 'topK', 'prime', 'mode', 'logprob', 'novelty', 'favorite', 'note', 'created'];
+const EXPORT_COLUMNS: Array<keyof SampleRow> = [
+  'id',
+  'text',
+  'runId',
+  'runName',
+  'source',
+  'iteration',
+  'temperature',
+  'topK',
+  'prime',
+  'mode',
+  'logprob',
+  'novelty',
+  'favorite',
+  'note',
+  'created',
+];
 
 /** Name-card columns of the CSV export (empty for samples without a card). */
 const CARD_COLUMNS: Array<[string, (r: SampleRow) => unknown]> = [
-  ['category', (r) => (r.category ? Object.entries(r.category).map(([k, v]) => `${k}=${v}`).join('; ') : null)],
+  [
+    'category',
+    (r) =>
+      r.category
+        ? Object.entries(r.category)
+            .map(([k, v]) => `${k}=${v}`)
+            .join('; ')
+        : null,
+  ],
   ['known', (r) => (r.card ? Boolean(r.card.known) : null)],
   ['births', (r) => r.card?.known?.births ?? null],
   ['peakYear', (r) => r.card?.known?.peakYear ?? null],
@@ -27,7 +51,13 @@ function csvCell(v: unknown): string {
 export function formatSamples(rows: SampleRow[], format: ExportFormat): string {
   switch (format) {
     case 'json':
-      return JSON.stringify(rows.map((r) => ({ ...r, created: new Date(r.created).toISOString() })), null, 2) + '\n';
+      return (
+        JSON.stringify(
+          rows.map((r) => ({ ...r, created: new Date(r.created).toISOString() })),
+          null,
+          2,
+        ) + '\n'
+      );
     case 'csv': {
       const lines = [[...EXPORT_COLUMNS, ...CARD_COLUMNS.map(([h]) => h)].join(',')];
       for (const r of rows) {

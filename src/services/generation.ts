@@ -17,10 +17,6 @@ import type { NameCard } from '../common/names.ts';
 import type { Continuation, GenerationService, LibraryService, ModelChoice, ModelRef, RunSummary, RunsService, TrainConfig } from './types.ts';
 import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 
-
-
-
-
 /** What generation needs of ModelHost (so tests can pass a fake). */
 export interface SamplerHost {
   sampleLines(dir: string, opts: LinesRequestOptions, signal?: AbortSignal): Promise<LineSample[]>;
@@ -97,10 +93,16 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
     for (const run of runs) {
       if (!run) continue;
       const cps = store.listCheckpoints(run.id);
-      const cp = (ref.kind ? cps.find((c) => c.kind === ref.kind) : undefined) ?? (ref.kind ? undefined : cps.find((c) => c.kind === 'best') ?? cps.find((c) => c.kind === 'latest'));
+      const cp =
+        (ref.kind ? cps.find((c) => c.kind === ref.kind) : undefined) ??
+        (ref.kind ? undefined : (cps.find((c) => c.kind === 'best') ?? cps.find((c) => c.kind === 'latest')));
       if (cp) return { model: choices(run).find((m) => m.checkpointId === cp.id)!, dir: cp.path };
       if (ref.runId !== undefined) {
-        throw new CharmerError('CHECKPOINT_MISSING', `Run “${run.name}” has no ${ref.kind ?? ''}${ref.kind ? ' ' : ''}checkpoint yet: train it a little longer (a checkpoint is written at each evaluation).`, { runId: run.id });
+        throw new CharmerError(
+          'CHECKPOINT_MISSING',
+          `Run “${run.name}” has no ${ref.kind ?? ''}${ref.kind ? ' ' : ''}checkpoint yet: train it a little longer (a checkpoint is written at each evaluation).`,
+          { runId: run.id },
+        );
       }
     }
     throw new CharmerError('CHECKPOINT_MISSING', 'There is no trained model yet: train one in the Train view first.');
@@ -173,10 +175,15 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
       const ac = begin(requestId);
       let got = '';
       try {
-        const r = await host.sampleText(dir, opts, (chunk) => {
-          got += chunk;
-          if (!ac.signal.aborted) onText(chunk);
-        }, ac.signal);
+        const r = await host.sampleText(
+          dir,
+          opts,
+          (chunk) => {
+            got += chunk;
+            if (!ac.signal.aborted) onText(chunk);
+          },
+          ac.signal,
+        );
         return { ...r, model, stopped: ac.signal.aborted };
       } catch (e) {
         // Stopped: what was written so far is the answer.
@@ -191,7 +198,7 @@ export function createGenerationService(deps: GenerationDeps): GenerationService
       const { model, dir } = resolve({ ...(req.runId !== undefined ? { runId: req.runId } : {}), ...(req.kind ? { kind: req.kind } : {}) });
       const count = Math.max(1, Math.min(req.count ?? 3, 6));
       const length = req.length ?? 80;
-      const seed = req.seed ?? (Date.now() % 1_000_000);
+      const seed = req.seed ?? Date.now() % 1_000_000;
       const prime = req.context.slice(-CONTEXT_CHARS);
       const ac = begin(req.requestId);
       try {

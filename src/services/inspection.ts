@@ -17,7 +17,16 @@ import { CharmerError } from '../common/errors.ts';
 import type { CellMatch, InspectChunk, InspectResult, TextFeature } from '../engine/inspect.ts';
 import type { HeadPattern, HeadScore, PositionAttention } from '../common/inspect.ts';
 import type { AttentionScan } from '../common/model-protocol.ts';
-import type { AttentionInspection, DefaultText, InspectionRequest, InspectionService, PositionAttentionResult, RunDetail, RunsService, RunSummary } from './types.ts';
+import type {
+  AttentionInspection,
+  DefaultText,
+  InspectionRequest,
+  InspectionService,
+  PositionAttentionResult,
+  RunDetail,
+  RunsService,
+  RunSummary,
+} from './types.ts';
 import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 
 export type { CellMatch, TextFeature, HeadPattern, HeadScore };
@@ -30,13 +39,15 @@ export const DEFAULT_TEXT_CHARS = 2_000;
 const KEEP = 4;
 const KEEP_BYTES = 256 * 1024 * 1024;
 
-
-
-
-
 /** What the service needs of the model thread (src/services/model-host.ts). */
 export interface InspectHost {
-  inspect(dir: string, text: string, opts: { topK?: number; chunkSize?: number; skipUnknown?: boolean }, onChunk: (chunk: InspectChunk) => void, signal?: AbortSignal): Promise<void>;
+  inspect(
+    dir: string,
+    text: string,
+    opts: { topK?: number; chunkSize?: number; skipUnknown?: boolean },
+    onChunk: (chunk: InspectChunk) => void,
+    signal?: AbortSignal,
+  ): Promise<void>;
   attention(dir: string, text: string, onProgress: (p: { done: number; total: number }) => void, signal?: AbortSignal): Promise<AttentionScan>;
   attentionAt(dir: string, text: string, position: number): Promise<PositionAttention>;
 }
@@ -135,7 +146,10 @@ export function createInspectionService(deps: InspectionDeps): InspectionService
     const total = [...text].length;
     if (total === 0) throw new CharmerError('BAD_OPTION', 'The text is empty: paste some text to inspect.');
     if (total > MAX_INSPECT_CHARS) {
-      throw new CharmerError('BAD_OPTION', `The text has ${total.toLocaleString('en')} characters; Inspect takes at most ${MAX_INSPECT_CHARS.toLocaleString('en')}. Shorten it.`);
+      throw new CharmerError(
+        'BAD_OPTION',
+        `The text has ${total.toLocaleString('en')} characters; Inspect takes at most ${MAX_INSPECT_CHARS.toLocaleString('en')}. Shorten it.`,
+      );
     }
     return { run, ck, text, total };
   }
@@ -151,7 +165,8 @@ export function createInspectionService(deps: InspectionDeps): InspectionService
       req.onProgress?.({ done: 0, total });
       const scan = await host().attention(ck.path, text, (p) => req.onProgress?.(p), req.signal);
       if (req.signal?.aborted) throw new CharmerError('BAD_OPTION', 'The inspection was cancelled.', { cancelled: true });
-      if (scan.chars.length === 0) throw new CharmerError('UNKNOWN_CHARACTERS', 'The model knows none of the characters of this text: paste text like the corpus it was trained on.');
+      if (scan.chars.length === 0)
+        throw new CharmerError('UNKNOWN_CHARACTERS', 'The model knows none of the characters of this text: paste text like the corpus it was trained on.');
       const id = `a${next++}`;
       keptAttention.set(id, { dir: ck.path, text: scan.chars.join(''), n: scan.chars.length, layers: scan.ranking.layers, heads: scan.ranking.heads });
       while (keptAttention.size > KEEP) keptAttention.delete(keptAttention.keys().next().value!);
@@ -178,7 +193,9 @@ export function createInspectionService(deps: InspectionDeps): InspectionService
       if (!k) throw new CharmerError('NOT_FOUND', 'That inspection is no longer kept: run Inspect again.');
       if (position >= k.n) throw new CharmerError('BAD_OPTION', `Position ${position} is outside the text: choose one from 0 to ${k.n - 1}.`);
       const a = await host().attentionAt(k.dir, k.text, position);
-      const weights = Array.from({ length: k.layers }, (_, l) => Array.from({ length: k.heads }, (_, h) => Array.from(a.weights[l * k.heads + h] ?? [], (x) => round(x, 4))));
+      const weights = Array.from({ length: k.layers }, (_, l) =>
+        Array.from({ length: k.heads }, (_, h) => Array.from(a.weights[l * k.heads + h] ?? [], (x) => round(x, 4))),
+      );
       return { position: a.position, from: a.from, weights };
     },
 
@@ -201,7 +218,8 @@ export function createInspectionService(deps: InspectionDeps): InspectionService
       if (req.signal?.aborted) throw new CharmerError('BAD_OPTION', 'The inspection was cancelled.', { cancelled: true });
       const { collectInspection, findInterestingCells, interestingCellsByFeature, TEXT_FEATURES } = await import('../engine/inspect.ts');
       const r = await collectInspection(chunks);
-      if (r.chars.length === 0) throw new CharmerError('UNKNOWN_CHARACTERS', 'The model knows none of the characters of this text: paste text like the corpus it was trained on.');
+      if (r.chars.length === 0)
+        throw new CharmerError('UNKNOWN_CHARACTERS', 'The model knows none of the characters of this text: paste text like the corpus it was trained on.');
       // Ranking: a few tens of milliseconds for 20,000 characters x 512 cells; never in the renderer.
       const interesting = findInterestingCells(r, undefined, { top: 8 });
       const byFeature = interestingCellsByFeature(r, undefined, 3);

@@ -12,7 +12,17 @@ import type { Store } from '../store/store.ts';
 import { libraryError } from '../store/errors.ts';
 import { guessMode } from '../engine/corpus.ts';
 import { copyAndMeasure, openRegularFile, sourceError, writeAndMeasureText, readPreview, type CorpusStats } from './corpus-import.ts';
-import type { BuiltinCorpusRequest, CorpusDetail, CorpusOrigin, CorpusSummary, ImportOptions, ImportResult, ImportSource, LibraryService, TablePreview } from './types.ts';
+import type {
+  BuiltinCorpusRequest,
+  CorpusDetail,
+  CorpusOrigin,
+  CorpusSummary,
+  ImportOptions,
+  ImportResult,
+  ImportSource,
+  LibraryService,
+  TablePreview,
+} from './types.ts';
 import type { CorpusMode } from '../common/enums.ts';
 
 export const PREVIEW_CHARS = 3000;
@@ -51,7 +61,11 @@ async function readTable(source: ImportSource): Promise<ReturnType<typeof parseT
  * category columns) with the columns recorded on its row. Everything is checked before anything is
  * written, so a missing column or an empty category leaves the library as it was.
  */
-async function importTable(store: Store, items: TableItems, meta: { name: string; sourcePath: string | null; builtin?: boolean; builtinId?: string | null }): Promise<ImportResult> {
+async function importTable(
+  store: Store,
+  items: TableItems,
+  meta: { name: string; sourcePath: string | null; builtin?: boolean; builtinId?: string | null },
+): Promise<ImportResult> {
   const text = items.columns.length ? itemsToTsv(items) : items.names.join('\n') + '\n';
   const r = await importCorpus(store, { text, name: meta.name }, { mode: 'lines' }, meta.builtin ?? false, {
     categories: items.columns.length ? items.columns : null,
@@ -76,18 +90,31 @@ function withOrigin<T extends CorpusSummary>(c: T): T {
 export async function ensureBuiltinCorpus(store: Store, req: BuiltinCorpusRequest): Promise<ImportResult> {
   if (req.id === 'names' && !req.categories?.length && !req.filter) return { corpus: await ensureBuiltinNames(store), existed: true };
   const table = builtinTable(req.id, { categories: req.categories ?? [], ...(req.filter ? { filter: req.filter } : {}) });
-  return importTable(store, table, { name: builtinLabel(req.id, { categories: req.categories ?? [], ...(req.filter ? { filter: req.filter } : {}) }), sourcePath: null, builtin: true, builtinId: req.id });
+  return importTable(store, table, {
+    name: builtinLabel(req.id, { categories: req.categories ?? [], ...(req.filter ? { filter: req.filter } : {}) }),
+    sourcePath: null,
+    builtin: true,
+    builtinId: req.id,
+  });
 }
 
 /**
  * Load a library corpus for training: a table (categories) through the engine's table reader, a
  * plain file as before; the corpus keeps its library name and built-in id (for name cards).
  */
-export async function loadLibraryCorpus(store: Store, c: CorpusSummary, opts: { mode?: CorpusMode; signal?: AbortSignal; onProgress?: (p: { bytesRead: number; totalBytes: number }) => void } = {}): Promise<Corpus> {
+export async function loadLibraryCorpus(
+  store: Store,
+  c: CorpusSummary,
+  opts: { mode?: CorpusMode; signal?: AbortSignal; onProgress?: (p: { bytesRead: number; totalBytes: number }) => void } = {},
+): Promise<Corpus> {
   const file = corpusPath(store, c);
   const corpus = c.categories?.length
     ? await loadTableCorpus(file, { categories: c.categories.map((col) => col.name) })
-    : await loadCorpus(file, { mode: opts.mode ?? c.mode, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+    : await loadCorpus(file, {
+        mode: opts.mode ?? c.mode,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      });
   corpus.name = c.name;
   const id = c.builtinId ?? (c.builtin && c.name === 'names' ? 'names' : null);
   if (id) corpus.builtin = id;

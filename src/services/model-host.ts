@@ -9,7 +9,15 @@ import { Worker } from 'node:worker_threads';
 import { CharmerError, type CharmerErrorCode } from '../common/errors.ts';
 import type { InspectChunk, LineSample, NameCard, PositionAttention, SampleResult } from '../engine/index.ts';
 import type { ProcessStats } from '../common/train-protocol.ts';
-import type { AttentionScan, InspectRequestOptions, LinesRequestOptions, ModelReply, ModelRequest, NameCardRequestOptions, TextRequestOptions } from '../common/model-protocol.ts';
+import type {
+  AttentionScan,
+  InspectRequestOptions,
+  LinesRequestOptions,
+  ModelReply,
+  ModelRequest,
+  NameCardRequestOptions,
+  TextRequestOptions,
+} from '../common/model-protocol.ts';
 
 interface Pending {
   resolve(v: unknown): void;

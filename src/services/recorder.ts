@@ -88,7 +88,15 @@ export class RunRecorder {
         if (this.metrics.length >= this.maxBatch || Date.now() - this.lastFlush >= this.flushMs) this.flush();
         break;
       case 'eval':
-        this.metrics.push({ iteration: ev.iteration, epoch: ev.epoch, trainLoss: ev.trainLoss, valLoss: ev.valLoss, lr: null, charsPerS: null, elapsedS: null });
+        this.metrics.push({
+          iteration: ev.iteration,
+          epoch: ev.epoch,
+          trainLoss: ev.trainLoss,
+          valLoss: ev.valLoss,
+          lr: null,
+          charsPerS: null,
+          elapsedS: null,
+        });
         this.bestValLoss = ev.bestValLoss;
         this.lastIteration = Math.max(this.lastIteration, ev.iteration);
         this.flush();

@@ -68,7 +68,11 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
     const run = store.getRun(id);
     if (!run) throw notFound('run', id);
     if (orphanPid(id) !== null) {
-      throw new CharmerError('RUN_ACTIVE', `Run ${id} is training in another window or command (or still stopping after its server ended). Stop it there, or stop it here and resume it.`, { runId: id });
+      throw new CharmerError(
+        'RUN_ACTIVE',
+        `Run ${id} is training in another window or command (or still stopping after its server ended). Stop it there, or stop it here and resume it.`,
+        { runId: id },
+      );
     }
     throw new CharmerError('RUN_NOT_ACTIVE', `Run ${id} is not training (it is ${run.status}). Resume it to train further.`, { runId: id, status: run.status });
   };
@@ -90,7 +94,11 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
     // It finishes its step and writes `latest` (seconds); not our child, so no exit event to wait on.
     const deadline = Date.now() + 120_000;
     while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    if (pidAlive(pid)) throw new CharmerError('RUN_ACTIVE', `Run ${id}'s training process (${pid}) did not stop within two minutes. Try again, or end process ${pid}.`, { runId: id, pid });
+    if (pidAlive(pid))
+      throw new CharmerError('RUN_ACTIVE', `Run ${id}'s training process (${pid}) did not stop within two minutes. Try again, or end process ${pid}.`, {
+        runId: id,
+        pid,
+      });
     settleOrphans();
   };
 
@@ -150,7 +158,9 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
         const kind = opts.initFrom.kind ?? 'best';
         initFrom = path.join(store.runDir(parent.id), kind);
         if (!readCheckpointMeta(initFrom)) {
-          throw new CharmerError('CHECKPOINT_MISSING', `Run ${parent.id} has no ${kind} checkpoint (${initFrom} is missing) to fine-tune from.`, { path: initFrom });
+          throw new CharmerError('CHECKPOINT_MISSING', `Run ${parent.id} has no ${kind} checkpoint (${initFrom} is missing) to fine-tune from.`, {
+            path: initFrom,
+          });
         }
       }
       const config = fullConfig(corpus, opts.config);
@@ -245,7 +255,16 @@ export function createRunsService(store: Store, launcher?: TrainerLauncher): Run
         for (const f of fs.readdirSync(from.path)) if (!RESUME_ONLY_FILES.includes(f)) fs.copyFileSync(path.join(from.path, f), path.join(dest, f));
         store.writeMetrics(copy.id, store.listMetrics(id));
         store.upsertCheckpoint(copy.id, 'best', from.iteration, from.valLoss, dest);
-        store.updateRun(copy.id, { iterations: run.iterations, bestValLoss: run.bestValLoss, baselineValLoss: run.baselineValLoss, params: run.params, backend: run.backend, device: run.device, started: Date.now(), ended: Date.now() });
+        store.updateRun(copy.id, {
+          iterations: run.iterations,
+          bestValLoss: run.bestValLoss,
+          baselineValLoss: run.baselineValLoss,
+          params: run.params,
+          backend: run.backend,
+          device: run.device,
+          started: Date.now(),
+          ended: Date.now(),
+        });
       } catch (e) {
         store.deleteRunRows(copy.id);
         fs.rmSync(store.runDir(copy.id), { recursive: true, force: true });

@@ -61,10 +61,38 @@ export const STARTER_DEFS: StarterDef[] = [
     // The settings of the shipped run (wasm, about 3.3 s per iteration on the 2-core CI box); the
     // iteration limit is where that run's best checkpoint was, so a rerun stops at the same place.
     args: [
-      '--backend', 'wasm', '--model', 'lstm', '--rnn-size', '384', '--num-layers', '2', '--dropout', '0.25',
-      '--batch-size', '50', '--seq-length', '100', '--learning-rate', '2e-3', '--decay-after', '4',
-      '--learning-rate-decay', '0.9', '--seed', '123', '--max-time', '0', '--max-epochs', '50', '--max-iters', '1800',
-      '--eval-every', '400', '--sample-every', '2000',
+      '--backend',
+      'wasm',
+      '--model',
+      'lstm',
+      '--rnn-size',
+      '384',
+      '--num-layers',
+      '2',
+      '--dropout',
+      '0.25',
+      '--batch-size',
+      '50',
+      '--seq-length',
+      '100',
+      '--learning-rate',
+      '2e-3',
+      '--decay-after',
+      '4',
+      '--learning-rate-decay',
+      '0.9',
+      '--seed',
+      '123',
+      '--max-time',
+      '0',
+      '--max-epochs',
+      '50',
+      '--max-iters',
+      '1800',
+      '--eval-every',
+      '400',
+      '--sample-every',
+      '2000',
     ],
   },
 ];
@@ -175,8 +203,7 @@ async function corpusFor(store: Store, def: StarterDef, root: string): Promise<C
   // Other built-in corpora come with the names issue (library.ensureBuiltinCorpus); until then the
   // starter is skipped rather than trained on something else.
   const ensure = (library as Record<string, unknown>).ensureBuiltinCorpus as
-    | ((s: Store, req: { id: string; categories?: string[] }) => Promise<{ corpus: CorpusSummary }>)
-    | undefined;
+    ((s: Store, req: { id: string; categories?: string[] }) => Promise<{ corpus: CorpusSummary }>) | undefined;
   if (!ensure) return null;
   return (await ensure(store, { id: c.builtin, ...(c.categories ? { categories: c.categories } : {}) })).corpus;
 }
@@ -223,7 +250,16 @@ export async function ensureStarterRuns(store: Store, root = startersDir()): Pro
     store.writeMetrics(id, historyToMetrics(s.history));
     store.upsertCheckpoint(id, 'best', s.iteration, s.valLoss, best);
     const now = Date.now();
-    store.updateRun(id, { status: 'completed', iterations: s.iteration, totalIters: s.iteration, bestValLoss: s.valLoss, params: weights / 4, started: now, ended: now, error: null });
+    store.updateRun(id, {
+      status: 'completed',
+      iterations: s.iteration,
+      totalIters: s.iteration,
+      bestValLoss: s.valLoss,
+      params: weights / 4,
+      started: now,
+      ended: now,
+      error: null,
+    });
   }
 }
 

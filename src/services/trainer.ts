@@ -41,7 +41,16 @@ export function launchTrainer(deps: TrainerDeps, run: RunSummary, resume: boolea
   const { store, launcher, live, emit } = deps;
   const handle = spawnTrainer(launcher);
   let resolveExit!: () => void;
-  const l: Live = { runId: run.id, handle, seq: 0, pending: new Map(), pendingStats: new Map(), exited: new Promise((r) => (resolveExit = r)), sawExit: false, lastError: null };
+  const l: Live = {
+    runId: run.id,
+    handle,
+    seq: 0,
+    pending: new Map(),
+    pendingStats: new Map(),
+    exited: new Promise((r) => (resolveExit = r)),
+    sawExit: false,
+    lastError: null,
+  };
   live.set(run.id, l);
   store.updateRun(run.id, { status: 'running', pid: handle.pid ?? null, started: run.started ?? Date.now(), ended: null, error: null });
   emit({ runId: run.id, kind: 'status', status: 'running', error: null });

@@ -106,9 +106,16 @@ export async function beginForegroundRun(opts: {
       throw new CharmerError('BAD_OPTION', 'Filters by sex, years and births apply to the built-in us-baby-names only; edit your own list instead.');
     }
     const corpus = isBuiltinCorpus(opts.corpus)
-      ? (await ensureBuiltinCorpus(store, { id: opts.corpus, ...(opts.categories ? { categories: opts.categories } : {}), ...(opts.filter ? { filter: opts.filter } : {}) })).corpus
+      ? (
+          await ensureBuiltinCorpus(store, {
+            id: opts.corpus,
+            ...(opts.categories ? { categories: opts.categories } : {}),
+            ...(opts.filter ? { filter: opts.filter } : {}),
+          })
+        ).corpus
       : table
-        ? (await importCorpus(store, { path: opts.corpus }, { categories: opts.categories ?? [], ...(opts.nameColumn ? { nameColumn: opts.nameColumn } : {}) })).corpus
+        ? (await importCorpus(store, { path: opts.corpus }, { categories: opts.categories ?? [], ...(opts.nameColumn ? { nameColumn: opts.nameColumn } : {}) }))
+            .corpus
         : (await importCorpus(store, { path: opts.corpus }, opts.config.mode ? { mode: opts.config.mode } : {})).corpus;
     const config = fullConfig(corpus, opts.config);
     const parent = opts.initFrom ? findRunOfCheckpoint(store, opts.initFrom) : null;

@@ -19,7 +19,19 @@ import type { BabyNameFilter, NameCard } from '../common/names.ts';
 import type { CheckpointRow, CorpusSummary, Draft, MetricRow, NewSample, RunSummary, SampleQuery, SampleRow } from '../store/rows.ts';
 
 export type { TrainConfig, CorpusMode, TrainEvent, NameCard, BabyNameFilter, ExportFormat, Novelty, RunStatus, SampleSort };
-export type { CategoryColumnSummary, CheckpointRow, CorpusOrigin, CorpusSummary, Draft, MetricRow, NewSample, RunSummary, SampleQuery, SampleRow, SampleSource } from '../store/rows.ts';
+export type {
+  CategoryColumnSummary,
+  CheckpointRow,
+  CorpusOrigin,
+  CorpusSummary,
+  Draft,
+  MetricRow,
+  NewSample,
+  RunSummary,
+  SampleQuery,
+  SampleRow,
+  SampleSource,
+} from '../store/rows.ts';
 
 // ------------------------------------------------------------------------------------------ library
 
@@ -94,7 +106,6 @@ export interface BuiltinCorpusRequest {
 
 // --------------------------------------------------------------------------------------------- runs
 
-
 export interface RunDetail extends RunSummary {
   metrics: MetricRow[];
   checkpoints: CheckpointRow[];
@@ -111,9 +122,7 @@ export interface StartRunOptions {
 }
 
 /** What onEvent listeners get: every engine event of a run, plus status changes. */
-export type RunEvent =
-  | { runId: number; kind: 'train'; event: TrainEvent }
-  | { runId: number; kind: 'status'; status: RunStatus; error: string | null };
+export type RunEvent = { runId: number; kind: 'train'; event: TrainEvent } | { runId: number; kind: 'status'; status: RunStatus; error: string | null };
 
 export interface RunsService {
   listRuns(filter?: { corpusId?: number; status?: RunStatus }): Promise<RunSummary[]>;
@@ -141,7 +150,6 @@ export interface RunsService {
 
 // ------------------------------------------------------------------------------------------ gallery
 
-
 export interface GalleryService {
   listSamples(q?: SampleQuery): Promise<{ items: SampleRow[]; total: number }>;
   saveSample(s: NewSample): Promise<SampleRow>;
@@ -157,7 +165,6 @@ export interface GalleryService {
 }
 
 // ------------------------------------------------------------------------------------------- drafts
-
 
 export interface DraftsService {
   listDrafts(): Promise<Array<Omit<Draft, 'text'>>>;

@@ -17,7 +17,14 @@ export function libraryError(e: unknown, where: string, dataDir: string): unknow
       { dataDir },
     );
   }
-  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM' || code === 'SQLITE_READONLY' || code.startsWith('SQLITE_READONLY_') || code === 'SQLITE_CANTOPEN') {
+  if (
+    code === 'EROFS' ||
+    code === 'EACCES' ||
+    code === 'EPERM' ||
+    code === 'SQLITE_READONLY' ||
+    code.startsWith('SQLITE_READONLY_') ||
+    code === 'SQLITE_CANTOPEN'
+  ) {
     return new CharmerError(
       'DATA_DIR_READ_ONLY',
       `The Charmer library at ${dataDir} is read-only: could not write ${where}. Make the folder writable, or choose another with --data-dir or CHARMER_DATA_DIR.`,
@@ -28,7 +35,11 @@ export function libraryError(e: unknown, where: string, dataDir: string): unknow
     return corruptError(dataDir, msg);
   }
   if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED') {
-    return new CharmerError('DATABASE_BUSY', `The Charmer library at ${dataDir} is locked by another program for too long (${msg}). Close other Charmer windows and try again.`, { dataDir });
+    return new CharmerError(
+      'DATABASE_BUSY',
+      `The Charmer library at ${dataDir} is locked by another program for too long (${msg}). Close other Charmer windows and try again.`,
+      { dataDir },
+    );
   }
   return e;
 }

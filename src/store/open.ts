@@ -35,7 +35,11 @@ function ensureDataDir(dataDir: string): void {
     throw libraryError(e, 'the library folder', dataDir);
   }
   if (!fs.statSync(dataDir).isDirectory()) {
-    throw new CharmerError('DATA_DIR_INVALID', `Cannot use ${dataDir} as the Charmer library: it is a file, not a folder. Choose another with --data-dir or CHARMER_DATA_DIR.`, { dataDir });
+    throw new CharmerError(
+      'DATA_DIR_INVALID',
+      `Cannot use ${dataDir} as the Charmer library: it is a file, not a folder. Choose another with --data-dir or CHARMER_DATA_DIR.`,
+      { dataDir },
+    );
   }
   // Probe: write and remove a small file, so a read-only or full disk is reported before anything else.
   const probe = path.join(dataDir, `.charmer-write-test-${process.pid}`);
@@ -146,7 +150,10 @@ export function closeQuietly(db: DB): void {
 function adoptOrphanRunFolders(db: DB, dataDir: string): string | null {
   let ids: number[];
   try {
-    ids = fs.readdirSync(layout.runs(dataDir)).filter((n) => /^\d+$/.test(n)).map(Number);
+    ids = fs
+      .readdirSync(layout.runs(dataDir))
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number);
   } catch {
     return null;
   }

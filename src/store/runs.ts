@@ -36,7 +36,22 @@ const RUN_COLUMNS = {
 } as const;
 
 export type RunUpdate = Partial<
-  Pick<RunSummary, 'status' | 'name' | 'config' | 'backend' | 'device' | 'params' | 'iterations' | 'totalIters' | 'bestValLoss' | 'baselineValLoss' | 'error' | 'started' | 'ended'> & {
+  Pick<
+    RunSummary,
+    | 'status'
+    | 'name'
+    | 'config'
+    | 'backend'
+    | 'device'
+    | 'params'
+    | 'iterations'
+    | 'totalIters'
+    | 'bestValLoss'
+    | 'baselineValLoss'
+    | 'error'
+    | 'started'
+    | 'ended'
+  > & {
     /** The training process writing this run (for crash recovery). */
     pid: number | null;
   }

@@ -28,7 +28,8 @@ export function WithSamples<B extends StoreBase>(Base: B) {
 
     insertSamplesNoTx(samples: NewSample[]): number[] {
       const t = now();
-      const insert = this.sql(`INSERT INTO samples (run_id, checkpoint_id, source, iteration, temperature, top_k, prime, mode, text, logprob, novelty, favorite, note, category, card, created)
+      const insert = this
+        .sql(`INSERT INTO samples (run_id, checkpoint_id, source, iteration, temperature, top_k, prime, mode, text, logprob, novelty, favorite, note, category, card, created)
         VALUES (@run_id, @checkpoint_id, @source, @iteration, @temperature, @top_k, @prime, @mode, @text, @logprob, @novelty, @favorite, @note, @category, @card, @created)`);
       return samples.map((s) =>
         Number(

@@ -6,7 +6,22 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
-import { attentionAt, attentionSourceOf, buildNameCard, encodeKnown, chooseBackend, inspectText, scanAttention, isCharmerError, loadCheckpoint, resolveCheckpointDir, sampleLines, sampleText, type BackendName, type CheckpointData } from '../engine/index.ts';
+import {
+  attentionAt,
+  attentionSourceOf,
+  buildNameCard,
+  encodeKnown,
+  chooseBackend,
+  inspectText,
+  scanAttention,
+  isCharmerError,
+  loadCheckpoint,
+  resolveCheckpointDir,
+  sampleLines,
+  sampleText,
+  type BackendName,
+  type CheckpointData,
+} from '../engine/index.ts';
 import type { ModelReply, ModelRequest } from '../common/model-protocol.ts';
 import { processStats } from '../engine/stats.ts';
 
@@ -112,7 +127,16 @@ async function answer(req: Exclude<ModelRequest, { type: 'cancel' | 'stats' }>, 
     return;
   }
   if (req.type === 'nameCard') {
-    send({ id: req.id, type: 'done', result: await buildNameCard(req.text, { model: ck.model, ...(ck.items ? { items: ck.items } : {}), category: req.opts.category ?? null, novelty: req.opts.novelty ?? null }) });
+    send({
+      id: req.id,
+      type: 'done',
+      result: await buildNameCard(req.text, {
+        model: ck.model,
+        ...(ck.items ? { items: ck.items } : {}),
+        category: req.opts.category ?? null,
+        novelty: req.opts.novelty ?? null,
+      }),
+    });
     return;
   }
   if (req.type === 'attention' || req.type === 'attentionAt') {

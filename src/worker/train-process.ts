@@ -24,7 +24,8 @@ interface Port {
 }
 
 function makePort(): Port {
-  const parentPort = (process as unknown as { parentPort?: { postMessage(m: unknown): void; on(ev: 'message', cb: (e: { data: unknown }) => void): void } }).parentPort;
+  const parentPort = (process as unknown as { parentPort?: { postMessage(m: unknown): void; on(ev: 'message', cb: (e: { data: unknown }) => void): void } })
+    .parentPort;
   if (parentPort) {
     return {
       send: async (m) => parentPort.postMessage(m),
@@ -83,7 +84,8 @@ setInterval(() => {
 
 function ack(seq: number, error?: unknown): void {
   if (!error) void port.send({ type: 'ack', seq, ok: true });
-  else void port.send({ type: 'ack', seq, ok: false, code: isCharmerError(error) ? error.code : 'INTERNAL', message: (error as Error).message ?? String(error) });
+  else
+    void port.send({ type: 'ack', seq, ok: false, code: isCharmerError(error) ? error.code : 'INTERNAL', message: (error as Error).message ?? String(error) });
 }
 
 port.onMessage((raw) => {
@@ -186,7 +188,11 @@ async function runTraining(dataDir: string, runId: number, resume: boolean, init
         exitCode = 1; // the library itself failed (disk full?): the parent marks the run failed
       }
       if (!recorder) exitCode = 1;
-      await port.send({ type: 'event', runId, event: { type: 'error', code: isCharmerError(e) ? e.code : 'INTERNAL', message, iteration: recorder?.lastIteration ?? 0 } });
+      await port.send({
+        type: 'event',
+        runId,
+        event: { type: 'error', code: isCharmerError(e) ? e.code : 'INTERNAL', message, iteration: recorder?.lastIteration ?? 0 },
+      });
     }
   }
   if (parentGone && recorder?.finalStatus === 'stopped' && store) {

@@ -17,14 +17,17 @@ describe('bench', () => {
 
   it('rejects unknown cells and backends with a clear message', async () => {
     await expect(benchCommand.run(['--cells', 'mamba'])).rejects.toThrow(/--cells accepts lstm, gru, rnn, transformer/);
-    await expect(benchCommand.run(['--cells', 'transformer', '--hidden', '130', '--heads', '4'])).rejects.toThrow(/--hidden 130 is not a multiple of --heads 4.*--hidden 132/);
+    await expect(benchCommand.run(['--cells', 'transformer', '--hidden', '130', '--heads', '4'])).rejects.toThrow(
+      /--hidden 130 is not a multiple of --heads 4.*--hidden 132/,
+    );
     await expect(benchCommand.run(['--backend', 'tpu'])).rejects.toThrow(/--backend accepts/);
     await expect(benchCommand.run(['--hidden', 'big'])).rejects.toThrow(/--hidden/);
   });
 
   it('measures a tiny configuration with every key the issue asks for', async () => {
     const r = await measure({ impl: 'charmer-fused', backend: 'wasm', cell: 'lstm', layers: 1, hidden: 8, batch: 4, seq: 5, seconds: 0.1, threads: 1 });
-    for (const k of ['impl', 'backend', 'cell', 'layers', 'hidden', 'batch', 'seq', 'train_chars_per_s', 'sample_chars_per_s', 'peak_rss_mb'] as const) expect(r[k]).toBeDefined();
+    for (const k of ['impl', 'backend', 'cell', 'layers', 'hidden', 'batch', 'seq', 'train_chars_per_s', 'sample_chars_per_s', 'peak_rss_mb'] as const)
+      expect(r[k]).toBeDefined();
     expect(r.train_chars_per_s).toBeGreaterThan(0);
     expect(r.sample_chars_per_s).toBeGreaterThan(0);
   });

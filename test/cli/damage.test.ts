@@ -60,7 +60,8 @@ const DAMAGES: Damage[] = ['removed', 'truncated', 'garbage'];
 
 function damage(file: string, how: Damage): void {
   if (how === 'removed') rmSync(file);
-  else if (how === 'truncated') truncateSync(file, Math.floor(statSync(file).size / 2) | 1); // odd: not a whole number of floats
+  else if (how === 'truncated')
+    truncateSync(file, Math.floor(statSync(file).size / 2) | 1); // odd: not a whole number of floats
   else writeFileSync(file, garbage(statSync(file).size));
 }
 
@@ -72,17 +73,40 @@ beforeAll(() => {
   // A library with one lines run (items.json) and a text checkpoint with trainer state.
   const a = charmerSync(['train', 'names', ...TINY], join(pristine, 'library'));
   expect(a.code, a.stderr).toBe(0);
-  const b = charmerSync(['train', poem, '--no-store', '--out', join(pristine, 'text'), '--batch-size', '4', '--seq-length', '16', ...TINY], join(pristine, 'library'));
+  const b = charmerSync(
+    ['train', poem, '--no-store', '--out', join(pristine, 'text'), '--batch-size', '4', '--seq-length', '16', ...TINY],
+    join(pristine, 'library'),
+  );
   expect(b.code, b.stderr).toBe(0);
 }, 300_000);
 
 /** Which command reads the file, and where it lives in the pristine copy. */
 const FILES: Array<{ file: string; rel: string; command: (root: string) => string[] }> = [
-  { file: 'model.json', rel: 'library/runs/1/best/model.json', command: (r) => ['sample', join(r, 'library/runs/1/best'), '--count', '3', '--backend', 'wasm'] },
-  { file: 'weights.bin', rel: 'library/runs/1/best/weights.bin', command: (r) => ['sample', join(r, 'library/runs/1/best'), '--count', '3', '--backend', 'wasm'] },
-  { file: 'items.json', rel: 'library/runs/1/best/items.json', command: (r) => ['sample', join(r, 'library/runs/1/best'), '--count', '3', '--backend', 'wasm'] },
-  { file: 'trainer.json', rel: 'text/latest/trainer.json', command: (r) => ['train', poem, '--resume', '--out', join(r, 'text'), '--max-iters', '3', '--quiet'] },
-  { file: 'optimizer.bin', rel: 'text/latest/optimizer.bin', command: (r) => ['train', poem, '--resume', '--out', join(r, 'text'), '--max-iters', '3', '--quiet'] },
+  {
+    file: 'model.json',
+    rel: 'library/runs/1/best/model.json',
+    command: (r) => ['sample', join(r, 'library/runs/1/best'), '--count', '3', '--backend', 'wasm'],
+  },
+  {
+    file: 'weights.bin',
+    rel: 'library/runs/1/best/weights.bin',
+    command: (r) => ['sample', join(r, 'library/runs/1/best'), '--count', '3', '--backend', 'wasm'],
+  },
+  {
+    file: 'items.json',
+    rel: 'library/runs/1/best/items.json',
+    command: (r) => ['sample', join(r, 'library/runs/1/best'), '--count', '3', '--backend', 'wasm'],
+  },
+  {
+    file: 'trainer.json',
+    rel: 'text/latest/trainer.json',
+    command: (r) => ['train', poem, '--resume', '--out', join(r, 'text'), '--max-iters', '3', '--quiet'],
+  },
+  {
+    file: 'optimizer.bin',
+    rel: 'text/latest/optimizer.bin',
+    command: (r) => ['train', poem, '--resume', '--out', join(r, 'text'), '--max-iters', '3', '--quiet'],
+  },
   { file: 'weights.bin', rel: 'text/latest/weights.bin', command: (r) => ['train', poem, '--resume', '--out', join(r, 'text'), '--max-iters', '3', '--quiet'] },
   { file: 'model.json', rel: 'text/latest/model.json', command: (r) => ['info', join(r, 'text/latest')] },
   { file: 'weights.bin', rel: 'text/latest/weights.bin', command: (r) => ['info', join(r, 'text/latest')] },
@@ -125,7 +149,7 @@ describe('a damaged file gets a sentence naming it and what to do, and nothing e
     }
   }
 
-  it('after charmer.db was removed, a new run does not write into an old run\'s folder', () => {
+  it("after charmer.db was removed, a new run does not write into an old run's folder", () => {
     const root = join(dir, 'case-orphans');
     cpSync(pristine, root, { recursive: true });
     rmSync(join(root, 'library/charmer.db'));

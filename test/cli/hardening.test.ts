@@ -14,7 +14,11 @@ const dir = mkdtempSync(join(tmpdir(), 'charmer-hard-'));
 const BANNER = /Hi, looks like you are running TensorFlow\.js/;
 
 function charmer(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, CHARMER_DATA_DIR: join(dir, 'library'), ...env }, timeout: 300_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, CHARMER_DATA_DIR: join(dir, 'library'), ...env },
+    timeout: 300_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -53,7 +57,11 @@ describe('charmer train refuses bad options before the library gets a run (item 
     ['--val-fraction 1.5', () => ['names', '--val-fraction', '1.5'], /val-fraction must be above 0 and at most 0\.5.*\(got 1\.5\)/],
     ['--max-time=-5', () => ['names', '--max-time=-5'], /max-time must be 0 or more \(got -5\)/],
     ['a corpus too small for one batch', () => [(writeFileSync(tiny, 'a little text\n'.repeat(3)), tiny)], /too few for batches of 50 x 50/],
-    ['a damaged --init-from', () => [(mkdirSync(damagedCk, { recursive: true }), writeFileSync(join(damagedCk, 'model.json'), '{'), 'names'), '--init-from', damagedCk], /model\.json is damaged/],
+    [
+      'a damaged --init-from',
+      () => [(mkdirSync(damagedCk, { recursive: true }), writeFileSync(join(damagedCk, 'model.json'), '{'), 'names'), '--init-from', damagedCk],
+      /model\.json is damaged/,
+    ],
   ];
   for (const [what, args, message] of cases) {
     it(what, () => {
@@ -171,7 +179,23 @@ describe('advice for a tiny corpus works when followed (item 7)', () => {
       expect(r.code).toBe(2);
       const advice = /or (--.*) would fit\./.exec(r.stderr)?.[1];
       expect(advice, r.stderr).toBeDefined();
-      const again = charmer(['train', file, '--no-store', '--out', out, ...advice!.split(' '), '--max-iters', '1', '--rnn-size', '8', '--num-layers', '1', '--backend', 'wasm', '--quiet']);
+      const again = charmer([
+        'train',
+        file,
+        '--no-store',
+        '--out',
+        out,
+        ...advice!.split(' '),
+        '--max-iters',
+        '1',
+        '--rnn-size',
+        '8',
+        '--num-layers',
+        '1',
+        '--backend',
+        'wasm',
+        '--quiet',
+      ]);
       expect(again.stderr).not.toMatch(/CORPUS_TOO_SMALL|too few|validation split|holds out/);
       expect(again.code, again.stderr).toBe(0);
     });

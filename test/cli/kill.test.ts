@@ -19,7 +19,24 @@ import { tempDir } from '../store/helpers.ts';
 
 const REPO = path.resolve(__dirname, '../..');
 const KILLS = Number(process.env.CHARMER_KILLS ?? 20);
-const TINY = ['--rnn-size', '16', '--num-layers', '1', '--batch-size', '16', '--seq-length', '16', '--eval-every', '4', '--sample-every', '0', '--backend', 'cpu', '--max-iters', '100000'];
+const TINY = [
+  '--rnn-size',
+  '16',
+  '--num-layers',
+  '1',
+  '--batch-size',
+  '16',
+  '--seq-length',
+  '16',
+  '--eval-every',
+  '4',
+  '--sample-every',
+  '0',
+  '--backend',
+  'cpu',
+  '--max-iters',
+  '100000',
+];
 
 /** mulberry32: the kill moments are random but the same on every run. */
 function rng(seed: number) {
@@ -35,7 +52,13 @@ function rng(seed: number) {
 function charmerArgs(args: string[]): string[] {
   if (commands.some((c) => c.name === args[0])) return [path.join(REPO, 'bin/charmer.js'), ...args];
   const mod = path.join(REPO, `src/cli/commands/${args[0]}.ts`);
-  return ['--import', 'tsx', '--input-type=module', '-e', `const m = await import(${JSON.stringify(mod)}); const c = Object.values(m).find((x) => x && x.name === ${JSON.stringify(args[0])}); process.exitCode = await c.run(${JSON.stringify(args.slice(1))});`];
+  return [
+    '--import',
+    'tsx',
+    '--input-type=module',
+    '-e',
+    `const m = await import(${JSON.stringify(mod)}); const c = Object.values(m).find((x) => x && x.name === ${JSON.stringify(args[0])}); process.exitCode = await c.run(${JSON.stringify(args.slice(1))});`,
+  ];
 }
 
 interface Outcome {
@@ -142,7 +165,11 @@ describe('kill test', () => {
         runId = row.id;
       } else {
         out = await runCharmer(['resume', String(runId), '--data-dir', dataDir, '--json', '--max-iters', '100000'], at);
-        const start = out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.type === 'start');
+        const start = out.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((e) => e.type === 'start');
         // It continued from exactly the checkpoint the library pointed to.
         if (start) {
           expect(start.start_iteration).toBe(lastLatest);
@@ -167,7 +194,11 @@ describe('kill test', () => {
     const target = lastLatest! + 6;
     const out = await runCharmer(['resume', String(runId), '--data-dir', dataDir, '--json', '--max-iters', String(target)], null);
     expect(out.code, out.stderr).toBe(0);
-    const start = out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.type === 'start');
+    const start = out.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((e) => e.type === 'start');
     expect(start?.start_iteration).toBe(lastLatest);
     const store = openStore(dataDir);
     const run = store.getRun(runId!)!;

@@ -13,17 +13,47 @@ import { describe, expect, it } from 'vitest';
 
 const BIN = resolve(__dirname, '../../bin/charmer.js');
 const dir = mkdtempSync(join(tmpdir(), 'charmer-names-cli-'));
-const TINY = ['--rnn-size', '32', '--num-layers', '1', '--batch-size', '32', '--learning-rate', '0.01', '--eval-every', '40', '--sample-every', '0', '--backend', 'wasm', '--threads', '1'];
+const TINY = [
+  '--rnn-size',
+  '32',
+  '--num-layers',
+  '1',
+  '--batch-size',
+  '32',
+  '--learning-rate',
+  '0.01',
+  '--eval-every',
+  '40',
+  '--sample-every',
+  '0',
+  '--backend',
+  'wasm',
+  '--threads',
+  '1',
+];
 
 function charmer(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, CHARMER_DATA_DIR: join(dir, 'library') }, timeout: 300_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, CHARMER_DATA_DIR: join(dir, 'library') },
+    timeout: 300_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
-const jsonLines = (s: string) => s.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const jsonLines = (s: string) =>
+  s
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 const PRIVATE_USE = /[\uE000-\uF8FF]/;
 
 const csv = join(dir, 'folk.csv');
-writeFileSync(csv, ['name,kind', ...Array.from({ length: 60 }, (_, i) => [`Ael${'aeiln'[i % 5]}${'lnie'[i % 4]},elf`, `Bor${'ogub'[i % 4]}${'rgb'[i % 3]},dwarf`]).flat()].join('\n') + '\n');
+writeFileSync(
+  csv,
+  ['name,kind', ...Array.from({ length: 60 }, (_, i) => [`Ael${'aeiln'[i % 5]}${'lnie'[i % 4]},elf`, `Bor${'ogub'[i % 4]}${'rgb'[i % 3]},dwarf`]).flat()].join(
+    '\n',
+  ) + '\n',
+);
 
 describe('charmer corpora', () => {
   it('prints one JSON object per built-in corpus with id, name, items, mode, categories and source', () => {
@@ -31,7 +61,11 @@ describe('charmer corpora', () => {
     expect(r.code).toBe(0);
     const lines = jsonLines(r.stdout);
     expect(lines.map((l) => l.id)).toEqual(['us-baby-names', 'startup-names', 'names']);
-    const rows = gunzipSync(readFileSync(resolve(__dirname, '../../resources/names/us-baby-names.tsv.gz'))).toString('utf8').trim().split('\n').slice(1);
+    const rows = gunzipSync(readFileSync(resolve(__dirname, '../../resources/names/us-baby-names.tsv.gz')))
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .slice(1);
     const baby = lines[0]!;
     expect(baby).toMatchObject({ name: 'US baby names', items: rows.length, mode: 'lines', source: expect.stringMatching(/Social Security/) });
     expect((baby.categories as Record<string, string[]>).sex).toEqual(['F', 'M']);
@@ -61,7 +95,9 @@ describe('charmer train / sample with categories', () => {
       }
     }
     const info = JSON.parse(readFileSync(join(out, 'best', 'model.json'), 'utf8'));
-    expect(info.userDefinedMetadata.charmer.categories.columns.map((c: { name: string; values: string[] }) => [c.name, c.values])).toEqual([['kind', ['dwarf', 'elf']]]);
+    expect(info.userDefinedMetadata.charmer.categories.columns.map((c: { name: string; values: string[] }) => [c.name, c.values])).toEqual([
+      ['kind', ['dwarf', 'elf']],
+    ]);
   });
 
   const refusals: Array<[string, string[], RegExp]> = [
@@ -102,7 +138,12 @@ describe('a brand model', () => {
     expect(t.code, t.stderr).toBe(0);
     const r = charmer(['sample', join(out, 'best'), '--new-only', '--count', '20', '--json', '--temperature', '1']);
     expect(r.code, r.stderr).toBe(0);
-    const brands = new Set(readFileSync(resolve(__dirname, '../../resources/names/startup-names.txt'), 'utf8').trim().split('\n').map((b) => b.toLowerCase()));
+    const brands = new Set(
+      readFileSync(resolve(__dirname, '../../resources/names/startup-names.txt'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((b) => b.toLowerCase()),
+    );
     const lines = jsonLines(r.stdout);
     expect(lines).toHaveLength(20);
     for (const l of lines) {

@@ -18,9 +18,17 @@ beforeAll(() => {
   d = tempDir('charmer-cli-');
   const store = openStore(d);
   const c = store.insertCorpus({ name: 'poems', mode: 'text', bytes: 10, chars: 10, vocabSize: 5, lines: 2, hash: 'abc', sourcePath: null, charCounts: {} });
-  const run = store.createRun({ corpusId: c.id, name: 'poems lstm 2x128', config: { mode: 'text', model: 'lstm', numLayers: 2, rnnSize: 128 } as never, status: 'stopped' });
+  const run = store.createRun({
+    corpusId: c.id,
+    name: 'poems lstm 2x128',
+    config: { mode: 'text', model: 'lstm', numLayers: 2, rnnSize: 128 } as never,
+    status: 'stopped',
+  });
   runId = run.id;
-  store.writeMetrics(run.id, [1, 2, 3].map((i) => ({ iteration: i, epoch: i / 10, trainLoss: 3 / i, valLoss: i === 3 ? 1.5 : null, lr: 0.002, charsPerS: 1000, elapsedS: i })));
+  store.writeMetrics(
+    run.id,
+    [1, 2, 3].map((i) => ({ iteration: i, epoch: i / 10, trainLoss: 3 / i, valLoss: i === 3 ? 1.5 : null, lr: 0.002, charsPerS: 1000, elapsedS: i })),
+  );
   store.updateRun(run.id, { bestValLoss: 1.5 });
   store.insertSamples([
     { runId: run.id, mode: 'lines', text: 'Marabel' },
@@ -37,7 +45,10 @@ describe('charmer runs', () => {
     expect(list.stdout).toMatch(/ID\s+STATUS\s+CORPUS/);
     expect(list.stdout).toMatch(/stopped\s+poems\s+lstm 2x128\s+3\s+1\.5000/);
     const json = charmer('runs', '--json');
-    const rows = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ id: runId, status: 'stopped', corpus: 'poems', best_val_loss: 1.5, iterations: 3 });
     const show = charmer('runs', 'show', String(runId));

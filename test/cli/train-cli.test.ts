@@ -8,7 +8,11 @@ const BIN = resolve(__dirname, '../../bin/charmer.js');
 const dir = mkdtempSync(join(tmpdir(), 'charmer-cli-'));
 
 function charmer(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, CHARMER_DATA_DIR: join(dir, 'library'), ...env }, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, CHARMER_DATA_DIR: join(dir, 'library'), ...env },
+    timeout: 120_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -24,10 +28,18 @@ describe('charmer train: bad input gets one clear line, a non-zero exit and no f
     ['missing file', () => [join(dir, 'missing.txt')], /There is no file at .*missing\.txt/],
     ['directory', () => [join(dir, 'a-folder')], /is a folder, not a text file/],
     ['empty file', () => [file('empty.txt', '')], /is empty/],
-    ['binary file', () => [file('photo.jpg', Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a]))], /not a text file: it contains a NUL byte at byte offset 4/],
+    [
+      'binary file',
+      () => [file('photo.jpg', Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a]))],
+      /not a text file: it contains a NUL byte at byte offset 4/,
+    ],
     ['invalid UTF-8', () => [file('latin1.txt', Buffer.from('caf\xe9 au lait', 'latin1'))], /not valid UTF-8 text \(invalid UTF-8 at byte offset 3\)/],
     ['corpus too small', () => [file('small.txt', 'just a little text\n'.repeat(5))], /too few for batches of 50 x 50.*--batch-size 1 would fit/],
-    ['vocabulary too large', () => [file('cjk.txt', Array.from({ length: 10_050 }, (_, i) => String.fromCodePoint(0x4e00 + i)).join(''))], /more than 10,000 distinct characters/],
+    [
+      'vocabulary too large',
+      () => [file('cjk.txt', Array.from({ length: 10_050 }, (_, i) => String.fromCodePoint(0x4e00 + i)).join(''))],
+      /more than 10,000 distinct characters/,
+    ],
     ['bad option value', () => ['names', '--rnn-size', 'big'], /--rnn-size needs a number \(got "big"\)/],
     ['unknown option', () => ['names', '--hidden-size', '3'], /Unknown option '--hidden-size'/],
   ];
@@ -47,9 +59,28 @@ describe('charmer train: bad input gets one clear line, a non-zero exit and no f
 describe('charmer train / sample / info', () => {
   it('trains on the built-in names with --json events, then samples new names as JSON and shows info', () => {
     const out = join(dir, 'names-run');
-    const r = charmer(['train', '--json', '--no-store', '--out', out, '--max-iters', '30', '--eval-every', '15', '--sample-every', '15', '--rnn-size', '32', '--backend', 'wasm']);
+    const r = charmer([
+      'train',
+      '--json',
+      '--no-store',
+      '--out',
+      out,
+      '--max-iters',
+      '30',
+      '--eval-every',
+      '15',
+      '--sample-every',
+      '15',
+      '--rnn-size',
+      '32',
+      '--backend',
+      'wasm',
+    ]);
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const types = new Set(events.map((e) => e.type));
     for (const t of ['start', 'progress', 'eval', 'sample', 'checkpoint', 'done']) expect(types).toContain(t);
     const progress = events.find((e) => e.type === 'progress');
@@ -61,7 +92,10 @@ describe('charmer train / sample / info', () => {
 
     const s = charmer(['sample', join(out, 'best'), '--count', '20', '--new-only', '--json', '--seed', '1', '--backend', 'wasm']);
     expect(s.code).toBe(0);
-    const items = s.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const items = s.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(items).toHaveLength(20);
     for (const it of items) {
       expect(it.novelty).toBe('new');
@@ -83,7 +117,27 @@ describe('charmer train / sample / info', () => {
     const r = charmer(['train', '--help']);
     expect(r.code).toBe(0);
     for (const g of ['Data:', 'Model:', 'Optimization:', 'Bookkeeping:']) expect(r.stdout).toContain(g);
-    for (const o of ['--mode', '--model', '--rnn-size', '--num-layers', '--dropout', '--seq-length', '--batch-size', '--learning-rate', '--max-epochs', '--max-iters', '--max-time', '--eval-every', '--sample-every', '--seed', '--backend', '--out', '--resume', '--init-from', '--json']) {
+    for (const o of [
+      '--mode',
+      '--model',
+      '--rnn-size',
+      '--num-layers',
+      '--dropout',
+      '--seq-length',
+      '--batch-size',
+      '--learning-rate',
+      '--max-epochs',
+      '--max-iters',
+      '--max-time',
+      '--eval-every',
+      '--sample-every',
+      '--seed',
+      '--backend',
+      '--out',
+      '--resume',
+      '--init-from',
+      '--json',
+    ]) {
       expect(r.stdout).toContain(o);
     }
     expect(r.stdout).toMatch(/--rnn-size N\s+hidden units per recurrent layer \(lstm\/gru\/rnn only\) \(default: 128\)/);
@@ -93,7 +147,26 @@ describe('charmer train / sample / info', () => {
 
   it('sample names unknown prime characters', () => {
     const out = join(dir, 'text-run');
-    const t = charmer(['train', file('poem.txt', 'the sun is warm, the sea is blue.\n'.repeat(40)), '--no-store', '--out', out, '--max-iters', '3', '--batch-size', '4', '--seq-length', '16', '--rnn-size', '16', '--num-layers', '1', '--backend', 'wasm', '--quiet']);
+    const t = charmer([
+      'train',
+      file('poem.txt', 'the sun is warm, the sea is blue.\n'.repeat(40)),
+      '--no-store',
+      '--out',
+      out,
+      '--max-iters',
+      '3',
+      '--batch-size',
+      '4',
+      '--seq-length',
+      '16',
+      '--rnn-size',
+      '16',
+      '--num-layers',
+      '1',
+      '--backend',
+      'wasm',
+      '--quiet',
+    ]);
     expect(t.code).toBe(0);
     const r = charmer(['sample', join(out, 'latest'), '--prime', 'the Sun', '--length', '10', '--backend', 'wasm']);
     expect(r.code).toBe(2);

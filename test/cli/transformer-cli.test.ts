@@ -12,12 +12,38 @@ const BIN = resolve(__dirname, '../../bin/charmer.js');
 const dir = mkdtempSync(join(tmpdir(), 'charmer-gpt-cli-'));
 
 function charmer(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, CHARMER_DATA_DIR: join(dir, 'library') }, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, CHARMER_DATA_DIR: join(dir, 'library') },
+    timeout: 120_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const SHAPE = ['--model', 'transformer', '--n-layer', '2', '--n-head', '2', '--n-embd', '16', '--block-size', '16', '--batch-size', '8', '--threads', '1', '--backend', 'wasm', '--no-store'];
-const events = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l));
+const SHAPE = [
+  '--model',
+  'transformer',
+  '--n-layer',
+  '2',
+  '--n-head',
+  '2',
+  '--n-embd',
+  '16',
+  '--block-size',
+  '16',
+  '--batch-size',
+  '8',
+  '--threads',
+  '1',
+  '--backend',
+  'wasm',
+  '--no-store',
+];
+const events = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 describe('charmer train --model transformer', () => {
   const text = join(dir, 'verse.txt');
@@ -25,7 +51,24 @@ describe('charmer train --model transformer', () => {
 
   it('trains, samples past its context, shows its shape, resumes and fine-tunes', () => {
     const out = join(dir, 'run');
-    const r = charmer(['train', text, ...SHAPE, '--json', '--out', out, '--max-iters', '20', '--eval-every', '10', '--sample-every', '10', '--sample-length', '40', '--learning-rate', '0.01']);
+    const r = charmer([
+      'train',
+      text,
+      ...SHAPE,
+      '--json',
+      '--out',
+      out,
+      '--max-iters',
+      '20',
+      '--eval-every',
+      '10',
+      '--sample-every',
+      '10',
+      '--sample-length',
+      '40',
+      '--learning-rate',
+      '0.01',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const ev = events(r.stdout);
@@ -50,7 +93,24 @@ describe('charmer train --model transformer', () => {
     expect(re.find((e) => e.type === 'start').start_iteration).toBe(20);
     expect(re.at(-1)).toMatchObject({ type: 'done', iteration: 24 });
 
-    const tuned = charmer(['train', text, '--init-from', join(out, 'latest'), '--json', '--no-store', '--out', join(dir, 'tuned'), '--max-iters', '2', '--sample-every', '0', '--backend', 'wasm', '--threads', '1']);
+    const tuned = charmer([
+      'train',
+      text,
+      '--init-from',
+      join(out, 'latest'),
+      '--json',
+      '--no-store',
+      '--out',
+      join(dir, 'tuned'),
+      '--max-iters',
+      '2',
+      '--sample-every',
+      '0',
+      '--backend',
+      'wasm',
+      '--threads',
+      '1',
+    ]);
     expect(tuned.code).toBe(0);
     expect(events(tuned.stdout).find((e) => e.type === 'start').config).toMatchObject({ model: 'transformer', n_embd: 16, block_size: 16 });
   });

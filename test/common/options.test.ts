@@ -10,7 +10,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, OPTION_GROUPS, OPTION_LIST, optionProblem, type OptionDescriptor, type OptionKey, type TrainConfig } from '../../src/common/options.ts';
+import {
+  DEFAULT_CONFIG,
+  OPTION_GROUPS,
+  OPTION_LIST,
+  optionProblem,
+  type OptionDescriptor,
+  type OptionKey,
+  type TrainConfig,
+} from '../../src/common/options.ts';
 import { contract } from '../../src/api/contract.ts';
 import { resolveConfig } from '../../src/engine/train.ts';
 import { isCharmerError } from '../../src/engine/errors.ts';
@@ -30,7 +38,11 @@ function outside(o: OptionDescriptor): number | string | undefined {
 
 describe('every declared option', () => {
   it('is in `charmer train --help`, in its group, with its help, choices and default', () => {
-    const r = spawnSync(process.execPath, [BIN, 'train', '--help'], { encoding: 'utf8', env: { ...process.env, CHARMER_DATA_DIR: mkdtempSync(join(tmpdir(), 'charmer-opts-')) }, timeout: 60_000 });
+    const r = spawnSync(process.execPath, [BIN, 'train', '--help'], {
+      encoding: 'utf8',
+      env: { ...process.env, CHARMER_DATA_DIR: mkdtempSync(join(tmpdir(), 'charmer-opts-')) },
+      timeout: 60_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     // The help's sections: "Data:", "Model:", ... each followed by its flags.
     const sections = new Map<string, string>();
@@ -40,7 +52,10 @@ describe('every declared option', () => {
     }
     expect(OPTION_GROUPS.every((g) => sections.has(g))).toBe(true);
     for (const o of OPTION_LIST) {
-      const line = sections.get(o.group)!.split('\n').find((l) => l.trimStart().startsWith(`--${o.flag} `));
+      const line = sections
+        .get(o.group)!
+        .split('\n')
+        .find((l) => l.trimStart().startsWith(`--${o.flag} `));
       expect(line, `--${o.flag} under ${o.group}`).toBeDefined();
       expect(line).toContain(o.help);
       expect(line).toContain(`(default: ${o.default})`);
@@ -87,4 +102,3 @@ describe('every declared option', () => {
     }
   });
 });
-

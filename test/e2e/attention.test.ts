@@ -30,9 +30,35 @@ describe.skipIf(!hasChromium)('Inspect a Transformer’s attention, end to end',
     execFileSync(
       process.execPath,
       [
-        join(ROOT, 'bin/charmer.js'), 'train', corpus, '--data-dir', dataDir, '--backend', 'wasm', '--threads', '1',
-        '--model', 'transformer', '--n-layer', '1', '--n-head', '2', '--n-embd', '32', '--block-size', '32',
-        '--batch-size', '16', '--learning-rate', '0.003', '--max-iters', '150', '--eval-every', '150', '--sample-every', '0',
+        join(ROOT, 'bin/charmer.js'),
+        'train',
+        corpus,
+        '--data-dir',
+        dataDir,
+        '--backend',
+        'wasm',
+        '--threads',
+        '1',
+        '--model',
+        'transformer',
+        '--n-layer',
+        '1',
+        '--n-head',
+        '2',
+        '--n-embd',
+        '32',
+        '--block-size',
+        '32',
+        '--batch-size',
+        '16',
+        '--learning-rate',
+        '0.003',
+        '--max-iters',
+        '150',
+        '--eval-every',
+        '150',
+        '--sample-every',
+        '0',
       ],
       { cwd: ROOT, stdio: 'pipe', timeout: 240_000 },
     );
@@ -61,11 +87,12 @@ describe.skipIf(!hasChromium)('Inspect a Transformer’s attention, end to end',
     const caption = page.getByTestId('attention-caption');
     await expect.poll(() => caption.textContent(), { timeout: 15_000 }).toBe(`L1 H${m![1]} (tracks previous character, ${m![2]}), from character 31`);
     const chars = page.locator('[data-testid=cell-text] span.ch');
-    const alpha = (i: number) => chars.nth(i).evaluate((el) => {
-      const c = (el as HTMLElement).style.backgroundColor;
-      const a = /rgba\(255, 170, 40, ([\d.]+)\)/.exec(c);
-      return a ? Number(a[1]) : 0;
-    });
+    const alpha = (i: number) =>
+      chars.nth(i).evaluate((el) => {
+        const c = (el as HTMLElement).style.backgroundColor;
+        const a = /rgba\(255, 170, 40, ([\d.]+)\)/.exec(c);
+        return a ? Number(a[1]) : 0;
+      });
     await expect.poll(() => chars.nth(31).getAttribute('class')).toMatch(/\bmark\b/);
     await expect.poll(() => alpha(30)).toBeGreaterThan(0);
 

@@ -11,8 +11,6 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { browser, hasChromium, serve, type Served, SHOTS, openApp, type PageProblems, tearDown } from './helpers.ts';
 
-
-
 describe.skipIf(!hasChromium)('browser mode, end to end', () => {
   let dir: string;
   let dataDir: string;
@@ -46,7 +44,32 @@ describe.skipIf(!hasChromium)('browser mode, end to end', () => {
   it('imports a corpus from a file, with the mode guessed', async () => {
     await page.getByRole('button', { name: /^names/ }).waitFor();
     const file = join(dir, 'startups.txt');
-    const names = ['Acme', 'Globex', 'Initech', 'Umbrella', 'Hooli', 'Vandelay', 'Stark', 'Wayne', 'Wonka', 'Tyrell', 'Cyberdyne', 'Soylent', 'Aperture', 'Oscorp', 'Gringotts', 'Monarch', 'Dunder', 'Pied Piper', 'Massive', 'Nakatomi', 'Virtucon', 'Zorg', 'Buy n Large', 'Prestige'];
+    const names = [
+      'Acme',
+      'Globex',
+      'Initech',
+      'Umbrella',
+      'Hooli',
+      'Vandelay',
+      'Stark',
+      'Wayne',
+      'Wonka',
+      'Tyrell',
+      'Cyberdyne',
+      'Soylent',
+      'Aperture',
+      'Oscorp',
+      'Gringotts',
+      'Monarch',
+      'Dunder',
+      'Pied Piper',
+      'Massive',
+      'Nakatomi',
+      'Virtucon',
+      'Zorg',
+      'Buy n Large',
+      'Prestige',
+    ];
     writeFileSync(file, Array.from({ length: 12 }, (_, i) => names.map((n) => `${n}${i ? ` ${i}` : ''}`).join('\n')).join('\n') + '\n');
     await page.getByTestId('file-input').setInputFiles(file);
     const pending = page.getByTestId('pending-import');
@@ -68,7 +91,12 @@ describe.skipIf(!hasChromium)('browser mode, end to end', () => {
 
   it('trains the names preset, answering every view switch made while it trains (their time is logged, not asserted), with both curves and samples', async () => {
     await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Train' }).click();
-    await page.getByLabel('Corpus').selectOption({ label: (await page.getByLabel('Corpus').locator('option', { hasText: /^names/ }).textContent())! });
+    await page.getByLabel('Corpus').selectOption({
+      label: (await page
+        .getByLabel('Corpus')
+        .locator('option', { hasText: /^names/ })
+        .textContent())!,
+    });
     await page.getByRole('radio', { name: /Names: fast/ }).click();
     await page.getByRole('button', { name: /Advanced/ }).click();
     // A short budget: 40 s at most, evaluated and sampled often enough to see both early.
@@ -82,7 +110,10 @@ describe.skipIf(!hasChromium)('browser mode, end to end', () => {
     await page.mouse.move(1200, 800);
     await page.screenshot({ path: join(SHOTS, 'train-advanced.png') });
     await page.getByRole('button', { name: /Advanced/ }).click();
-    await page.getByTestId('run-estimate').filter({ hasText: /parameters/ }).waitFor();
+    await page
+      .getByTestId('run-estimate')
+      .filter({ hasText: /parameters/ })
+      .waitFor();
     await page.mouse.move(1200, 800);
     await page.screenshot({ path: join(SHOTS, 'train-setup.png') });
     await page.getByRole('button', { name: 'Start training' }).click();
@@ -123,7 +154,10 @@ describe.skipIf(!hasChromium)('browser mode, end to end', () => {
     await page.screenshot({ path: join(SHOTS, 'train-live.png') });
 
     await page.getByRole('button', { name: 'Stop' }).click();
-    await page.getByTestId('run-status').filter({ hasText: /stopped|completed/ }).waitFor({ timeout: 60_000 });
+    await page
+      .getByTestId('run-status')
+      .filter({ hasText: /stopped|completed/ })
+      .waitFor({ timeout: 60_000 });
     await page.getByTestId('checkpoints').waitFor({ timeout: 30_000 });
     expect(await page.getByTestId('checkpoints').textContent()).toMatch(/latest/);
   });
@@ -139,7 +173,10 @@ describe.skipIf(!hasChromium)('browser mode, end to end', () => {
     await runButton.waitFor();
     expect(await runButton.textContent()).toMatch(/names/);
     await runButton.click();
-    await page.getByTestId('run-status').filter({ hasText: /stopped|completed/ }).waitFor();
+    await page
+      .getByTestId('run-status')
+      .filter({ hasText: /stopped|completed/ })
+      .waitFor();
     await page.waitForFunction(() => {
       const el = document.querySelector('[data-testid="loss-chart"]') as HTMLElement | null;
       const [train, val] = (el?.dataset.points ?? '0,0').split(',').map(Number);

@@ -14,8 +14,6 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ROOT, browser, hasChromium, serve, type Served, SHOTS, openApp, type PageProblems, tearDown } from './helpers.ts';
 
-
-
 function train(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [join(ROOT, 'bin/charmer.js'), 'train', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -28,7 +26,7 @@ function train(args: string[]): Promise<string> {
 
 /** A small made-up English text: enough for a tiny model to learn words and spaces quickly. */
 function storyText(): string {
-  const pick = <T,>(xs: T[], i: number) => xs[i % xs.length]!;
+  const pick = <T>(xs: T[], i: number) => xs[i % xs.length]!;
   const subj = ['the old man', 'a small boat', 'the sea', 'my sister', 'the wind', 'a dog', 'the captain', 'the morning light'];
   const verb = ['walked to', 'looked at', 'waited for', 'sailed past', 'remembered', 'found', 'followed', 'heard'];
   const obj = ['the harbour', 'the long road', 'a quiet house', 'the green hills', 'the river', 'an open door', 'the last train', 'the garden'];
@@ -55,15 +53,13 @@ function parseCsv(s: string): string[][] {
       if (c === '"' && s[i + 1] === '"') {
         cell += '"';
         i++;
-      }
-      else if (c === '"') q = false;
+      } else if (c === '"') q = false;
       else cell += c;
     } else if (c === '"') q = true;
     else if (c === ',') {
       row.push(cell);
       cell = '';
-    }
-    else if (c === '\n' || c === '\r') {
+    } else if (c === '\n' || c === '\r') {
       if (c === '\r' && s[i + 1] === '\n') i++;
       row.push(cell);
       rows.push(row);
@@ -149,7 +145,10 @@ describe.skipIf(!hasChromium)('Generate, Gallery and Companion, end to end', () 
     const label = await model.locator('option', { hasText: /^names.*best/ }).textContent();
     await model.selectOption({ label: label! });
     expect(await page.getByRole('checkbox', { name: /New only/ }).isChecked()).toBe(true);
-    await page.getByTestId('result-count').filter({ hasText: /items · \d+ ms/ }).waitFor({ timeout: 30_000 });
+    await page
+      .getByTestId('result-count')
+      .filter({ hasText: /items · \d+ ms/ })
+      .waitFor({ timeout: 30_000 });
     expect((await page.getByTestId('result-count').textContent())!.trim()).toMatch(/^50 items/);
     const names = await allItems();
     expect(names).toHaveLength(50);
@@ -253,7 +252,10 @@ describe.skipIf(!hasChromium)('Generate, Gallery and Companion, end to end', () 
     await editor.press('Tab');
     draft = 'The old man walked to ' + suggestion;
     await expect.poll(() => editor.inputValue()).toBe(draft);
-    await page.getByTestId('save-state').filter({ hasText: /^saved/ }).waitFor();
+    await page
+      .getByTestId('save-state')
+      .filter({ hasText: /^saved/ })
+      .waitFor();
     await restart();
     await nav('Companion');
     await expect.poll(() => page.getByLabel('Draft', { exact: true }).inputValue(), { timeout: 20_000 }).toBe(draft);

@@ -12,8 +12,6 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ROOT, browser, hasChromium, serve, type Served, SHOTS, openApp, type PageProblems, tearDown } from './helpers.ts';
 
-
-
 describe.skipIf(!hasChromium)('Inspect, end to end', () => {
   let dir: string;
   let dataDir: string;
@@ -28,7 +26,23 @@ describe.skipIf(!hasChromium)('Inspect, end to end', () => {
     mkdirSync(SHOTS, { recursive: true });
     execFileSync(
       process.execPath,
-      [join(ROOT, 'bin/charmer.js'), 'train', 'names', '--data-dir', dataDir, '--max-iters', '60', '--rnn-size', '32', '--backend', 'wasm', '--eval-every', '20', '--sample-every', '20'],
+      [
+        join(ROOT, 'bin/charmer.js'),
+        'train',
+        'names',
+        '--data-dir',
+        dataDir,
+        '--max-iters',
+        '60',
+        '--rnn-size',
+        '32',
+        '--backend',
+        'wasm',
+        '--eval-every',
+        '20',
+        '--sample-every',
+        '20',
+      ],
       { cwd: ROOT, stdio: 'pipe', timeout: 120_000 },
     );
     // The renderer of this checkout was built once by the global setup (test/e2e/build-renderer.ts).

@@ -61,7 +61,9 @@ describe.skipIf(!hasChromium)('names with categories, end to end', () => {
     await page.getByTestId('table-choice').waitFor();
     await page.getByLabel('Category column kind').check();
     await library.getByRole('button', { name: 'Import', exact: true }).click();
-    await expect.poll(async () => (await page.getByTestId('import-error').textContent()) ?? '').toMatch(/Line 3 of holes(\.csv)? \("Borin"\) has no value in the category column "kind"/);
+    await expect
+      .poll(async () => (await page.getByTestId('import-error').textContent()) ?? '')
+      .toMatch(/Line 3 of holes(\.csv)? \("Borin"\) has no value in the category column "kind"/);
     expect(await library.getByRole('list', { name: 'Corpora' }).getByRole('button').count()).toBe(before);
     await library.getByRole('button', { name: 'Cancel' }).click();
 
@@ -76,7 +78,33 @@ describe.skipIf(!hasChromium)('names with categories, end to end', () => {
 
   it('trains one model on it and generates names for each category', async () => {
     // The same CSV and column: the command line finds the corpus just imported and trains on it.
-    const out = await charmer(['train', csv, '--categories', 'kind', '--data-dir', dataDir, '--rnn-size', '48', '--num-layers', '1', '--batch-size', '32', '--learning-rate', '0.01', '--max-iters', '300', '--eval-every', '150', '--sample-every', '0', '--backend', 'wasm', '--threads', '1', '--quiet']);
+    const out = await charmer([
+      'train',
+      csv,
+      '--categories',
+      'kind',
+      '--data-dir',
+      dataDir,
+      '--rnn-size',
+      '48',
+      '--num-layers',
+      '1',
+      '--batch-size',
+      '32',
+      '--learning-rate',
+      '0.01',
+      '--max-iters',
+      '300',
+      '--eval-every',
+      '150',
+      '--sample-every',
+      '0',
+      '--backend',
+      'wasm',
+      '--threads',
+      '1',
+      '--quiet',
+    ]);
     expect(out).toMatch(/Run \d+|/);
     await nav('Generate');
     const region = page.getByRole('region', { name: 'Generate' });
@@ -88,15 +116,23 @@ describe.skipIf(!hasChromium)('names with categories, end to end', () => {
     await expect.poll(async () => (await model.locator('option').allTextContents()).some((t) => /^folk.*best/.test(t)), { timeout: 20_000 }).toBe(true);
     const label = (await model.locator('option').allTextContents()).find((t) => /^folk.*best/.test(t))!;
     await model.selectOption({ label });
-    for (const [kind, letters] of [['dwarf', DWARF], ['elf', ELF]] as const) {
+    for (const [kind, letters] of [
+      ['dwarf', DWARF],
+      ['elf', ELF],
+    ] as const) {
       const chip = region.getByRole('group', { name: 'Category kind' }).getByRole('button', { name: kind, exact: true });
       const other = region.getByRole('group', { name: 'Category kind' }).getByRole('button', { name: kind === 'elf' ? 'dwarf' : 'elf', exact: true });
       if ((await other.getAttribute('aria-pressed')) === 'true') await other.click();
       await chip.click();
-      await expect.poll(async () => {
-        const cats = await page.getByTestId('item-category').allTextContents();
-        return cats.length > 0 && cats.every((c) => c === kind);
-      }, { timeout: 30_000 }).toBe(true);
+      await expect
+        .poll(
+          async () => {
+            const cats = await page.getByTestId('item-category').allTextContents();
+            return cats.length > 0 && cats.every((c) => c === kind);
+          },
+          { timeout: 30_000 },
+        )
+        .toBe(true);
       const names = await page.getByTestId('item-text').allTextContents();
       expect(names.length).toBeGreaterThan(5);
       expect(names.filter((n) => inAlphabet(n, letters)).length / names.length).toBeGreaterThan(0.8);

@@ -42,7 +42,10 @@ describe.skipIf(!hasChromium || !ready)('starter models in the app, empty data f
     const model = page.getByRole('region', { name: 'Generate' }).getByLabel('Model');
     await model.locator('option', { hasText: /^shakespeare \(starter\)/ }).waitFor({ state: 'attached' });
     // A fresh library opens Generate on the baby-names starter and generates at once.
-    await page.getByTestId('result-count').filter({ hasText: /items · \d+ ms/ }).waitFor({ timeout: 60_000 });
+    await page
+      .getByTestId('result-count')
+      .filter({ hasText: /items · \d+ ms/ })
+      .waitFor({ timeout: 60_000 });
     const names = await page.getByTestId('item-text').allTextContents();
     expect(names.length).toBeGreaterThan(0);
     for (const n of names) expect(n.trim()).toMatch(/^\S/);
@@ -75,7 +78,10 @@ describe.skipIf(!hasChromium || !ready)('starter models in the app, empty data f
     await nav('Library');
     const file = join(dir, 'letters.txt');
     const para = 'My dear friend, I write to you from the house by the river, where the evenings are long and the lamps are lit early. ';
-    writeFileSync(file, Array.from({ length: 60 }, (_, i) => `${para}This is letter ${i + 1}, and there will be more of them before the winter ends.`).join('\n\n') + '\n');
+    writeFileSync(
+      file,
+      Array.from({ length: 60 }, (_, i) => `${para}This is letter ${i + 1}, and there will be more of them before the winter ends.`).join('\n\n') + '\n',
+    );
     await page.getByTestId('file-input').setInputFiles(file);
     const pending = page.getByTestId('pending-import');
     await pending.waitFor();
@@ -85,7 +91,10 @@ describe.skipIf(!hasChromium || !ready)('starter models in the app, empty data f
     await nav('Train');
     const corpus = page.getByLabel('Corpus');
     await corpus.selectOption({ label: (await corpus.locator('option', { hasText: /^letters/ }).textContent())! });
-    await page.getByTestId('base-suggestion').filter({ hasText: /shakespeare \(starter\)/ }).waitFor({ timeout: 20_000 });
+    await page
+      .getByTestId('base-suggestion')
+      .filter({ hasText: /shakespeare \(starter\)/ })
+      .waitFor({ timeout: 20_000 });
     const base = page.getByLabel('Start from');
     const chosen = await base.evaluate((el) => (el as HTMLSelectElement).selectedOptions[0]?.textContent ?? '');
     expect(chosen).toMatch(/^shakespeare \(starter\)/);
@@ -103,7 +112,10 @@ describe.skipIf(!hasChromium || !ready)('starter models in the app, empty data f
   });
 
   it('a starter opened in Train can be copied into a run of ones own', async () => {
-    await page.getByRole('list', { name: 'Runs' }).getByRole('button', { name: /^baby-names \(starter\)/ }).click();
+    await page
+      .getByRole('list', { name: 'Runs' })
+      .getByRole('button', { name: /^baby-names \(starter\)/ })
+      .click();
     await page.getByTestId('run-title').filter({ hasText: 'baby-names (starter)' }).waitFor();
     await page.getByRole('button', { name: 'Make a copy' }).click();
     await page.getByTestId('run-title').filter({ hasText: 'baby-names (copy)' }).waitFor({ timeout: 20_000 });

@@ -113,7 +113,10 @@ describe('rankHeads over hand-built attention', () => {
     ['previous', 'sameChar', 'uniform'],
     ['wordStart', 'matching', 'self'],
   ];
-  const ranking = rankHeads(chars, layout.map((l) => l.map((r) => matrix(rules[r], 0, n))));
+  const ranking = rankHeads(
+    chars,
+    layout.map((l) => l.map((r) => matrix(rules[r], 0, n))),
+  );
 
   it('labels each pattern head with its pattern and a score of 1', () => {
     for (const [layer, heads] of layout.entries()) {
@@ -258,7 +261,7 @@ describe('scanning a text longer than the block', () => {
     expect(calls.length).toBe(1);
   });
 
-  it('gives one position every head\'s attention over the window it was scored in', async () => {
+  it("gives one position every head's attention over the window it was scored in", async () => {
     const calls: number[][] = [];
     const src = source(16, calls);
     for (const pos of [0, 5, 16, 40, chars.length - 1]) {
@@ -285,11 +288,34 @@ describe('a real tiny Transformer', () => {
   beforeAll(async () => {
     await chooseBackend('wasm');
     const out = mkdtempSync(join(tmpdir(), 'charmer-attention-'));
-    const config = { backend: 'wasm', model: 'transformer', nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 32, batchSize: 16, learningRate: 3e-3, sampleEvery: 0, threads: 1 } as const;
-    for await (const ev of train({ corpus: corpusFromString(previousCharText(20_000, 1)), out, config: { ...config, maxIters: ITERS, evalEvery: ITERS }, baseline: false })) void ev;
+    const config = {
+      backend: 'wasm',
+      model: 'transformer',
+      nLayer: 1,
+      nHead: 2,
+      nEmbd: 32,
+      blockSize: 32,
+      batchSize: 16,
+      learningRate: 3e-3,
+      sampleEvery: 0,
+      threads: 1,
+    } as const;
+    for await (const ev of train({
+      corpus: corpusFromString(previousCharText(20_000, 1)),
+      out,
+      config: { ...config, maxIters: ITERS, evalEvery: ITERS },
+      baseline: false,
+    }))
+      void ev;
     trained = (await loadCheckpoint(join(out, 'latest'))).model;
     const out0 = mkdtempSync(join(tmpdir(), 'charmer-attention-'));
-    for await (const ev of train({ corpus: corpusFromString(previousCharText(20_000, 1)), out: out0, config: { ...config, maxIters: 1, evalEvery: 1, learningRate: 1e-9 }, baseline: false })) void ev;
+    for await (const ev of train({
+      corpus: corpusFromString(previousCharText(20_000, 1)),
+      out: out0,
+      config: { ...config, maxIters: 1, evalEvery: 1, learningRate: 1e-9 },
+      baseline: false,
+    }))
+      void ev;
     untrained = (await loadCheckpoint(join(out0, 'latest'))).model;
   }, 300_000);
 
@@ -332,7 +358,20 @@ describe('a real tiny Transformer', () => {
   it('reads a lines model’s items after its start marker, as it learnt them', async () => {
     const out = mkdtempSync(join(tmpdir(), 'charmer-attention-'));
     const names = Array.from({ length: 300 }, (_, i) => 'abcdefgh'.slice(i % 4, 4 + (i % 5))).join('\n') + '\n';
-    const config = { backend: 'wasm', mode: 'lines', model: 'transformer', nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 8, maxIters: 2, evalEvery: 2, sampleEvery: 0, threads: 1 } as const;
+    const config = {
+      backend: 'wasm',
+      mode: 'lines',
+      model: 'transformer',
+      nLayer: 1,
+      nHead: 2,
+      nEmbd: 16,
+      blockSize: 16,
+      batchSize: 8,
+      maxIters: 2,
+      evalEvery: 2,
+      sampleEvery: 0,
+      threads: 1,
+    } as const;
     for await (const ev of train({ corpus: corpusFromString(names, { mode: 'lines' }), out, config, baseline: false })) void ev;
     const model = (await loadCheckpoint(join(out, 'latest'))).model;
     try {

@@ -18,14 +18,46 @@ describe('wasm kernel replacements', () => {
   it('Slice equals the cpu backend for every rank, partial and whole axes, float32 and int32', async () => {
     const cases: Array<[number[], number[], number[]]> = [
       [[7], [2], [4]],
-      [[5, 6], [1, 0], [3, 6]],
-      [[5, 6], [0, 2], [5, 3]],
-      [[4, 5, 6], [1, 2, 0], [2, 3, 6]],
-      [[4, 5, 6], [0, 0, 1], [4, 5, 4]],
-      [[4, 5, 6], [3, 0, 0], [1, 5, 6]],
-      [[3, 4, 5, 6], [1, 1, 2, 3], [2, 3, 2, 3]],
-      [[3, 4, 5, 6], [0, 0, 0, 0], [3, 4, 5, 6]],
-      [[3, 4], [1, 1], [0, 2]],
+      [
+        [5, 6],
+        [1, 0],
+        [3, 6],
+      ],
+      [
+        [5, 6],
+        [0, 2],
+        [5, 3],
+      ],
+      [
+        [4, 5, 6],
+        [1, 2, 0],
+        [2, 3, 6],
+      ],
+      [
+        [4, 5, 6],
+        [0, 0, 1],
+        [4, 5, 4],
+      ],
+      [
+        [4, 5, 6],
+        [3, 0, 0],
+        [1, 5, 6],
+      ],
+      [
+        [3, 4, 5, 6],
+        [1, 1, 2, 3],
+        [2, 3, 2, 3],
+      ],
+      [
+        [3, 4, 5, 6],
+        [0, 0, 0, 0],
+        [3, 4, 5, 6],
+      ],
+      [
+        [3, 4],
+        [1, 1],
+        [0, 2],
+      ],
     ];
     for (const [shape, begin, size] of cases) {
       for (const dtype of ['float32', 'int32'] as const) {
@@ -116,7 +148,10 @@ describe('a tensor made before the wasm backend was chosen', () => {
 
   it('UnsortedSegmentSum reads it through the grown heap', async () => {
     const { t, values, heap } = await onCpuBiggerThanTheHeap();
-    const ids = tf.tensor1d(Int32Array.from({ length: t.shape[0] }, (_, r) => r % 2), 'int32');
+    const ids = tf.tensor1d(
+      Int32Array.from({ length: t.shape[0] }, (_, r) => r % 2),
+      'int32',
+    );
     const got = tf.tidy(() => tf.unsortedSegmentSum(t, ids, 2).dataSync());
     ids.dispose();
     expect(heapBytes()).toBeGreaterThan(heap);

@@ -21,7 +21,13 @@ beforeAll(async () => {
   const corpus = await loadTableCorpus(file, { categories: ['kind'] });
   const out = join(dir, 'run');
   const events: TrainEvent[] = [];
-  for await (const ev of train({ corpus, out, config: { backend: 'wasm', rnnSize: 48, numLayers: 1, batchSize: 32, learningRate: 0.01, maxIters: 400, evalEvery: 400, sampleEvery: 0, threads: 1 }, baseline: false })) events.push(ev);
+  for await (const ev of train({
+    corpus,
+    out,
+    config: { backend: 'wasm', rnnSize: 48, numLayers: 1, batchSize: 32, learningRate: 0.01, maxIters: 400, evalEvery: 400, sampleEvery: 0, threads: 1 },
+    baseline: false,
+  }))
+    events.push(ev);
   expect(events.at(-1)!.type).toBe('done');
   ckDir = join(out, 'best');
 });
@@ -38,8 +44,18 @@ describe('one model, generation by category', () => {
       for (const s of [...elves, ...dwarves]) expect([...s.text].some(isCategoryToken)).toBe(false);
       expect(elves.every((s) => s.category?.kind === 'elf')).toBe(true);
       expect(dwarves.every((s) => s.category?.kind === 'dwarf')).toBe(true);
-      expect(share(elves.map((s) => s.text), ELF)).toBeGreaterThan(0.9);
-      expect(share(dwarves.map((s) => s.text), DWARF)).toBeGreaterThan(0.9);
+      expect(
+        share(
+          elves.map((s) => s.text),
+          ELF,
+        ),
+      ).toBeGreaterThan(0.9);
+      expect(
+        share(
+          dwarves.map((s) => s.text),
+          DWARF,
+        ),
+      ).toBeGreaterThan(0.9);
       // Nothing asked: the model draws the kind itself, and both come out.
       const mixed = await sampleLines(model, { count: 80, temperature: 1, seed: 3, items });
       expect(new Set(mixed.map((s) => s.category?.kind))).toEqual(new Set(['elf', 'dwarf']));
@@ -76,9 +92,15 @@ describe('one model, generation by category', () => {
   it('refuses a category the model never saw, an empty one, and categories for a model without any', async () => {
     const { model } = await loadCheckpoint(ckDir);
     try {
-      await expect(sampleLines(model, { count: 5, categories: ['hobbit'] })).rejects.toMatchObject({ code: 'UNKNOWN_CATEGORY', message: expect.stringMatching(/never saw the category "hobbit".*dwarf, elf/) });
+      await expect(sampleLines(model, { count: 5, categories: ['hobbit'] })).rejects.toMatchObject({
+        code: 'UNKNOWN_CATEGORY',
+        message: expect.stringMatching(/never saw the category "hobbit".*dwarf, elf/),
+      });
       await expect(sampleLines(model, { count: 5, categories: [''] })).rejects.toMatchObject({ code: 'EMPTY_CATEGORY' });
-      await expect(sampleLines(model, { count: 5, categories: ['colour=elf'] })).rejects.toMatchObject({ code: 'UNKNOWN_CATEGORY', message: expect.stringContaining('no category column "colour"') });
+      await expect(sampleLines(model, { count: 5, categories: ['colour=elf'] })).rejects.toMatchObject({
+        code: 'UNKNOWN_CATEGORY',
+        message: expect.stringContaining('no category column "colour"'),
+      });
     } finally {
       model.dispose();
     }
@@ -99,7 +121,10 @@ describe('tables', () => {
     const dir = tmp();
     const file = join(dir, 'holes.csv');
     writeFileSync(file, 'name,kind\nAra,elf\nBorin,\nCeli,elf\n');
-    await expect(loadTableCorpus(file, { categories: ['kind'] })).rejects.toMatchObject({ code: 'EMPTY_CATEGORY', message: expect.stringMatching(/Line 3 of holes\.csv \("Borin"\) has no value in the category column "kind"/) });
+    await expect(loadTableCorpus(file, { categories: ['kind'] })).rejects.toMatchObject({
+      code: 'EMPTY_CATEGORY',
+      message: expect.stringMatching(/Line 3 of holes\.csv \("Borin"\) has no value in the category column "kind"/),
+    });
     const many = ['name,id', ...Array.from({ length: 300 }, (_, i) => `N${i},${i}`)].join('\n');
     writeFileSync(file, many);
     await expect(loadTableCorpus(file, { categories: ['id'] })).rejects.toMatchObject({ code: 'TOO_MANY_CATEGORY_VALUES' });

@@ -12,7 +12,10 @@ const file = (name: string, data: string | Buffer) => {
 };
 
 async function rejects(p: Promise<unknown>, code: string, pattern: RegExp): Promise<CharmerError> {
-  const e = await p.then(() => null, (err: unknown) => err);
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(CharmerError);
   expect((e as CharmerError).code).toBe(code);
   expect((e as CharmerError).message).toMatch(pattern);
@@ -95,8 +98,10 @@ describe('corpus', () => {
       const e = await rejects(loadCorpus(file('bin.dat', Buffer.from([72, 105, 0, 1, 2]))), 'BINARY_FILE', /not a text file.*byte offset 2/);
       expect(e.details.byteOffset).toBe(2);
     });
-    it('invalid UTF-8, naming the byte offset', () => rejects(loadCorpus(file('latin1.txt', Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x21]))), 'INVALID_UTF8', /byte offset 3/));
-    it('a truncated character at the end', () => rejects(loadCorpus(file('cut.txt', Buffer.from([0x61, 0xf0, 0x9f]))), 'INVALID_UTF8', /ends in the middle of a character/));
+    it('invalid UTF-8, naming the byte offset', () =>
+      rejects(loadCorpus(file('latin1.txt', Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x21]))), 'INVALID_UTF8', /byte offset 3/));
+    it('a truncated character at the end', () =>
+      rejects(loadCorpus(file('cut.txt', Buffer.from([0x61, 0xf0, 0x9f]))), 'INVALID_UTF8', /ends in the middle of a character/));
     it('a vocabulary over the limit', () => {
       const many = Array.from({ length: MAX_VOCAB + 5 }, (_, i) => String.fromCodePoint(0x4e00 + i)).join('');
       return rejects(loadCorpus(file('cjk.txt', many)), 'VOCAB_TOO_LARGE', /more than 10,000 distinct characters/);

@@ -32,7 +32,11 @@ const local = (model: CharModel) => shardGradients(model);
 async function trainSteps(model: CharModel, opt: Optimizer, steps: number, pool: DataParallel | null, carry: { s: LayerState[] }): Promise<void> {
   for (let i = 0; i < steps; i++) {
     const r = pool ? await pool.step(batch(i), carry.s, local(model)) : local(model)(batch(i), carry.s);
-    opt.apply(model.variables.map((v) => r.grads[v.name]!), 1e-3, 5);
+    opt.apply(
+      model.variables.map((v) => r.grads[v.name]!),
+      1e-3,
+      5,
+    );
     pool?.syncWeights();
     tf.dispose([r.value, ...Object.values(r.grads), ...carry.s.flat()]);
     carry.s = r.next;

@@ -73,7 +73,11 @@ function fromIdsGradients(cell: CellType): { want: tf.Tensor[]; got: tf.Tensor[]
   const [B, T, V, I, H] = [3, 6, 7, 5, 4];
   const c = makeCase(cell, B, T, I, H, 21);
   const E = tf.randomNormal([V, I], 0, 0.5, 'float32', 99);
-  const ids = tf.tensor2d(Array.from({ length: B * T }, (_, i) => (i * 5 + 3) % V), [B, T], 'int32');
+  const ids = tf.tensor2d(
+    Array.from({ length: B * T }, (_, i) => (i * 5 + 3) % V),
+    [B, T],
+    'int32',
+  );
   const wy = tf.randomNormal([B, T, H], 0, 1, 'float32', 7);
   const run = (impl: IdsSequenceImpl) =>
     tf.grads(((e: tf.Tensor2D, K: tf.Tensor2D, R: tf.Tensor2D, b: tf.Tensor1D, ...st: tf.Tensor2D[]) => {
@@ -147,20 +151,21 @@ for (const backend of ['cpu', 'wasm', 'tensorflow'] as const) {
     it('the sampling step equals the reference step for every cell (JS loops at 9 units, SIMD on wasm at 8)', async (ctx) => {
       if (backend === 'tensorflow') return ctx.skip('the batched sampling step is the reference there: nothing to compare');
       if (!(await backendOrSkip(backend, ctx))) return;
-      for (const cell of CELLS) for (const H of [9, 8]) {
-        tf.tidy(() => {
-          const c = makeCase(cell, 4, 1, 6, H, 31);
-          const x = tf.reshape(c.x, [4, 6]) as tf.Tensor2D;
-          const w = { kernel: c.K, recurrentKernel: c.R, bias: c.b };
-          const want = referenceStep(cell, w, x, c.state);
-          const got = fusedStep(cell, w, x, c.state);
-          got.forEach((g, i) => expect(maxRelErr(g, want[i]!), `${cell} state ${i}`).toBeLessThan(1e-4));
-          const E = tf.randomNormal([11, 6], 0, 0.5, 'float32', 5) as tf.Tensor2D;
-          const ids = tf.tensor1d([3, 0, 10, 3], 'int32');
-          const wantIds = referenceStep(cell, w, tf.gather(E, ids) as tf.Tensor2D, c.state);
-          fusedStepFromIds(cell, w, E, ids, c.state).forEach((g, i) => expect(maxRelErr(g, wantIds[i]!), `${cell} from ids, state ${i}`).toBeLessThan(1e-4));
-        });
-      }
+      for (const cell of CELLS)
+        for (const H of [9, 8]) {
+          tf.tidy(() => {
+            const c = makeCase(cell, 4, 1, 6, H, 31);
+            const x = tf.reshape(c.x, [4, 6]) as tf.Tensor2D;
+            const w = { kernel: c.K, recurrentKernel: c.R, bias: c.b };
+            const want = referenceStep(cell, w, x, c.state);
+            const got = fusedStep(cell, w, x, c.state);
+            got.forEach((g, i) => expect(maxRelErr(g, want[i]!), `${cell} state ${i}`).toBeLessThan(1e-4));
+            const E = tf.randomNormal([11, 6], 0, 0.5, 'float32', 5) as tf.Tensor2D;
+            const ids = tf.tensor1d([3, 0, 10, 3], 'int32');
+            const wantIds = referenceStep(cell, w, tf.gather(E, ids) as tf.Tensor2D, c.state);
+            fusedStepFromIds(cell, w, E, ids, c.state).forEach((g, i) => expect(maxRelErr(g, wantIds[i]!), `${cell} from ids, state ${i}`).toBeLessThan(1e-4));
+          });
+        }
       releaseFusedCaches();
     });
 
@@ -180,24 +185,30 @@ describe('whole-sequence kernels on wasm (one kernel call per layer and directio
   // Products through the FMA GEMM (./gemm.ts: 4-row tiles, then 1-row; 8-column panels, then a
   // half panel at H = 12) and through XNNPACK (5 rows: the last row split off, 3 rows: not).
   for (const cell of CELLS) {
-    for (const [B, H, fma] of [[3, 8, false], [5, 8, false], [5, 8, true], [6, 12, true]] as const) it(`${cell}, ${B} rows, ${H} units, products by ${fma ? 'FMA GEMM' : 'XNNPACK'}: runs as one forward and one backward kernel, equal to the reference, no tensors left`, async () => {
-      await chooseBackend('wasm');
-      setFmaGemm(fma);
-      const name = { lstm: 'CharmerLstmSeq', gru: 'CharmerGruSeq', rnn: 'CharmerRnnSeq' }[cell];
-      const c = makeCase(cell, B, 6, 5, H, 41);
-      const before = tf.memory().numTensors;
-      const profile = await tf.profile(() => {
-        tf.tidy(() => {
-          const want = gradsOf(referenceSequence, cell, c);
-          gradsOf(fusedSequence, cell, c).forEach((g, i) => expect(maxRelErr(g, want[i]!), `${cell} result ${i}`).toBeLessThan(1e-4));
+    for (const [B, H, fma] of [
+      [3, 8, false],
+      [5, 8, false],
+      [5, 8, true],
+      [6, 12, true],
+    ] as const)
+      it(`${cell}, ${B} rows, ${H} units, products by ${fma ? 'FMA GEMM' : 'XNNPACK'}: runs as one forward and one backward kernel, equal to the reference, no tensors left`, async () => {
+        await chooseBackend('wasm');
+        setFmaGemm(fma);
+        const name = { lstm: 'CharmerLstmSeq', gru: 'CharmerGruSeq', rnn: 'CharmerRnnSeq' }[cell];
+        const c = makeCase(cell, B, 6, 5, H, 41);
+        const before = tf.memory().numTensors;
+        const profile = await tf.profile(() => {
+          tf.tidy(() => {
+            const want = gradsOf(referenceSequence, cell, c);
+            gradsOf(fusedSequence, cell, c).forEach((g, i) => expect(maxRelErr(g, want[i]!), `${cell} result ${i}`).toBeLessThan(1e-4));
+          });
         });
+        const used = profile.kernels.map((k) => k.name);
+        expect(used.filter((n) => n === name)).toHaveLength(2); // the value, and the forward inside tf.grads
+        expect(used.filter((n) => n === `${name}Grad`)).toHaveLength(1);
+        expect(used.some((n) => /^Charmer(Lstm|Gru|Rnn)(Fwd|Bwd)/.test(n))).toBe(false); // no per-step kernels
+        expect(tf.memory().numTensors).toBe(before);
       });
-      const used = profile.kernels.map((k) => k.name);
-      expect(used.filter((n) => n === name)).toHaveLength(2); // the value, and the forward inside tf.grads
-      expect(used.filter((n) => n === `${name}Grad`)).toHaveLength(1);
-      expect(used.some((n) => /^Charmer(Lstm|Gru|Rnn)(Fwd|Bwd)/.test(n))).toBe(false); // no per-step kernels
-      expect(tf.memory().numTensors).toBe(before);
-    });
   }
 });
 
@@ -266,8 +277,15 @@ describe('fused recurrent layers on webgpu (WGSL gate kernels)', () => {
       let state = model.zeroState(B);
       const out: number[] = [];
       for (let i = 0; i < 5; i++) {
-        const x = tf.tensor2d(Int32Array.from({ length: B * T }, (_, k) => (k * 7) % V), [B, T], 'int32');
-        const y = tf.tensor1d(Int32Array.from({ length: B * T }, (_, k) => (k * 5) % V), 'int32');
+        const x = tf.tensor2d(
+          Int32Array.from({ length: B * T }, (_, k) => (k * 7) % V),
+          [B, T],
+          'int32',
+        );
+        const y = tf.tensor1d(
+          Int32Array.from({ length: B * T }, (_, k) => (k * 5) % V),
+          'int32',
+        );
         let next: typeof state = [];
         const r = tf.variableGrads(() => {
           const f = model.forward(x, state);
@@ -276,7 +294,11 @@ describe('fused recurrent layers on webgpu (WGSL gate kernels)', () => {
         }, model.variables);
         out.push((await r.value.data())[0]!);
         // A clip small enough to act on every step: the global norm must be right on webgpu too.
-        opt.apply(model.variables.map((v) => r.grads[v.name]!), 2e-3, 0.1);
+        opt.apply(
+          model.variables.map((v) => r.grads[v.name]!),
+          2e-3,
+          0.1,
+        );
         tf.dispose([x, y, r.value, ...Object.values(r.grads), ...state.flat()]);
         state = next;
       }

@@ -25,9 +25,23 @@ describe('FMA GEMM', () => {
   it('equals a float64 product for every tail and layout, and writes nothing past C', () => {
     const memory = new WebAssembly.Memory({ initial: 64 });
     const g = gemmFor(memory)!;
-    const shapes = [[1, 1, 4], [3, 5, 8], [4, 7, 12], [5, 3, 4], [9, 17, 44], [25, 128, 512], [67, 33, 20], [6, 9, 60]];
+    const shapes = [
+      [1, 1, 4],
+      [3, 5, 8],
+      [4, 7, 12],
+      [5, 3, 4],
+      [9, 17, 44],
+      [25, 128, 512],
+      [67, 33, 20],
+      [6, 9, 60],
+    ];
     for (const [M, K, N] of shapes as [number, number, number][]) {
-      for (const [ta, tb, G] of [[false, false, undefined], [true, false, 8], [false, true, 16], [true, true, 24]] as const) {
+      for (const [ta, tb, G] of [
+        [false, false, undefined],
+        [true, false, 8],
+        [false, true, 16],
+        [true, true, 24],
+      ] as const) {
         const A = values(M * K);
         const Bm = values(K * N);
         const f = new Float32Array(memory.buffer);

@@ -97,7 +97,9 @@ describe('inspectText', () => {
       expect(g).toHaveLength(5);
       const sum = g.reduce((s, x) => s + x.p, 0);
       expect(sum).toBeLessThanOrEqual(1 + 1e-6);
-      const expected = p[i + 1]!.map((q, j) => ({ char: lstm.vocab.chars[j]!, p: q })).sort((a, b) => b.p - a.p).slice(0, 5);
+      const expected = p[i + 1]!.map((q, j) => ({ char: lstm.vocab.chars[j]!, p: q }))
+        .sort((a, b) => b.p - a.p)
+        .slice(0, 5);
       for (let j = 0; j < 5; j++) {
         expect(g[j]!.p).toBeCloseTo(expected[j]!.p, 5);
         if (j > 0) expect(g[j]!.p).toBeLessThanOrEqual(g[j - 1]!.p);
@@ -229,7 +231,15 @@ describe('findInterestingCells', () => {
       values[i * 3 + 1] = -0.5 * q[i]! + 0.2; // perfect anti-correlation with quotes
       values[i * 3 + 2] = q[i]! * 0.3 + 0.05 * Math.cos(3 * i); // strong, imperfect
     }
-    const source = { chars, loss: new Float32Array(n), guesses: [], cell: 'gru' as const, hidden: 3, meanLoss: 0, activations: [{ layer: 0, kind: 'h' as const, label: 'layer 1 h', values }] };
+    const source = {
+      chars,
+      loss: new Float32Array(n),
+      guesses: [],
+      cell: 'gru' as const,
+      hidden: 3,
+      meanLoss: 0,
+      activations: [{ layer: 0, kind: 'h' as const, label: 'layer 1 h', values }],
+    };
     const best = findInterestingCells(source, undefined, { feature: 'inQuotes', top: 3 });
     expect(best[0]).toMatchObject({ layer: 0, kind: 'h', cell: 1, feature: 'inQuotes' });
     expect(best[0]!.correlation).toBeCloseTo(-1, 5);

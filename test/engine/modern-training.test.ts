@@ -27,8 +27,17 @@ afterEach(() => {
 const rand = (seed: number) => () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
 
 describe('learning-rate schedule', () => {
-  const base: ScheduleConfig = { learningRate: 0.004, lrSchedule: 'cosine', warmupIters: 10, minLrFraction: 0.1, learningRateDecay: 0.5, decayAfter: 2, maxTime: 0 };
-  const at = (c: ScheduleConfig, iteration: number, elapsedS = 0, totalIters = 110) => learningRateAt(c, { iteration, elapsedS, totalIters, itersPerEpoch: 20 });
+  const base: ScheduleConfig = {
+    learningRate: 0.004,
+    lrSchedule: 'cosine',
+    warmupIters: 10,
+    minLrFraction: 0.1,
+    learningRateDecay: 0.5,
+    decayAfter: 2,
+    maxTime: 0,
+  };
+  const at = (c: ScheduleConfig, iteration: number, elapsedS = 0, totalIters = 110) =>
+    learningRateAt(c, { iteration, elapsedS, totalIters, itersPerEpoch: 20 });
 
   it('warms up linearly from lr/(w+1) to the full rate, then follows a cosine down to the floor at the end of the iterations', () => {
     const lr = base.learningRate;
@@ -54,7 +63,7 @@ describe('learning-rate schedule', () => {
     expect(at(timed, 3, 450, 100_000)).toBeCloseTo((4 * lr) / 11, 12);
   });
 
-  it('step keeps char-rnn\'s decay per epoch after decay-after', () => {
+  it("step keeps char-rnn's decay per epoch after decay-after", () => {
     const step = { ...base, lrSchedule: 'step' as const, warmupIters: 0 };
     expect(at(step, 0)).toBe(base.learningRate);
     expect(at(step, 39)).toBe(base.learningRate); // epoch 1
@@ -125,11 +134,17 @@ describe('model initialisation', () => {
     await chooseBackend('cpu');
     for (const cellNorm of ['none', 'layer'] as const) {
       const H = 8;
-      const model = CharModel.create({ cell: 'lstm', vocabSize: 3, embeddingSize: 5, hidden: H, layers: 2, dropout: 0, cellNorm }, Vocabulary.fromList(['a', 'b', 'c']), meta(), 1);
+      const model = CharModel.create(
+        { cell: 'lstm', vocabSize: 3, embeddingSize: 5, hidden: H, layers: 2, dropout: 0, cellNorm },
+        Vocabulary.fromList(['a', 'b', 'c']),
+        meta(),
+        1,
+      );
       for (const w of model.layers) {
         const b = Array.from(w.bias.dataSync());
         b.forEach((x, i) => expect(x, `bias ${i}`).toBe(i >= H && i < 2 * H ? 1 : 0));
-        if (cellNorm === 'layer') for (const g of [w.norm!.gainX, w.norm!.gainH, w.norm!.gainC!]) expect(Array.from(g.dataSync()).every((x) => x === 1)).toBe(true);
+        if (cellNorm === 'layer')
+          for (const g of [w.norm!.gainX, w.norm!.gainH, w.norm!.gainC!]) expect(Array.from(g.dataSync()).every((x) => x === 1)).toBe(true);
       }
       const mask = weightDecayMask(model);
       model.variables.forEach((v, i) => expect(mask[i], v.name).toBe(v.shape.length === 2 && v !== model.embedding));
@@ -140,7 +155,12 @@ describe('model initialisation', () => {
 
   it('a Transformer decays its four matrices per block and the head, not embeddings, LayerNorm or biases', async () => {
     await chooseBackend('cpu');
-    const model = CharModel.create({ cell: 'transformer', vocabSize: 3, embeddingSize: 8, hidden: 8, layers: 2, dropout: 0, heads: 2, blockSize: 6 }, Vocabulary.fromList(['a', 'b', 'c']), meta(), 1);
+    const model = CharModel.create(
+      { cell: 'transformer', vocabSize: 3, embeddingSize: 8, hidden: 8, layers: 2, dropout: 0, heads: 2, blockSize: 6 },
+      Vocabulary.fromList(['a', 'b', 'c']),
+      meta(),
+      1,
+    );
     const mask = weightDecayMask(model);
     const g = model.gpt!;
     const decayed = new Set<tf.Tensor>([...g.blocks.flatMap((b) => [b.qkvKernel, b.projKernel, b.fcKernel, b.mlpKernel]), g.outKernel]);
@@ -158,7 +178,19 @@ function ln(x: number[], g: number[], b?: number[]): number[] {
 const matVec = (x: number[], W: number[], cols: number) => Array.from({ length: cols }, (_, j) => x.reduce((s, xi, i) => s + xi * W[i * cols + j]!, 0));
 const sig = (z: number) => 1 / (1 + Math.exp(-z));
 
-function normStepByHand(cell: CellType, x: number[], h: number[], c: number[], W: number[], U: number[], b: number[], gx: number[], gh: number[], gc: number[], bc: number[]): number[] {
+function normStepByHand(
+  cell: CellType,
+  x: number[],
+  h: number[],
+  c: number[],
+  W: number[],
+  U: number[],
+  b: number[],
+  gx: number[],
+  gh: number[],
+  gc: number[],
+  bc: number[],
+): number[] {
   const H = h.length;
   const G = cell === 'lstm' ? 4 : 3;
   const xn = ln(matVec(x, W, G * H), gx);
@@ -188,7 +220,18 @@ describe('layer-normalised cells', () => {
       const next = rand(cell === 'lstm' ? 3 : 5);
       const [I, H, G] = [5, 4, cell === 'lstm' ? 4 : 3];
       const v = (n: number, s = 1, o = 0) => Array.from({ length: n }, () => next() * s + o);
-      const [x, h, c, W, U, b, gx, gh, gc, bc] = [v(I), v(H), v(H), v(I * G * H), v(H * G * H), v(G * H, 0.5), v(G * H, 0.5, 1), v(G * H, 0.5, 1), v(H, 0.5, 1), v(H, 0.5)];
+      const [x, h, c, W, U, b, gx, gh, gc, bc] = [
+        v(I),
+        v(H),
+        v(H),
+        v(I * G * H),
+        v(H * G * H),
+        v(G * H, 0.5),
+        v(G * H, 0.5, 1),
+        v(G * H, 0.5, 1),
+        v(H, 0.5, 1),
+        v(H, 0.5),
+      ];
       const got = tf.tidy(() => {
         const xp = tf.matMul(tf.tensor2d(x, [1, I]), tf.tensor2d(W, [I, G * H]));
         const norm = { gainX: tf.tensor1d(gx), gainH: tf.tensor1d(gh), ...(cell === 'lstm' ? { gainC: tf.tensor1d(gc), biasC: tf.tensor1d(bc) } : {}) };
@@ -206,7 +249,21 @@ describe('layer-normalised cells', () => {
     const out = mkdtempSync(join(tmpdir(), 'charmer-ln-'));
     let last = NaN;
     let first = NaN;
-    const config = { ...DEFAULT_CONFIG, backend: 'wasm' as const, cellNorm: 'layer' as const, rnnSize: 16, numLayers: 2, batchSize: 4, seqLength: 12, learningRate: 0.01, warmupIters: 0, maxIters: 40, evalEvery: 40, sampleEvery: 0, threads: 1 };
+    const config = {
+      ...DEFAULT_CONFIG,
+      backend: 'wasm' as const,
+      cellNorm: 'layer' as const,
+      rnnSize: 16,
+      numLayers: 2,
+      batchSize: 4,
+      seqLength: 12,
+      learningRate: 0.01,
+      warmupIters: 0,
+      maxIters: 40,
+      evalEvery: 40,
+      sampleEvery: 0,
+      threads: 1,
+    };
     for await (const ev of train({ corpus, out, config, baseline: false })) {
       if (ev.type === 'progress') {
         if (Number.isNaN(first)) first = ev.trainLoss;
@@ -235,11 +292,22 @@ describe('layer-normalised cells', () => {
 });
 
 describe('checkpoints from before these options', () => {
-  it('resume with char-rnn\'s schedule: the options they lack are filled, the rate stays as it was', async () => {
+  it("resume with char-rnn's schedule: the options they lack are filled, the rate stays as it was", async () => {
     await chooseBackend('wasm');
     const corpus = corpusFromString('abcabd abcabd abcabe\n'.repeat(40));
     const out = mkdtempSync(join(tmpdir(), 'charmer-legacy-'));
-    const config = { backend: 'wasm' as const, rnnSize: 8, numLayers: 1, batchSize: 4, seqLength: 8, learningRate: 0.01, maxIters: 3, evalEvery: 3, sampleEvery: 0, threads: 1 };
+    const config = {
+      backend: 'wasm' as const,
+      rnnSize: 8,
+      numLayers: 1,
+      batchSize: 4,
+      seqLength: 8,
+      learningRate: 0.01,
+      maxIters: 3,
+      evalEvery: 3,
+      sampleEvery: 0,
+      threads: 1,
+    };
     for await (const ev of train({ corpus, out, config: { ...config, lrSchedule: 'cosine', warmupIters: 5, weightDecay: 0.1 }, baseline: false })) void ev;
     // What an older Charmer wrote: none of the new options in the saved settings.
     const file = join(out, 'latest', 'model.json');

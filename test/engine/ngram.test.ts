@@ -116,11 +116,7 @@ describe('ngramBaseline: agreement with a naive string-key count', () => {
   });
 
   it('text mode with a train split shorter than the order (padding)', () => {
-    expectMatchesNaive(
-      { mode: 'text', vocabSize: 3, train: Uint16Array.of(0, 1), val: Uint16Array.of(2, 0, 1, 2, 0) },
-      [0, 1, 2, 4],
-      [1, 0.5],
-    );
+    expectMatchesNaive({ mode: 'text', vocabSize: 3, train: Uint16Array.of(0, 1), val: Uint16Array.of(2, 0, 1, 2, 0) }, [0, 1, 2, 4], [1, 0.5]);
   });
 
   it('lines mode: start/end markers, no context across items, padding with the marker', () => {
@@ -269,14 +265,20 @@ describe('ngramBaseline: exact losses counted by hand', () => {
   it('lines mode, order 0, k = 1: every item ends with the marker, which counts as a character', () => {
     // Marker 2. Train items "a" and "ab" predict a, end | a, b, end: a 2, b 1, end 2 of 5.
     // Validation item "b" predicts b, end: (1 + 1) / (5 + 3) and (2 + 1) / (5 + 3).
-    const r = ngramBaseline({ mode: 'lines', vocabSize: 3, boundary: 2, train: [Uint16Array.of(0), Uint16Array.of(0, 1)], val: [Uint16Array.of(1)] }, { orders: [0], ks: [1] });
+    const r = ngramBaseline(
+      { mode: 'lines', vocabSize: 3, boundary: 2, train: [Uint16Array.of(0), Uint16Array.of(0, 1)], val: [Uint16Array.of(1)] },
+      { orders: [0], ks: [1] },
+    );
     expect(r.valLoss).toBeCloseTo(-(Math.log(2 / 8) + Math.log(3 / 8)) / 2, 12);
   });
 
-  it('lines mode, order 1, k = 1: an item\'s first character follows the marker', () => {
+  it("lines mode, order 1, k = 1: an item's first character follows the marker", () => {
     // Train contexts: end -> a (twice), a -> end, a -> b, b -> end. Validation "b": end -> b never
     // seen after end among 2: (0 + 1) / (2 + 3); then b -> end: (1 + 1) / (1 + 3).
-    const r = ngramBaseline({ mode: 'lines', vocabSize: 3, boundary: 2, train: [Uint16Array.of(0), Uint16Array.of(0, 1)], val: [Uint16Array.of(1)] }, { orders: [1], ks: [1] });
+    const r = ngramBaseline(
+      { mode: 'lines', vocabSize: 3, boundary: 2, train: [Uint16Array.of(0), Uint16Array.of(0, 1)], val: [Uint16Array.of(1)] },
+      { orders: [1], ks: [1] },
+    );
     expect(r.valLoss).toBeCloseTo(-(Math.log(1 / 5) + Math.log(2 / 4)) / 2, 12);
   });
 });

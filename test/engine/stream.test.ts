@@ -57,7 +57,11 @@ describe('StreamSampler', () => {
 
   const ids = Array.from({ length: 25 }, (_, i) => (i * 7 + 3) % V);
   for (const cell of ['lstm', 'gru', 'rnn'] as CellType[]) {
-    for (const [hidden, threads] of [[8, 1], [12, 2], [12, 1]] as const) {
+    for (const [hidden, threads] of [
+      [8, 1],
+      [12, 2],
+      [12, 1],
+    ] as const) {
       it(`${cell} ${hidden} units, ${threads} thread(s): the logits of model.step, step after step`, async () => {
         await chooseBackend('wasm');
         installFusedLayers();
@@ -71,7 +75,9 @@ describe('StreamSampler', () => {
         ids.forEach((id, i) => expect(relErr(stream.step(id), want[i]!), `step ${i}`).toBeLessThan(1e-4));
 
         // From a given state: load() it, and reset() goes back to zero.
-        const start = model.zeroState(1).map((l) => l.map((t, k) => tf.tidy(() => tf.add(t, tf.randomNormal(t.shape, 0, 0.5, 'float32', 3 + k)))) as LayerState);
+        const start = model
+          .zeroState(1)
+          .map((l) => l.map((t, k) => tf.tidy(() => tf.add(t, tf.randomNormal(t.shape, 0, 0.5, 'float32', 3 + k)))) as LayerState);
         stream.load(start.map((l) => l.map((t) => t.dataSync() as Float32Array)));
         const fromStart = reference(model, ids.slice(0, 5), start);
         ids.slice(0, 5).forEach((id, i) => expect(relErr(stream.step(id), fromStart[i]!), `loaded, step ${i}`).toBeLessThan(1e-4));

@@ -22,7 +22,12 @@ import {
 const tmp = () => mkdtempSync(join(tmpdir(), 'charmer-train-'));
 const SHAKESPEARE = resolve(__dirname, '../../../shared/data/tinyshakespeare.txt');
 
-async function run(corpus: Corpus, out: string, config: Partial<TrainConfig>, extra: { resume?: boolean; initFrom?: string; signal?: AbortSignal } = {}): Promise<TrainEvent[]> {
+async function run(
+  corpus: Corpus,
+  out: string,
+  config: Partial<TrainConfig>,
+  extra: { resume?: boolean; initFrom?: string; signal?: AbortSignal } = {},
+): Promise<TrainEvent[]> {
   const events: TrainEvent[] = [];
   for await (const ev of train({ corpus, out, config: { backend: 'wasm', ...config }, baseline: false, ...extra })) events.push(ev);
   return events;
@@ -94,7 +99,7 @@ describe('training', () => {
   });
 
   it('resume continues exactly: the next losses match an uninterrupted run (text mode, dropout)', async () => {
-    const corpus = corpusFromString('Shall I compare thee to a summer\'s day? Thou art more lovely and more temperate.\n'.repeat(20));
+    const corpus = corpusFromString("Shall I compare thee to a summer's day? Thou art more lovely and more temperate.\n".repeat(20));
     const cfg = { ...SMALL, numLayers: 2, dropout: 0.2, evalEvery: 6 };
     const straight = losses(await run(corpus, tmp(), { ...cfg, maxIters: 12 }));
     const out = tmp();
@@ -145,7 +150,28 @@ describe('training', () => {
   });
 
   it('lines mode: names sampled in a batch are unique and tagged train / val / new by exact lookup', async () => {
-    const names = ['Anna', 'Anne', 'Annie', 'Hanna', 'Hannah', 'Johanna', 'Joanna', 'Jo', 'Joan', 'Joanne', 'Ann', 'Anita', 'Ana', 'Annika', 'Janna', 'Jana', 'Hana', 'Nina', 'Nona', 'Nana'];
+    const names = [
+      'Anna',
+      'Anne',
+      'Annie',
+      'Hanna',
+      'Hannah',
+      'Johanna',
+      'Joanna',
+      'Jo',
+      'Joan',
+      'Joanne',
+      'Ann',
+      'Anita',
+      'Ana',
+      'Annika',
+      'Janna',
+      'Jana',
+      'Hana',
+      'Nina',
+      'Nona',
+      'Nana',
+    ];
     const corpus = corpusFromString(names.join('\n') + '\n', { mode: 'lines' });
     const out = tmp();
     await run(corpus, out, { ...SMALL, mode: 'lines', batchSize: 6, maxIters: 120, learningRate: 0.02 });
@@ -173,7 +199,12 @@ describe('training', () => {
     await run(corpusFromString('hello world\n'.repeat(40)), base, { ...SMALL, maxIters: 5 });
     const src = await loadCheckpoint(join(base, 'latest'));
     const out = tmp();
-    const events = await run(corpusFromString('hello wörld?\n'.repeat(40)), out, { ...SMALL, maxIters: 1, learningRate: 1e-9 }, { initFrom: join(base, 'latest') });
+    const events = await run(
+      corpusFromString('hello wörld?\n'.repeat(40)),
+      out,
+      { ...SMALL, maxIters: 1, learningRate: 1e-9 },
+      { initFrom: join(base, 'latest') },
+    );
     expect(events.at(-1)?.type).toBe('done');
     const tuned = await loadCheckpoint(join(out, 'latest'));
     expect(tuned.model.vocab.chars.slice(0, src.model.vocab.size)).toEqual(src.model.vocab.chars);
@@ -185,26 +216,43 @@ describe('training', () => {
     tuned.model.dispose();
   });
 
-  it.skipIf(!existsSync(SHAKESPEARE))('beats the bigram baseline on 200k characters of tiny-shakespeare within 400 steps', async () => {
-    const text = [...readFileSync(SHAKESPEARE, 'utf8')].slice(0, 200_000).join('');
-    const corpus = corpusFromString(text, { name: 'tinyshakespeare-200k' });
-    const { train: tr, val } = splitCorpus(corpus, 0.1);
-    const bigram = ngramBaseline({ mode: 'text', vocabSize: corpus.vocab.size, train: (tr as { data: Uint16Array }).data, val: (val as { data: Uint16Array }).data }).table.filter((t) => t.order === 1).reduce((m, t) => Math.min(m, t.valLoss), Infinity);
-    expect(bigram).toBeGreaterThan(2.3);
-    const out = tmp();
-    const controller = new AbortController();
-    let best = Infinity;
-    let at = 0;
-    for await (const ev of train({ corpus, out, signal: controller.signal, baseline: false, config: { backend: 'wasm', rnnSize: 128, numLayers: 1, batchSize: 32, seqLength: 32, learningRate: 5e-3, maxIters: 400, evalEvery: 50, sampleEvery: 0 } })) {
-      if (ev.type === 'eval' && ev.valLoss < best) {
-        best = ev.valLoss;
-        at = ev.iteration;
-        if (best < bigram - 0.05) controller.abort();
+  it.skipIf(!existsSync(SHAKESPEARE))(
+    'beats the bigram baseline on 200k characters of tiny-shakespeare within 400 steps',
+    async () => {
+      const text = [...readFileSync(SHAKESPEARE, 'utf8')].slice(0, 200_000).join('');
+      const corpus = corpusFromString(text, { name: 'tinyshakespeare-200k' });
+      const { train: tr, val } = splitCorpus(corpus, 0.1);
+      const bigram = ngramBaseline({
+        mode: 'text',
+        vocabSize: corpus.vocab.size,
+        train: (tr as { data: Uint16Array }).data,
+        val: (val as { data: Uint16Array }).data,
+      })
+        .table.filter((t) => t.order === 1)
+        .reduce((m, t) => Math.min(m, t.valLoss), Infinity);
+      expect(bigram).toBeGreaterThan(2.3);
+      const out = tmp();
+      const controller = new AbortController();
+      let best = Infinity;
+      let at = 0;
+      for await (const ev of train({
+        corpus,
+        out,
+        signal: controller.signal,
+        baseline: false,
+        config: { backend: 'wasm', rnnSize: 128, numLayers: 1, batchSize: 32, seqLength: 32, learningRate: 5e-3, maxIters: 400, evalEvery: 50, sampleEvery: 0 },
+      })) {
+        if (ev.type === 'eval' && ev.valLoss < best) {
+          best = ev.valLoss;
+          at = ev.iteration;
+          if (best < bigram - 0.05) controller.abort();
+        }
       }
-    }
-    expect(best).toBeLessThan(bigram - 0.05);
-    expect(at).toBeLessThanOrEqual(400);
-  }, 600_000);
+      expect(best).toBeLessThan(bigram - 0.05);
+      expect(at).toBeLessThanOrEqual(400);
+    },
+    600_000,
+  );
 });
 
 describe('sampling', () => {

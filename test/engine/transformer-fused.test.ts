@@ -139,7 +139,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const g = tf.ones([16]) as tf.Tensor1D;
       const b = tf.zeros([16]) as tf.Tensor1D;
       const before = tf.memory().numTensors;
-      const step = () => withGrads((x, gg, bb) => fusedGelu(fusedLayerNorm(fusedCausalAttention(x as tf.Tensor3D, 4)!, gg as tf.Tensor1D, bb as tf.Tensor1D)!)!, [qkv, g, b], 6);
+      const step = () =>
+        withGrads((x, gg, bb) => fusedGelu(fusedLayerNorm(fusedCausalAttention(x as tf.Tensor3D, 4)!, gg as tf.Tensor1D, bb as tf.Tensor1D)!)!, [qkv, g, b], 6);
       const profile = await tf.profile(() => tf.dispose(step()));
       const used = profile.kernels.map((k) => k.name);
       expect(used.filter((n) => n === 'CharmerAttention')).toHaveLength(2); // the value, and the forward inside tf.grads

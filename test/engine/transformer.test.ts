@@ -10,7 +10,21 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CharModel, attentionMaps, checkTraining, chooseBackend, corpusFromString, loadCheckpoint, sampleLines, sampleTextAll, train, windowStart, type Corpus, type TrainConfig, type TrainEvent } from '../../src/engine/index.ts';
+import {
+  CharModel,
+  attentionMaps,
+  checkTraining,
+  chooseBackend,
+  corpusFromString,
+  loadCheckpoint,
+  sampleLines,
+  sampleTextAll,
+  train,
+  windowStart,
+  type Corpus,
+  type TrainConfig,
+  type TrainEvent,
+} from '../../src/engine/index.ts';
 import { DEFAULT_CONFIG } from '../../src/engine/config.ts';
 import { countParams } from '../../src/api/training.ts';
 import { specFromConfig } from '../../src/engine/model.ts';
@@ -20,7 +34,18 @@ import { Rng } from '../../src/engine/rng.ts';
 import { Vocabulary } from '../../src/engine/vocabulary.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'charmer-gpt-'));
-const SMALL: Partial<TrainConfig> = { model: 'transformer', nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 8, learningRate: 0.01, sampleEvery: 0, evalEvery: 1000, threads: 1 };
+const SMALL: Partial<TrainConfig> = {
+  model: 'transformer',
+  nLayer: 2,
+  nHead: 2,
+  nEmbd: 16,
+  blockSize: 16,
+  batchSize: 8,
+  learningRate: 0.01,
+  sampleEvery: 0,
+  evalEvery: 1000,
+  threads: 1,
+};
 
 async function run(corpus: Corpus, out: string, config: Partial<TrainConfig>, extra: { resume?: boolean; initFrom?: string } = {}): Promise<TrainEvent[]> {
   const events: TrainEvent[] = [];
@@ -98,7 +123,13 @@ describe('the Transformer model', () => {
     // A plain tfl.loadLayersModel of the files (the custom layers are registered by the engine).
     const json = JSON.parse(readFileSync(join(out, 'latest', 'model.json'), 'utf8'));
     const bin = readFileSync(join(out, 'latest', 'weights.bin'));
-    const net = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length) }));
+    const net = await tfl.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0].weights,
+        weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length),
+      }),
+    );
     expect(maxDiff(ours, (net.predict(ids) as tf.Tensor).dataSync())).toBeLessThan(1e-5);
     expect(json.modelTopology.config.layers.map((l: { class_name: string }) => l.class_name)).toContain('CharmerCausalSelfAttention');
     net.dispose();
@@ -109,18 +140,32 @@ describe('the Transformer model', () => {
     const m = smallModel({ blockSize: 8 });
     const V = m.vocab.size;
     const streams = [Array.from({ length: 30 }, (_, i) => (i * 7 + 3) % V), Array.from({ length: 30 }, (_, i) => (i * i + 1) % V)];
-    let { logits, state } = m.prefill(tf.tensor2d(streams.map((s) => s.slice(0, 3)), [2, 3], 'int32'));
+    let { logits, state } = m.prefill(
+      tf.tensor2d(
+        streams.map((s) => s.slice(0, 3)),
+        [2, 3],
+        'int32',
+      ),
+    );
     let worst = 0;
     let slides = 0;
     for (let n = 3; n < 30; n++) {
-      const next = m.step(tf.tensor1d(streams.map((s) => s[n]!), 'int32'), state);
+      const next = m.step(
+        tf.tensor1d(
+          streams.map((s) => s[n]!),
+          'int32',
+        ),
+        state,
+      );
       tf.dispose([logits, ...state.flat()]);
       ({ logits, state } = next);
       const start = windowStart(n, 8);
       if (start !== windowStart(n - 1, 8)) slides++;
       const window = streams.map((s) => s.slice(start, n + 1));
       const T = n + 1 - start;
-      const full = tf.tidy(() => tf.reshape(tf.slice(tf.reshape(m.forward(tf.tensor2d(window, [2, T], 'int32'), []).logits, [2, T, V]), [0, T - 1, 0], [2, 1, V]), [2, V]).dataSync());
+      const full = tf.tidy(() =>
+        tf.reshape(tf.slice(tf.reshape(m.forward(tf.tensor2d(window, [2, T], 'int32'), []).logits, [2, T, V]), [0, T - 1, 0], [2, 1, V]), [2, V]).dataSync(),
+      );
       worst = Math.max(worst, maxDiff(logits.dataSync(), full));
     }
     expect(slides).toBeGreaterThanOrEqual(3);
@@ -184,7 +229,10 @@ describe('training a Transformer', () => {
   });
 
   it('lines mode: trains on a list and samples items; an item longer than the block is refused with the size that fits', async () => {
-    const corpus = corpusFromString(['anna', 'otto', 'bob', 'hannah', 'eve', 'ada', 'abba', 'elle', 'ava', 'nan'].join('\n').repeat(1).concat('\n').repeat(20), { mode: 'lines' });
+    const corpus = corpusFromString(
+      ['anna', 'otto', 'bob', 'hannah', 'eve', 'ada', 'abba', 'elle', 'ava', 'nan'].join('\n').repeat(1).concat('\n').repeat(20),
+      { mode: 'lines' },
+    );
     const out = tmp();
     const events = await run(corpus, out, { ...SMALL, mode: 'lines', maxIters: 60, evalEvery: 30 });
     const l = losses(events);
@@ -193,7 +241,9 @@ describe('training a Transformer', () => {
     const names = await sampleLines(model, { count: 10, temperature: 0.5, seed: 1, items });
     expect(names.length).toBe(10);
     model.dispose();
-    await expect(checkTraining({ corpus, config: { ...SMALL, mode: 'lines', blockSize: 5, backend: 'wasm' } })).rejects.toThrow(/longest item has 6 characters.*--block-size 7 or more/);
+    await expect(checkTraining({ corpus, config: { ...SMALL, mode: 'lines', blockSize: 5, backend: 'wasm' } })).rejects.toThrow(
+      /longest item has 6 characters.*--block-size 7 or more/,
+    );
   });
 
   it('two data-parallel threads train like one; the Train view counts its parameters as the model has them', async () => {
@@ -210,7 +260,9 @@ describe('training a Transformer', () => {
 
   it('refuses heads that do not divide the width, in a sentence with widths that work', async () => {
     const corpus = corpusFromString('abc\n'.repeat(100));
-    await expect(checkTraining({ corpus, config: { ...SMALL, nEmbd: 30, nHead: 4, backend: 'wasm' } })).rejects.toThrow(/n-head 4 does not divide n-embd 30.*28 or 32/);
+    await expect(checkTraining({ corpus, config: { ...SMALL, nEmbd: 30, nHead: 4, backend: 'wasm' } })).rejects.toThrow(
+      /n-head 4 does not divide n-embd 30.*28 or 32/,
+    );
   });
 
   it('resume continues exactly (random windows, dropout) and fine-tuning keeps every weight', async () => {
@@ -224,7 +276,12 @@ describe('training a Transformer', () => {
     expect(resumed).toEqual(straight.slice(4));
     // Fine-tune on a text with new characters: old weights copied, new rows added.
     const tunedOut = tmp();
-    const events = await run(corpusFromString("Shall I compare thee? Ö!\n".repeat(40)), tunedOut, { maxIters: 1, learningRate: 1e-9, sampleEvery: 0, threads: 1 }, { initFrom: join(out, 'latest') });
+    const events = await run(
+      corpusFromString('Shall I compare thee? Ö!\n'.repeat(40)),
+      tunedOut,
+      { maxIters: 1, learningRate: 1e-9, sampleEvery: 0, threads: 1 },
+      { initFrom: join(out, 'latest') },
+    );
     expect(events.at(-1)?.type).toBe('done');
     const src = await loadCheckpoint(join(out, 'latest'));
     const tuned = await loadCheckpoint(join(tunedOut, 'latest'));

@@ -68,11 +68,7 @@ const pathStrings = (fixtures: string) =>
   );
 
 /** What a wrong value looks like: any JSON-ish thing. */
-const junk = fc.oneof(
-  fc.constantFrom(null, -1, 0, 1e308, -0.5, '', 'x', true, [], {}, 2 ** 53),
-  fc.string({ maxLength: 10 }),
-  fc.anything({ maxDepth: 2 }),
-);
+const junk = fc.oneof(fc.constantFrom(null, -1, 0, 1e308, -0.5, '', 'x', true, [], {}, 2 ** 53), fc.string({ maxLength: 10 }), fc.anything({ maxDepth: 2 }));
 
 type Schema = { _zod: { def: Record<string, unknown> & { type: string } } } & Record<string, unknown>;
 
@@ -141,18 +137,58 @@ function actions(fixtures: string): fc.Arbitrary<Action> {
   const op = fc.constantFrom(...CHANNELS, ...CHANNELS.slice(0, 3).map((c) => c + 'x'), 'constructor', '__proto__.x', 'library', '');
   const call = op.chain((o) => fc.tuple(fc.constant(o), CHANNELS.includes(o) ? inputFor(o, fixtures) : junk));
   const target = fc.oneof(
-    fc.constantFrom('/', '//', '///', '/api/ws', '/api/upload', '/assets/x.js', '/%', '/%E0%A4%A', '/..%2f..%2fetc%2fpasswd', '*', 'http://evil/', '/?token=%', '/index.html?token=x'),
+    fc.constantFrom(
+      '/',
+      '//',
+      '///',
+      '/api/ws',
+      '/api/upload',
+      '/assets/x.js',
+      '/%',
+      '/%E0%A4%A',
+      '/..%2f..%2fetc%2fpasswd',
+      '*',
+      'http://evil/',
+      '/?token=%',
+      '/index.html?token=x',
+    ),
     fc.string({ maxLength: 30, unit: 'grapheme-ascii' }).map((s) => '/' + s.replace(/[\r\n ]/g, '')),
   );
   const header = fc.tuple(
     fc.constantFrom('Host', 'Cookie', 'Origin', 'Authorization', 'Content-Length', 'Transfer-Encoding', 'Upgrade', 'X-Junk'),
-    fc.oneof(fc.constantFrom('127.0.0.1:PORT', 'evil.example', 'a=50%; b=%E0', 'token TOKEN', 'Bearer x', '-1', '99999999999', 'chunked', 'websocket', 'http://127.0.0.1:PORT', 'null'), fc.string({ maxLength: 20, unit: 'grapheme-ascii' }).map((s) => s.replace(/[\r\n]/g, ''))),
+    fc.oneof(
+      fc.constantFrom(
+        '127.0.0.1:PORT',
+        'evil.example',
+        'a=50%; b=%E0',
+        'token TOKEN',
+        'Bearer x',
+        '-1',
+        '99999999999',
+        'chunked',
+        'websocket',
+        'http://127.0.0.1:PORT',
+        'null',
+      ),
+      fc.string({ maxLength: 20, unit: 'grapheme-ascii' }).map((s) => s.replace(/[\r\n]/g, '')),
+    ),
   );
   const http = fc
-    .tuple(fc.constantFrom('GET', 'POST', 'HEAD', 'PUT', 'OPTIONS', 'DELETE', 'G€T', ''), target, fc.array(header, { maxLength: 5 }), fc.string({ maxLength: 60 }), fc.boolean())
+    .tuple(
+      fc.constantFrom('GET', 'POST', 'HEAD', 'PUT', 'OPTIONS', 'DELETE', 'G€T', ''),
+      target,
+      fc.array(header, { maxLength: 5 }),
+      fc.string({ maxLength: 60 }),
+      fc.boolean(),
+    )
     .map(([method, t, hs, body, withToken]) => ({ method, t: withToken && !t.includes('?') ? `${t}?token=TOKEN` : t, hs, body }));
   const frame = fc
-    .tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 140 }), fc.boolean(), fc.option(fc.constantFrom(126, 65536, 2 ** 31, 2 ** 40), { nil: undefined }))
+    .tuple(
+      fc.integer({ min: 0, max: 255 }),
+      fc.uint8Array({ maxLength: 140 }),
+      fc.boolean(),
+      fc.option(fc.constantFrom(126, 65536, 2 ** 31, 2 ** 40), { nil: undefined }),
+    )
     .map(([first, payload, mask, length]) => ({ first, payload: Buffer.from(payload), mask: mask || first % 7 !== 0, length }));
   return fc.oneof(
     { weight: 10, arbitrary: call.map(([o, input]) => ({ kind: 'ws' as const, op: o, input })) },
@@ -213,7 +249,12 @@ function consistency(dataDir: string): { integrity: string; match: boolean; deta
     const fk = db.pragma('foreign_key_check') as unknown[];
     const rows = (db.prepare('SELECT id FROM runs ORDER BY id').all() as Array<{ id: number }>).map((r) => String(r.id));
     const runsDir = path.join(dataDir, 'runs');
-    const folders = fs.existsSync(runsDir) ? fs.readdirSync(runsDir).filter((n) => /^\d+$/.test(n)).sort((a, b) => Number(a) - Number(b)) : [];
+    const folders = fs.existsSync(runsDir)
+      ? fs
+          .readdirSync(runsDir)
+          .filter((n) => /^\d+$/.test(n))
+          .sort((a, b) => Number(a) - Number(b))
+      : [];
     const match = JSON.stringify(rows) === JSON.stringify(folders) && fk.length === 0;
     return { integrity, match, detail: `rows ${rows.join(',')} folders ${folders.join(',')} fk ${fk.length}` };
   } finally {
@@ -266,8 +307,17 @@ export async function runFuzz(opts: { cases: number; seed: number; log?: (s: str
     services = await createServices({ dataDir: path.join(dir, 'electron') });
     const ipc = new Map<string, (event: unknown, input: unknown) => Promise<unknown>>();
     const trusted = new WeakSet<object>();
-    const handlers = createHandlers(services, { shell: 'electron', version: 'fuzz', openCorpusDialog: async () => null, openExternal: async () => {} }, () => {});
-    registerIpc({ handle: (ch: string, fn: never) => void ipc.set(ch, fn), removeHandler: (ch: string) => void ipc.delete(ch) } as never, contract, createDispatch(contract, handlers), (e) => trusted.has(e as object));
+    const handlers = createHandlers(
+      services,
+      { shell: 'electron', version: 'fuzz', openCorpusDialog: async () => null, openExternal: async () => {} },
+      () => {},
+    );
+    registerIpc(
+      { handle: (ch: string, fn: never) => void ipc.set(ch, fn), removeHandler: (ch: string) => void ipc.delete(ch) } as never,
+      contract,
+      createDispatch(contract, handlers),
+      (e) => trusted.has(e as object),
+    );
     const ipcCall = async (op: string, input: unknown, isTrusted = true) => {
       const event = {};
       if (isTrusted) trusted.add(event);

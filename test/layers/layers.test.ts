@@ -12,7 +12,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEPCRUISE = join(ROOT, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs');
 
 function depcruise(...targets: string[]) {
-  const r = spawnSync(process.execPath, [DEPCRUISE, ...targets, '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [DEPCRUISE, ...targets, '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 

@@ -60,7 +60,9 @@ export function functionSizes(fileName: string, text: string): FunctionSize[] {
   const isMember = (n: ts.Node) =>
     ts.isObjectLiteralElementLike(n) &&
     ts.isObjectLiteralExpression(n.parent) &&
-    (ts.isMethodDeclaration(n) || ts.isAccessor(n) || (ts.isPropertyAssignment(n) && (ts.isArrowFunction(n.initializer) || ts.isFunctionExpression(n.initializer))));
+    (ts.isMethodDeclaration(n) ||
+      ts.isAccessor(n) ||
+      (ts.isPropertyAssignment(n) && (ts.isArrowFunction(n.initializer) || ts.isFunctionExpression(n.initializer))));
   const memberLines = (node: ts.Node): number => {
     let n = 0;
     node.forEachChild(function walk(c) {
@@ -91,7 +93,8 @@ export function oversize(files: string[]): string[] {
     if (file.endsWith('.svelte')) continue;
     for (const f of functionSizes(file, text)) {
       const key = `${rel}#${f.name}`;
-      if (f.lines > MAX_FUNCTION_LINES && !(key in EXCEPTIONS) && !(rel in EXCEPTIONS)) found.push(`${key} (line ${f.line}): ${f.lines} lines (limit ${MAX_FUNCTION_LINES})`);
+      if (f.lines > MAX_FUNCTION_LINES && !(key in EXCEPTIONS) && !(rel in EXCEPTIONS))
+        found.push(`${key} (line ${f.line}): ${f.lines} lines (limit ${MAX_FUNCTION_LINES})`);
     }
   }
   return found;
@@ -108,7 +111,10 @@ describe('files that say what they hold', () => {
     const nested = `export function outer() {\n  function inner() {\n${body(MAX_FUNCTION_LINES)}\n  }\n  return inner;\n}\n`;
     const mixin = `export function WithX(Base) {\n  return class extends Base {\n    m() {\n${body(50)}\n    }\n    n() {\n${body(50)}\n    }\n    o() {\n${body(50)}\n    }\n  };\n}\n`;
     const factory = `export function createX() {\n  return {\n    m() {\n${body(50)}\n    },\n    n: () => {\n${body(50)}\n    },\n    o: function () {\n${body(50)}\n    },\n  };\n}\n`;
-    const over = (text: string) => functionSizes('probe.ts', text).filter((f) => f.lines > MAX_FUNCTION_LINES).map((f) => f.name);
+    const over = (text: string) =>
+      functionSizes('probe.ts', text)
+        .filter((f) => f.lines > MAX_FUNCTION_LINES)
+        .map((f) => f.name);
     expect(over(long)).toEqual(['big']);
     expect(over(nested)).toEqual(['outer', 'inner']);
     expect(over(mixin)).toEqual([]);

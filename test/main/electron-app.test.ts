@@ -40,7 +40,11 @@ describe.skipIf(Boolean(why))('desktop app (Playwright _electron)', () => {
       await win.getByRole('button', { name: /^names/ }).waitFor({ timeout: 60_000 });
       expect(await win.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');
       expect(await win.evaluate(() => typeof (globalThis as { process?: unknown }).process)).toBe('undefined');
-      expect(await win.evaluate(() => Object.keys((globalThis as { charmerBridge?: object }).charmerBridge ?? {}).sort())).toEqual(['on', 'ops', 'pathForFile']);
+      expect(await win.evaluate(() => Object.keys((globalThis as { charmerBridge?: object }).charmerBridge ?? {}).sort())).toEqual([
+        'on',
+        'ops',
+        'pathForFile',
+      ]);
       const prefs = await app.evaluate(({ BrowserWindow }) => {
         const w = BrowserWindow.getAllWindows()[0]!;
         return (w.webContents as unknown as { getLastWebPreferences(): Record<string, unknown> }).getLastWebPreferences();

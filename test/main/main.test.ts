@@ -39,9 +39,12 @@ vi.mock('electron', async () => {
     getVersion: () => '9.9.9',
     quit: () => {
       h.quitCalls++;
-      const e = { defaultPrevented: false, preventDefault() {
-        this.defaultPrevented = true;
-      } };
+      const e = {
+        defaultPrevented: false,
+        preventDefault() {
+          this.defaultPrevented = true;
+        },
+      };
       app.emit('before-quit', e);
     },
     exit: () => {
@@ -142,7 +145,11 @@ describe('Electron main process', () => {
     const html = readFileSync(indexPath, 'utf8');
     const meta = /http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)![1]!;
     const { 'frame-ancestors': _ignoredInMeta, ...rest } = CSP_DIRECTIVES;
-    expect(meta).toBe(Object.entries(rest).map(([k, v]) => `${k} ${v}`).join('; '));
+    expect(meta).toBe(
+      Object.entries(rest)
+        .map(([k, v]) => `${k} ${v}`)
+        .join('; '),
+    );
   });
 
   it('denies permissions, navigation away and new windows; opens only http(s) links outside', () => {
@@ -183,9 +190,13 @@ describe('Electron main process', () => {
     const ok = (await h.handlers.get(opChannel('library.list'))!(trustedEvent(), {})) as { error: null; result: unknown[] };
     expect(ok.error).toBeNull();
     expect(ok.result).toHaveLength(1);
-    const foreign = (await h.handlers.get(opChannel('library.list'))!({ senderFrame: { url: 'https://evil.example/', parent: null } }, {})) as { error: { code: string } };
+    const foreign = (await h.handlers.get(opChannel('library.list'))!({ senderFrame: { url: 'https://evil.example/', parent: null } }, {})) as {
+      error: { code: string };
+    };
     expect(foreign.error.code).toBe('UNAVAILABLE');
-    const sub = (await h.handlers.get(opChannel('library.list'))!({ senderFrame: { url: `file://${win.loaded}`, parent: {} } }, {})) as { error: { code: string } };
+    const sub = (await h.handlers.get(opChannel('library.list'))!({ senderFrame: { url: `file://${win.loaded}`, parent: {} } }, {})) as {
+      error: { code: string };
+    };
     expect(sub.error.code).toBe('UNAVAILABLE');
     const noFrame = (await h.handlers.get(opChannel('library.list'))!({ senderFrame: null }, {})) as { error: { code: string } };
     expect(noFrame.error.code).toBe('UNAVAILABLE');

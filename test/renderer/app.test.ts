@@ -8,7 +8,11 @@ describe('App frame', () => {
     const fake = fakePlatform();
     render(App, { props: { platform: fake.platform } });
     const nav = screen.getByRole('navigation', { name: 'Views' });
-    expect(within(nav).getAllByRole('button').map((b) => b.textContent)).toEqual(['Library', 'Train', 'Generate', 'Gallery', 'Companion', 'Inspect']);
+    expect(
+      within(nav)
+        .getAllByRole('button')
+        .map((b) => b.textContent),
+    ).toEqual(['Library', 'Train', 'Generate', 'Gallery', 'Companion', 'Inspect']);
     await waitFor(() => expect(screen.getByRole('region', { name: 'Library' })).toBeTruthy());
     await fireEvent.click(within(nav).getByRole('button', { name: 'Train' }));
     expect(screen.getByRole('region', { name: 'Train' })).toBeTruthy();

@@ -17,7 +17,14 @@ const BLOCK = 8;
 
 function result(): AttentionInspection {
   const chars = [...TEXT];
-  const score = (layer: number, head: number, pattern: AttentionInspection['ranked'][number]['pattern'], s: number) => ({ layer, head, pattern, score: s, chance: 0.2, positions: 20 });
+  const score = (layer: number, head: number, pattern: AttentionInspection['ranked'][number]['pattern'], s: number) => ({
+    layer,
+    head,
+    pattern,
+    score: s,
+    chance: 0.2,
+    positions: 20,
+  });
   return {
     id: 'a1',
     runId: 1,
@@ -28,7 +35,13 @@ function result(): AttentionInspection {
     heads: 2,
     blockSize: BLOCK,
     ranked: [score(1, 0, 'previous', 0.93), score(0, 1, 'wordStart', 0.61), score(0, 0, 'sameChar', 0.3), score(1, 1, 'matching', 0.25)],
-    all: [score(1, 0, 'previous', 0.93), score(0, 1, 'wordStart', 0.61), score(1, 1, 'previous', 0.4), score(0, 0, 'sameChar', 0.3), score(1, 1, 'matching', 0.25)],
+    all: [
+      score(1, 0, 'previous', 0.93),
+      score(0, 1, 'wordStart', 0.61),
+      score(1, 1, 'previous', 0.4),
+      score(0, 0, 'sameChar', 0.3),
+      score(1, 1, 'matching', 0.25),
+    ],
     positions: { previous: 24, sameChar: 10, wordStart: 11, matching: 4 },
     patterns: { previous: 'previous character', sameChar: 'same character earlier', wordStart: 'start of the word', matching: 'matching quote or bracket' },
   };
@@ -39,7 +52,9 @@ function weightsAt(position: number) {
   const from = position < BLOCK ? 0 : position - BLOCK + 1;
   const T = position - from + 1;
   const weights = [0, 1].map((l) =>
-    [0, 1].map((h) => Array.from({ length: T }, (_, k) => (l === 1 && h === 0 ? (k === T - 2 || (T === 1 && k === 0) ? 1 : 0) : k === 0 ? 0.7 : 0.3 / (T - 1)))),
+    [0, 1].map((h) =>
+      Array.from({ length: T }, (_, k) => (l === 1 && h === 0 ? (k === T - 2 || (T === 1 && k === 0) ? 1 : 0) : k === 0 ? 0.7 : 0.3 / (T - 1))),
+    ),
   );
   return { position, from, weights };
 }
@@ -77,12 +92,11 @@ describe('Inspect for a Transformer', () => {
 
     // The ranked list, best first, and the best head shown from the last character of the first block.
     const heads = await screen.findByLabelText('Ranked heads');
-    expect(within(heads).getAllByRole('button').map((b) => b.textContent!.replace(/\s+/g, ' ').trim())).toEqual([
-      'L2 H1 previous character 0.93',
-      'L1 H2 start of the word 0.61',
-      'L1 H1 same character earlier 0.30',
-      'L2 H2 matching quote or bracket 0.25',
-    ]);
+    expect(
+      within(heads)
+        .getAllByRole('button')
+        .map((b) => b.textContent!.replace(/\s+/g, ' ').trim()),
+    ).toEqual(['L2 H1 previous character 0.93', 'L1 H2 start of the word 0.61', 'L1 H1 same character earlier 0.30', 'L2 H2 matching quote or bracket 0.25']);
     await waitFor(() => expect(inspect.attentionAt).toHaveBeenCalledWith({ id: 'a1', position: BLOCK - 1 }));
     const caption = screen.getByTestId('attention-caption');
     await waitFor(() => expect(caption.textContent).toBe(`L2 H1 (tracks previous character, 0.93), from character ${BLOCK - 1}`));
@@ -111,7 +125,11 @@ describe('Inspect for a Transformer', () => {
 
     // The best heads for one pattern.
     await fireEvent.change(screen.getByLabelText('Pattern'), { target: { value: 'previous' } });
-    expect(within(heads).getAllByRole('button').map((b) => b.textContent!.replace(/\s+/g, ' ').trim())).toEqual(['L2 H1 previous character 0.93', 'L2 H2 previous character 0.40']);
+    expect(
+      within(heads)
+        .getAllByRole('button')
+        .map((b) => b.textContent!.replace(/\s+/g, ' ').trim()),
+    ).toEqual(['L2 H1 previous character 0.93', 'L2 H2 previous character 0.40']);
 
     // Layer and head by selects; every head as a grid, a click there chooses the head.
     await fireEvent.change(screen.getByLabelText('Attention layer'), { target: { value: '1' } });

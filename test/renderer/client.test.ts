@@ -53,7 +53,10 @@ describe('renderer client', () => {
 
   it('Electron: unwraps the preload’s envelopes', async () => {
     const p = electronPlatform({
-      ops: { runs: { stop: async () => ({ error: { code: 'RUN_ACTIVE', message: 'busy' }, result: null }) }, library: { list: async () => ({ error: null, result: [1] }) } },
+      ops: {
+        runs: { stop: async () => ({ error: { code: 'RUN_ACTIVE', message: 'busy' }, result: null }) },
+        library: { list: async () => ({ error: null, result: [1] }) },
+      },
       on: { runEvent: () => () => {} },
       pathForFile: () => '/x',
     } as never);

@@ -6,7 +6,21 @@ import { LibraryState } from '../../src/renderer/lib/library.svelte.ts';
 import type { Draft, ModelChoice } from '../../src/api/index.ts';
 import { corpus, fakePlatform, run } from './fake-platform.ts';
 
-const textModel: ModelChoice = { runId: 3, runName: 'poems lstm', corpusId: 2, corpusName: 'poems', kind: 'best', checkpointId: 7, iteration: 200, valLoss: 1.9, mode: 'text', status: 'completed', created: 3, categories: null, builtinId: null };
+const textModel: ModelChoice = {
+  runId: 3,
+  runName: 'poems lstm',
+  corpusId: 2,
+  corpusName: 'poems',
+  kind: 'best',
+  checkpointId: 7,
+  iteration: 200,
+  valLoss: 1.9,
+  mode: 'text',
+  status: 'completed',
+  created: 3,
+  categories: null,
+  builtinId: null,
+};
 const namesModel: ModelChoice = { ...textModel, runId: 4, runName: 'names', mode: 'lines', created: 4 };
 
 async function setup(drafts: Draft[] = []) {
@@ -23,14 +37,25 @@ async function setup(drafts: Draft[] = []) {
       else store.push(row);
       return row;
     }),
-    remove: vi.fn(async ({ id }: { id: number }) => void store.splice(store.findIndex((d) => d.id === id), 1)),
+    remove: vi.fn(
+      async ({ id }: { id: number }) =>
+        void store.splice(
+          store.findIndex((d) => d.id === id),
+          1,
+        ),
+    ),
   };
   let n = 0;
   const generate = {
     models: vi.fn(async () => [namesModel, textModel]),
     continuations: vi.fn(async (_req: Record<string, unknown>) => ({
       model: textModel,
-      items: [' and the sea was calm.', ' but nobody came.', ' in the dark.'].map((text, i) => ({ text: text + (n++ ? '' : ''), temperature: [0.5, 0.8, 1][i]!, seed: i, logprob: -3 })),
+      items: [' and the sea was calm.', ' but nobody came.', ' in the dark.'].map((text, i) => ({
+        text: text + (n++ ? '' : ''),
+        temperature: [0.5, 0.8, 1][i]!,
+        seed: i,
+        logprob: -3,
+      })),
     })),
     learnStyle: vi.fn(async (_req: Record<string, unknown>) => run(9, { name: 'poems lstm · my style', status: 'running' })),
   };

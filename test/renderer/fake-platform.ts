@@ -7,7 +7,23 @@ import type { Platform } from '../../src/renderer/lib/client.ts';
 import { readText } from '../../src/renderer/lib/library.svelte.ts';
 
 export function corpus(id: number, name: string, extra: Partial<CorpusSummary> = {}): CorpusSummary {
-  return { id, name, mode: 'lines', bytes: 57_800, chars: 59_167, vocabSize: 54, lines: 8422, hash: `h${id}`, sourcePath: null, builtin: id === 1, builtinId: null, categories: null, runCount: 0, created: 0, ...extra };
+  return {
+    id,
+    name,
+    mode: 'lines',
+    bytes: 57_800,
+    chars: 59_167,
+    vocabSize: 54,
+    lines: 8422,
+    hash: `h${id}`,
+    sourcePath: null,
+    builtin: id === 1,
+    builtinId: null,
+    categories: null,
+    runCount: 0,
+    created: 0,
+    ...extra,
+  };
 }
 
 export function run(id: number, extra: Partial<RunSummary> = {}): RunSummary {
@@ -58,7 +74,26 @@ export function fakePlatform(opts: { corpora?: CorpusSummary[]; runs?: RunSummar
     ],
     checkpoints: [{ id: 1, runId: r.id, kind: 'latest', iteration: 100, valLoss: 2.8, path: '/x', created: 0 }],
     trainingSamples: [
-      { id: 1, runId: r.id, runName: r.name, checkpointId: null, source: 'training', iteration: 50, temperature: 1, topK: null, prime: null, mode: 'lines', text: 'Marlen\nJosha', logprob: null, novelty: null, favorite: false, note: '', category: null, card: null, created: 0 },
+      {
+        id: 1,
+        runId: r.id,
+        runName: r.name,
+        checkpointId: null,
+        source: 'training',
+        iteration: 50,
+        temperature: 1,
+        topK: null,
+        prime: null,
+        mode: 'lines',
+        text: 'Marlen\nJosha',
+        logprob: null,
+        novelty: null,
+        favorite: false,
+        note: '',
+        category: null,
+        card: null,
+        created: 0,
+      },
     ],
   });
   const api = {
@@ -84,7 +119,10 @@ export function fakePlatform(opts: { corpora?: CorpusSummary[]; runs?: RunSummar
       }),
       rename: vi.fn(),
       remove: vi.fn(async ({ id }: { id: number }) => {
-        corpora.splice(corpora.findIndex((c) => c.id === id), 1);
+        corpora.splice(
+          corpora.findIndex((c) => c.id === id),
+          1,
+        );
       }),
     },
     runs: {
@@ -93,7 +131,14 @@ export function fakePlatform(opts: { corpora?: CorpusSummary[]; runs?: RunSummar
       metrics: vi.fn(async () => []),
       estimate: vi.fn(async () => ({ params: 277_000, trainChars: 53_000, totalChars: 1_590_000, seconds: 95, charsPerS: 1400, basis: 'reference' })),
       start: vi.fn(async ({ corpusId, config, name }: { corpusId: number; config: Record<string, unknown>; name?: string }) => {
-        const r = run(runs.length + 1, { corpusId, status: 'running', name: name ?? 'new run', config: { ...DEFAULT_CONFIG, ...config }, iterations: 0, bestValLoss: null });
+        const r = run(runs.length + 1, {
+          corpusId,
+          status: 'running',
+          name: name ?? 'new run',
+          config: { ...DEFAULT_CONFIG, ...config },
+          iterations: 0,
+          bestValLoss: null,
+        });
         runs.push(r);
         return r;
       }),

@@ -6,10 +6,37 @@ import type { SampleRow } from '../../src/api/index.ts';
 import { fakePlatform } from './fake-platform.ts';
 
 function sample(id: number, text: string, extra: Partial<SampleRow> = {}): SampleRow {
-  return { id, runId: 1, runName: 'names lstm', checkpointId: 1, source: 'generated', iteration: 300, temperature: 0.8, topK: null, prime: null, mode: 'lines', text, logprob: -id, novelty: 'new', favorite: true, note: '', category: null, card: null, created: 1_700_000_000_000 + id, ...extra };
+  return {
+    id,
+    runId: 1,
+    runName: 'names lstm',
+    checkpointId: 1,
+    source: 'generated',
+    iteration: 300,
+    temperature: 0.8,
+    topK: null,
+    prime: null,
+    mode: 'lines',
+    text,
+    logprob: -id,
+    novelty: 'new',
+    favorite: true,
+    note: '',
+    category: null,
+    card: null,
+    created: 1_700_000_000_000 + id,
+    ...extra,
+  };
 }
 
-function withGallery(rows = [sample(1, 'Marabel'), sample(2, 'Anna', { novelty: 'train', favorite: false }), sample(3, 'Zoë', { runId: 2, runName: 'other run' }), sample(4, 'Once upon a time', { mode: 'text', source: 'training', novelty: null })]) {
+function withGallery(
+  rows = [
+    sample(1, 'Marabel'),
+    sample(2, 'Anna', { novelty: 'train', favorite: false }),
+    sample(3, 'Zoë', { runId: 2, runName: 'other run' }),
+    sample(4, 'Once upon a time', { mode: 'text', source: 'training', novelty: null }),
+  ],
+) {
   const fake = fakePlatform();
   const deleted = new Set<number>();
   const gallery = {

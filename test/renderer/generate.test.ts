@@ -7,7 +7,21 @@ import { ApiError } from '../../src/api/errors.ts';
 import type { ModelChoice } from '../../src/api/index.ts';
 import { fakePlatform } from './fake-platform.ts';
 
-const namesModel: ModelChoice = { runId: 2, runName: 'names lstm', corpusId: 1, corpusName: 'names', kind: 'best', checkpointId: 5, iteration: 300, valLoss: 2.1, mode: 'lines', status: 'completed', created: 2, categories: null, builtinId: null };
+const namesModel: ModelChoice = {
+  runId: 2,
+  runName: 'names lstm',
+  corpusId: 1,
+  corpusName: 'names',
+  kind: 'best',
+  checkpointId: 5,
+  iteration: 300,
+  valLoss: 2.1,
+  mode: 'lines',
+  status: 'completed',
+  created: 2,
+  categories: null,
+  builtinId: null,
+};
 const textModel: ModelChoice = { ...namesModel, runId: 1, runName: 'poems lstm', corpusName: 'poems', checkpointId: 3, mode: 'text', created: 1 };
 
 /** A deterministic fake sampler: the names depend on the seed and temperature only. */
@@ -26,11 +40,20 @@ export function withGenerate(models: ModelChoice[], linesDelay = 0) {
   const saved: unknown[] = [];
   const generate = {
     models: vi.fn(async () => models),
-    lines: vi.fn(async (req: { count: number; seed: number; temperature: number; runId: number }) => (await new Promise((r) => setTimeout(r, linesDelay)), {
-      model: models.find((m) => m.runId === req.runId)!,
-      items: Array.from({ length: req.count }, (_, i) => ({ text: fakeName(i, req.seed, req.temperature), logprob: -i - 1, novelty: i % 5 === 0 ? 'train' : 'new' })),
-      ms: 3,
-    })),
+    lines: vi.fn(
+      async (req: { count: number; seed: number; temperature: number; runId: number }) => (
+        await new Promise((r) => setTimeout(r, linesDelay)),
+        {
+          model: models.find((m) => m.runId === req.runId)!,
+          items: Array.from({ length: req.count }, (_, i) => ({
+            text: fakeName(i, req.seed, req.temperature),
+            logprob: -i - 1,
+            novelty: i % 5 === 0 ? 'train' : 'new',
+          })),
+          ms: 3,
+        }
+      ),
+    ),
     text: vi.fn(async (req: { requestId: string; prime?: string; runId: number }) => {
       if (req.prime?.includes('€')) throw new ApiError('UNKNOWN_CHARACTERS', 'The text has characters the model does not know: €', { chars: ['€'] });
       for (const ch of 'Hello there') {

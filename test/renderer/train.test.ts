@@ -90,7 +90,21 @@ describe('Training view', () => {
       },
     });
     for (let i = 1; i <= 20; i++)
-      fake.emitRun({ runId: id, kind: 'train', event: { type: 'progress', iteration: i, epoch: i / 100, trainLoss: 4 - i * 0.05, lr: 0.002, charsPerS: 2800, elapsedS: i, etaS: 300, totalIters: 1000 } });
+      fake.emitRun({
+        runId: id,
+        kind: 'train',
+        event: {
+          type: 'progress',
+          iteration: i,
+          epoch: i / 100,
+          trainLoss: 4 - i * 0.05,
+          lr: 0.002,
+          charsPerS: 2800,
+          elapsedS: i,
+          etaS: 300,
+          totalIters: 1000,
+        },
+      });
     fake.emitRun({ runId: id, kind: 'train', event: { type: 'eval', iteration: 20, epoch: 0.2, valLoss: 3.1, bestValLoss: 3.1, trainLoss: 3 } });
     fake.emitRun({ runId: id, kind: 'train', event: { type: 'sample', iteration: 20, text: 'Marla\nJosie', valLoss: 3.1, temperature: 1 } });
     await nextFrame();
@@ -154,7 +168,12 @@ describe('Training view', () => {
     const list = screen.getByRole('list', { name: 'Runs' });
     const meta = () => within(list).getAllByTestId('run-meta')[0]!.textContent;
     expect(meta()).toMatch(/0 it · val —/);
-    for (let i = 1; i <= 79; i++) fake.emitRun({ runId: 1, kind: 'train', event: { type: 'progress', iteration: i, epoch: i / 100, trainLoss: 3, lr: 0.002, charsPerS: 2800, elapsedS: i, etaS: 300, totalIters: 1000 } });
+    for (let i = 1; i <= 79; i++)
+      fake.emitRun({
+        runId: 1,
+        kind: 'train',
+        event: { type: 'progress', iteration: i, epoch: i / 100, trainLoss: 3, lr: 0.002, charsPerS: 2800, elapsedS: i, etaS: 300, totalIters: 1000 },
+      });
     fake.emitRun({ runId: 1, kind: 'train', event: { type: 'eval', iteration: 79, epoch: 0.79, valLoss: 2.61, bestValLoss: 2.61, trainLoss: 2.7 } });
     await nextFrame();
     await waitFor(() => expect(meta()).toMatch(/79 it · val 2\.61/));
@@ -162,7 +181,9 @@ describe('Training view', () => {
 
   it('shows a backend error as the message the services gave', async () => {
     const { fake, app } = await setup();
-    fake.api.runs.start.mockRejectedValueOnce(Object.assign(new Error('No backend could start: install tfjs-node or use wasm.'), { name: 'ApiError', code: 'BACKEND_UNAVAILABLE' }));
+    fake.api.runs.start.mockRejectedValueOnce(
+      Object.assign(new Error('No backend could start: install tfjs-node or use wasm.'), { name: 'ApiError', code: 'BACKEND_UNAVAILABLE' }),
+    );
     await fireEvent.click(screen.getByRole('button', { name: 'Start training' }));
     await waitFor(() => expect(app.notices.at(-1)?.text).toBe('No backend could start: install tfjs-node or use wasm.'));
     expect(app.notices.at(-1)?.code).toBe('BACKEND_UNAVAILABLE');

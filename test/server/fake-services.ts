@@ -4,7 +4,23 @@ import type { CorpusSummary, RunEvent, Services } from '../../src/services/types
 import { CharmerError } from '../../src/engine/errors.ts';
 
 export function corpus(id: number, name: string, extra: Partial<CorpusSummary> = {}): CorpusSummary {
-  return { id, name, mode: 'lines', bytes: 100, chars: 100, vocabSize: 20, lines: 10, hash: 'h' + id, sourcePath: null, builtin: false, builtinId: null, categories: null, runCount: 0, created: 0, ...extra };
+  return {
+    id,
+    name,
+    mode: 'lines',
+    bytes: 100,
+    chars: 100,
+    vocabSize: 20,
+    lines: 10,
+    hash: 'h' + id,
+    sourcePath: null,
+    builtin: false,
+    builtinId: null,
+    categories: null,
+    runCount: 0,
+    created: 0,
+    ...extra,
+  };
 }
 
 export function fakeServices(dataDir: string) {

@@ -58,7 +58,10 @@ describe('requests that ended the server (issue 15, item 1)', () => {
     for (const h of [`127.0.0.1:${served.port}`, 'evil.example']) {
       const answer = await rawExchange(
         served.port,
-        httpText('GET', '//', { Host: h, Upgrade: 'websocket', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13' }).replace('Connection: close', 'Connection: Upgrade'),
+        httpText('GET', '//', { Host: h, Upgrade: 'websocket', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13' }).replace(
+          'Connection: close',
+          'Connection: Upgrade',
+        ),
       );
       expect(answer).toMatch(/^HTTP\/1\.1 40[03]/);
     }
@@ -111,7 +114,11 @@ describe('the last resort of charmer serve', () => {
     try {
       const said = new Promise<void>((resolve) => {
         const check = () => {
-          if (/unexpected error \(injected defect\).*keeps running/.test(other!.output()) && /unexpected failure in a background task \(injected rejection\)/.test(other!.output())) resolve();
+          if (
+            /unexpected error \(injected defect\).*keeps running/.test(other!.output()) &&
+            /unexpected failure in a background task \(injected rejection\)/.test(other!.output())
+          )
+            resolve();
         };
         other!.proc.stderr!.on('data', check);
         check();

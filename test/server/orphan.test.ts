@@ -49,8 +49,10 @@ async function ended(pid: number, limitMs: number): Promise<boolean> {
 }
 
 const config = { rnnSize: 32, numLayers: 1, batchSize: 16, seqLength: 16, evalEvery: 25, sampleEvery: 0, maxTime: 3600, maxEpochs: 1000, threads: 1 };
-const isTrain = (runId: number, type: string, min = 0) => (e: RunEvent) =>
-  e.runId === runId && e.kind === 'train' && e.event.type === type && ('iteration' in e.event ? e.event.iteration >= min : true);
+const isTrain =
+  (runId: number, type: string, min = 0) =>
+  (e: RunEvent) =>
+    e.runId === runId && e.kind === 'train' && e.event.type === type && ('iteration' in e.event ? e.event.iteration >= min : true);
 const isStatus = (runId: number, status: string) => (e: RunEvent) => e.runId === runId && e.kind === 'status' && e.status === status;
 
 describe('a training process whose server was killed', () => {
@@ -68,7 +70,9 @@ describe('a training process whose server was killed', () => {
     expect(progressed).toBeTruthy();
     const pid = trainingPid(runId)!;
     expect(pidAlive(pid)).toBe(true);
-    const lastSeen = Math.max(...api.seen<RunEvent>('runEvent').map((e) => (e.runId === runId && e.kind === 'train' && e.event.type === 'progress' ? e.event.iteration : 0)));
+    const lastSeen = Math.max(
+      ...api.seen<RunEvent>('runEvent').map((e) => (e.runId === runId && e.kind === 'train' && e.event.type === 'progress' ? e.event.iteration : 0)),
+    );
     api.close();
 
     const gone = new Promise((r) => first.proc.once('exit', r));

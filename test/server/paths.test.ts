@@ -79,9 +79,7 @@ describe('paths in browser mode', () => {
   it('a named pipe is refused before it is opened: no I/O thread waits on it, the server keeps answering', async () => {
     const pipe = join(dir, 'allowed', 'pipe.txt');
     // More calls than Node has I/O threads (4): before, these hung until something wrote to the pipe.
-    const answers = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => call(allowed, i % 2 ? 'library.importFile' : 'library.inspectFile', { path: pipe })),
-    );
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => call(allowed, i % 2 ? 'library.importFile' : 'library.inspectFile', { path: pipe })));
     for (const a of answers) {
       expect(a.error?.code).toBe('NOT_A_FILE');
       expect(a.error?.message).toMatch(/not a regular file/);

@@ -93,7 +93,12 @@ export function malformedFrames(maxPayload: number): Array<[string, Buffer]> {
 }
 
 /** One call over a proper WebSocket client; resolves with the reply's envelope. */
-export async function wsCall(port: number, token: string, op: string, input: unknown): Promise<{ error: { code: string; message: string } | null; result: unknown }> {
+export async function wsCall(
+  port: number,
+  token: string,
+  op: string,
+  input: unknown,
+): Promise<{ error: { code: string; message: string } | null; result: unknown }> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/api/ws?token=${token}`, { headers: { Origin: `http://127.0.0.1:${port}` } });
   try {
     await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));

@@ -12,7 +12,10 @@ const hasElectron = existsSync(join(root, 'node_modules/electron/path.txt'));
 describe.skipIf(hasElectron)('npm start without Electron', () => {
   it('says so in one line and starts browser mode, printing the URL', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'charmer-start-'));
-    const child = spawn(process.execPath, [join(root, 'scripts/start.js'), '--port', '0', '--data-dir', dataDir], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(root, 'scripts/start.js'), '--port', '0', '--data-dir', dataDir], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

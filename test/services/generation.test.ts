@@ -20,8 +20,28 @@ afterEach(() => {
 function library() {
   d = tempDir('charmer-gen-');
   store = openStore(d);
-  const names = store.insertCorpus({ name: 'names', mode: 'lines', bytes: 10, chars: 10, vocabSize: 5, lines: 3, hash: 'a'.repeat(64), sourcePath: null, charCounts: {} });
-  const poems = store.insertCorpus({ name: 'poems', mode: 'text', bytes: 10, chars: 10, vocabSize: 5, lines: 3, hash: 'b'.repeat(64), sourcePath: null, charCounts: {} });
+  const names = store.insertCorpus({
+    name: 'names',
+    mode: 'lines',
+    bytes: 10,
+    chars: 10,
+    vocabSize: 5,
+    lines: 3,
+    hash: 'a'.repeat(64),
+    sourcePath: null,
+    charCounts: {},
+  });
+  const poems = store.insertCorpus({
+    name: 'poems',
+    mode: 'text',
+    bytes: 10,
+    chars: 10,
+    vocabSize: 5,
+    lines: 3,
+    hash: 'b'.repeat(64),
+    sourcePath: null,
+    charCounts: {},
+  });
   const checkpoint = (runId: number, kind: 'best' | 'latest', it: number) => {
     const dir = path.join(store.runDir(runId), kind);
     writeFakeCheckpoint(dir, it);

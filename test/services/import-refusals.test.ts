@@ -20,7 +20,10 @@ describe('importing from a source that is not a readable regular file', () => {
     const { s, d } = await services();
     const fifo = path.join(d, 'pipe.txt');
     execFileSync('mkfifo', [fifo]);
-    await expect(s.library.importCorpus({ path: fifo })).rejects.toMatchObject({ code: 'NOT_A_FILE', message: expect.stringMatching(/not a regular file.*Choose a text file/) });
+    await expect(s.library.importCorpus({ path: fifo })).rejects.toMatchObject({
+      code: 'NOT_A_FILE',
+      message: expect.stringMatching(/not a regular file.*Choose a text file/),
+    });
     expect((await s.library.listCorpora()).map((c) => c.name)).toEqual(['names']);
     expect(fs.readdirSync(path.join(d, 'corpora')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });

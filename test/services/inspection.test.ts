@@ -99,12 +99,21 @@ function fakeHost(seen: Array<{ dir: string; text: string }>): InspectHost {
     async attention(dir, text, onProgress, signal) {
       seen.push({ dir, text });
       const chars = known(text);
-      const ranking = await scanAttention(fakeAttention, Int32Array.from(chars, (c) => c.charCodeAt(0)), chars, { onProgress, ...(signal ? { signal } : {}) });
+      const ranking = await scanAttention(
+        fakeAttention,
+        Int32Array.from(chars, (c) => c.charCodeAt(0)),
+        chars,
+        { onProgress, ...(signal ? { signal } : {}) },
+      );
       return { chars, skipped: [...text].length - chars.length, blockSize: 8, ranking };
     },
     async attentionAt(dir, text, position) {
       seen.push({ dir, text });
-      return attentionAt(fakeAttention, Int32Array.from(known(text), (c) => c.charCodeAt(0)), position);
+      return attentionAt(
+        fakeAttention,
+        Int32Array.from(known(text), (c) => c.charCodeAt(0)),
+        position,
+      );
     },
     async inspect(dir, text, opts, onChunk, signal) {
       seen.push({ dir, text });

@@ -47,10 +47,15 @@ describe('ModelHost (sampling and inspection in a worker thread)', () => {
   it('a cancelled request ends early', async () => {
     const controller = new AbortController();
     let got = '';
-    const p = host.sampleText(join(prose, 'latest'), { length: 200_000, temperature: 1, seed: 1 }, (c) => {
-      got += c;
-      if (got.length > 50) controller.abort();
-    }, controller.signal);
+    const p = host.sampleText(
+      join(prose, 'latest'),
+      { length: 200_000, temperature: 1, seed: 1 },
+      (c) => {
+        got += c;
+        if (got.length > 50) controller.abort();
+      },
+      controller.signal,
+    );
     const r = await p;
     expect(r.text.length).toBeLessThan(200_000);
   });

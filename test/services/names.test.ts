@@ -135,7 +135,8 @@ describe('built-in corpora and baby-name subsets', () => {
     expect(new Map(weightsByBirths(fromLibrary).map((x) => [x.key, x.weight]))).toEqual(new Map(a.map((x) => [x.key, x.weight])));
     // More births never mean fewer repeats; the rarest names train once, the most given more often.
     a.sort((x, y) => x.births - y.births);
-    for (let i = 1; i < a.length; i++) if (a[i]!.weight < a[i - 1]!.weight) expect.fail(`${a[i]!.key} (${a[i]!.births} births) weighs less than ${a[i - 1]!.key}`);
+    for (let i = 1; i < a.length; i++)
+      if (a[i]!.weight < a[i - 1]!.weight) expect.fail(`${a[i]!.key} (${a[i]!.births} births) weighs less than ${a[i - 1]!.key}`);
     expect(a[0]!.weight).toBe(1);
     expect(a.at(-1)!.weight).toBeGreaterThan(1);
     // The training split repeats each of its items by weight; validation holds each of its items once.
@@ -160,14 +161,28 @@ describe('built-in corpora and baby-name subsets', () => {
       code: 'EMPTY_SUBSET',
       message: expect.stringMatching(/No baby name matches boys, ≥[\d,]+ births\. Lower the minimum births/),
     });
-    await expect(s.library.countBabyNames({ since: 1990, until: 1980 })).rejects.toMatchObject({ code: 'BAD_OPTION', message: expect.stringContaining('since (1990) is after until (1980)') });
+    await expect(s.library.countBabyNames({ since: 1990, until: 1980 })).rejects.toMatchObject({
+      code: 'BAD_OPTION',
+      message: expect.stringContaining('since (1990) is after until (1980)'),
+    });
     expect(snapshot(d, await s.library.listCorpora())).toEqual(before);
   });
 
   it('keeps a name with its category and card, and lists it in the shortlist after a restart', async () => {
     const d = tempDir();
     const { s } = await services(d);
-    const card = { text: 'Mirela', kind: 'baby' as const, novelty: 'new' as const, category: { sex: 'F' }, known: null, nearest: { spelling: [], sound: [] }, brands: null, length: 6, syllables: 3, likelihood: null };
+    const card = {
+      text: 'Mirela',
+      kind: 'baby' as const,
+      novelty: 'new' as const,
+      category: { sex: 'F' },
+      known: null,
+      nearest: { spelling: [], sound: [] },
+      brands: null,
+      length: 6,
+      syllables: 3,
+      likelihood: null,
+    };
     await s.gallery.saveSample({ runId: null, mode: 'lines', text: 'Mirela', category: { sex: 'F' }, card, favorite: true });
     await s.gallery.saveSample({ runId: null, mode: 'lines', text: 'no card' });
     await s.close();
@@ -175,7 +190,10 @@ describe('built-in corpora and baby-name subsets', () => {
     cleanup.push(() => again.close());
     const { items } = await again.gallery.listSamples({ shortlist: true });
     expect(items.map((i) => [i.text, i.category, i.card?.syllables])).toEqual([['Mirela', { sex: 'F' }, 3]]);
-    const csv = await again.gallery.exportSamples(items.map((i) => i.id), 'csv');
+    const csv = await again.gallery.exportSamples(
+      items.map((i) => i.id),
+      'csv',
+    );
     expect(csv.split('\r\n')[0]).toContain('category');
     expect(csv).toContain('sex=F');
   });

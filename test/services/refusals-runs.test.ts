@@ -41,7 +41,8 @@ const status = (runId: number, st: string) => (e: RunEvent) => e.runId === runId
 const trainEvent = (runId: number, type: string) => (e: RunEvent) => e.runId === runId && e.kind === 'train' && e.event.type === type;
 
 async function corpus(name: string): Promise<number> {
-  const text = Array.from({ length: 400 }, (_, i) => `${name}${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + ((i * 7) % 26))}`).join('\n') + '\n';
+  const text =
+    Array.from({ length: 400 }, (_, i) => `${name}${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + ((i * 7) % 26))}`).join('\n') + '\n';
   return (await s.library.importCorpus({ text, name }, { mode: 'lines' })).corpus.id;
 }
 
@@ -96,12 +97,18 @@ describe('runs and the library under awkward timing', () => {
     await expect(s.runs.pauseRun(999_999)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     const sample = { runId: 999_999, mode: 'lines' as const, text: 'Ada' };
     await expect(s.gallery.saveSample(sample)).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/no run with id 999999/) });
-    await expect(s.gallery.saveSample({ runId: run, checkpointId: 999_999, mode: 'lines', text: 'Ada' })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/checkpoint/) });
+    await expect(s.gallery.saveSample({ runId: run, checkpointId: 999_999, mode: 'lines', text: 'Ada' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringMatching(/checkpoint/),
+    });
     await expect(s.gallery.saveSamples([{ runId: run, mode: 'lines', text: 'Bea' }, sample])).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect((await s.gallery.listSamples({ search: 'Bea' })).total).toBe(0); // all or nothing
     await expect(s.drafts.saveDraft({ title: 't', text: 'x', runId: 999_999 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     const before = (await s.drafts.listDrafts()).length;
-    await expect(s.drafts.saveDraft({ id: 999_999, title: 't', text: 'x' })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/no draft/) });
+    await expect(s.drafts.saveDraft({ id: 999_999, title: 't', text: 'x' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringMatching(/no draft/),
+    });
     expect((await s.drafts.listDrafts()).length).toBe(before);
   });
 

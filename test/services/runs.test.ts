@@ -11,7 +11,17 @@ import { createServices, type RunEvent, type Services } from '../../src/services
 import { nodeLauncher, type TrainerHandle } from '../../src/services/spawn.ts';
 import { tempDir } from '../store/helpers.ts';
 
-const TINY = { rnnSize: 16, numLayers: 1, batchSize: 16, seqLength: 16, evalEvery: 10, sampleEvery: 10, sampleLength: 3, backend: 'cpu' as const, maxIters: 100_000 };
+const TINY = {
+  rnnSize: 16,
+  numLayers: 1,
+  batchSize: 16,
+  seqLength: 16,
+  evalEvery: 10,
+  sampleEvery: 10,
+  sampleLength: 3,
+  backend: 'cpu' as const,
+  maxIters: 100_000,
+};
 
 let d: string;
 let s: Services;
@@ -72,7 +82,10 @@ describe('runs', () => {
       seen.push(n);
       reads++;
     }, 5);
-    const firstCkpt = (await waitFor((e) => e.runId === run.id && e.kind === 'train' && e.event.type === 'checkpoint' && e.event.kind === 'latest')) as Extract<RunEvent, { kind: 'train' }>;
+    const firstCkpt = (await waitFor((e) => e.runId === run.id && e.kind === 'train' && e.event.type === 'checkpoint' && e.event.kind === 'latest')) as Extract<
+      RunEvent,
+      { kind: 'train' }
+    >;
     const detail = await s.runs.getRun(run.id);
     expect(detail.checkpoints.some((c) => c.kind === 'latest')).toBe(true);
     expect(detail.metrics.length).toBeGreaterThan(0);
@@ -103,7 +116,10 @@ describe('runs', () => {
 
     const n = events.length;
     await s.runs.resumeRun(run.id);
-    const start = (await waitFor((e) => e.runId === run.id && e.kind === 'train' && e.event.type === 'start' && events.indexOf(e) >= n)) as Extract<RunEvent, { kind: 'train' }>;
+    const start = (await waitFor((e) => e.runId === run.id && e.kind === 'train' && e.event.type === 'start' && events.indexOf(e) >= n)) as Extract<
+      RunEvent,
+      { kind: 'train' }
+    >;
     expect((start.event as { startIteration: number }).startIteration).toBe(latest.iteration);
     await waitFor((e) => e.runId === run.id && e.kind === 'train' && e.event.type === 'progress' && events.indexOf(e) > n);
     await s.runs.stopRun(run.id);

@@ -34,7 +34,10 @@ describe('starter models on the command line, empty data folder', () => {
     const dataDir = tempDir();
     const r = charmer(['models', '--json'], dataDir);
     expect(r.code, r.err).toBe(0);
-    const lines = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.length).toBeGreaterThan(0);
     for (const s of shipped) {
       const line = lines.find((l) => l.id === s.id);
@@ -48,7 +51,10 @@ describe('starter models on the command line, empty data folder', () => {
   it.skipIf(!has('baby-names'))('charmer sample baby-names --count 20 prints 20 names, some new', () => {
     const r = charmer(['sample', 'baby-names', '--count', '20', '--json', '--seed', '1'], tempDir());
     expect(r.code, r.err).toBe(0);
-    const items = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    const items = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(items).toHaveLength(20);
     for (const it of items) {
       expect(it.text.length).toBeGreaterThan(0);
@@ -79,7 +85,10 @@ describe('starter models in the library are read-only', () => {
   beforeAll(async () => {
     process.env.CHARMER_STARTERS = STARTERS;
     services = await createServices({ dataDir: tempDir() });
-    dispatch = createDispatch(contract, createHandlers(services, { shell: 'browser', version: 'test' }, () => {}));
+    dispatch = createDispatch(
+      contract,
+      createHandlers(services, { shell: 'browser', version: 'test' }, () => {}),
+    );
   });
   afterAll(async () => {
     await services?.close();
@@ -123,7 +132,10 @@ describe('starter models in the library are read-only', () => {
 
   it('a copy of a starter is a model of ones own: same checkpoint and loss, and it can be deleted', async () => {
     const starter = (await services.runs.listRuns()).find((r) => r.starter)!;
-    const reply = (await dispatch('runs.copy', { id: starter.id })) as { error: unknown; result: { id: number; name: string; bestValLoss: number | null; starter?: string } };
+    const reply = (await dispatch('runs.copy', { id: starter.id })) as {
+      error: unknown;
+      result: { id: number; name: string; bestValLoss: number | null; starter?: string };
+    };
     expect(reply.error).toBeNull();
     const copy = reply.result;
     expect(copy.starter).toBeUndefined();
@@ -131,7 +143,9 @@ describe('starter models in the library are read-only', () => {
     const detail = await services.runs.getRun(copy.id);
     expect(detail.checkpoints.map((c) => c.kind)).toEqual(['best']);
     // Buffer.equals: a deep toEqual over megabytes of weights takes minutes.
-    expect(fs.readFileSync(path.join(detail.checkpoints[0]!.path, 'weights.bin')).equals(fs.readFileSync(path.join(STARTERS, starter.starter!, 'weights.bin')))).toBe(true);
+    expect(
+      fs.readFileSync(path.join(detail.checkpoints[0]!.path, 'weights.bin')).equals(fs.readFileSync(path.join(STARTERS, starter.starter!, 'weights.bin'))),
+    ).toBe(true);
     const renamed = (await dispatch('runs.rename', { id: copy.id, name: 'mine' })) as { error: unknown };
     expect(renamed.error).toBeNull();
     expect(((await dispatch('runs.remove', { id: copy.id })) as { error: unknown }).error).toBeNull();
@@ -150,7 +164,10 @@ describe('starter models in the library are read-only', () => {
     const count = (await services.runs.listRuns()).length;
     await services.close();
     services = await createServices({ dataDir });
-    dispatch = createDispatch(contract, createHandlers(services, { shell: 'browser', version: 'test' }, () => {}));
+    dispatch = createDispatch(
+      contract,
+      createHandlers(services, { shell: 'browser', version: 'test' }, () => {}),
+    );
     expect((await services.runs.listRuns()).length).toBe(count);
   });
 });

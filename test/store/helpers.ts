@@ -27,6 +27,10 @@ export function writeFakeCheckpoint(dir: string, iteration: number, valLoss: num
   fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.alloc(16));
   fs.writeFileSync(
     path.join(dir, 'model.json'),
-    JSON.stringify({ format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'], weights: [] }], userDefinedMetadata: { charmer: { format: 'charmer-1', iteration, valLoss } } }),
+    JSON.stringify({
+      format: 'layers-model',
+      weightsManifest: [{ paths: ['weights.bin'], weights: [] }],
+      userDefinedMetadata: { charmer: { format: 'charmer-1', iteration, valLoss } },
+    }),
   );
 }

@@ -67,8 +67,22 @@ describe('migrations', () => {
     const d = dir();
     const db = new Database(path.join(d, 'charmer.db'));
     migrate(db, 1);
-    const broken = { version: 2, name: 'broken', up: (x: Database.Database) => { x.exec('CREATE TABLE half_done (a)'); throw new Error('boom'); } };
-    expect(() => db.transaction(() => { broken.up(db); db.pragma('user_version = 2'); }).immediate()).toThrow('boom');
+    const broken = {
+      version: 2,
+      name: 'broken',
+      up: (x: Database.Database) => {
+        x.exec('CREATE TABLE half_done (a)');
+        throw new Error('boom');
+      },
+    };
+    expect(() =>
+      db
+        .transaction(() => {
+          broken.up(db);
+          db.pragma('user_version = 2');
+        })
+        .immediate(),
+    ).toThrow('boom');
     expect(db.pragma('user_version', { simple: true })).toBe(1);
     expect(db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'half_done'`).get()).toEqual({ n: 0 });
     db.close();

@@ -15,10 +15,15 @@ function deadPid(): number {
 }
 
 function seedRun(store: Store, status: 'running' | 'paused' | 'completed', pid: number | null) {
-  const c = store.getCorpusByHash('h') ?? store.insertCorpus({ name: 'c', mode: 'text', bytes: 1, chars: 1, vocabSize: 1, lines: 1, hash: 'h', sourcePath: null, charCounts: {} });
+  const c =
+    store.getCorpusByHash('h') ??
+    store.insertCorpus({ name: 'c', mode: 'text', bytes: 1, chars: 1, vocabSize: 1, lines: 1, hash: 'h', sourcePath: null, charCounts: {} });
   const run = store.createRun({ corpusId: c.id, name: 'r', config: { mode: 'text' } });
   store.updateRun(run.id, { status, pid });
-  store.writeMetrics(run.id, Array.from({ length: 30 }, (_, i) => ({ iteration: i + 1, epoch: 0, trainLoss: 3 - i / 30, valLoss: null, lr: 0.002, charsPerS: 100, elapsedS: i })));
+  store.writeMetrics(
+    run.id,
+    Array.from({ length: 30 }, (_, i) => ({ iteration: i + 1, epoch: 0, trainLoss: 3 - i / 30, valLoss: null, lr: 0.002, charsPerS: 100, elapsedS: i })),
+  );
   return run.id;
 }
 
@@ -36,7 +41,10 @@ describe('recovery on open', () => {
     const run = store.getRun(id)!;
     expect(run.status).toBe('interrupted');
     expect(run.resumable).toBe(true);
-    expect(store.listCheckpoints(id).map((c) => [c.kind, c.iteration])).toEqual([['best', 20], ['latest', 20]]);
+    expect(store.listCheckpoints(id).map((c) => [c.kind, c.iteration])).toEqual([
+      ['best', 20],
+      ['latest', 20],
+    ]);
     expect(store.lastMetricIteration(id)).toBe(20);
     expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
     store.close();
@@ -84,7 +92,10 @@ describe('recovery on open', () => {
     expect(run.checkpoints.map((c) => c.kind)).toEqual(['best']);
     expect(run.resumable).toBe(false);
     for (const c of run.checkpoints) expect(fs.existsSync(path.join(c.path, 'model.json'))).toBe(true);
-    await expect(services.runs.resumeRun(id)).rejects.toMatchObject({ code: 'CHECKPOINT_MISSING', message: expect.stringMatching(/no checkpoint to continue from.*deleted by hand/) });
+    await expect(services.runs.resumeRun(id)).rejects.toMatchObject({
+      code: 'CHECKPOINT_MISSING',
+      message: expect.stringMatching(/no checkpoint to continue from.*deleted by hand/),
+    });
     // deleted while the library is open: getRun notices too
     fs.rmSync(path.join(d, 'runs', String(id), 'best'), { recursive: true });
     expect((await services.runs.getRun(id)).checkpoints).toEqual([]);

@@ -99,7 +99,10 @@ describe('refusals', () => {
     const store = openStore(d);
     const c = store.insertCorpus({ name: 'c', mode: 'text', bytes: 1, chars: 1, vocabSize: 1, lines: 1, hash: 'h', sourcePath: null, charCounts: {} });
     const run = store.createRun({ corpusId: c.id, name: 'r', config: {} });
-    store.writeMetrics(run.id, Array.from({ length: 5000 }, (_, i) => ({ iteration: i, epoch: 0, trainLoss: 1, valLoss: null, lr: 0.1, charsPerS: 1, elapsedS: 1 })));
+    store.writeMetrics(
+      run.id,
+      Array.from({ length: 5000 }, (_, i) => ({ iteration: i, epoch: 0, trainLoss: 1, valLoss: null, lr: 0.1, charsPerS: 1, elapsedS: 1 })),
+    );
     store.db.pragma('wal_checkpoint(TRUNCATE)');
     store.close();
     const file = path.join(d, 'charmer.db');

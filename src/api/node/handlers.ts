@@ -45,12 +45,18 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
   /** Inspections in flight by their client-chosen inspectId, so a newer one (or inspect.cancel) stops an older one. */
   const inspections = new Map<string, AbortController>();
   /** Runs an inspection under its inspectId: a signal that inspect.cancel (or a newer one) aborts, and progress events. */
-  async function cancellable<T>(inspectId: string | undefined, start: (extra: { signal: AbortSignal; onProgress?: (p: { done: number; total: number }) => void }) => Promise<T>): Promise<T> {
+  async function cancellable<T>(
+    inspectId: string | undefined,
+    start: (extra: { signal: AbortSignal; onProgress?: (p: { done: number; total: number }) => void }) => Promise<T>,
+  ): Promise<T> {
     if (inspectId) inspections.get(inspectId)?.abort();
     const ac = new AbortController();
     if (inspectId) inspections.set(inspectId, ac);
     try {
-      return await start({ signal: ac.signal, ...(inspectId ? { onProgress: (p: { done: number; total: number }) => emit('inspectProgress', { inspectId, ...p }) } : {}) });
+      return await start({
+        signal: ac.signal,
+        ...(inspectId ? { onProgress: (p: { done: number; total: number }) => emit('inspectProgress', { inspectId, ...p }) } : {}),
+      });
     } finally {
       if (inspectId && inspections.get(inspectId) === ac) inspections.delete(inspectId);
     }
@@ -77,7 +83,13 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
           const buf = Buffer.alloc(Math.min(HEAD_BYTES, size));
           const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
           const head = new TextDecoder('utf-8', { fatal: false }).decode(buf.subarray(0, bytesRead));
-          return { path: given, name: basename(path).replace(/\.[^.]*$/, '') || basename(path), bytes: size, guessedMode: guess(head), head: head.slice(0, 4000) };
+          return {
+            path: given,
+            name: basename(path).replace(/\.[^.]*$/, '') || basename(path),
+            bytes: size,
+            guessedMode: guess(head),
+            head: head.slice(0, 4000),
+          };
         } finally {
           await fh.close();
         }
@@ -87,7 +99,12 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
         const path = await resolvePath(given);
         const r = await services.library.importCorpus(
           { path, name: name ?? (basename(given).replace(/\.(csv|tsv|txt)$/i, '') || basename(given)) },
-          { ...(mode ? { mode } : {}), ...(importId ? { onProgress: progress(importId) } : {}), ...(categories ? { categories } : {}), ...(nameColumn ? { nameColumn } : {}) },
+          {
+            ...(mode ? { mode } : {}),
+            ...(importId ? { onProgress: progress(importId) } : {}),
+            ...(categories ? { categories } : {}),
+            ...(nameColumn ? { nameColumn } : {}),
+          },
         );
         changed('import');
         return r;
@@ -95,7 +112,12 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
       importText: async ({ text, name, mode, importId, categories, nameColumn }) => {
         const r = await services.library.importCorpus(
           { text, name },
-          { ...(mode ? { mode } : {}), ...(importId ? { onProgress: progress(importId) } : {}), ...(categories ? { categories } : {}), ...(nameColumn ? { nameColumn } : {}) },
+          {
+            ...(mode ? { mode } : {}),
+            ...(importId ? { onProgress: progress(importId) } : {}),
+            ...(categories ? { categories } : {}),
+            ...(nameColumn ? { nameColumn } : {}),
+          },
         );
         changed('import');
         return r;
@@ -193,7 +215,8 @@ export function createHandlers(services: Services, hooks: ShellHooks, emit: Emit
     },
     shell: {
       openCorpusDialog: async () => {
-        if (!hooks.openCorpusDialog) throw new ApiError('UNAVAILABLE', 'There is no file dialog in browser mode: choose a file with the page’s file picker, which uploads it.');
+        if (!hooks.openCorpusDialog)
+          throw new ApiError('UNAVAILABLE', 'There is no file dialog in browser mode: choose a file with the page’s file picker, which uploads it.');
         return hooks.openCorpusDialog();
       },
       openExternal: async ({ url }) => {

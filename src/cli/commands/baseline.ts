@@ -34,14 +34,28 @@ export const baselineCommand: Command = {
         ? ngramBaseline({ mode: 'text', vocabSize: corpus.vocab.size, train: train.data, val: val.data })
         : ngramBaseline({ mode: 'lines', vocabSize: corpus.vocab.size, boundary: corpus.vocab.indexOf('\n'), train: lines(train), val: lines(val) });
     if (values.json) {
-      process.stdout.write(JSON.stringify({ corpus: corpus.name, mode, best_order: r.order, best_k: r.k, val_loss: r.valLoss, unigram_loss: r.unigramLoss, table: r.table.map((t) => ({ order: t.order, k: t.k, val_loss: t.valLoss })) }) + '\n');
+      process.stdout.write(
+        JSON.stringify({
+          corpus: corpus.name,
+          mode,
+          best_order: r.order,
+          best_k: r.k,
+          val_loss: r.valLoss,
+          unigram_loss: r.unigramLoss,
+          table: r.table.map((t) => ({ order: t.order, k: t.k, val_loss: t.valLoss })),
+        }) + '\n',
+      );
       return 0;
     }
     const byOrder = new Map<number, { k: number; valLoss: number }>();
     for (const t of r.table) if (!byOrder.has(t.order) || t.valLoss < byOrder.get(t.order)!.valLoss) byOrder.set(t.order, t);
-    process.stdout.write(`Count n-gram baseline on ${corpus.name} (${mode} mode, ${Math.round((1 - (values['val-fraction'] as number)) * 100)}/${Math.round((values['val-fraction'] as number) * 100)} split), validation loss in nats/char:\n`);
+    process.stdout.write(
+      `Count n-gram baseline on ${corpus.name} (${mode} mode, ${Math.round((1 - (values['val-fraction'] as number)) * 100)}/${Math.round((values['val-fraction'] as number) * 100)} split), validation loss in nats/char:\n`,
+    );
     for (const [order, t] of [...byOrder].sort((a, b) => a[0] - b[0])) {
-      process.stdout.write(`  order ${order} (${order === 0 ? 'unigram' : `${order + 1}-gram`}): ${t.valLoss.toFixed(3)}  (add-k ${t.k})${order === r.order ? '  <- best' : ''}\n`);
+      process.stdout.write(
+        `  order ${order} (${order === 0 ? 'unigram' : `${order + 1}-gram`}): ${t.valLoss.toFixed(3)}  (add-k ${t.k})${order === r.order ? '  <- best' : ''}\n`,
+      );
     }
     return 0;
   },

@@ -25,8 +25,12 @@ export const corporaCommand: Command = {
         process.stdout.write(JSON.stringify(c) + '\n');
         continue;
       }
-      const cats = Object.entries(c.categories).map(([k, v]) => `${k}: ${v.length > 8 ? `${v.slice(0, 4).join(', ')} ... ${v.at(-1)} (${v.length})` : v.join(', ')}`);
-      process.stdout.write(`${c.id}\t${c.name}, ${c.items.toLocaleString('en-US')} items${cats.length ? `; categories ${cats.join('; ')}` : ''}\n  source: ${c.source}\n  licence: ${c.licence}\n`);
+      const cats = Object.entries(c.categories).map(
+        ([k, v]) => `${k}: ${v.length > 8 ? `${v.slice(0, 4).join(', ')} ... ${v.at(-1)} (${v.length})` : v.join(', ')}`,
+      );
+      process.stdout.write(
+        `${c.id}\t${c.name}, ${c.items.toLocaleString('en-US')} items${cats.length ? `; categories ${cats.join('; ')}` : ''}\n  source: ${c.source}\n  licence: ${c.licence}\n`,
+      );
     }
     return 0;
   },

@@ -80,7 +80,11 @@ export const galleryCommand: Command = {
           return 0;
         }
         case 'export': {
-          const ids = rest.length ? rest.map((r) => parseId(r, 'text')) : (await gallery.listSamples({ ...q, limit: 100_000, sort: values.sort === 'newest' ? 'oldest' : (values.sort as SampleSort) })).items.map((s) => s.id);
+          const ids = rest.length
+            ? rest.map((r) => parseId(r, 'text'))
+            : (await gallery.listSamples({ ...q, limit: 100_000, sort: values.sort === 'newest' ? 'oldest' : (values.sort as SampleSort) })).items.map(
+                (s) => s.id,
+              );
           const content = await gallery.exportSamples(ids, values.format as ExportFormat);
           if (values.out) {
             const tmp = `${values.out}.tmp-${process.pid}`;

@@ -12,4 +12,16 @@ import { corporaCommand } from './corpora.ts';
 import { modelsCommand } from './models.ts';
 
 /** Every subcommand, in the order --help lists them. */
-export const commands: Command[] = [trainCommand, sampleCommand, corporaCommand, infoCommand, baselineCommand, resumeCommand, runsCommand, modelsCommand, galleryCommand, serve, benchCommand];
+export const commands: Command[] = [
+  trainCommand,
+  sampleCommand,
+  corporaCommand,
+  infoCommand,
+  baselineCommand,
+  resumeCommand,
+  runsCommand,
+  modelsCommand,
+  galleryCommand,
+  serve,
+  benchCommand,
+];

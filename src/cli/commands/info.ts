@@ -11,7 +11,7 @@ const specs: OptionSpecs = {
 
 export const infoCommand: Command = {
   name: 'info',
-  summary: 'show a checkpoint\'s settings, vocabulary and loss history',
+  summary: "show a checkpoint's settings, vocabulary and loss history",
   async run(argv) {
     const { values, positionals } = parseOptions(argv, specs);
     if (values.help || positionals.length !== 1) {
@@ -51,7 +51,9 @@ export const infoCommand: Command = {
       `Trained      ${m.iteration} iterations, ${m.epoch.toFixed(2)} epochs`,
       `Val loss     ${m.valLoss?.toFixed(4) ?? '-'} nats/char (best ${m.bestValLoss?.toFixed(4) ?? '-'}; count n-gram baseline ${m.baselineValLoss?.toFixed(4) ?? '-'})`,
       `Vocabulary   ${m.vocab.length} characters: ${m.vocab.map((ch) => (ch.trim() && ch.codePointAt(0)! >= 32 ? ch : describeChar(ch))).join('')}`,
-      `Settings     ${Object.entries(c).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+      `Settings     ${Object.entries(c)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
       'Val history  ' + (valHistory.length ? valHistory.map((h) => `${h.iteration}:${h.valLoss.toFixed(3)}`).join(' ') : '-'),
     ];
     process.stdout.write(lines.join('\n') + '\n');

@@ -30,7 +30,13 @@ export const modelsCommand: Command = {
   async run(argv) {
     const { values } = parseOptions(argv, specs);
     if (values.help) {
-      process.stdout.write(formatHelp('charmer models [--json] [--data-dir DIR]', specs, 'Sample one with charmer sample ID (a starter id such as shakespeare, or a checkpoint folder).'));
+      process.stdout.write(
+        formatHelp(
+          'charmer models [--json] [--data-dir DIR]',
+          specs,
+          'Sample one with charmer sample ID (a starter id such as shakespeare, or a checkpoint folder).',
+        ),
+      );
       return 0;
     }
     const lines: ModelLine[] = listStarters().map((s) => ({ id: s.id, name: s.name, kind: s.mode, source: 'starter', val_loss: s.valLoss, status: 'starter' }));

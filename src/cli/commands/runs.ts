@@ -78,16 +78,38 @@ export const runsCommand: Command = {
             out(`No runs yet in ${store.dataDir}. Train one with: charmer train FILE\n`);
             return 0;
           }
-          const rows = list.map((r) => [String(r.id), r.status, r.corpusName, shortModelName(r.config), `${r.iterations}${r.totalIters ? `/${r.totalIters}` : ''}`, fmtLoss(r.bestValLoss), new Date(r.created).toISOString().slice(0, 16).replace('T', ' ')]);
+          const rows = list.map((r) => [
+            String(r.id),
+            r.status,
+            r.corpusName,
+            shortModelName(r.config),
+            `${r.iterations}${r.totalIters ? `/${r.totalIters}` : ''}`,
+            fmtLoss(r.bestValLoss),
+            new Date(r.created).toISOString().slice(0, 16).replace('T', ' '),
+          ]);
           const head = ['ID', 'STATUS', 'CORPUS', 'MODEL', 'ITERS', 'BEST VAL', 'CREATED'];
           const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-          for (const r of [head, ...rows]) out(r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd() + '\n');
+          for (const r of [head, ...rows])
+            out(
+              r
+                .map((c, i) => c.padEnd(w[i]!))
+                .join('  ')
+                .trimEnd() + '\n',
+            );
           return 0;
         }
         case 'show': {
           const d = await runs.getRun(parseId(arg, 'run'));
           if (values.json) {
-            out(JSON.stringify({ ...runJson(d), config: d.config, metrics: d.metrics, checkpoints: d.checkpoints, training_samples: d.trainingSamples.map((s) => ({ iteration: s.iteration, text: s.text })) }) + '\n');
+            out(
+              JSON.stringify({
+                ...runJson(d),
+                config: d.config,
+                metrics: d.metrics,
+                checkpoints: d.checkpoints,
+                training_samples: d.trainingSamples.map((s) => ({ iteration: s.iteration, text: s.text })),
+              }) + '\n',
+            );
             return 0;
           }
           out(`Run ${d.id}: ${d.name}\n`);

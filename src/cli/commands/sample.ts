@@ -8,7 +8,18 @@ import { existsSync } from 'node:fs';
 import { findStarter } from '../../services/starters.ts';
 import { BACKEND_CHOICES } from '../../common/enums.ts';
 import { OPTIONS } from '../../common/options.ts';
-import { CharmerError, checkLineConstraints, chooseBackend, loadCheckpoint, lookupName, nameKindOf, nearestBrands, sampleLines, sampleText, type BackendName } from '../../engine/index.ts';
+import {
+  CharmerError,
+  checkLineConstraints,
+  chooseBackend,
+  loadCheckpoint,
+  lookupName,
+  nameKindOf,
+  nearestBrands,
+  sampleLines,
+  sampleText,
+  type BackendName,
+} from '../../engine/index.ts';
 
 const specs: OptionSpecs = {
   temperature: { type: 'number', help: 'randomness: 0 = always the likeliest character, 1 = the model as learned, above 1 wilder', default: 0.8 },
@@ -24,9 +35,16 @@ const specs: OptionSpecs = {
   suffix: { type: 'string', help: 'lines models: items end with this' },
   'min-length': { type: 'int', help: 'lines models: shortest item' },
   'max-length': { type: 'int', help: 'lines models: longest item' },
-  category: { type: 'string', help: 'lines models with categories: a value to generate for ("F", "1920s", or "sex=F"); repeat for more (several values of one column are a mix)' },
+  category: {
+    type: 'string',
+    help: 'lines models with categories: a value to generate for ("F", "1920s", or "sex=F"); repeat for more (several values of one column are a mix)',
+  },
   backend: { type: 'string', help: OPTIONS.backend.help, default: 'auto', choices: BACKEND_CHOICES },
-  json: { type: 'boolean', help: 'one JSON object per sample: text, logprob; lists add novelty, category (asked), categories (written for), known {sex, births, peak_year} for a known baby name, nearest_brand for a brand model', default: false },
+  json: {
+    type: 'boolean',
+    help: 'one JSON object per sample: text, logprob; lists add novelty, category (asked), categories (written for), known {sex, births, peak_year} for a known baby name, nearest_brand for a brand model',
+    default: false,
+  },
   help: { type: 'boolean', help: 'show this help', short: 'h' },
 };
 
@@ -47,7 +65,13 @@ export const sampleCommand: Command = {
     }
     const { values: v, positionals } = parseOptions(rest, specs);
     if (v.help || positionals.length !== 1) {
-      process.stdout.write(formatHelp('charmer sample CHECKPOINT [options]', specs, 'CHECKPOINT is a checkpoint folder (a run\'s best/ or latest/) or a starter model (charmer models lists them: baby-names, shakespeare).'));
+      process.stdout.write(
+        formatHelp(
+          'charmer sample CHECKPOINT [options]',
+          specs,
+          "CHECKPOINT is a checkpoint folder (a run's best/ or latest/) or a starter model (charmer models lists them: baby-names, shakespeare).",
+        ),
+      );
       return v.help ? 0 : 2;
     }
     const temperature = v.temperature as number;
@@ -65,13 +89,23 @@ export const sampleCommand: Command = {
       throw new CharmerError('BAD_OPTION', `--min-length ${minL} is above --max-length ${maxL}, so no item can fit. Lower --min-length or raise --max-length.`);
     }
     // The rest of the impossible constraints (a prefix longer than --max-length...) before any work.
-    checkLineConstraints({ count, minLength: minL, maxLength: maxL, prefix: v.prefix as string | undefined, contains: v.contains as string | undefined, suffix: v.suffix as string | undefined });
+    checkLineConstraints({
+      count,
+      minLength: minL,
+      maxLength: maxL,
+      prefix: v.prefix as string | undefined,
+      contains: v.contains as string | undefined,
+      suffix: v.suffix as string | undefined,
+    });
     await chooseBackend(v.backend as BackendName | 'auto');
     // A folder of that name wins; otherwise a starter id reads the shipped checkpoint directly,
     // with no library to open, so a first command answers quickly.
     const starter = existsSync(positionals[0]!) ? undefined : findStarter(positionals[0]!);
     if (!starter && !existsSync(positionals[0]!) && !/[\\/]/.test(positionals[0]!)) {
-      throw new CharmerError('FILE_NOT_FOUND', `There is no starter model or checkpoint folder called "${positionals[0]}". charmer models lists the starters; or give a run's best/ or latest/ folder.`);
+      throw new CharmerError(
+        'FILE_NOT_FOUND',
+        `There is no starter model or checkpoint folder called "${positionals[0]}". charmer models lists the starters; or give a run's best/ or latest/ folder.`,
+      );
     }
     const ck = await loadCheckpoint(starter ? starter.dir : positionals[0]!);
     const model = ck.model;

@@ -29,7 +29,10 @@ export async function buildRenderer(log: (s: string) => void = (s) => process.st
   try {
     vite = await import('vite');
   } catch {
-    throw new CharmerError('IO_ERROR', 'The renderer is not built and vite is not installed: run `npm install` and `npm run build`, then `charmer serve` again.');
+    throw new CharmerError(
+      'IO_ERROR',
+      'The renderer is not built and vite is not installed: run `npm install` and `npm run build`, then `charmer serve` again.',
+    );
   }
   log('Building the renderer (once; `npm run build` does the same)…\n');
   // Built beside the target and swapped in, so a server already running never serves half a build.
@@ -51,7 +54,13 @@ export const serve: Command = {
   async run(argv) {
     const { values } = parseOptions(argv, specs);
     if (values.help) {
-      process.stdout.write(formatHelp('charmer serve [--port N] [--data-dir DIR] [--allow-dir DIR]', specs, 'Serves the Charmer app to a browser on this machine. Open the printed URL; it holds the access token.'));
+      process.stdout.write(
+        formatHelp(
+          'charmer serve [--port N] [--data-dir DIR] [--allow-dir DIR]',
+          specs,
+          'Serves the Charmer app to a browser on this machine. Open the printed URL; it holds the access token.',
+        ),
+      );
       return 0;
     }
     const port = values.port as number;
@@ -71,7 +80,11 @@ export const serve: Command = {
       } catch {
         /* said below */
       }
-      if (!isDir) throw new CharmerError('BAD_OPTION', `--allow-dir ${allowDir} is not a folder on this machine. Name an existing folder, or leave it out (the page uploads files).`);
+      if (!isDir)
+        throw new CharmerError(
+          'BAD_OPTION',
+          `--allow-dir ${allowDir} is not a folder on this machine. Name an existing folder, or leave it out (the page uploads files).`,
+        );
     }
     const services = await createServices(dataDir ? { dataDir } : {});
     let server;
@@ -86,18 +99,23 @@ export const serve: Command = {
       });
     } catch (e) {
       await services.close();
-      if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CharmerError('BAD_OPTION', `Port ${port} is in use: choose another with --port, or --port 0 for a free one.`);
+      if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE')
+        throw new CharmerError('BAD_OPTION', `Port ${port} is in use: choose another with --port, or --port 0 for a free one.`);
       throw e;
     }
     if (allowDir) process.stdout.write(`Files may be imported by path from ${allowDir} (--allow-dir).\n`);
-    process.stdout.write(`Charmer is running in browser mode (library: ${services.info.dataDir}).\nOpen this URL in a browser; it holds the access token:\n\n${server.url}\n\nPress Ctrl+C to stop (training runs write a checkpoint and stop).\n`);
+    process.stdout.write(
+      `Charmer is running in browser mode (library: ${services.info.dataDir}).\nOpen this URL in a browser; it holds the access token:\n\n${server.url}\n\nPress Ctrl+C to stop (training runs write a checkpoint and stop).\n`,
+    );
 
     // Nothing a client sends should reach these (the server answers or closes every bad request
     // itself); if something still does, one sentence goes to the log and the server keeps serving
     // the others rather than ending everyone's session and orphaning nothing.
     const unexpected = (what: string) => (e: unknown) => {
       const message = e instanceof Error ? e.message : String(e);
-      process.stderr.write(`charmer serve: an unexpected ${what} (${message.split('\n')[0]!.slice(0, 300)}) was caught; the server keeps running. Please report it with the steps that led to it.\n`);
+      process.stderr.write(
+        `charmer serve: an unexpected ${what} (${message.split('\n')[0]!.slice(0, 300)}) was caught; the server keeps running. Please report it with the steps that led to it.\n`,
+      );
     };
     process.on('uncaughtException', unexpected('error'));
     process.on('unhandledRejection', unexpected('failure in a background task'));

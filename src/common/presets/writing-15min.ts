@@ -13,5 +13,22 @@ export const writing15min: Preset = {
   label: 'Writing: best in 15 minutes',
   description:
     'Running text, 15 minutes on a CPU. 2 x 256 LSTM: on a CPU it learns more per minute than a Transformer of the same cost; learning rate 0.003 warmed up and decayed along a cosine to the end of the 15 minutes, weight decay 0.1, dropout 0.1.',
-  config: { mode: 'text', model: 'lstm', rnnSize: 256, numLayers: 2, dropout: 0.1, batchSize: 50, seqLength: 50, learningRate: 3e-3, lrSchedule: 'cosine', warmupIters: 50, minLrFraction: 0.1, weightDecay: 0.1, maxTime: 900, evalEvery: 250, sampleEvery: 0, sampleLength: 300 },
+  config: {
+    mode: 'text',
+    model: 'lstm',
+    rnnSize: 256,
+    numLayers: 2,
+    dropout: 0.1,
+    batchSize: 50,
+    seqLength: 50,
+    learningRate: 3e-3,
+    lrSchedule: 'cosine',
+    warmupIters: 50,
+    minLrFraction: 0.1,
+    weightDecay: 0.1,
+    maxTime: 900,
+    evalEvery: 250,
+    sampleEvery: 0,
+    sampleLength: 300,
+  },
 };

@@ -51,7 +51,14 @@ class Locals {
   }
   /** The function's code entry: its local declarations and body. */
   fn(body: B): B {
-    const fn = [...vec([[...uleb(this.i32s), 0x7f], [...uleb(this.v128s), 0x7b]]), ...body, 0x0b];
+    const fn = [
+      ...vec([
+        [...uleb(this.i32s), 0x7f],
+        [...uleb(this.v128s), 0x7b],
+      ]),
+      ...body,
+      0x0b,
+    ];
     return [...uleb(fn.length), ...fn];
   }
 }
@@ -72,25 +79,32 @@ function gemmFn(): B {
   const av = L.v();
 
   const tile = (MR: number, storeV: number): B => [
-    ...acc.slice(0, MR).flat().flatMap((x) => set(x, ZERO)),
+    ...acc
+      .slice(0, MR)
+      .flat()
+      .flatMap((x) => set(x, ZERO)),
     ...set(pb, get(pbj)),
     ...set(ka, i32c(0)),
     ...repeat(
       [
         ...bv.flatMap((x, v) => set(x, vload(get(pb), 16 * v))),
         ...set(pb, add(get(pb), i32c(32))),
-        ...pa.slice(0, MR).flatMap((p, r) => [
-          ...set(av, [...add(get(p), get(ka)), ...simd(0x09), 0x02, 0x00]),
-          ...bv.flatMap((b, v) => set(acc[r]![v]!, fma(get(av), get(b), get(acc[r]![v]!)))),
-        ]),
+        ...pa
+          .slice(0, MR)
+          .flatMap((p, r) => [
+            ...set(av, [...add(get(p), get(ka)), ...simd(0x09), 0x02, 0x00]),
+            ...bv.flatMap((b, v) => set(acc[r]![v]!, fma(get(av), get(b), get(acc[r]![v]!)))),
+          ]),
       ],
       stepWhile(ka, get(ks), get(kend)),
     ),
     ...set(pc, add(get(c), [...get(i), ...get(ldc), MUL], [...get(j), ...i32c(2), SHL])),
-    ...acc.slice(0, MR).flatMap((row, r) => [
-      ...row.slice(0, storeV).flatMap((x, v) => vstore(get(pc), get(x), 16 * v)),
-      ...(r < MR - 1 ? set(pc, add(get(pc), get(ldc))) : []),
-    ]),
+    ...acc
+      .slice(0, MR)
+      .flatMap((row, r) => [
+        ...row.slice(0, storeV).flatMap((x, v) => vstore(get(pc), get(x), 16 * v)),
+        ...(r < MR - 1 ? set(pc, add(get(pc), get(ldc))) : []),
+      ]),
   ];
   /** Rows i..i+MR-1 against the panels of columns jg..jend-1 (full), or the half panel at jg. */
   const rows = (MR: number, full: boolean): B => [

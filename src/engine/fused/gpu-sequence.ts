@@ -60,7 +60,10 @@ export const lstmOpGpu = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T
       let dhr: tf.Tensor = tf.zeros([B, H]);
       for (let t = T - 1; t >= 0; t--) {
         gpuStep('lstmBwd', [dy, dhr, sS, sc0], D, t, T, B, H);
-        dhr = swap(dhr, tf.tidy(() => tf.matMul(block(D, [t * 4 * P], [4 * P], [B, 4 * H]) as T2, RT)));
+        dhr = swap(
+          dhr,
+          tf.tidy(() => tf.matMul(block(D, [t * 4 * P], [4 * P], [B, 4 * H]) as T2, RT)),
+        );
       }
       const dzTM = block(D, [0], [T * 4 * P], [T * B, 4 * H]) as T2;
       const hPrev = previousHiddenTM(block(sS, [0, 0, 0, 0], [T, 1, B, H], [T, B, H]), sh0, T, B, H);
@@ -104,7 +107,10 @@ export const gruOpGpu = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2
         const drh = tf.tidy(() => tf.matMul(block(D, [t * 3 * P + 2 * P], [P], [B, H]) as T2, R2T));
         gpuStep('gruBwdB', [drh, sS, sh0], D, t, T, B, H);
         drh.dispose();
-        carryM = swap(carryM, tf.tidy(() => tf.matMul(block(D, [t * 3 * P], [2 * P], [B, 2 * H]) as T2, R1T)));
+        carryM = swap(
+          carryM,
+          tf.tidy(() => tf.matMul(block(D, [t * 3 * P], [2 * P], [B, 2 * H]) as T2, R1T)),
+        );
       }
       const dh0 = tf.add(block(D, [T * 3 * P], [P], [B, H]), carryM);
       const blocks = block(D, [0], [T * 3 * P], [T, 3 * P]);
@@ -143,7 +149,10 @@ export const rnnOpGpu = tf.customGrad(((xp: T2, R: T2, bias: tf.Tensor1D, h0: T2
       let dhr: tf.Tensor = tf.zeros([B, H]);
       for (let t = T - 1; t >= 0; t--) {
         gpuStep('rnnBwd', [dy, dhr, sS], D, t, T, B, H);
-        dhr = swap(dhr, tf.tidy(() => tf.matMul(block(D, [t, 0, 0], [1, B, H], [B, H]) as T2, RT)));
+        dhr = swap(
+          dhr,
+          tf.tidy(() => tf.matMul(block(D, [t, 0, 0], [1, B, H], [B, H]) as T2, RT)),
+        );
       }
       const dzTM = tf.reshape(D, [T * B, H]) as T2;
       const hPrev = previousHiddenTM(sS, sh0, T, B, H);

@@ -31,6 +31,10 @@ export function heapViews(b: HeapBackend, ts: tf.TensorInfo[]): Array<Float32Arr
   return ts.map((t, i) => {
     const View = VIEW[t.dtype as keyof typeof VIEW];
     if (!View) throw new Error(`no heap view for ${t.dtype} tensors`);
-    return new View(buffer, offsets[i], t.shape.reduce((p, d) => p * d, 1));
+    return new View(
+      buffer,
+      offsets[i],
+      t.shape.reduce((p, d) => p * d, 1),
+    );
   });
 }

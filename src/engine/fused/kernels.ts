@@ -76,7 +76,19 @@ const defs: Def[] = [
       const n = cPrev!.length;
       const [gates, cs, tcs, out] = [0, 4 * n, 5 * n, 6 * n].map((o) => at(scratch!, o)) as [number, number, number, number];
       for (let b = 0; b < n / H; b++) {
-        k.lstmFwd(at(xp!, b * 4 * H), at(hr!, b * 4 * H), at(bias!, 0), at(cPrev!, b * H), gates + 16 * b * H, cs + 4 * b * H, tcs + 4 * b * H, out + 4 * b * H, at(h!, b * H), at(c!, b * H), H);
+        k.lstmFwd(
+          at(xp!, b * 4 * H),
+          at(hr!, b * 4 * H),
+          at(bias!, 0),
+          at(cPrev!, b * H),
+          gates + 16 * b * H,
+          cs + 4 * b * H,
+          tcs + 4 * b * H,
+          out + 4 * b * H,
+          at(h!, b * H),
+          at(c!, b * H),
+          H,
+        );
       }
     },
   },
@@ -186,7 +198,8 @@ const defs: Def[] = [
       const [w, m, v, g, scale, consts] = ins as [F, F, F, F, F, F];
       const [w2, m2, v2] = outs as [F, F, F];
       const n4 = w.length - (w.length % 4);
-      if (n4) k.adam(w.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, scale.byteOffset, consts.byteOffset, w2.byteOffset, m2.byteOffset, v2.byteOffset, n4);
+      if (n4)
+        k.adam(w.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, scale.byteOffset, consts.byteOffset, w2.byteOffset, m2.byteOffset, v2.byteOffset, n4);
       M.adamJs(ins, outs, n4);
     },
   },
@@ -222,7 +235,19 @@ const defs: Def[] = [
       const pb = bias!.byteOffset;
       for (let b = 0; b < B; b++) {
         const r = b * T + t;
-        k.lstmFwd(at(xp!, r * 4 * H), at(hr!, b * 4 * H), pb, at(cPrev!, b * H), at(gates!, r * 4 * H), at(cs!, r * H), at(tcs!, r * H), at(out!, r * H), at(h!, b * H), at(c!, b * H), H);
+        k.lstmFwd(
+          at(xp!, r * 4 * H),
+          at(hr!, b * 4 * H),
+          pb,
+          at(cPrev!, b * H),
+          at(gates!, r * 4 * H),
+          at(cs!, r * H),
+          at(tcs!, r * H),
+          at(out!, r * H),
+          at(h!, b * H),
+          at(c!, b * H),
+          H,
+        );
       }
     },
   },
@@ -240,7 +265,18 @@ const defs: Def[] = [
       for (let b = 0; b < B; b++) {
         const r = b * T + t;
         const cp = t > 0 ? at(cs!, (r - 1) * H) : at(c0!, b * H);
-        k.lstmBwd(at(dy!, (b * Tv + t) * H), at(dhr!, b * H), at(dc!, b * H), at(gates!, r * 4 * H), at(tcs!, r * H), cp, at(dz!, r * 4 * H), at(dzt!, b * 4 * H), at(dcPrev!, b * H), H);
+        k.lstmBwd(
+          at(dy!, (b * Tv + t) * H),
+          at(dhr!, b * H),
+          at(dc!, b * H),
+          at(gates!, r * 4 * H),
+          at(tcs!, r * H),
+          cp,
+          at(dz!, r * 4 * H),
+          at(dzt!, b * 4 * H),
+          at(dcPrev!, b * H),
+          H,
+        );
       }
     },
   },
@@ -387,9 +423,22 @@ export function registerFusedKernels(backendName: string): boolean {
           ? ({ inputs, backend, attrs }) => {
               const b = backend as unknown as WasmBackend;
               const ins = inputsOf(inputs);
-              const outs = def.outShapes(ins.map((t) => t.shape), attrs as Attrs).map((s) => b.makeOutput(s, 'float32'));
+              const outs = def
+                .outShapes(
+                  ins.map((t) => t.shape),
+                  attrs as Attrs,
+                )
+                .map((s) => b.makeOutput(s, 'float32'));
               const k = def.simd && ((attrs as Attrs).H ?? 4) % 4 === 0 ? simdOf(b) : null;
-              const scratch = k && def.simdScratch ? def.simdScratch(ins.map((t) => t.shape), attrs as Attrs).map((n) => b.makeOutput([n], 'float32')) : [];
+              const scratch =
+                k && def.simdScratch
+                  ? def
+                      .simdScratch(
+                        ins.map((t) => t.shape),
+                        attrs as Attrs,
+                      )
+                      .map((n) => b.makeOutput([n], 'float32'))
+                  : [];
               // Views only after every allocation: a heap growth detaches earlier views.
               const views = heapViews(b, [...ins, ...outs, ...scratch]) as F[];
               const inViews = views.slice(0, ins.length);
@@ -402,8 +451,17 @@ export function registerFusedKernels(backendName: string): boolean {
           : ({ inputs, backend, attrs }) => {
               const b = backend as unknown as CpuBackend;
               const ins = inputsOf(inputs);
-              const outArrays = def.outShapes(ins.map((t) => t.shape), attrs as Attrs).map((s) => ({ s, a: new Float32Array(size(s)) }));
-              def.run(ins.map((t) => b.data.get(t.dataId).values as F), outArrays.map((o) => o.a), attrs as Attrs);
+              const outArrays = def
+                .outShapes(
+                  ins.map((t) => t.shape),
+                  attrs as Attrs,
+                )
+                .map((s) => ({ s, a: new Float32Array(size(s)) }));
+              def.run(
+                ins.map((t) => b.data.get(t.dataId).values as F),
+                outArrays.map((o) => o.a),
+                attrs as Attrs,
+              );
               return outArrays.map((o) => b.makeTensorInfo(o.s, 'float32', o.a));
             },
     });

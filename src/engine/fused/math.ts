@@ -76,7 +76,23 @@ export function lstmFwd(B: number, T: number, H: number, t: number, xp: F, hr: F
  * value may carry the final cell state after the outputs). dhr: dz_{t+1}·Rᵀ; dc: gradient of c_t
  * from step t+1. Writes dz row b*T+t and dzt (the same, contiguous), and dcPrev.
  */
-export function lstmBwd(B: number, T: number, Tv: number, H: number, t: number, dy: F, dhr: F, dc: F, gates: F, cs: F, tcs: F, c0: F, dz: F, dzt: F, dcPrev: F): void {
+export function lstmBwd(
+  B: number,
+  T: number,
+  Tv: number,
+  H: number,
+  t: number,
+  dy: F,
+  dhr: F,
+  dc: F,
+  gates: F,
+  cs: F,
+  tcs: F,
+  c0: F,
+  dz: F,
+  dzt: F,
+  dcPrev: F,
+): void {
   const G = 4 * H;
   for (let b = 0; b < B; b++) {
     const r = b * T + t;

@@ -90,7 +90,10 @@ const lstmBlock = tf.customGrad(((x: T3, w: T2, b: tf.Tensor1D, h0: T2, c0: T2, 
   const T = x.shape[0];
   const H = h0.shape[1];
   const peep = tf.zeros([H]);
-  const [i, cs, f, o, ci, co, h] = run('BlockLSTMV2', [seqLen(T), x, c0, h0, w, peep, peep, peep, b], 7, [['cell_clip', 'float', 0], ['use_peephole', 'bool', false]]) as T3[];
+  const [i, cs, f, o, ci, co, h] = run('BlockLSTMV2', [seqLen(T), x, c0, h0, w, peep, peep, peep, b], 7, [
+    ['cell_clip', 'float', 0],
+    ['use_peephole', 'bool', false],
+  ]) as T3[];
   save([x, w, b, h0, c0, peep, i!, cs!, f!, o!, ci!, co!, h!]);
   return {
     value: tf.concat([h!, tf.slice(cs!, [T - 1, 0, 0], [1, -1, -1])], 0),
@@ -99,7 +102,9 @@ const lstmBlock = tf.customGrad(((x: T3, w: T2, b: tf.Tensor1D, h0: T2, c0: T2, 
       const B = sh0!.shape[0]!;
       const dh = tf.slice(dy, [0, 0, 0], [T, B, H]);
       const dcs = tf.concat([tf.zeros([T - 1, B, H]), tf.slice(dy, [T, 0, 0], [1, B, H])], 0);
-      const [dx, dc0, dh0, dw, , , , db] = run('BlockLSTMGradV2', [seqLen(T), sx, sc0, sh0, sw, sp, sp, sp, sb, ...acts, dcs, dh], 8, [['use_peephole', 'bool', false]]);
+      const [dx, dc0, dh0, dw, , , , db] = run('BlockLSTMGradV2', [seqLen(T), sx, sc0, sh0, sw, sp, sp, sp, sb, ...acts, dcs, dh], 8, [
+        ['use_peephole', 'bool', false],
+      ]);
       return [dx!, dw!, db!, dh0!, dc0!];
     },
   };

@@ -107,11 +107,7 @@ class Fn {
   /** Code that leaves tanh(x) in local `dst`. */
   tanh(dst: number, x: B): B {
     const t = this.temps();
-    return [
-      ...this.expParts(add(x, x), t),
-      ...set(t.E, add(mul(get(t.S), get(t.R)), sub(get(t.S), ONE))),
-      ...set(dst, div(get(t.E), add(get(t.E), f4(2)))),
-    ];
+    return [...this.expParts(add(x, x), t), ...set(t.E, add(mul(get(t.S), get(t.R)), sub(get(t.S), ONE))), ...set(dst, div(get(t.E), add(get(t.E), f4(2))))];
   }
   /** The function body: prologue, do { body; k += 16 } while (k < end), then `after`. */
   code(loopBody: B, after: B = []): B {
@@ -317,7 +313,7 @@ const fns: FnDef[] = [
     params: 2,
     returnsF32: true,
     build(f) {
-      const acc = (f as Fn & { acc?: number }).acc = f.v();
+      const acc = ((f as Fn & { acc?: number }).acc = f.v());
       f.body.push(...set(acc, f4(0)));
       return set(acc, add(get(acc), mul(f.ld(0), f.ld(0))));
     },

@@ -138,7 +138,14 @@ export class StreamSampler {
       throw e;
     }
     if (worker) {
-      const setup: WorkerSetup = { memory: plan.memory, gemmModule: gemmModule(true)!, simdModule: simdModule(true)!, threads, spin: SPIN, programs: plan.programs[1]! };
+      const setup: WorkerSetup = {
+        memory: plan.memory,
+        gemmModule: gemmModule(true)!,
+        simdModule: simdModule(true)!,
+        threads,
+        spin: SPIN,
+        programs: plan.programs[1]!,
+      };
       try {
         await new Promise<void>((resolve, reject) => {
           worker.once('message', () => resolve());
@@ -159,7 +166,8 @@ export class StreamSampler {
   step(id: number): Float32Array {
     if (this.disposed) throw new Error('This StreamSampler was disposed.');
     // The id picks a table row by address: one outside the vocabulary would read other weights.
-    if (!(Number.isInteger(id) && id >= 0 && id < this.out.vocab)) throw new RangeError(`Character index ${id} is outside the vocabulary (0-${this.out.vocab - 1}).`);
+    if (!(Number.isInteger(id) && id >= 0 && id < this.out.vocab))
+      throw new RangeError(`Character index ${id} is outside the vocabulary (0-${this.out.vocab - 1}).`);
     Atomics.store(this.sync, SLOT.id, id);
     Atomics.store(this.sync, SLOT.parity, this.parity);
     if (this.worker) this.runner.barrier();
@@ -271,7 +279,8 @@ async function planOf(model: CharModel, threads: number): Promise<Plan> {
       const sc = (i: number) => scratch + i * n * 4;
       const rowTable = l === 0 ? plain(columns(tableData, V, G * H, all)) : 0;
       // [x | h]·[W; R] in one product above the first layer; the first layer's x·W is the table.
-      const stacked = (cols: Array<readonly [number, number]>) => (l === 0 ? columns(w.r, H, G * H, cols) : stack(columns(w.k, H, G * H, cols), columns(w.r, H, G * H, cols)));
+      const stacked = (cols: Array<readonly [number, number]>) =>
+        l === 0 ? columns(w.r, H, G * H, cols) : stack(columns(w.k, H, G * H, cols), columns(w.r, H, G * H, cols));
       const K = l === 0 ? H : 2 * H;
       const main = cell === 'gru' ? packed(stacked(zr), K, 2 * n) : packed(stacked(all), K, G * n);
       const xn = cell === 'gru' && l > 0 ? packed(columns(w.k, H, G * H, hn), H, n) : 0;

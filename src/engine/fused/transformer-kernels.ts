@@ -38,7 +38,10 @@ const defs: Def[] = [
     name: 'CharmerAttention',
     outShapes: ([qkv], a) => {
       const { B, T, C, nh } = dims(qkv!, a);
-      return [[B, T, C], [B, nh, T, M.padT(T)]];
+      return [
+        [B, T, C],
+        [B, nh, T, M.padT(T)],
+      ];
     },
     run: ([qkv], [out, P], a, c) => {
       const dm = a as unknown as M.AttnDims;
@@ -80,7 +83,16 @@ const defs: Def[] = [
       if (!k) return M.layerNormBwd(dy!, x!, g!, mean!, rstd!, dx!, dg!, db!);
       dg!.fill(0);
       db!.fill(0);
-      const [pdy, px, pg, pdx, pdg, pdb, pm, pr] = [dy, x, g, dx, dg, db, mean, rstd].map((v) => c.addr(v!)) as [number, number, number, number, number, number, number, number];
+      const [pdy, px, pg, pdx, pdg, pdb, pm, pr] = [dy, x, g, dx, dg, db, mean, rstd].map((v) => c.addr(v!)) as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
       for (let r = 0; r < mean!.length; r++) k.lnBwd(pdy + 4 * r * C, px + 4 * r * C, pg, pdx + 4 * r * C, pdg, pdb, pm + 4 * r, pr + 4 * r, C);
     },
   },
@@ -130,7 +142,12 @@ function wasmKernel(def: Def): tf.KernelFunc {
     const b = backend as unknown as WasmBackend;
     const ins = inputsOf(inputs);
     const a = withDims(def.name, ins, attrs as Attrs);
-    const outs = def.outShapes(ins.map((t) => t.shape), a).map((s) => b.makeOutput(s, 'float32'));
+    const outs = def
+      .outShapes(
+        ins.map((t) => t.shape),
+        a,
+      )
+      .map((s) => b.makeOutput(s, 'float32'));
     const memory = wasmMemoryOf(b);
     const scratch: tf.TensorInfo[] = [];
     const byAddr = new Map<number, tf.TensorInfo>();
@@ -153,7 +170,11 @@ function wasmKernel(def: Def): tf.KernelFunc {
           permute: transpose
             ? (addr, shape, perm) => {
                 const t = byAddr.get(addr)!;
-                const r = transpose.kernelFunc({ inputs: { x: { dataId: t.dataId, shape, dtype: 'float32' } }, backend, attrs: { perm } as never }) as tf.TensorInfo;
+                const r = transpose.kernelFunc({
+                  inputs: { x: { dataId: t.dataId, shape, dtype: 'float32' } },
+                  backend,
+                  attrs: { perm } as never,
+                }) as tf.TensorInfo;
                 scratch.push(r);
                 return addrOf(r);
               }
@@ -178,8 +199,18 @@ function cpuKernel(def: Def): tf.KernelFunc {
     const b = backend as unknown as CpuBackend;
     const ins = inputsOf(inputs);
     const a = withDims(def.name, ins, attrs as Attrs);
-    const outs = def.outShapes(ins.map((t) => t.shape), a).map((s) => ({ s, v: new Float32Array(size(s)) }));
-    def.run(ins.map((t) => b.data.get(t.dataId).values as F), outs.map((o) => o.v), a, { addr: () => 0, heap: null, memory: undefined });
+    const outs = def
+      .outShapes(
+        ins.map((t) => t.shape),
+        a,
+      )
+      .map((s) => ({ s, v: new Float32Array(size(s)) }));
+    def.run(
+      ins.map((t) => b.data.get(t.dataId).values as F),
+      outs.map((o) => o.v),
+      a,
+      { addr: () => 0, heap: null, memory: undefined },
+    );
     return outs.map((o) => b.makeTensorInfo(o.s, 'float32', o.v));
   };
 }

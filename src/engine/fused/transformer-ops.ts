@@ -33,7 +33,8 @@ export function fusedCausalAttention(qkv: tf.Tensor3D, nHead: number): tf.Tensor
     save([x, P]);
     return {
       value: out,
-      gradFunc: (dy: tf.Tensor, [xs, Ps]: tf.Tensor[]) => (k === 'host' ? runFused('CharmerAttentionGrad', [dy, xs!, Ps!], { nh: nHead })[0]! : gpuAttentionGrad(dy as tf.Tensor3D, xs as tf.Tensor3D, Ps!, nHead)),
+      gradFunc: (dy: tf.Tensor, [xs, Ps]: tf.Tensor[]) =>
+        k === 'host' ? runFused('CharmerAttentionGrad', [dy, xs!, Ps!], { nh: nHead })[0]! : gpuAttentionGrad(dy as tf.Tensor3D, xs as tf.Tensor3D, Ps!, nHead),
     };
   }) as never) as unknown as (x: tf.Tensor3D) => tf.Tensor3D;
   return f(qkv);
@@ -50,7 +51,8 @@ export function fusedLayerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor
     save([x2, g, mean!, rstd!]);
     return {
       value: y!,
-      gradFunc: (dy: tf.Tensor, [xs, gs, ms, rs]: tf.Tensor[]) => (k === 'host' ? runFused('CharmerLayerNormGrad', [dy, xs!, gs!, ms!, rs!], {}) : gpuLayerNormGrad(dy as tf.Tensor2D, xs!, gs!, ms!, rs!)),
+      gradFunc: (dy: tf.Tensor, [xs, gs, ms, rs]: tf.Tensor[]) =>
+        k === 'host' ? runFused('CharmerLayerNormGrad', [dy, xs!, gs!, ms!, rs!], {}) : gpuLayerNormGrad(dy as tf.Tensor2D, xs!, gs!, ms!, rs!),
     };
   }) as never) as unknown as (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D;
   const x2 = tf.reshape(x, [-1, C]) as tf.Tensor2D;

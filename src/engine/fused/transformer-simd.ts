@@ -51,7 +51,19 @@ class Builder {
   }
   /** do { body; k += 16 } while (k < end), from k = 0 (end: n floats in bytes, set by code()). */
   loop(body: B): B {
-    return [...set(this.k, i32c(0)), 0x03, 0x40, ...body, ...set(this.k, [...get(this.k), ...i32c(16), I32_ADD]), ...get(this.k), ...get(this.end), 0x49, 0x0d, 0x00, 0x0b];
+    return [
+      ...set(this.k, i32c(0)),
+      0x03,
+      0x40,
+      ...body,
+      ...set(this.k, [...get(this.k), ...i32c(16), I32_ADD]),
+      ...get(this.k),
+      ...get(this.end),
+      0x49,
+      0x0d,
+      0x00,
+      0x0b,
+    ];
   }
   /** The four lanes of v summed, as an f32. */
   hsum(v: number): B {
@@ -182,12 +194,27 @@ const defs: Array<{ name: string; params: number; f32s?: number[]; n: number; bu
 export function transformerSimdBytes(): Uint8Array<ArrayBuffer> {
   const types = defs.map((d) => [0x60, ...vec(Array.from({ length: d.params }, (_, i) => [d.f32s?.includes(i) ? 0x7d : 0x7f])), 0x00]);
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec(types)),
     ...section(2, vec([memoryImport(false)])),
     ...section(3, vec(defs.map((_d, i) => uleb(i)))),
     ...section(7, vec(defs.map((d, i) => [...str(d.name), 0x00, ...uleb(i)]))),
-    ...section(10, vec(defs.map((d) => { const f = new Builder(d.params, d.f32s); return f.code(d.n, d.build(f)); }))),
+    ...section(
+      10,
+      vec(
+        defs.map((d) => {
+          const f = new Builder(d.params, d.f32s);
+          return f.code(d.n, d.build(f));
+        }),
+      ),
+    ),
   ]);
 }
 

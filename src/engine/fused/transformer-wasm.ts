@@ -35,7 +35,8 @@ export interface HeapCtx {
   permute: ((addr: number, shape: number[], perm: number[]) => number) | null;
 }
 
-export const attentionGemm = (memory: WebAssembly.Memory | undefined, { C, nh }: Pick<AttnDims, 'C' | 'nh'>): Gemm | null => ((C / nh) % 4 === 0 ? gemmFor(memory) : null);
+export const attentionGemm = (memory: WebAssembly.Memory | undefined, { C, nh }: Pick<AttnDims, 'C' | 'nh'>): Gemm | null =>
+  (C / nh) % 4 === 0 ? gemmFor(memory) : null;
 
 /** Copy T rows of d floats, `stride` floats apart from `src`, into a dense block at `dst` (floats), zero rows T..T4-1. */
 function gather(heap: Float32Array, dst: number, src: number, stride: number, T: number, T4: number, d: number): void {

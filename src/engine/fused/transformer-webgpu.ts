@@ -26,7 +26,13 @@ interface Program {
   getUserCode(): string;
 }
 interface WebGPUBackendLike {
-  runWebGPUProgram(p: Program, inputs: tf.TensorInfo[], dtype: string, uniforms: Array<{ type: string; data: number[] }>, output?: tf.TensorInfo): tf.TensorInfo;
+  runWebGPUProgram(
+    p: Program,
+    inputs: tf.TensorInfo[],
+    dtype: string,
+    uniforms: Array<{ type: string; data: number[] }>,
+    output?: tf.TensorInfo,
+  ): tf.TensorInfo;
 }
 
 const WG = 64;
@@ -66,7 +72,12 @@ function run(key: string, inputs: tf.Tensor[], shape: number[], names: string[],
   };
   if (p.dispatch[0] > 65535) p.dispatch = [65535, Math.ceil(p.dispatch[0] / 65535), 1];
   const be = tf.backend() as unknown as WebGPUBackendLike;
-  const info = be.runWebGPUProgram(p, inputs, 'float32', keys.map((k) => ({ type: k === 'EPS' ? 'float32' : 'int32', data: [uniforms[k]!] })));
+  const info = be.runWebGPUProgram(
+    p,
+    inputs,
+    'float32',
+    keys.map((k) => ({ type: k === 'EPS' ? 'float32' : 'int32', data: [uniforms[k]!] })),
+  );
   return tf.engine().makeTensorFromTensorInfo(info);
 }
 
@@ -81,7 +92,13 @@ const dimsOf = (qkv: tf.Tensor, nh: number) => ({ B: qkv.shape[0]!, T: qkv.shape
 export function gpuAttention(qkv: tf.Tensor3D, nh: number): [tf.Tensor3D, tf.Tensor] {
   const { B, T, C, d } = dimsOf(qkv, nh);
   const u = { T, C, NH: nh, D: d };
-  const P = run('attn_p', [qkv], [B, nh, T, T], ['QKV'], u, `
+  const P = run(
+    'attn_p',
+    [qkv],
+    [B, nh, T, T],
+    ['QKV'],
+    u,
+    `
     let i = index % T; let h = (index / T) % NH; let b = index / (T * NH);
     let scale = inverseSqrt(f32(D));
     let qo = (b * T + i) * 3 * C + h * D; let po = index * T;
@@ -95,15 +112,23 @@ export function gpuAttention(qkv: tf.Tensor3D, nh: number): [tf.Tensor3D, tf.Ten
     var sum = 0.0;
     for (var j = 0; j <= i; j++) { let e = exp(result[po + j] - mx); result[po + j] = e; sum += e; }
     for (var j = 0; j < T; j++) { if (j <= i) { result[po + j] = result[po + j] / sum; } else { result[po + j] = 0.0; } }
-  `);
-  const out = run('attn_o', [qkv, P], [B, T, C], ['QKV', 'P'], u, `
+  `,
+  );
+  const out = run(
+    'attn_o',
+    [qkv, P],
+    [B, T, C],
+    ['QKV', 'P'],
+    u,
+    `
     let c = index % C; let i = (index / C) % T; let b = index / (C * T);
     let h = c / D;
     let po = ((b * NH + h) * T + i) * T;
     var s = 0.0;
     for (var j = 0; j <= i; j++) { s += P[po + j] * QKV[(b * T + j) * 3 * C + 2 * C + c]; }
     result[index] = s;
-  `);
+  `,
+  );
   return [out as tf.Tensor3D, P];
 }
 
@@ -111,7 +136,13 @@ export function gpuAttention(qkv: tf.Tensor3D, nh: number): [tf.Tensor3D, tf.Ten
 export function gpuAttentionGrad(dy: tf.Tensor3D, qkv: tf.Tensor3D, P: tf.Tensor, nh: number): tf.Tensor {
   const { B, T, C, d } = dimsOf(qkv, nh);
   const u = { T, C, NH: nh, D: d };
-  const dS = run('attn_ds', [dy, qkv, P], [B, nh, T, T], ['DY', 'QKV', 'P'], u, `
+  const dS = run(
+    'attn_ds',
+    [dy, qkv, P],
+    [B, nh, T, T],
+    ['DY', 'QKV', 'P'],
+    u,
+    `
     let i = index % T; let h = (index / T) % NH; let b = index / (T * NH);
     let scale = inverseSqrt(f32(D));
     let yo = (b * T + i) * C + h * D; let po = index * T;
@@ -123,8 +154,15 @@ export function gpuAttentionGrad(dy: tf.Tensor3D, qkv: tf.Tensor3D, P: tf.Tensor
       result[po + j] = s; r += s * P[po + j];
     }
     for (var j = 0; j < T; j++) { if (j <= i) { result[po + j] = P[po + j] * (result[po + j] - r) * scale; } else { result[po + j] = 0.0; } }
-  `);
-  const dqkv = run('attn_dqkv', [dy, qkv, P, dS], [B, T, 3 * C], ['DY', 'QKV', 'P', 'DS'], u, `
+  `,
+  );
+  const dqkv = run(
+    'attn_dqkv',
+    [dy, qkv, P, dS],
+    [B, T, 3 * C],
+    ['DY', 'QKV', 'P', 'DS'],
+    u,
+    `
     let col = index % (3 * C); let t = (index / (3 * C)) % T; let b = index / (3 * C * T);
     let part = col / C; let c = col % C; let h = c / D;
     let base = (b * NH + h) * T;
@@ -137,7 +175,8 @@ export function gpuAttentionGrad(dy: tf.Tensor3D, qkv: tf.Tensor3D, P: tf.Tensor
       for (var i = t; i < T; i++) { s += P[(base + i) * T + t] * DY[(b * T + i) * C + c]; }
     }
     result[index] = s;
-  `);
+  `,
+  );
   dS.dispose();
   return dqkv;
 }
@@ -145,7 +184,13 @@ export function gpuAttentionGrad(dy: tf.Tensor3D, qkv: tf.Tensor3D, P: tf.Tensor
 /** x [N, C], γ, β -> [y, stats [N, 2], stats] (mean and 1/σ side by side, kept once). */
 export function gpuLayerNorm(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D, eps: number): tf.Tensor[] {
   const [N, C] = x.shape;
-  const stats = run('ln_stats', [x], [N, 2], ['X'], { C, EPS: eps }, `
+  const stats = run(
+    'ln_stats',
+    [x],
+    [N, 2],
+    ['X'],
+    { C, EPS: eps },
+    `
     if (index % 2 == 1) { return; }
     let r = index / 2; let o = r * C;
     var s = 0.0;
@@ -154,30 +199,58 @@ export function gpuLayerNorm(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D, eps
     var v = 0.0;
     for (var k = 0; k < C; k++) { let e = X[o + k] - m; v += e * e; }
     result[index] = m; result[index + 1] = inverseSqrt(v / f32(C) + EPS);
-  `);
-  const y = run('ln_y', [x, g, b, stats], [N, C], ['X', 'G', 'BETA', 'ST'], { C }, `
+  `,
+  );
+  const y = run(
+    'ln_y',
+    [x, g, b, stats],
+    [N, C],
+    ['X', 'G', 'BETA', 'ST'],
+    { C },
+    `
     let r = index / C; let k = index % C;
     result[index] = (X[index] - ST[2 * r]) * ST[2 * r + 1] * G[k] + BETA[k];
-  `);
+  `,
+  );
   return [y, stats, stats];
 }
 
 /** dy, x, γ, stats, stats -> [dx, dγ, dβ] */
 export function gpuLayerNormGrad(dy: tf.Tensor2D, x: tf.Tensor, g: tf.Tensor, stats: tf.Tensor, _same: tf.Tensor): tf.Tensor[] {
   const [N, C] = dy.shape;
-  const sums = run('ln_sums', [dy, x, g, stats], [N, 2], ['DY', 'X', 'G', 'ST'], { C }, `
+  const sums = run(
+    'ln_sums',
+    [dy, x, g, stats],
+    [N, 2],
+    ['DY', 'X', 'G', 'ST'],
+    { C },
+    `
     if (index % 2 == 1) { return; }
     let r = index / 2; let o = r * C; let m = ST[index]; let rs = ST[index + 1];
     var a = 0.0; var c = 0.0;
     for (var k = 0; k < C; k++) { let dxh = DY[o + k] * G[k]; a += dxh; c += dxh * (X[o + k] - m) * rs; }
     result[index] = a / f32(C); result[index + 1] = c / f32(C);
-  `);
-  const dx = run('ln_dx', [dy, x, g, stats, sums], [N, C], ['DY', 'X', 'G', 'ST', 'SU'], { C }, `
+  `,
+  );
+  const dx = run(
+    'ln_dx',
+    [dy, x, g, stats, sums],
+    [N, C],
+    ['DY', 'X', 'G', 'ST', 'SU'],
+    { C },
+    `
     let r = index / C; let k = index % C; let rs = ST[2 * r + 1];
     let xh = (X[index] - ST[2 * r]) * rs;
     result[index] = rs * (DY[index] * G[k] - SU[2 * r] - xh * SU[2 * r + 1]);
-  `);
-  const dgb = run('ln_dgb', [dy, x, stats], [2, C], ['DY', 'X', 'ST'], { C, N }, `
+  `,
+  );
+  const dgb = run(
+    'ln_dgb',
+    [dy, x, stats],
+    [2, C],
+    ['DY', 'X', 'ST'],
+    { C, N },
+    `
     let k = index % C;
     var s = 0.0;
     if (index < C) {
@@ -186,7 +259,8 @@ export function gpuLayerNormGrad(dy: tf.Tensor2D, x: tf.Tensor, g: tf.Tensor, st
       for (var r = 0; r < N; r++) { s += DY[r * C + k]; }
     }
     result[index] = s;
-  `);
+  `,
+  );
   const [dg, db] = tf.tidy(() => tf.split(dgb, 2, 0).map((t) => tf.reshape(t, [C])));
   tf.dispose([sums, dgb]);
   return [dx, dg!, db!];
@@ -197,11 +271,20 @@ export function gpuGelu(x: tf.Tensor): tf.Tensor {
 }
 
 export function gpuGeluGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.reshape(
-    run('gelu_grad', [dy, x], [x.size], ['DY', 'X'], {}, `
+  return tf.tidy(() =>
+    tf.reshape(
+      run(
+        'gelu_grad',
+        [dy, x],
+        [x.size],
+        ['DY', 'X'],
+        {},
+        `
       let v = X[index];
       result[index] = DY[index] * (ncdf(v) + v * 0.3989422804014327 * exp(-0.5 * v * v));
-    `),
-    x.shape,
-  ));
+    `,
+      ),
+      x.shape,
+    ),
+  );
 }

@@ -87,7 +87,14 @@ export interface WasmFunction {
 export function wasmModule(fns: WasmFunction[], shared = false): Uint8Array<ArrayBuffer> {
   const types = fns.map((d) => [0x60, ...vec(Array.from({ length: d.params }, () => [0x7f])), ...(d.returnsF32 ? [0x01, 0x7d] : [0x00])]);
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec(types)),
     ...section(2, vec([memoryImport(shared)])),
     ...section(3, vec(fns.map((_d, i) => uleb(i)))),

@@ -83,7 +83,19 @@ const defs: SeqDef[] = [
         const cn = cc[t & 1]!;
         for (let b = 0; b < B; b++) {
           const r = b * T + t;
-          c.k.lstmFwd(xp!.addr + r * 4 * H * F, hr.addr + b * 4 * H * F, bias!.addr, cp.addr + b * H * F, gates!.addr + r * 4 * H * F, cs!.addr + r * H * F, tcs!.addr + r * H * F, out!.addr + r * H * F, hn.addr + b * H * F, cn.addr + b * H * F, H);
+          c.k.lstmFwd(
+            xp!.addr + r * 4 * H * F,
+            hr.addr + b * 4 * H * F,
+            bias!.addr,
+            cp.addr + b * H * F,
+            gates!.addr + r * 4 * H * F,
+            cs!.addr + r * H * F,
+            tcs!.addr + r * H * F,
+            out!.addr + r * H * F,
+            hn.addr + b * H * F,
+            cn.addr + b * H * F,
+            H,
+          );
         }
         hp = hn;
         cp = cn;
@@ -95,7 +107,10 @@ const defs: SeqDef[] = [
   {
     // dy [B, T+1, H] (outputs, then c_T), RT, gates, cs, tcs, c0, dz (filled) -> dh0, dc0
     name: 'CharmerLstmSeqGrad',
-    outShapes: (_ins, a) => [[a.B, a.H], [a.B, a.H]],
+    outShapes: (_ins, a) => [
+      [a.B, a.H],
+      [a.B, a.H],
+    ],
     run: (c, [dy, RT, gates, cs, tcs, c0, dz], [dh0, dc0], { B, T, H }) => {
       const Tv = T + 1;
       const dzt = c.scratch(B * 4 * H);
@@ -109,7 +124,18 @@ const defs: SeqDef[] = [
         for (let b = 0; b < B; b++) {
           const r = b * T + t;
           const cPrev = t > 0 ? cs!.addr + (r - 1) * H * F : c0!.addr + b * H * F;
-          c.k.lstmBwd(dy!.addr + (b * Tv + t) * H * F, dhr.addr + b * H * F, dc.addr + b * H * F, gates!.addr + r * 4 * H * F, tcs!.addr + r * H * F, cPrev, dz!.addr + r * 4 * H * F, dzt.addr + b * 4 * H * F, dcn.addr + b * H * F, H);
+          c.k.lstmBwd(
+            dy!.addr + (b * Tv + t) * H * F,
+            dhr.addr + b * H * F,
+            dc.addr + b * H * F,
+            gates!.addr + r * 4 * H * F,
+            tcs!.addr + r * H * F,
+            cPrev,
+            dz!.addr + r * 4 * H * F,
+            dzt.addr + b * 4 * H * F,
+            dcn.addr + b * H * F,
+            H,
+          );
         }
         c.matMul(dzt, B, 4 * H, RT!, H, dhr);
         dc = dcn;
@@ -132,13 +158,31 @@ const defs: SeqDef[] = [
         c.matMul(hp, B, H, R1!, 2 * H, hzr);
         for (let b = 0; b < B; b++) {
           const r = b * T + t;
-          c.k.gruFwdA(xp!.addr + r * 3 * H * F, hzr.addr + b * 2 * H * F, bias!.addr, hp.addr + b * H * F, gates!.addr + r * 3 * H * F, rhs!.addr + r * H * F, rh.addr + b * H * F, H);
+          c.k.gruFwdA(
+            xp!.addr + r * 3 * H * F,
+            hzr.addr + b * 2 * H * F,
+            bias!.addr,
+            hp.addr + b * H * F,
+            gates!.addr + r * 3 * H * F,
+            rhs!.addr + r * H * F,
+            rh.addr + b * H * F,
+            H,
+          );
         }
         c.matMul(rh, B, H, R2!, H, hhr);
         const hn = hs[t & 1]!;
         for (let b = 0; b < B; b++) {
           const r = b * T + t;
-          c.k.gruFwdB(xp!.addr + r * 3 * H * F, hhr.addr + b * H * F, bias!.addr, hp.addr + b * H * F, gates!.addr + r * 3 * H * F, out!.addr + r * H * F, hn.addr + b * H * F, H);
+          c.k.gruFwdB(
+            xp!.addr + r * 3 * H * F,
+            hhr.addr + b * H * F,
+            bias!.addr,
+            hp.addr + b * H * F,
+            gates!.addr + r * 3 * H * F,
+            out!.addr + r * H * F,
+            hn.addr + b * H * F,
+            H,
+          );
         }
         hp = hn;
       }
@@ -162,13 +206,32 @@ const defs: SeqDef[] = [
         for (let b = 0; b < B; b++) {
           const r = b * T + t;
           const hPrev = t > 0 ? out!.addr + (r - 1) * H * F : h0!.addr + b * H * F;
-          c.k.gruBwdA(dy!.addr + r * H * F, carryD.addr + b * H * F, carryM.addr + b * H * F, gates!.addr + r * 3 * H * F, hPrev, dz!.addr + r * 3 * H * F, dzh.addr + b * H * F, dhTot.addr + b * H * F, H);
+          c.k.gruBwdA(
+            dy!.addr + r * H * F,
+            carryD.addr + b * H * F,
+            carryM.addr + b * H * F,
+            gates!.addr + r * 3 * H * F,
+            hPrev,
+            dz!.addr + r * 3 * H * F,
+            dzh.addr + b * H * F,
+            dhTot.addr + b * H * F,
+            H,
+          );
         }
         c.matMul(dzh, B, H, R2T!, H, drh);
         for (let b = 0; b < B; b++) {
           const r = b * T + t;
           const hPrev = t > 0 ? out!.addr + (r - 1) * H * F : h0!.addr + b * H * F;
-          c.k.gruBwdB(drh.addr + b * H * F, dhTot.addr + b * H * F, gates!.addr + r * 3 * H * F, hPrev, dz!.addr + r * 3 * H * F, dzzr.addr + b * 2 * H * F, carryD.addr + b * H * F, H);
+          c.k.gruBwdB(
+            drh.addr + b * H * F,
+            dhTot.addr + b * H * F,
+            gates!.addr + r * 3 * H * F,
+            hPrev,
+            dz!.addr + r * 3 * H * F,
+            dzzr.addr + b * 2 * H * F,
+            carryD.addr + b * H * F,
+            H,
+          );
         }
         c.matMul(dzzr, B, 2 * H, R1T!, H, carryM);
       }
@@ -313,7 +376,12 @@ function register(): boolean {
         const be = backend as unknown as WasmBackend;
         const k = simdOf(be)!;
         const ins = inputsOf(inputs);
-        const outs = def.outShapes(ins.map((t) => t.shape), attrs as unknown as Attrs).map((s) => be.makeOutput(s, 'float32'));
+        const outs = def
+          .outShapes(
+            ins.map((t) => t.shape),
+            attrs as unknown as Attrs,
+          )
+          .map((s) => be.makeOutput(s, 'float32'));
         const { ctx, bufs, release } = contextFor(be, k, [...ins, ...outs]);
         try {
           def.run(ctx, bufs.slice(0, ins.length), bufs.slice(ins.length), attrs as unknown as Attrs);

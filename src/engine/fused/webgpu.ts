@@ -31,7 +31,13 @@ interface Program {
   getUserCode(): string;
 }
 interface WebGPUBackendLike {
-  runWebGPUProgram(p: Program, inputs: tf.TensorInfo[], dtype: string, uniforms: Array<{ type: string; data: number[] }>, output?: tf.TensorInfo): tf.TensorInfo;
+  runWebGPUProgram(
+    p: Program,
+    inputs: tf.TensorInfo[],
+    dtype: string,
+    uniforms: Array<{ type: string; data: number[] }>,
+    output?: tf.TensorInfo,
+  ): tf.TensorInfo;
   makeTensorInfo(shape: number[], dtype: string): tf.TensorInfo;
 }
 

@@ -155,7 +155,12 @@ export class DataParallel {
    * One data-parallel step: shards out the batch, runs `local` on the first shard here while the
    * workers run theirs, and returns the full-batch loss, summed gradients and next state.
    */
-  async step(b: ShardBatch, prev: LayerState[], local: LocalStep, dropoutSeed?: number): Promise<{ value: tf.Scalar; grads: tf.NamedTensorMap; next: LayerState[] }> {
+  async step(
+    b: ShardBatch,
+    prev: LayerState[],
+    local: LocalStep,
+    dropoutSeed?: number,
+  ): Promise<{ value: tf.Scalar; grads: tf.NamedTensorMap; next: LayerState[] }> {
     const n = this.threads;
     const per = Math.ceil(b.rows / n);
     const bounds = Array.from({ length: n }, (_, k) => [Math.min(b.rows, k * per), Math.min(b.rows, (k + 1) * per)] as const).filter(([s, e]) => e > s);

@@ -21,12 +21,18 @@ import { fusedAddPositions, fusedDense, fusedGatherRows, fusedGelu, fusedLayerNo
 type V = tf.Variable;
 
 export interface GptBlock {
-  ln1Gamma: V; ln1Beta: V;
-  qkvKernel: V; qkvBias: V;
-  projKernel: V; projBias: V;
-  ln2Gamma: V; ln2Beta: V;
-  fcKernel: V; fcBias: V;
-  mlpKernel: V; mlpBias: V;
+  ln1Gamma: V;
+  ln1Beta: V;
+  qkvKernel: V;
+  qkvBias: V;
+  projKernel: V;
+  projBias: V;
+  ln2Gamma: V;
+  ln2Beta: V;
+  fcKernel: V;
+  fcBias: V;
+  mlpKernel: V;
+  mlpBias: V;
 }
 
 export interface GptWeights {
@@ -45,12 +51,18 @@ export function gptWeights(get: (name: string) => V, layers: number): GptWeights
     tokens: get('embedding/embeddings'),
     positions: get('position/embeddings'),
     blocks: Array.from({ length: layers }, (_, l) => ({
-      ln1Gamma: get(`h${l}_ln_1/gamma`), ln1Beta: get(`h${l}_ln_1/beta`),
-      qkvKernel: get(`h${l}_attn/qkv_kernel`), qkvBias: get(`h${l}_attn/qkv_bias`),
-      projKernel: get(`h${l}_attn/proj_kernel`), projBias: get(`h${l}_attn/proj_bias`),
-      ln2Gamma: get(`h${l}_ln_2/gamma`), ln2Beta: get(`h${l}_ln_2/beta`),
-      fcKernel: get(`h${l}_mlp_fc/kernel`), fcBias: get(`h${l}_mlp_fc/bias`),
-      mlpKernel: get(`h${l}_mlp_proj/kernel`), mlpBias: get(`h${l}_mlp_proj/bias`),
+      ln1Gamma: get(`h${l}_ln_1/gamma`),
+      ln1Beta: get(`h${l}_ln_1/beta`),
+      qkvKernel: get(`h${l}_attn/qkv_kernel`),
+      qkvBias: get(`h${l}_attn/qkv_bias`),
+      projKernel: get(`h${l}_attn/proj_kernel`),
+      projBias: get(`h${l}_attn/proj_bias`),
+      ln2Gamma: get(`h${l}_ln_2/gamma`),
+      ln2Beta: get(`h${l}_ln_2/beta`),
+      fcKernel: get(`h${l}_mlp_fc/kernel`),
+      fcBias: get(`h${l}_mlp_fc/bias`),
+      mlpKernel: get(`h${l}_mlp_proj/kernel`),
+      mlpBias: get(`h${l}_mlp_proj/bias`),
     })),
     lnfGamma: get('ln_f/gamma'),
     lnfBeta: get('ln_f/beta'),
@@ -108,9 +120,11 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 // The fused kernels where the backend has them (src/engine/fused/transformer-ops.ts: one kernel
 // each way on wasm, cpu and webgpu), else the plain ops above; CHARMER_FUSED=0 forces the latter.
 const dense = (x: tf.Tensor2D, k: tf.Tensor, b: tf.Tensor): tf.Tensor2D => fusedDense(x, k as tf.Tensor2D, b as tf.Tensor1D);
-const norm = (x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor2D => (fusedLayerNorm(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, LN_EPSILON) as tf.Tensor2D | null) ?? layerNorm(x, gamma, beta);
+const norm = (x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor2D =>
+  (fusedLayerNorm(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, LN_EPSILON) as tf.Tensor2D | null) ?? layerNorm(x, gamma, beta);
 const act = (x: tf.Tensor): tf.Tensor => fusedGelu(x) ?? gelu(x);
-const addPositions = (x: tf.Tensor2D, pos: tf.Tensor2D, B: number): tf.Tensor2D => fusedAddPositions(x, pos, B) ?? (tf.add(x, tf.tile(pos, [B, 1])) as tf.Tensor2D);
+const addPositions = (x: tf.Tensor2D, pos: tf.Tensor2D, B: number): tf.Tensor2D =>
+  fusedAddPositions(x, pos, B) ?? (tf.add(x, tf.tile(pos, [B, 1])) as tf.Tensor2D);
 const embed = (tokens: tf.Tensor, ids: tf.Tensor1D): tf.Tensor2D => fusedGatherRows(tokens as tf.Tensor2D, ids) ?? (tf.gather(tokens, ids) as tf.Tensor2D);
 
 export interface GptForward {

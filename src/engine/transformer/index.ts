@@ -17,6 +17,10 @@ export async function attentionMaps(model: CharModel, ids: ArrayLike<number>): P
   if (!model.gpt) throw new CharmerError('BAD_OPTION', 'Only Transformer models have attention; this one is recurrent (inspect its cells instead).');
   const T = ids.length;
   if (T < 1) throw new CharmerError('BAD_OPTION', 'Give at least one character to show attention for.');
-  if (T > model.context) throw new CharmerError('BAD_OPTION', `This Transformer reads at most ${model.context} characters at once (its block size); the text has ${T}. Show attention for a part of it.`);
+  if (T > model.context)
+    throw new CharmerError(
+      'BAD_OPTION',
+      `This Transformer reads at most ${model.context} characters at once (its block size); the text has ${T}. Show attention for a part of it.`,
+    );
   return gptAttentionMaps(model.gpt, gptShape(model.spec), Array.from(ids));
 }

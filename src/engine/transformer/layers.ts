@@ -113,7 +113,10 @@ export function buildGptLayersModel(s: GptShape): tfl.LayersModel {
   for (let l = 0; l < s.layers; l++) {
     const a = drop(apply(new CausalSelfAttention({ heads: s.heads, name: `h${l}_attn` }), apply(ln(`h${l}_ln_1`), x)), `h${l}_dropout_attn`);
     x = apply(tfl.layers.add({ name: `h${l}_add_attn` }), [x, a]);
-    let m = apply(tfl.layers.dense({ units: 4 * s.width, activation: 'gelu' as never, name: `h${l}_mlp_fc`, kernelInitializer: zeros }), apply(ln(`h${l}_ln_2`), x));
+    let m = apply(
+      tfl.layers.dense({ units: 4 * s.width, activation: 'gelu' as never, name: `h${l}_mlp_fc`, kernelInitializer: zeros }),
+      apply(ln(`h${l}_ln_2`), x),
+    );
     m = drop(apply(tfl.layers.dense({ units: s.width, name: `h${l}_mlp_proj`, kernelInitializer: zeros }), m), `h${l}_dropout_mlp`);
     x = apply(tfl.layers.add({ name: `h${l}_add_mlp` }), [x, m]);
   }

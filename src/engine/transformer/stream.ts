@@ -30,8 +30,18 @@ import { slideKeep, type GptWeights } from './gpt.ts';
 import { LN_EPSILON } from './layers.ts';
 
 interface BlockAt {
-  ln1g: number; ln1b: number; qkv: number; qkvB: number; proj: number; projB: number;
-  ln2g: number; ln2b: number; fc: number; fcB: number; mlp: number; mlpB: number;
+  ln1g: number;
+  ln1b: number;
+  qkv: number;
+  qkvB: number;
+  proj: number;
+  projB: number;
+  ln2g: number;
+  ln2b: number;
+  fc: number;
+  fcB: number;
+  mlp: number;
+  mlpB: number;
   /** Per head: packed Kᵀ and the V panels. */
   keys: number[];
   values: number[];
@@ -83,7 +93,23 @@ export class GptStream {
     private readonly worker: Worker | null,
     mainPrograms: Array<{ w: number; program: Int32Array }>,
     private readonly dims: { C: number; H: number; hs: number; V: number; Vp: number; block: number },
-    private readonly at: { wte: number; wpe: number; blocks: BlockAt[]; lnfg: number; lnfb: number; out: number; outB: number; x: number; h: number; qkv: number; y: number; t1: number; ff: number; s: number; logits: number },
+    private readonly at: {
+      wte: number;
+      wpe: number;
+      blocks: BlockAt[];
+      lnfg: number;
+      lnfb: number;
+      out: number;
+      outB: number;
+      x: number;
+      h: number;
+      qkv: number;
+      y: number;
+      t1: number;
+      ff: number;
+      s: number;
+      logits: number;
+    },
   ) {
     this.f = new Float32Array(memory.buffer);
     this.sync = new Int32Array(memory.buffer, 0, 5);
@@ -147,22 +173,38 @@ export class GptStream {
     const blocks: BlockAt[] = [];
     for (const b of w.blocks) {
       blocks.push({
-        ln1g: await copy(b.ln1Gamma), ln1b: await copy(b.ln1Beta),
-        qkv: await pack(b.qkvKernel, C, 3 * C), qkvB: await copy(b.qkvBias),
-        proj: await pack(b.projKernel, C, C), projB: await copy(b.projBias),
-        ln2g: await copy(b.ln2Gamma), ln2b: await copy(b.ln2Beta),
-        fc: await pack(b.fcKernel, C, 4 * C), fcB: await copy(b.fcBias),
-        mlp: await pack(b.mlpKernel, 4 * C, C), mlpB: await copy(b.mlpBias),
+        ln1g: await copy(b.ln1Gamma),
+        ln1b: await copy(b.ln1Beta),
+        qkv: await pack(b.qkvKernel, C, 3 * C),
+        qkvB: await copy(b.qkvBias),
+        proj: await pack(b.projKernel, C, C),
+        projB: await copy(b.projBias),
+        ln2g: await copy(b.ln2Gamma),
+        ln2b: await copy(b.ln2Beta),
+        fc: await pack(b.fcKernel, C, 4 * C),
+        fcB: await copy(b.fcBias),
+        mlp: await pack(b.mlpKernel, 4 * C, C),
+        mlpB: await copy(b.mlpBias),
         keys: Array.from({ length: H }, () => take(blockPad * hs)),
         values: Array.from({ length: H }, () => take(Math.ceil(hs / 8) * 8 * block)),
       });
     }
     const at = {
-      wte: await copy(w.tokens), wpe: await copy(w.positions), blocks,
-      lnfg: await copy(w.lnfGamma), lnfb: await copy(w.lnfBeta),
-      out: await pack(w.outKernel, C, V, Vp), outB: await copy(w.outBias),
-      x: take(block * C), h: take(block * C), qkv: take(block * 3 * C), y: take(block * C), t1: take(block * C), ff: take(block * 4 * C),
-      s: take(blockPad), logits: take(Vp),
+      wte: await copy(w.tokens),
+      wpe: await copy(w.positions),
+      blocks,
+      lnfg: await copy(w.lnfGamma),
+      lnfb: await copy(w.lnfBeta),
+      out: await pack(w.outKernel, C, V, Vp),
+      outB: await copy(w.outBias),
+      x: take(block * C),
+      h: take(block * C),
+      qkv: take(block * 3 * C),
+      y: take(block * C),
+      t1: take(block * C),
+      ff: take(block * 4 * C),
+      s: take(blockPad),
+      logits: take(Vp),
     };
     const stage = take(Math.max(...packs.map((p) => p.m.length)));
     const pages = Math.ceil(bytes / 65536);
@@ -191,7 +233,14 @@ export class GptStream {
         halves(at.h, b.fc, at.ff, C, 4 * C);
         halves(at.ff, b.mlp, at.t1, 4 * C, C);
       }
-      const setup: WorkerSetup = { memory, gemmModule: gemmModule(true)!, simdModule: simdModule(true)!, threads: 2, spin: SPIN, programs: workerPrograms as unknown as [Int32Array, Int32Array] };
+      const setup: WorkerSetup = {
+        memory,
+        gemmModule: gemmModule(true)!,
+        simdModule: simdModule(true)!,
+        threads: 2,
+        spin: SPIN,
+        programs: workerPrograms as unknown as [Int32Array, Int32Array],
+      };
       try {
         await new Promise<void>((resolve, reject) => {
           worker.once('message', () => resolve());

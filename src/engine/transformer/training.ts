@@ -19,7 +19,10 @@ export function checkTransformerShape(c: TrainConfig): void {
   if (c.model !== 'transformer' || c.nEmbd % c.nHead === 0) return;
   const below = c.nEmbd - (c.nEmbd % c.nHead);
   const near = [below, below + c.nHead].filter((w) => w > 0);
-  throw new CharmerError('BAD_OPTION', `n-head ${c.nHead} does not divide n-embd ${c.nEmbd}: every head takes an equal share of the width. Use an n-embd that is a multiple of ${c.nHead} (such as ${near.join(' or ')}), or another n-head.`);
+  throw new CharmerError(
+    'BAD_OPTION',
+    `n-head ${c.nHead} does not divide n-embd ${c.nEmbd}: every head takes an equal share of the width. Use an n-embd that is a multiple of ${c.nHead} (such as ${near.join(' or ')}), or another n-head.`,
+  );
 }
 
 /**
@@ -32,7 +35,10 @@ export function checkItemsFitContext(corpus: Corpus, c: Pick<TrainConfig, 'model
   let longest = 0;
   for (let i = 0; i + 1 < o.length; i++) longest = Math.max(longest, o[i + 1]! - o[i]!);
   if (longest + 1 > c.blockSize) {
-    throw new CharmerError('BAD_OPTION', `The longest item has ${longest} characters (with its category tokens) but a Transformer with block-size ${c.blockSize} reads at most ${c.blockSize - 1} besides the start of the line. Use --block-size ${longest + 1} or more.`);
+    throw new CharmerError(
+      'BAD_OPTION',
+      `The longest item has ${longest} characters (with its category tokens) but a Transformer with block-size ${c.blockSize} reads at most ${c.blockSize - 1} besides the start of the line. Use --block-size ${longest + 1} or more.`,
+    );
   }
 }
 

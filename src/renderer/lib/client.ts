@@ -24,7 +24,10 @@ export interface Platform {
   /** Electron: the path of a dropped file. Browser: ''. */
   pathForFile(file: File): string;
   /** Browser mode: send a File to the server, which imports it (the import's envelope). */
-  uploadFile(file: File, opts: { name?: string; mode?: CorpusMode; importId?: string; onProgress?: (sent: number, total: number) => void }): Promise<ImportResult>;
+  uploadFile(
+    file: File,
+    opts: { name?: string; mode?: CorpusMode; importId?: string; onProgress?: (sent: number, total: number) => void },
+  ): Promise<ImportResult>;
   /** Browser mode: the WebSocket is connected (always true in Electron). */
   connected(): boolean;
   onConnection(cb: (up: boolean) => void): () => void;

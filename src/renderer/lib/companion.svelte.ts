@@ -122,7 +122,8 @@ export class CompanionState {
     if (this.#pauseTimer) clearTimeout(this.#pauseTimer);
     this.dismiss();
     if (this.saveState !== 'saved' || this.#saving) await this.save();
-    if (this.saveState === 'error') throw new Error(`The current draft could not be saved (${this.error ?? 'unknown error'}); it stays open so nothing is lost.`);
+    if (this.saveState === 'error')
+      throw new Error(`The current draft could not be saved (${this.error ?? 'unknown error'}); it stays open so nothing is lost.`);
   }
 
   /** Switches to another draft (the current one is saved first). */

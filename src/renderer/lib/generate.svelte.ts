@@ -169,7 +169,12 @@ export class GenerateState {
         this.output = '';
         this.unknownChars = [];
         this.streaming = true;
-        const r = await this.#api.generate.text({ ...base, length: this.length, ...(this.prime ? { prime: this.prime } : {}), ...(opts.skipUnknown ? { skipUnknown: true } : {}) });
+        const r = await this.#api.generate.text({
+          ...base,
+          length: this.length,
+          ...(this.prime ? { prime: this.prime } : {}),
+          ...(opts.skipUnknown ? { skipUnknown: true } : {}),
+        });
         if (!fresh()) return;
         // The events may lag the answer: the answer is the whole text.
         this.output = r.text;

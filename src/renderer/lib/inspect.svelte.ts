@@ -184,7 +184,13 @@ function escapeHtml(s: string): string {
 }
 
 /** A standalone HTML page of the shaded text (colours inlined; each character's guesses in its title). */
-export function exportHtml(title: string, caption: string, chars: readonly string[], colors: readonly string[], guesses?: ReadonlyArray<ReadonlyArray<{ char: string; p: number }>>): string {
+export function exportHtml(
+  title: string,
+  caption: string,
+  chars: readonly string[],
+  colors: readonly string[],
+  guesses?: ReadonlyArray<ReadonlyArray<{ char: string; p: number }>>,
+): string {
   const body = chars
     .map((ch, i) => {
       const tip = guesses?.[i]?.map((g) => `${showChar(g.char)} ${(g.p * 100).toFixed(1)}%`).join('  ');

@@ -125,7 +125,10 @@ export class LibraryState {
   /** A CSV/TSV: a list whose name column and category columns the person chooses. */
   async #stageTable(table: TablePreview): Promise<void> {
     if (!this.pending) return;
-    const nameIdx = Math.max(0, table.header.findIndex((h) => /^(name|title|brand|item)s?$/i.test(h)));
+    const nameIdx = Math.max(
+      0,
+      table.header.findIndex((h) => /^(name|title|brand|item)s?$/i.test(h)),
+    );
     this.pending = { ...this.pending, mode: 'lines', guessedMode: 'lines', table, nameColumn: table.header[nameIdx]!, categories: [] };
   }
 
@@ -139,7 +142,15 @@ export class LibraryState {
   async stageText(text: string, name: string): Promise<void> {
     this.importError = null;
     const guessedMode = await this.#api.library.guessMode({ text: text.slice(0, 64 * 1024) });
-    this.pending = { kind: 'text', name: name || 'Pasted text', bytes: new TextEncoder().encode(text).length, mode: guessedMode, guessedMode, head: text.slice(0, 4000), text };
+    this.pending = {
+      kind: 'text',
+      name: name || 'Pasted text',
+      bytes: new TextEncoder().encode(text).length,
+      mode: guessedMode,
+      guessedMode,
+      head: text.slice(0, 4000),
+      text,
+    };
   }
 
   cancelPending(): void {
@@ -159,7 +170,8 @@ export class LibraryState {
       const columns = p.table ? { categories: p.categories ?? [], ...(p.nameColumn ? { nameColumn: p.nameColumn } : {}) } : {};
       if (p.kind === 'path') r = await this.#api.library.importFile({ path: p.path!, name: p.name, mode: p.mode, importId, ...columns });
       // A table (CSV/TSV with chosen columns) goes as text in every shell: the upload carries no columns.
-      else if (p.kind === 'text' && (p.table || this.#platform.shell !== 'browser')) r = await this.#api.library.importText({ text: p.text!, name: p.name, mode: p.mode, importId, ...columns });
+      else if (p.kind === 'text' && (p.table || this.#platform.shell !== 'browser'))
+        r = await this.#api.library.importText({ text: p.text!, name: p.name, mode: p.mode, importId, ...columns });
       else
         // Browser mode sends pasted text as an upload too: the WebSocket takes no message larger
         // than a long draft (src/server/index.ts, MAX_MESSAGE_BYTES), and a paste can be 50 MB.

@@ -47,8 +47,7 @@ export interface CompareCurve {
 /** Whether a run has (or should have) a live training process. */
 export { isActiveStatus as isActive } from '../../common/enums.ts';
 
-const frame: (cb: () => void) => void =
-  typeof requestAnimationFrame === 'function' ? (cb) => requestAnimationFrame(() => cb()) : (cb) => setTimeout(cb, 16);
+const frame: (cb: () => void) => void = typeof requestAnimationFrame === 'function' ? (cb) => requestAnimationFrame(() => cb()) : (cb) => setTimeout(cb, 16);
 
 export class RunsState {
   list = $state.raw<RunSummary[]>([]);
@@ -241,12 +240,13 @@ export class RunsState {
       case 'done':
       case 'error':
         this.#scheduleList();
-        if (ev.type !== 'checkpoint') void this.#api.runs.get({ id: e.runId }).then((d) => {
-          if (this.openId === d.id) {
-            this.open = d;
-            this.checkpoints = d.checkpoints;
-          }
-        });
+        if (ev.type !== 'checkpoint')
+          void this.#api.runs.get({ id: e.runId }).then((d) => {
+            if (this.openId === d.id) {
+              this.open = d;
+              this.checkpoints = d.checkpoints;
+            }
+          });
         break;
     }
     this.#scheduleFlush();
