@@ -11,6 +11,7 @@ import type { BackendName, CellType } from '../engine/config.ts';
 import { StreamSampler } from '../engine/fused/stream.ts';
 import { GptStream } from '../engine/transformer/stream.ts';
 import { DataParallel } from '../engine/parallel/pool.ts';
+import type { CharModel } from '../engine/model.ts';
 import type { LayerState } from '../engine/recurrent.ts';
 import { Optimizer } from '../engine/optimizer.ts';
 import { shardGradients } from '../engine/train.ts';
@@ -95,6 +96,54 @@ async function timeLoop(step: () => Promise<unknown> | unknown, seconds: number)
   return { perS: best, calls };
 }
 
+/**
+ * Sampling characters per second by the stateful single step (model.step) over `rows` streams at once.
+ * The Transformer steps from a key/value cache, so it starts from a one-character prefill.
+ */
+async function batchSampleRate(model: CharModel, c: BenchConfig, rng: Rng, rows: number, seconds: number): Promise<number> {
+  const gpt = c.cell === 'transformer';
+  let state: LayerState[] = gpt ? tf.tidy(() => model.prefill(tf.zeros([rows, 1], 'int32') as tf.Tensor2D).state) : model.zeroState(rows);
+  let ids = new Int32Array(rows);
+  const r = await timeLoop(() => {
+    const out = tf.tidy(() => {
+      const s = model.step(tf.tensor1d(ids, 'int32'), state);
+      return { state: s.state, logits: s.logits };
+    });
+    tf.dispose(state.flat());
+    state = out.state as LayerState[];
+    const logits = out.logits.dataSync();
+    out.logits.dispose();
+    ids = new Int32Array(rows);
+    for (let b = 0; b < rows; b++) {
+      let best = 0;
+      for (let k = 1; k < c.vocab; k++) if (logits[b * c.vocab + k]! > logits[b * c.vocab + best]!) best = k;
+      ids[b] = (best + Math.floor(rng.next() * 3)) % c.vocab;
+    }
+  }, seconds);
+  tf.dispose(state.flat());
+  return r.perS * rows;
+}
+
+/**
+ * One stream's characters per second the way sampleText takes it: the StreamSampler where it runs
+ * (the fused engine on a CPU backend), else null (the caller falls back to model.step).
+ * A Transformer's is GptStream, from a one-character prime; the window slides as in sampleText.
+ */
+async function streamSampleRate(model: CharModel, c: BenchConfig, rng: Rng, seconds: number): Promise<number | null> {
+  const stream = c.cell === 'transformer' ? await GptStream.open(model) : await StreamSampler.open(model);
+  if (!stream) return null;
+  if (stream instanceof GptStream) stream.prime(Uint16Array.of(0));
+  let id = 0;
+  const r = await timeLoop(() => {
+    const logits = stream.step(id);
+    let best = 0;
+    for (let k = 1; k < c.vocab; k++) if (logits[k]! > logits[best]!) best = k;
+    id = (best + Math.floor(rng.next() * 3)) % c.vocab;
+  }, seconds);
+  stream.dispose();
+  return r.perS;
+}
+
 export async function measure(req: MeasureRequest): Promise<MeasureResult> {
   if (req.impl === 'tfjs-stock') process.env.CHARMER_FUSED = '0';
   const info = await chooseBackend(req.backend);
@@ -158,55 +207,9 @@ export async function measure(req: MeasureRequest): Promise<MeasureResult> {
   }
   const train = await timeLoop(trainStep, req.seconds);
 
-  // Sampling: the stateful single step (model.step), one stream and `batch` streams.
-  // The Transformer steps from a key/value cache, so it starts from a one-character prefill.
-  const sampleRate = async (rows: number): Promise<number> => {
-    let state: LayerState[] = gpt ? tf.tidy(() => model.prefill(tf.zeros([rows, 1], 'int32') as tf.Tensor2D).state) : model.zeroState(rows);
-    let ids = new Int32Array(rows);
-    const r = await timeLoop(
-      () => {
-        const out = tf.tidy(() => {
-          const s = model.step(tf.tensor1d(ids, 'int32'), state);
-          return { state: s.state, logits: s.logits };
-        });
-        tf.dispose(state.flat());
-        state = out.state as LayerState[];
-        const logits = out.logits.dataSync();
-        out.logits.dispose();
-        ids = new Int32Array(rows);
-        for (let b = 0; b < rows; b++) {
-          let best = 0;
-          for (let k = 1; k < c.vocab; k++) if (logits[b * c.vocab + k]! > logits[b * c.vocab + best]!) best = k;
-          ids[b] = (best + Math.floor(rng.next() * 3)) % c.vocab;
-        }
-      },
-      Math.min(2, req.seconds / 2),
-    );
-    tf.dispose(state.flat());
-    return r.perS * rows;
-  };
-  // One stream goes the way sampleText takes it: the StreamSampler where it runs (the fused
-  // engine on a CPU backend), else model.step.
-  const streamRate = async (): Promise<number | null> => {
-    // (A Transformer's is GptStream, from a one-character prime; the window slides as in sampleText.)
-    const stream = gpt ? await GptStream.open(model) : await StreamSampler.open(model);
-    if (!stream) return null;
-    if (stream instanceof GptStream) stream.prime(Uint16Array.of(0));
-    let id = 0;
-    const r = await timeLoop(
-      () => {
-        const logits = stream.step(id);
-        let best = 0;
-        for (let k = 1; k < c.vocab; k++) if (logits[k]! > logits[best]!) best = k;
-        id = (best + Math.floor(rng.next() * 3)) % c.vocab;
-      },
-      Math.min(2, req.seconds / 2),
-    );
-    stream.dispose();
-    return r.perS;
-  };
-  const sample1 = (await streamRate()) ?? (await sampleRate(1));
-  const sampleB = await sampleRate(c.batch);
+  const sampleSeconds = Math.min(2, req.seconds / 2);
+  const sample1 = (await streamSampleRate(model, c, rng, sampleSeconds)) ?? (await batchSampleRate(model, c, rng, 1, sampleSeconds));
+  const sampleB = await batchSampleRate(model, c, rng, c.batch, sampleSeconds);
   const result: MeasureResult = {
     impl: req.impl,
     backend: req.backend,

@@ -3,7 +3,7 @@
  * tagged train / val / new (lines models). --json: one object per sample.
  */
 import type { Command } from '../command.ts';
-import { formatHelp, parseOptions, type OptionSpecs } from '../args.ts';
+import { formatHelp, parseOptions, type OptionSpecs, type ParsedValues } from '../args.ts';
 import { existsSync } from 'node:fs';
 import { findStarter } from '../../services/starters.ts';
 import { BACKEND_CHOICES } from '../../common/enums.ts';
@@ -48,21 +48,52 @@ const specs: OptionSpecs = {
   help: { type: 'boolean', help: 'show this help', short: 'h' },
 };
 
+/** --category may be repeated: collected here, as the option parser keeps one value per option. */
+function takeCategories(argv: string[]): { asked: string[]; rest: string[] } {
+  const asked: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--category') {
+      if (i + 1 >= argv.length) throw new CharmerError('BAD_OPTION', '--category needs a value, for example --category F.');
+      asked.push(argv[++i]!);
+    } else if (a.startsWith('--category=')) asked.push(a.slice('--category='.length));
+    else rest.push(a);
+  }
+  return { asked, rest };
+}
+
+/** Out-of-range values and impossible constraints (a prefix longer than --max-length...), refused before any work. */
+function checkOptions(v: ParsedValues): void {
+  const temperature = v.temperature as number;
+  if (temperature < 0) throw new CharmerError('BAD_OPTION', `--temperature must be 0 or more (got ${temperature}).`);
+  const count = v.count as number;
+  if (count < 1) throw new CharmerError('BAD_OPTION', `--count must be at least 1 (got ${count}).`);
+  if ((v['top-k'] as number) < 0) throw new CharmerError('BAD_OPTION', `--top-k must be 0 (all characters) or more (got ${v['top-k']}).`);
+  if ((v.length as number) < 1) throw new CharmerError('BAD_OPTION', `--length must be at least 1 (got ${v.length}).`);
+  for (const k of ['min-length', 'max-length'] as const) {
+    if (v[k] !== undefined && (v[k] as number) < 1) throw new CharmerError('BAD_OPTION', `--${k} must be at least 1 (got ${v[k]}).`);
+  }
+  const minL = v['min-length'] as number | undefined;
+  const maxL = v['max-length'] as number | undefined;
+  if (minL !== undefined && maxL !== undefined && minL > maxL) {
+    throw new CharmerError('BAD_OPTION', `--min-length ${minL} is above --max-length ${maxL}, so no item can fit. Lower --min-length or raise --max-length.`);
+  }
+  checkLineConstraints({
+    count,
+    minLength: minL,
+    maxLength: maxL,
+    prefix: v.prefix as string | undefined,
+    contains: v.contains as string | undefined,
+    suffix: v.suffix as string | undefined,
+  });
+}
+
 export const sampleCommand: Command = {
   name: 'sample',
   summary: 'generate text or names from a checkpoint',
   async run(argv) {
-    // --category may be repeated: collected here, as the option parser keeps one value per option.
-    const asked: string[] = [];
-    const rest: string[] = [];
-    for (let i = 0; i < argv.length; i++) {
-      const a = argv[i]!;
-      if (a === '--category') {
-        if (i + 1 >= argv.length) throw new CharmerError('BAD_OPTION', '--category needs a value, for example --category F.');
-        asked.push(argv[++i]!);
-      } else if (a.startsWith('--category=')) asked.push(a.slice('--category='.length));
-      else rest.push(a);
-    }
+    const { asked, rest } = takeCategories(argv);
     const { values: v, positionals } = parseOptions(rest, specs);
     if (v.help || positionals.length !== 1) {
       process.stdout.write(
@@ -74,29 +105,9 @@ export const sampleCommand: Command = {
       );
       return v.help ? 0 : 2;
     }
+    checkOptions(v);
     const temperature = v.temperature as number;
-    if (temperature < 0) throw new CharmerError('BAD_OPTION', `--temperature must be 0 or more (got ${temperature}).`);
     const count = v.count as number;
-    if (count < 1) throw new CharmerError('BAD_OPTION', `--count must be at least 1 (got ${count}).`);
-    if ((v['top-k'] as number) < 0) throw new CharmerError('BAD_OPTION', `--top-k must be 0 (all characters) or more (got ${v['top-k']}).`);
-    if ((v.length as number) < 1) throw new CharmerError('BAD_OPTION', `--length must be at least 1 (got ${v.length}).`);
-    for (const k of ['min-length', 'max-length'] as const) {
-      if (v[k] !== undefined && (v[k] as number) < 1) throw new CharmerError('BAD_OPTION', `--${k} must be at least 1 (got ${v[k]}).`);
-    }
-    const minL = v['min-length'] as number | undefined;
-    const maxL = v['max-length'] as number | undefined;
-    if (minL !== undefined && maxL !== undefined && minL > maxL) {
-      throw new CharmerError('BAD_OPTION', `--min-length ${minL} is above --max-length ${maxL}, so no item can fit. Lower --min-length or raise --max-length.`);
-    }
-    // The rest of the impossible constraints (a prefix longer than --max-length...) before any work.
-    checkLineConstraints({
-      count,
-      minLength: minL,
-      maxLength: maxL,
-      prefix: v.prefix as string | undefined,
-      contains: v.contains as string | undefined,
-      suffix: v.suffix as string | undefined,
-    });
     await chooseBackend(v.backend as BackendName | 'auto');
     // A folder of that name wins; otherwise a starter id reads the shipped checkpoint directly,
     // with no library to open, so a first command answers quickly.

@@ -3,7 +3,7 @@
  *
  * Forward: the input projection of all T steps is one matMul ([B*T, I]·[I, G*H], the `linear` op;
  * for the first layer a row lookup in embedding·kernel); each step is one recurrent matMul (two
- * for GRU) plus one fused gate kernel (./kernels.ts) that also stores the activations the backward
+ * for GRU) plus one fused gate kernel (./sequence-kernels.ts) that also stores the activations the backward
  * pass needs. Backward (tf.customGrad): BPTT with one fused gate-gradient kernel and one matMul by
  * Rᵀ per step, filling dz [B*T, G*H]; then the weight gradients are single large products over all
  * steps: h_{t-1}ᵀ·dz the recurrent kernel, ones·dz the bias, and through `linear` xᵀ·dz the kernel

@@ -79,6 +79,47 @@ export function gptStreamSupported(model: CharModel): boolean {
   return Number.isInteger(hs) && hs % 4 === 0 && gemmModule(false) !== null;
 }
 
+/**
+ * The one-row products' halves: this thread's columns [0, cut), the worker's [cut, N); a cut on a
+ * multiple of 8 columns starts a packed panel, so the worker's half is a contiguous block.
+ */
+function splitProducts(
+  blocks: BlockAt[],
+  at: { h: number; qkv: number; y: number; t1: number; ff: number },
+  C: number,
+): { mainPrograms: Array<{ w: number; program: Int32Array }>; workerPrograms: Int32Array[] } {
+  const mainPrograms: Array<{ w: number; program: Int32Array }> = [];
+  const workerPrograms: Int32Array[] = [];
+  const halves = (input: number, w: number, out: number, K: number, N: number) => {
+    const cut = Math.floor(N / 16) * 8;
+    mainPrograms.push({ w, program: Int32Array.of(OP.GEMM, input, w, out, K, cut, OP.SYNC) });
+    workerPrograms.push(Int32Array.of(OP.GEMM, input, w + cut * K * 4, out + cut * 4, K, N - cut, OP.SYNC));
+  };
+  for (const b of blocks) {
+    halves(at.h, b.qkv, at.qkv, C, 3 * C);
+    halves(at.y, b.proj, at.t1, C, C);
+    halves(at.h, b.fc, at.ff, C, 4 * C);
+    halves(at.ff, b.mlp, at.t1, 4 * C, C);
+  }
+  return { mainPrograms, workerPrograms };
+}
+
+/** Hands the worker its memory and programs; false (the worker ended) where it did not start. */
+async function startWorker(worker: Worker, setup: WorkerSetup): Promise<boolean> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+      worker.once('exit', () => reject(new Error('The sampling thread did not start.')));
+      worker.postMessage(setup);
+    });
+    return true;
+  } catch {
+    void worker.terminate();
+    return false;
+  }
+}
+
 export class GptStream {
   private readonly f: Float32Array;
   private readonly sync: Int32Array;
@@ -217,22 +258,8 @@ export class GptStream {
       f.set(p.m, stage / 4);
       gemm.pack(stage, p.at, p.K, p.N);
     }
-    // The one-row products' halves: this thread's columns [0, cut), the worker's [cut, N); a cut
-    // on a multiple of 8 columns starts a packed panel, so the worker's half is a contiguous block.
-    const mainPrograms: Array<{ w: number; program: Int32Array }> = [];
-    const workerPrograms: Int32Array[] = [];
+    const { mainPrograms, workerPrograms } = worker ? splitProducts(blocks, at, C) : { mainPrograms: [], workerPrograms: [] };
     if (worker) {
-      const halves = (input: number, w: number, out: number, K: number, N: number) => {
-        const cut = Math.floor(N / 16) * 8;
-        mainPrograms.push({ w, program: Int32Array.of(OP.GEMM, input, w, out, K, cut, OP.SYNC) });
-        workerPrograms.push(Int32Array.of(OP.GEMM, input, w + cut * K * 4, out + cut * 4, K, N - cut, OP.SYNC));
-      };
-      for (const b of blocks) {
-        halves(at.h, b.qkv, at.qkv, C, 3 * C);
-        halves(at.y, b.proj, at.t1, C, C);
-        halves(at.h, b.fc, at.ff, C, 4 * C);
-        halves(at.ff, b.mlp, at.t1, 4 * C, C);
-      }
       const setup: WorkerSetup = {
         memory,
         gemmModule: gemmModule(true)!,
@@ -241,17 +268,7 @@ export class GptStream {
         spin: SPIN,
         programs: workerPrograms as unknown as [Int32Array, Int32Array],
       };
-      try {
-        await new Promise<void>((resolve, reject) => {
-          worker.once('message', () => resolve());
-          worker.once('error', reject);
-          worker.once('exit', () => reject(new Error('The sampling thread did not start.')));
-          worker.postMessage(setup);
-        });
-      } catch {
-        void worker.terminate();
-        return GptStream.build(model, null);
-      }
+      if (!(await startWorker(worker, setup))) return GptStream.build(model, null);
     }
     const runner = worker ? makeRunner(memory, gemm.gemm, {}, 2, SPIN, 5000) : null;
     return new GptStream(gemm, memory, runner, worker, mainPrograms, { C, H, hs, V, Vp, block }, at);
