@@ -17,16 +17,7 @@ import { CharmerError } from '../common/errors.ts';
 import type { CellMatch, InspectChunk, InspectResult, TextFeature } from '../engine/inspect.ts';
 import type { HeadPattern, HeadScore, PositionAttention } from '../common/inspect.ts';
 import type { AttentionScan } from '../common/model-protocol.ts';
-import type {
-  AttentionInspection,
-  DefaultText,
-  InspectionRequest,
-  InspectionService,
-  PositionAttentionResult,
-  RunDetail,
-  RunsService,
-  RunSummary,
-} from './types.ts';
+import type { DefaultText, InspectionRequest, InspectionService, RunDetail, RunsService, RunSummary } from './types.ts';
 import { CHECKPOINT_FILES } from '../common/checkpoint-format.ts';
 
 export type { CellMatch, TextFeature, HeadPattern, HeadScore };

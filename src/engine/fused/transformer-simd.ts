@@ -242,7 +242,7 @@ export function transformerSimdFor(memory: WebAssembly.Memory | undefined): Tran
       module = null;
     }
   }
-  let k: TransformerSimd | null = null;
+  let k: TransformerSimd | null;
   try {
     k = module ? (new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as TransformerSimd) : null;
   } catch {
