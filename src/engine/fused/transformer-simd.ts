@@ -9,7 +9,7 @@
  * (absolute error < 1.5e-7), exp as in ./simd.ts (2^n from the exponent bits, Taylor to r^7).
  * Each function loops over n floats four at a time (callers pass n % 4 == 0, n > 0).
  */
-import { f4, get, i32c, i4, memoryImport, section, set, simd, str, uleb, vec, type B } from './wasm-emit.ts';
+import { f4, get, i32c, i4, set, simd, uleb, vec, wasmModule, type B } from './wasm-emit.ts';
 
 const I32_ADD = 0x6a;
 const add = (a: B, b: B): B => [...a, ...b, ...simd(0xe4)];
@@ -192,30 +192,12 @@ const defs: Array<{ name: string; params: number; f32s?: number[]; n: number; bu
 ];
 
 export function transformerSimdBytes(): Uint8Array<ArrayBuffer> {
-  const types = defs.map((d) => [0x60, ...vec(Array.from({ length: d.params }, (_, i) => [d.f32s?.includes(i) ? 0x7d : 0x7f])), 0x00]);
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, vec(types)),
-    ...section(2, vec([memoryImport(false)])),
-    ...section(3, vec(defs.map((_d, i) => uleb(i)))),
-    ...section(7, vec(defs.map((d, i) => [...str(d.name), 0x00, ...uleb(i)]))),
-    ...section(
-      10,
-      vec(
-        defs.map((d) => {
-          const f = new Builder(d.params, d.f32s);
-          return f.code(d.n, d.build(f));
-        }),
-      ),
-    ),
-  ]);
+  return wasmModule(
+    defs.map((d) => {
+      const f = new Builder(d.params, d.f32s);
+      return { name: d.name, params: d.params, f32Params: d.f32s, code: f.code(d.n, d.build(f)) };
+    }),
+  );
 }
 
 export interface TransformerSimd {

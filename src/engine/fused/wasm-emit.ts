@@ -75,8 +75,10 @@ export const memoryImport = (shared = false): B => [...str('env'), ...str('memor
 export interface WasmFunction {
   /** The export name. */
   name: string;
-  /** Number of i32 parameters. */
+  /** Number of parameters, i32 unless listed in `f32Params`. */
   params: number;
+  /** Indices of the parameters that are f32. */
+  f32Params?: readonly number[];
   /** Returns one f32 (otherwise nothing). */
   returnsF32?: boolean;
   /** The code entry: its size, local declarations and body (what a function builder's `fn`/`code` returns). */
@@ -85,7 +87,11 @@ export interface WasmFunction {
 
 /** A module that imports env.memory (`shared`: see memoryImport) and exports these functions. */
 export function wasmModule(fns: WasmFunction[], shared = false): Uint8Array<ArrayBuffer> {
-  const types = fns.map((d) => [0x60, ...vec(Array.from({ length: d.params }, () => [0x7f])), ...(d.returnsF32 ? [0x01, 0x7d] : [0x00])]);
+  const types = fns.map((d) => [
+    0x60,
+    ...vec(Array.from({ length: d.params }, (_, i) => [d.f32Params?.includes(i) ? 0x7d : 0x7f])),
+    ...(d.returnsF32 ? [0x01, 0x7d] : [0x00]),
+  ]);
   return new Uint8Array([
     0x00,
     0x61,
