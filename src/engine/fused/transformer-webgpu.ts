@@ -13,27 +13,7 @@
  * Against the ~15 TF.js ops (each its own dispatch or several) of the attention alone.
  */
 import * as tf from '@tensorflow/tfjs-core';
-
-interface Program {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  size: boolean;
-  uniforms: string;
-  getUserCode(): string;
-}
-interface WebGPUBackendLike {
-  runWebGPUProgram(
-    p: Program,
-    inputs: tf.TensorInfo[],
-    dtype: string,
-    uniforms: Array<{ type: string; data: number[] }>,
-    output?: tf.TensorInfo,
-  ): tf.TensorInfo;
-}
+import type { Program, WebGPUBackendLike } from './webgpu.ts';
 
 const WG = 64;
 const ERF = `

@@ -19,7 +19,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-interface Program {
+/** What TF.js's WebGPU backend takes as a program (its own type is not exported). */
+export interface Program {
   variableNames: string[];
   outputShape: number[];
   shaderKey: string;
@@ -30,7 +31,7 @@ interface Program {
   uniforms: string;
   getUserCode(): string;
 }
-interface WebGPUBackendLike {
+export interface WebGPUBackendLike {
   runWebGPUProgram(
     p: Program,
     inputs: tf.TensorInfo[],
