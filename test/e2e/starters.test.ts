@@ -133,7 +133,7 @@ describe.skipIf(!hasChromium || !ready)('starter models in the app, empty data f
     expect(await alert.textContent()).toMatch(/cannot be deleted/);
     await nav('Generate');
     const model = page.getByRole('region', { name: 'Generate' }).getByLabel('Model');
-    expect(await model.locator('option', { hasText: /^shakespeare \(starter\)/ }).count()).toBeGreaterThan(0);
+    await model.locator('option', { hasText: /^shakespeare \(starter\)/ }).waitFor({ state: 'attached', timeout: 20_000 });
     expect(problems.errors).toEqual([]);
   });
 });
