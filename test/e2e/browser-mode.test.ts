@@ -182,9 +182,13 @@ describe.skipIf(!hasChromium)('browser mode, end to end', () => {
       const [train, val] = (el?.dataset.points ?? '0,0').split(',').map(Number);
       return train! >= 3 && val! >= 2;
     });
-    expect(await page.getByTestId('checkpoints').textContent()).toMatch(/latest/);
-    expect(await page.getByRole('button', { name: 'Resume training' }).isVisible()).toBe(true);
-    expect(await page.locator('[data-testid="samples"] pre').count()).toBeGreaterThan(0);
+    // Checkpoints and samples load after the curve: wait for them rather than read them at once.
+    await page
+      .getByTestId('checkpoints')
+      .filter({ hasText: /latest/ })
+      .waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Resume training' }).waitFor({ timeout: 20_000 });
+    await page.locator('[data-testid="samples"] pre').first().waitFor({ timeout: 20_000 });
     // And on disk: the checkpoint is an ordinary TF.js model directory.
     const runsDir = join(dataDir, 'runs');
     const runDirs = readdirSync(runsDir);
