@@ -4,6 +4,10 @@
  */
 import { isCharmerError } from '../common/errors.ts';
 import { commands } from './commands/index.ts';
+import { provideEngine } from '../services/engine.ts';
+
+// The same engine module the commands import, so that the bundled command line holds one copy of it.
+provideEngine(() => import('../engine/index.ts'));
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

@@ -23,12 +23,22 @@ export interface EngineApi {
 }
 
 let cached: Promise<EngineApi> | null = null;
+let provided: (() => Promise<unknown>) | null = null;
+
+/**
+ * For a host that bundles the engine itself (the command line's build, scripts/build-cli.mjs): loading
+ * it again by path would run the sources beside the bundled copy, two engines on one TensorFlow.js.
+ */
+export function provideEngine(load: () => Promise<unknown>): void {
+  provided = load;
+}
 
 export function loadEngine(): Promise<EngineApi> {
   if (!cached) {
     const override = process.env.CHARMER_ENGINE_MODULE;
     const spec = override ? pathToFileURL(override).href : new URL('../engine/index.ts', import.meta.url).href;
-    cached = (import(/* @vite-ignore */ spec) as Promise<EngineApi>).then((m) => {
+    const load = !override && provided ? provided : () => import(/* @vite-ignore */ spec);
+    cached = (load() as Promise<EngineApi>).then((m) => {
       if (typeof m.train !== 'function' || typeof m.loadCorpus !== 'function') {
         throw new Error(`${spec} does not export train() and loadCorpus()`);
       }
