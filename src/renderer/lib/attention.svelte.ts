@@ -5,6 +5,7 @@
  * CellText from the colours.
  */
 import type { Api, AttentionInspection, PositionAttentionResult } from '../../api/index.ts';
+import { InspectJob } from './inspect-job.svelte.ts';
 
 export type HeadPatternName = AttentionInspection['ranked'][number]['pattern'];
 
@@ -19,12 +20,8 @@ export function headLabel(layer: number, head: number): string {
   return `L${layer + 1} H${head + 1}`;
 }
 
-let nextAttentionId = 1;
-
 export class AttentionState {
   result = $state.raw<AttentionInspection | null>(null);
-  busy = $state(false);
-  progress = $state<{ done: number; total: number } | null>(null);
   /** The character attention is drawn from. */
   position = $state(0);
   layer = $state(0);
@@ -36,12 +33,13 @@ export class AttentionState {
   error = $state<string | null>(null);
 
   #api: Api;
-  #inspectId = '';
+  #job: InspectJob;
   #cache = new Map<number, PositionAttentionResult>();
   #token = 0;
 
   constructor(api: Api) {
     this.#api = api;
+    this.#job = new InspectJob(api, 'attention');
   }
 
   clear(): void {
@@ -51,38 +49,34 @@ export class AttentionState {
   }
 
   async run(req: { runId: number; checkpoint: 'best' | 'latest'; text: string }): Promise<void> {
-    const inspectId = `attention-${nextAttentionId++}`;
-    this.#inspectId = inspectId;
-    this.busy = true;
     this.error = null;
-    this.progress = { done: 0, total: [...req.text].length };
-    const off = this.#api.on.inspectProgress((p) => {
-      if (p.inspectId === inspectId) this.progress = { done: p.done, total: p.total };
-    });
-    try {
-      const r = await this.#api.inspect.attention({ runId: req.runId, checkpoint: req.checkpoint, inspectId, ...(req.text ? { text: req.text } : {}) });
-      if (this.#inspectId !== inspectId) return;
-      this.#cache.clear();
-      this.result = r;
-      this.at = null;
-      const best = r.ranked[0];
-      this.layer = best?.layer ?? 0;
-      this.head = best?.head ?? 0;
-      // A position with a full block behind it where the text allows, so the first view has context.
-      await this.choose(Math.max(0, Math.min(r.chars.length - 1, r.blockSize - 1)));
-    } catch (e) {
-      if (this.#inspectId === inspectId) this.#fail(e);
-    } finally {
-      off();
-      if (this.#inspectId === inspectId) {
-        this.busy = false;
-        this.progress = null;
-      }
-    }
+    await this.#job.run(
+      [...req.text].length,
+      (inspectId) => this.#api.inspect.attention({ runId: req.runId, checkpoint: req.checkpoint, inspectId, ...(req.text ? { text: req.text } : {}) }),
+      async (r) => {
+        this.#cache.clear();
+        this.result = r;
+        this.at = null;
+        const best = r.ranked[0];
+        this.layer = best?.layer ?? 0;
+        this.head = best?.head ?? 0;
+        // A position with a full block behind it where the text allows, so the first view has context.
+        await this.choose(Math.max(0, Math.min(r.chars.length - 1, r.blockSize - 1)));
+      },
+      (e) => this.#fail(e),
+    );
+  }
+
+  get busy(): boolean {
+    return this.#job.busy;
+  }
+
+  get progress(): { done: number; total: number } | null {
+    return this.#job.progress;
   }
 
   cancel(): void {
-    if (this.busy) void this.#api.inspect.cancel({ inspectId: this.#inspectId }).catch(() => {});
+    this.#job.cancel();
   }
 
   /** Draw attention from character `position`. */

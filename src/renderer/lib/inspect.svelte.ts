@@ -5,6 +5,7 @@
  * character is reactive (the text itself is drawn imperatively by CellText).
  */
 import type { Api, DefaultText, EvolutionEntry, InspectionResult } from '../../api/index.ts';
+import { InspectJob } from './inspect-job.svelte.ts';
 
 export type ShadeMode = 'cell' | 'surprise';
 
@@ -39,8 +40,6 @@ export function showChar(ch: string): string {
   return ch;
 }
 
-let nextInspectId = 1;
-
 export class InspectState {
   runId = $state<number | null>(null);
   checkpoint = $state<'best' | 'latest'>('best');
@@ -49,8 +48,6 @@ export class InspectState {
   /** The text is the default one (so re-choosing a model refreshes it). */
   textIsDefault = $state(true);
   result = $state.raw<InspectionResult | null>(null);
-  busy = $state(false);
-  progress = $state<{ done: number; total: number } | null>(null);
   mode = $state<ShadeMode>('cell');
   selected = $state<CellRef>({ layer: 0, kind: 'h', cell: 0 });
   /** The shown cell's activation per character. */
@@ -61,12 +58,13 @@ export class InspectState {
   error = $state<string | null>(null);
 
   #api: Api;
+  #job: InspectJob;
   #cache = new Map<string, number[]>();
-  #inspectId = '';
   #cellToken = 0;
 
   constructor(api: Api) {
     this.#api = api;
+    this.#job = new InspectJob(api, 'inspect');
   }
 
   /** Choose a model: loads its default text (unless one was pasted) and its sample evolution. */
@@ -99,37 +97,33 @@ export class InspectState {
   }
 
   async run(): Promise<void> {
-    if (this.runId === null) return;
-    const inspectId = `inspect-${nextInspectId++}`;
-    this.#inspectId = inspectId;
-    this.busy = true;
+    const runId = this.runId;
+    if (runId === null) return;
     this.error = null;
-    this.progress = { done: 0, total: [...this.text].length };
-    const off = this.#api.on.inspectProgress((p) => {
-      if (p.inspectId === inspectId) this.progress = { done: p.done, total: p.total };
-    });
-    try {
-      const r = await this.#api.inspect.run({ runId: this.runId, checkpoint: this.checkpoint, inspectId, ...(this.text ? { text: this.text } : {}) });
-      if (this.#inspectId !== inspectId) return;
-      this.#cache.clear();
-      this.result = r;
-      this.hover = null;
-      const best = r.interesting[0];
-      await this.show(best ? { layer: best.layer, kind: best.kind, cell: best.cell } : { layer: 0, kind: 'h', cell: 0 });
-    } catch (e) {
-      if (this.#inspectId === inspectId) this.#fail(e);
-    } finally {
-      off();
-      if (this.#inspectId === inspectId) {
-        this.busy = false;
-        this.progress = null;
-      }
-    }
+    await this.#job.run(
+      [...this.text].length,
+      (inspectId) => this.#api.inspect.run({ runId, checkpoint: this.checkpoint, inspectId, ...(this.text ? { text: this.text } : {}) }),
+      async (r) => {
+        this.#cache.clear();
+        this.result = r;
+        this.hover = null;
+        const best = r.interesting[0];
+        await this.show(best ? { layer: best.layer, kind: best.kind, cell: best.cell } : { layer: 0, kind: 'h', cell: 0 });
+      },
+      (e) => this.#fail(e),
+    );
+  }
+
+  get busy(): boolean {
+    return this.#job.busy;
+  }
+
+  get progress(): { done: number; total: number } | null {
+    return this.#job.progress;
   }
 
   cancel(): void {
-    if (!this.busy) return;
-    void this.#api.inspect.cancel({ inspectId: this.#inspectId }).catch(() => {});
+    this.#job.cancel();
   }
 
   /** Show a cell (shading mode becomes 'cell'). */
