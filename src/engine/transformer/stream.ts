@@ -28,6 +28,7 @@ import { makeRunner, OP, SLOT, SLOT_BYTES, WORKER_SOURCE, type Runner, type Work
 import type { CharModel } from '../model.ts';
 import { slideKeep, type GptWeights } from './gpt.ts';
 import { LN_EPSILON } from './layers.ts';
+import { QuantProducts, quantSupported, type PackedMatrix } from './quant-step.ts';
 
 interface BlockAt {
   ln1g: number;
@@ -132,6 +133,7 @@ export class GptStream {
     memory: WebAssembly.Memory,
     private readonly runner: Runner | null,
     private readonly worker: Worker | null,
+    private readonly quant: QuantProducts | null,
     mainPrograms: Array<{ w: number; program: Int32Array }>,
     private readonly dims: { C: number; H: number; hs: number; V: number; Vp: number; block: number },
     private readonly at: {
@@ -162,21 +164,30 @@ export class GptStream {
     return this.worker ? 2 : 1;
   }
 
-  /** null where it cannot run (gptStreamSupported); then sample through model.step. */
-  static async open(model: CharModel, opts: { steps?: number; threads?: number } = {}): Promise<GptStream | null> {
+  /** Bits per weight of the one-character products: 8 (./quant-step.ts) or 32. */
+  get weightBits(): 8 | 32 {
+    return this.quant ? 8 : 32;
+  }
+
+  /**
+   * null where it cannot run (gptStreamSupported); then sample through model.step. `quant` (default:
+   * where quantSupported) runs the one-character products on 8-bit weights, on one thread.
+   */
+  static async open(model: CharModel, opts: { steps?: number; threads?: number; quant?: boolean } = {}): Promise<GptStream | null> {
     if (!gptStreamSupported(model)) return null;
-    const threads = threadsFor(opts.threads);
+    const quant = (opts.quant ?? true) && quantSupported();
+    const threads = quant ? 1 : threadsFor(opts.threads);
     const worker = threads > 1 ? new Worker(WORKER_SOURCE, { eval: true }) : null;
     worker?.unref();
     try {
-      return await GptStream.build(model, worker);
+      return await GptStream.build(model, worker, quant);
     } catch (e) {
       void worker?.terminate();
       throw e;
     }
   }
 
-  private static async build(model: CharModel, worker: Worker | null): Promise<GptStream | null> {
+  private static async build(model: CharModel, worker: Worker | null, quant = false): Promise<GptStream | null> {
     const w = model.gpt as GptWeights;
     const C = model.spec.hidden;
     const H = model.spec.heads!;
@@ -193,7 +204,7 @@ export class GptStream {
     };
     const read = async (v: tf.Tensor) => (await v.data()) as Float32Array;
     const plain: Array<{ at: number; m: Float32Array }> = [];
-    const packs: Array<{ at: number; m: Float32Array; K: number; N: number }> = [];
+    const packs: PackedMatrix[] = [];
     const copy = async (v: tf.Tensor) => {
       const m = await read(v);
       const a = take(m.length);
@@ -208,7 +219,7 @@ export class GptStream {
         m = p;
       }
       const a = take(packedFloats(K, padTo));
-      packs.push({ at: a, m, K, N: padTo });
+      packs.push({ v: v as tf.Variable, at: a, m, K, N: padTo });
       return a;
     };
     const blocks: BlockAt[] = [];
@@ -248,6 +259,8 @@ export class GptStream {
       logits: take(Vp),
     };
     const stage = take(Math.max(...packs.map((p) => p.m.length)));
+    // The blocks' matrices only: the output layer writes the logits, and is small.
+    const quantPlan = quant ? QuantProducts.plan(packs.filter((p) => p.at !== at.out), take) : null;
     const pages = Math.ceil(bytes / 65536);
     const shared = worker !== null;
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
@@ -268,10 +281,11 @@ export class GptStream {
         spin: SPIN,
         programs: workerPrograms as unknown as [Int32Array, Int32Array],
       };
-      if (!(await startWorker(worker, setup))) return GptStream.build(model, null);
+      if (!(await startWorker(worker, setup))) return GptStream.build(model, null, quant);
     }
     const runner = worker ? makeRunner(memory, gemm.gemm, {}, 2, SPIN, 5000) : null;
-    return new GptStream(gemm, memory, runner, worker, mainPrograms, { C, H, hs, V, Vp, block }, at);
+    const products = quantPlan?.bind(memory) ?? null;
+    return new GptStream(gemm, memory, runner, worker, products, mainPrograms, { C, H, hs, V, Vp, block }, at);
   }
 
   /** Characters in the window now (the cached positions). */
@@ -373,6 +387,7 @@ export class GptStream {
 
   /** out[n, N] = in[n, K]·W + bias. */
   private dense(input: number, w: number, bias: number, out: number, n: number, K: number, N: number): void {
+    if (n === 1 && this.quant?.dense(input, w, bias, out)) return;
     const half = n === 1 && this.runner ? this.split.get(w) : undefined;
     if (half) {
       Atomics.store(this.sync, SLOT.parity, half.phase);
