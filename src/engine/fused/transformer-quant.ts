@@ -97,7 +97,13 @@ function qgemvFn(): B {
       ...a.flatMap((x, j) => {
         const at = add(get(po), [...get(n), ...i32c(2), 0x74]);
         return [
-          ...set(r, fadd(fmul([...get(x), ...simd(0xfa)], fmul(vload(add(get(sc), [...get(n), ...i32c(2), 0x74]), 16 * j), get(T))), vload(add(get(bias), [...get(n), ...i32c(2), 0x74]), 16 * j))),
+          ...set(
+            r,
+            fadd(
+              fmul([...get(x), ...simd(0xfa)], fmul(vload(add(get(sc), [...get(n), ...i32c(2), 0x74]), 16 * j), get(T))),
+              vload(add(get(bias), [...get(n), ...i32c(2), 0x74]), 16 * j),
+            ),
+          ),
           ...when(get(accumulate), set(r, fadd(get(r), vload(at, 16 * j)))),
           ...vstore(at, get(r), 16 * j),
         ];
@@ -152,10 +158,7 @@ function quant16Fn(): B {
     ...set(p, get(x)),
     ...set(o, get(qa)),
     ...set(end, add(get(x), [...get(K), ...i32c(2), 0x74])),
-    ...repeat(
-      [...vstore(get(o), [...conv(0), ...conv(16), ...simd(0x85)]), ...set(o, add(get(o), i32c(16)))],
-      stepWhile(p, i32c(32), get(end)),
-    ),
+    ...repeat([...vstore(get(o), [...conv(0), ...conv(16), ...simd(0x85)]), ...set(o, add(get(o), i32c(16)))], stepWhile(p, i32c(32), get(end))),
   ]);
 }
 
@@ -204,7 +207,7 @@ export function quantizeColumns(m: Float32Array, K: number, N: number): { weight
   }
   const weights = new Int8Array(K * N);
   const full = N - (N % PANEL);
-  for (let n0 = 0; n0 < N; ) {
+  for (let n0 = 0; n0 < N;) {
     const width = n0 < full ? PANEL : 8;
     const base = n0 * K;
     for (let k = 0; k < K; k++) {

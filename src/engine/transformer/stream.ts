@@ -260,7 +260,12 @@ export class GptStream {
     };
     const stage = take(Math.max(...packs.map((p) => p.m.length)));
     // The blocks' matrices only: the output layer writes the logits, and is small.
-    const quantPlan = quant ? QuantProducts.plan(packs.filter((p) => p.at !== at.out), take) : null;
+    const quantPlan = quant
+      ? QuantProducts.plan(
+          packs.filter((p) => p.at !== at.out),
+          take,
+        )
+      : null;
     const pages = Math.ceil(bytes / 65536);
     const shared = worker !== null;
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
