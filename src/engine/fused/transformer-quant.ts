@@ -18,7 +18,7 @@
  * for eight columns; widened to 16 bits and multiplied against (q[2i], q[2i+1]) in every lane, it
  * gives four columns' partial sums per i32x4 with no horizontal sums at the end.
  */
-import { f4, get, i32c, set, simd, tee, uleb, vec, wasmModule, type B } from './wasm-emit.ts';
+import { f4, get, i32c, i4, set, simd, tee, uleb, vec, wasmModule, type B } from './wasm-emit.ts';
 
 /** Columns per panel: 32 takes 8 i32x4 accumulators (of 16 vector registers on x86-64). */
 export const PANEL = 32;
@@ -162,12 +162,67 @@ function quant16Fn(): B {
   ]);
 }
 
+/**
+ * softmax(s, n, scale): s[j] = exp(scale·s[j] − max) / Σ over n floats (n % 4 == 0, scale > 0;
+ * a caller pads with −Infinity). The attention of one head for one character: with the products
+ * on 8-bit weights, its Math.exp loop had become a large part of a step. exp as ./simd.ts's
+ * (2^n from the exponent bits, Taylor to r^7; arguments clamped to [−80, 80]).
+ */
+function softmaxFn(): B {
+  const [sp, n, scale] = [0, 1, 2];
+  const L = new Locals(3);
+  const [p, end] = [L.i(), L.i()];
+  const [M, S, Z, X, N, R, P] = Array.from({ length: 7 }, () => L.v());
+  const fsub = (a: B, b: B): B => [...a, ...b, ...simd(0xe5)];
+  const clamp = (x: B): B => [...[...x, ...f4(80), ...simd(0xe8)], ...f4(-80), ...simd(0xe9)];
+  let poly: B = f4(1 / 5040);
+  for (const c of [1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5]) poly = fadd(f4(c), fmul(get(R), poly));
+  const lanes = (v: number, op: number): B => [
+    ...get(v),
+    ...simd(0x1f),
+    0,
+    ...get(v),
+    ...simd(0x1f),
+    1,
+    op,
+    ...get(v),
+    ...simd(0x1f),
+    2,
+    op,
+    ...get(v),
+    ...simd(0x1f),
+    3,
+    op,
+  ];
+  const each = (body: B): B => [...set(p, get(sp)), ...repeat(body, stepWhile(p, i32c(16), get(end)))];
+  return L.fn([
+    ...set(end, add(get(sp), [...get(n), ...i32c(2), 0x74])),
+    ...set(S, [...get(scale), ...simd(0x13)]),
+    ...set(M, f4(-Infinity)),
+    ...each(set(M, [...get(M), ...vload(get(p)), ...simd(0xe9)])),
+    ...set(M, [...lanes(M, 0x97), ...get(scale), 0x94, ...simd(0x13)]),
+    ...set(Z, I4_ZERO),
+    ...each([
+      ...set(X, clamp(fsub(fmul(vload(get(p)), get(S)), get(M)))),
+      ...set(N, [...fmul(get(X), f4(Math.LOG2E)), ...simd(0x6a)]),
+      ...set(R, fsub(fsub(get(X), fmul(get(N), f4(0.693359375))), fmul(get(N), f4(-2.1219444005469057e-4)))),
+      ...set(P, [...get(N), ...simd(0xf8), ...i4(127), ...simd(0xae), ...i32c(23), ...simd(0xab)]),
+      ...set(X, fadd(fmul(get(P), fadd(get(R), fmul(fmul(get(R), get(R)), poly))), get(P))),
+      ...set(Z, fadd(get(Z), get(X))),
+      ...vstore(get(p), get(X)),
+    ]),
+    ...set(Z, [...[0x43, 0x00, 0x00, 0x80, 0x3f], ...lanes(Z, 0x92), 0x95, ...simd(0x13)]),
+    ...each(vstore(get(p), fmul(vload(get(p)), get(Z)))),
+  ]);
+}
+
 export function quantModuleBytes(shared = false): Uint8Array<ArrayBuffer> {
   return wasmModule(
     [
       { name: 'qgemv', params: 9, f32Params: [7], code: qgemvFn() },
       { name: 'absMax', params: 2, returnsF32: true, code: absMaxFn() },
       { name: 'quant16', params: 4, f32Params: [3], code: quant16Fn() },
+      { name: 'softmax', params: 3, f32Params: [2], code: softmaxFn() },
     ],
     shared,
   );
@@ -177,6 +232,7 @@ export interface QuantKernels {
   qgemv(q: number, w: number, scales: number, bias: number, out: number, K: number, N: number, t: number, accumulate: number): void;
   absMax(x: number, K: number): number;
   quant16(x: number, q: number, K: number, inv: number): void;
+  softmax(s: number, n: number, scale: number): void;
 }
 
 /** The largest 16-bit input magnitude for which K products of it and 127 fit an int32 lane. */

@@ -27,8 +27,8 @@ import { simdModule } from '../fused/simd.ts';
 import { makeRunner, OP, SLOT, SLOT_BYTES, WORKER_SOURCE, type Runner, type WorkerSetup } from '../fused/stream-program.ts';
 import type { CharModel } from '../model.ts';
 import { slideKeep, type GptWeights } from './gpt.ts';
-import { LN_EPSILON } from './layers.ts';
 import { QuantProducts, quantSupported, type PackedMatrix } from './quant-step.ts';
+import { StreamRows } from './stream-rows.ts';
 
 interface BlockAt {
   ln1g: number;
@@ -46,15 +46,6 @@ interface BlockAt {
   /** Per head: packed Kᵀ and the V panels. */
   keys: number[];
   values: number[];
-}
-
-/** erf(x), Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): GELU's Φ without a Math.erf. */
-function erf(x: number): number {
-  const s = x < 0 ? -1 : 1;
-  const a = Math.abs(x);
-  const t = 1 / (1 + 0.3275911 * a);
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a);
-  return s * y;
 }
 
 /** Spins of a waiting thread before it sleeps (as the StreamSampler's). */
@@ -128,6 +119,7 @@ export class GptStream {
   private disposed = false;
   /** Per packed weight address: the phase (worker program) computing its second half of columns, and where the first half ends. */
   private readonly split = new Map<number, { phase: number; program: Int32Array }>();
+  private readonly rows: StreamRows;
   private constructor(
     private readonly gemm: Gemm,
     memory: WebAssembly.Memory,
@@ -152,9 +144,12 @@ export class GptStream {
       ff: number;
       s: number;
       logits: number;
+      scratch: number;
     },
   ) {
     this.f = new Float32Array(memory.buffer);
+    // The float32 stream keeps its loops (the reference the 8-bit one is measured against).
+    this.rows = new StreamRows(memory, dims.C, at.scratch, quant !== null);
     this.sync = new Int32Array(memory.buffer, 0, 5);
     mainPrograms.forEach(({ w, program }, phase) => this.split.set(w, { phase, program }));
   }
@@ -257,6 +252,7 @@ export class GptStream {
       ff: take(block * 4 * C),
       s: take(blockPad),
       logits: take(Vp),
+      scratch: take(4),
     };
     const stage = take(Math.max(...packs.map((p) => p.m.length)));
     // The blocks' matrices only: the output layer writes the logits, and is small.
@@ -335,7 +331,7 @@ export class GptStream {
     }
     const scale = 1 / Math.sqrt(hs);
     for (const b of a.blocks) {
-      this.layerNorm(a.x, a.h, n, b.ln1g, b.ln1b);
+      this.rows.layerNorm(a.x, a.h, n, b.ln1g, b.ln1b);
       this.dense(a.h, b.qkv, b.qkvB, a.qkv, n, C, 3 * C);
       const Q = a.qkv / 4;
       for (let r = 0; r < n; r++) {
@@ -355,16 +351,7 @@ export class GptStream {
         const cols = p + 1;
         for (let h = 0; h < H; h++) {
           this.gemm.gemm(a.qkv + (r * 3 * C + h * hs) * 4, 0, 4, b.keys[h]!, a.s, 1, hs, Math.ceil(cols / 4) * 4, 1 << 24);
-          const S = a.s / 4;
-          let max = -Infinity;
-          for (let j = 0; j < cols; j++) max = Math.max(max, f[S + j]! * scale);
-          let z = 0;
-          for (let j = 0; j < cols; j++) {
-            const e = Math.exp(f[S + j]! * scale - max);
-            f[S + j] = e;
-            z += e;
-          }
-          for (let j = 0; j < cols; j++) f[S + j]! /= z;
+          this.rows.softmax(a.s, cols, scale);
           for (let q = 0; q < hs; q += 8) {
             const width = Math.min(8, hs - q);
             this.gemm.gemm(a.s, 0, 4, b.values[h]! + (q >> 3) * block * 8 * 4, a.y + (r * C + h * hs + q) * 4, 1, cols, width, 8);
@@ -372,18 +359,14 @@ export class GptStream {
         }
       }
       this.dense(a.y, b.proj, b.projB, a.t1, n, C, C);
-      this.addInto(a.x, a.t1, n * C);
-      this.layerNorm(a.x, a.h, n, b.ln2g, b.ln2b);
+      this.rows.addInto(a.x, a.t1, n * C);
+      this.rows.layerNorm(a.x, a.h, n, b.ln2g, b.ln2b);
       this.dense(a.h, b.fc, b.fcB, a.ff, n, C, 4 * C);
-      const F = a.ff / 4;
-      for (let i = 0; i < n * 4 * C; i++) {
-        const v = f[F + i]!;
-        f[F + i] = 0.5 * v * (1 + erf(v * Math.SQRT1_2));
-      }
+      this.rows.gelu(a.ff, n * 4 * C);
       this.dense(a.ff, b.mlp, b.mlpB, a.t1, n, 4 * C, C);
-      this.addInto(a.x, a.t1, n * C);
+      this.rows.addInto(a.x, a.t1, n * C);
     }
-    this.layerNorm(a.x + (n - 1) * C * 4, a.h, 1, a.lnfg, a.lnfb);
+    this.rows.layerNorm(a.x + (n - 1) * C * 4, a.h, 1, a.lnfg, a.lnfb);
     this.gemm.gemm(a.h, 0, 4, a.out, a.logits, 1, C, Vp, 1 << 24);
     const L = a.logits / 4;
     for (let j = 0; j < V; j++) f[L + j]! += f[a.outB / 4 + j]!;
@@ -406,31 +389,6 @@ export class GptStream {
     const o = out / 4;
     const b = bias / 4;
     for (let r = 0; r < n; r++) for (let c = 0; c < N; c++) f[o + r * N + c]! += f[b + c]!;
-  }
-
-  private addInto(dst: number, src: number, count: number): void {
-    const f = this.f;
-    const d = dst / 4;
-    const s = src / 4;
-    for (let i = 0; i < count; i++) f[d + i]! += f[s + i]!;
-  }
-
-  private layerNorm(src: number, dst: number, n: number, gamma: number, beta: number): void {
-    const { C } = this.dims;
-    const f = this.f;
-    const g = gamma / 4;
-    const b = beta / 4;
-    for (let r = 0; r < n; r++) {
-      const x = src / 4 + r * C;
-      const y = dst / 4 + r * C;
-      let mean = 0;
-      for (let c = 0; c < C; c++) mean += f[x + c]!;
-      mean /= C;
-      let v = 0;
-      for (let c = 0; c < C; c++) v += (f[x + c]! - mean) ** 2;
-      const inv = 1 / Math.sqrt(v / C + LN_EPSILON);
-      for (let c = 0; c < C; c++) f[y + c] = (f[x + c]! - mean) * inv * f[g + c]! + f[b + c]!;
-    }
   }
 
   /** Stop the worker (it leaves its loop at the next barrier); the memory goes with the last reference. */
