@@ -27,7 +27,8 @@ import { simdModule } from '../fused/simd.ts';
 import { makeRunner, OP, SLOT, SLOT_BYTES, WORKER_SOURCE, type Runner, type WorkerSetup } from '../fused/stream-program.ts';
 import type { CharModel } from '../model.ts';
 import { slideKeep, type GptWeights } from './gpt.ts';
-import { LN_EPSILON } from './layers.ts';
+import { QuantProducts, quantSupported, type PackedMatrix } from './quant-step.ts';
+import { StreamRows } from './stream-rows.ts';
 
 interface BlockAt {
   ln1g: number;
@@ -45,15 +46,6 @@ interface BlockAt {
   /** Per head: packed Kᵀ and the V panels. */
   keys: number[];
   values: number[];
-}
-
-/** erf(x), Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): GELU's Φ without a Math.erf. */
-function erf(x: number): number {
-  const s = x < 0 ? -1 : 1;
-  const a = Math.abs(x);
-  const t = 1 / (1 + 0.3275911 * a);
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a);
-  return s * y;
 }
 
 /** Spins of a waiting thread before it sleeps (as the StreamSampler's). */
@@ -127,11 +119,13 @@ export class GptStream {
   private disposed = false;
   /** Per packed weight address: the phase (worker program) computing its second half of columns, and where the first half ends. */
   private readonly split = new Map<number, { phase: number; program: Int32Array }>();
+  private readonly rows: StreamRows;
   private constructor(
     private readonly gemm: Gemm,
     memory: WebAssembly.Memory,
     private readonly runner: Runner | null,
     private readonly worker: Worker | null,
+    private readonly quant: QuantProducts | null,
     mainPrograms: Array<{ w: number; program: Int32Array }>,
     private readonly dims: { C: number; H: number; hs: number; V: number; Vp: number; block: number },
     private readonly at: {
@@ -150,9 +144,12 @@ export class GptStream {
       ff: number;
       s: number;
       logits: number;
+      scratch: number;
     },
   ) {
     this.f = new Float32Array(memory.buffer);
+    // The float32 stream keeps its loops (the reference the 8-bit one is measured against).
+    this.rows = new StreamRows(memory, dims.C, at.scratch, quant !== null);
     this.sync = new Int32Array(memory.buffer, 0, 5);
     mainPrograms.forEach(({ w, program }, phase) => this.split.set(w, { phase, program }));
   }
@@ -162,21 +159,30 @@ export class GptStream {
     return this.worker ? 2 : 1;
   }
 
-  /** null where it cannot run (gptStreamSupported); then sample through model.step. */
-  static async open(model: CharModel, opts: { steps?: number; threads?: number } = {}): Promise<GptStream | null> {
+  /** Bits per weight of the one-character products: 8 (./quant-step.ts) or 32. */
+  get weightBits(): 8 | 32 {
+    return this.quant ? 8 : 32;
+  }
+
+  /**
+   * null where it cannot run (gptStreamSupported); then sample through model.step. `quant` (default:
+   * where quantSupported) runs the one-character products on 8-bit weights, on one thread.
+   */
+  static async open(model: CharModel, opts: { steps?: number; threads?: number; quant?: boolean } = {}): Promise<GptStream | null> {
     if (!gptStreamSupported(model)) return null;
-    const threads = threadsFor(opts.threads);
+    const quant = (opts.quant ?? true) && quantSupported();
+    const threads = quant ? 1 : threadsFor(opts.threads);
     const worker = threads > 1 ? new Worker(WORKER_SOURCE, { eval: true }) : null;
     worker?.unref();
     try {
-      return await GptStream.build(model, worker);
+      return await GptStream.build(model, worker, quant);
     } catch (e) {
       void worker?.terminate();
       throw e;
     }
   }
 
-  private static async build(model: CharModel, worker: Worker | null): Promise<GptStream | null> {
+  private static async build(model: CharModel, worker: Worker | null, quant = false): Promise<GptStream | null> {
     const w = model.gpt as GptWeights;
     const C = model.spec.hidden;
     const H = model.spec.heads!;
@@ -193,7 +199,7 @@ export class GptStream {
     };
     const read = async (v: tf.Tensor) => (await v.data()) as Float32Array;
     const plain: Array<{ at: number; m: Float32Array }> = [];
-    const packs: Array<{ at: number; m: Float32Array; K: number; N: number }> = [];
+    const packs: PackedMatrix[] = [];
     const copy = async (v: tf.Tensor) => {
       const m = await read(v);
       const a = take(m.length);
@@ -208,7 +214,7 @@ export class GptStream {
         m = p;
       }
       const a = take(packedFloats(K, padTo));
-      packs.push({ at: a, m, K, N: padTo });
+      packs.push({ v: v as tf.Variable, at: a, m, K, N: padTo });
       return a;
     };
     const blocks: BlockAt[] = [];
@@ -246,8 +252,16 @@ export class GptStream {
       ff: take(block * 4 * C),
       s: take(blockPad),
       logits: take(Vp),
+      scratch: take(4),
     };
     const stage = take(Math.max(...packs.map((p) => p.m.length)));
+    // The blocks' matrices only: the output layer writes the logits, and is small.
+    const quantPlan = quant
+      ? QuantProducts.plan(
+          packs.filter((p) => p.at !== at.out),
+          take,
+        )
+      : null;
     const pages = Math.ceil(bytes / 65536);
     const shared = worker !== null;
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
@@ -268,10 +282,11 @@ export class GptStream {
         spin: SPIN,
         programs: workerPrograms as unknown as [Int32Array, Int32Array],
       };
-      if (!(await startWorker(worker, setup))) return GptStream.build(model, null);
+      if (!(await startWorker(worker, setup))) return GptStream.build(model, null, quant);
     }
     const runner = worker ? makeRunner(memory, gemm.gemm, {}, 2, SPIN, 5000) : null;
-    return new GptStream(gemm, memory, runner, worker, mainPrograms, { C, H, hs, V, Vp, block }, at);
+    const products = quantPlan?.bind(memory) ?? null;
+    return new GptStream(gemm, memory, runner, worker, products, mainPrograms, { C, H, hs, V, Vp, block }, at);
   }
 
   /** Characters in the window now (the cached positions). */
@@ -316,7 +331,7 @@ export class GptStream {
     }
     const scale = 1 / Math.sqrt(hs);
     for (const b of a.blocks) {
-      this.layerNorm(a.x, a.h, n, b.ln1g, b.ln1b);
+      this.rows.layerNorm(a.x, a.h, n, b.ln1g, b.ln1b);
       this.dense(a.h, b.qkv, b.qkvB, a.qkv, n, C, 3 * C);
       const Q = a.qkv / 4;
       for (let r = 0; r < n; r++) {
@@ -336,16 +351,7 @@ export class GptStream {
         const cols = p + 1;
         for (let h = 0; h < H; h++) {
           this.gemm.gemm(a.qkv + (r * 3 * C + h * hs) * 4, 0, 4, b.keys[h]!, a.s, 1, hs, Math.ceil(cols / 4) * 4, 1 << 24);
-          const S = a.s / 4;
-          let max = -Infinity;
-          for (let j = 0; j < cols; j++) max = Math.max(max, f[S + j]! * scale);
-          let z = 0;
-          for (let j = 0; j < cols; j++) {
-            const e = Math.exp(f[S + j]! * scale - max);
-            f[S + j] = e;
-            z += e;
-          }
-          for (let j = 0; j < cols; j++) f[S + j]! /= z;
+          this.rows.softmax(a.s, cols, scale);
           for (let q = 0; q < hs; q += 8) {
             const width = Math.min(8, hs - q);
             this.gemm.gemm(a.s, 0, 4, b.values[h]! + (q >> 3) * block * 8 * 4, a.y + (r * C + h * hs + q) * 4, 1, cols, width, 8);
@@ -353,18 +359,14 @@ export class GptStream {
         }
       }
       this.dense(a.y, b.proj, b.projB, a.t1, n, C, C);
-      this.addInto(a.x, a.t1, n * C);
-      this.layerNorm(a.x, a.h, n, b.ln2g, b.ln2b);
+      this.rows.addInto(a.x, a.t1, n * C);
+      this.rows.layerNorm(a.x, a.h, n, b.ln2g, b.ln2b);
       this.dense(a.h, b.fc, b.fcB, a.ff, n, C, 4 * C);
-      const F = a.ff / 4;
-      for (let i = 0; i < n * 4 * C; i++) {
-        const v = f[F + i]!;
-        f[F + i] = 0.5 * v * (1 + erf(v * Math.SQRT1_2));
-      }
+      this.rows.gelu(a.ff, n * 4 * C);
       this.dense(a.ff, b.mlp, b.mlpB, a.t1, n, 4 * C, C);
-      this.addInto(a.x, a.t1, n * C);
+      this.rows.addInto(a.x, a.t1, n * C);
     }
-    this.layerNorm(a.x + (n - 1) * C * 4, a.h, 1, a.lnfg, a.lnfb);
+    this.rows.layerNorm(a.x + (n - 1) * C * 4, a.h, 1, a.lnfg, a.lnfb);
     this.gemm.gemm(a.h, 0, 4, a.out, a.logits, 1, C, Vp, 1 << 24);
     const L = a.logits / 4;
     for (let j = 0; j < V; j++) f[L + j]! += f[a.outB / 4 + j]!;
@@ -373,6 +375,7 @@ export class GptStream {
 
   /** out[n, N] = in[n, K]·W + bias. */
   private dense(input: number, w: number, bias: number, out: number, n: number, K: number, N: number): void {
+    if (n === 1 && this.quant?.dense(input, w, bias, out)) return;
     const half = n === 1 && this.runner ? this.split.get(w) : undefined;
     if (half) {
       Atomics.store(this.sync, SLOT.parity, half.phase);
@@ -386,31 +389,6 @@ export class GptStream {
     const o = out / 4;
     const b = bias / 4;
     for (let r = 0; r < n; r++) for (let c = 0; c < N; c++) f[o + r * N + c]! += f[b + c]!;
-  }
-
-  private addInto(dst: number, src: number, count: number): void {
-    const f = this.f;
-    const d = dst / 4;
-    const s = src / 4;
-    for (let i = 0; i < count; i++) f[d + i]! += f[s + i]!;
-  }
-
-  private layerNorm(src: number, dst: number, n: number, gamma: number, beta: number): void {
-    const { C } = this.dims;
-    const f = this.f;
-    const g = gamma / 4;
-    const b = beta / 4;
-    for (let r = 0; r < n; r++) {
-      const x = src / 4 + r * C;
-      const y = dst / 4 + r * C;
-      let mean = 0;
-      for (let c = 0; c < C; c++) mean += f[x + c]!;
-      mean /= C;
-      let v = 0;
-      for (let c = 0; c < C; c++) v += (f[x + c]! - mean) ** 2;
-      const inv = 1 / Math.sqrt(v / C + LN_EPSILON);
-      for (let c = 0; c < C; c++) f[y + c] = (f[x + c]! - mean) * inv * f[g + c]! + f[b + c]!;
-    }
   }
 
   /** Stop the worker (it leaves its loop at the next barrier); the memory goes with the last reference. */
