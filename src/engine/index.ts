@@ -31,7 +31,7 @@ export {
   type LineSample,
   type Novelty,
 } from './sample.ts';
-export { sampleLines, MAX_GUIDANCE } from './sample-lines.ts';
+export { sampleLines } from './sample-lines.ts';
 export { ngramBaseline, type NgramInput, type NgramResult } from './ngram.ts';
 export { Rng } from './rng.ts';
 export {

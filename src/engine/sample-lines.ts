@@ -18,7 +18,7 @@ import { describeChar } from './vocabulary.ts';
 import { checkLineConstraints, DEFAULT_MAX_ITEM_LENGTH, disposeState, pick, primeState, stepBatch } from './sample.ts';
 import type { Novelty } from '../common/enums.ts';
 import type { LineSample, SampleLinesOptions } from '../common/samples.ts';
-import { DEFAULT_GUIDANCE } from '../common/samples.ts';
+import { DEFAULT_GUIDANCE, MAX_GUIDANCE } from '../common/samples.ts';
 
 /** The end-of-item index of a lines-mode model, after refusing what no item could satisfy. */
 function linesRequestMarker(model: CharModel, opts: SampleLinesOptions): number {
@@ -46,8 +46,6 @@ function linesRequestMarker(model: CharModel, opts: SampleLinesOptions): number 
   }
   return marker;
 }
-
-export const MAX_GUIDANCE = 10;
 
 interface CategoryPlan {
   /** Per column, the token indices an item may be written for. */

@@ -8,14 +8,13 @@ import { existsSync } from 'node:fs';
 import { findStarter } from '../../services/starters.ts';
 import { BACKEND_CHOICES } from '../../common/enums.ts';
 import { OPTIONS } from '../../common/options.ts';
-import { DEFAULT_GUIDANCE } from '../../common/samples.ts';
+import { DEFAULT_GUIDANCE, MAX_GUIDANCE } from '../../common/samples.ts';
 import {
   CharmerError,
   checkLineConstraints,
   chooseBackend,
   loadCheckpoint,
   lookupName,
-  MAX_GUIDANCE,
   nameKindOf,
   nearestBrands,
   sampleLines,
