@@ -56,6 +56,6 @@ export interface SampleLinesOptions {
 }
 
 /** The guidance sampleLines uses when none is given (measured: docs/NAMES.md, "Guidance"). */
-export const DEFAULT_GUIDANCE = 1;
+export const DEFAULT_GUIDANCE = 1.5;
 /** The strongest guidance accepted: far past it the names are the model's caricature of a category. */
 export const MAX_GUIDANCE = 10;
