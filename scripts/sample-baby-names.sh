@@ -1,9 +1,9 @@
 #!/bin/sh
 # The six `charmer sample` runs behind docs/NAMES.md's baby-name figures, then their figures:
-#   scripts/sample-baby-names.sh CHECKPOINT OUTDIR [TEMPERATURE for the category runs, default 1]
-CK=$1; O=$2; T=${3:-1}
+#   scripts/sample-baby-names.sh CHECKPOINT OUTDIR [TEMPERATURE for the category runs, default 1] [GUIDANCE for them, default charmer's]
+CK=$1; O=$2; T=${3:-1}; G=${4:+--guidance $4}
 mkdir -p "$O"
-c() { node bin/charmer.js sample "$CK" --count 1000 --temperature "$T" --seed 1 --json "$@"; }
+c() { node bin/charmer.js sample "$CK" --count 1000 --temperature "$T" --seed 1 --json $G "$@"; }
 c --category F > "$O/F.jsonl"
 c --category M > "$O/M.jsonl"
 c --category 1920s > "$O/1920s.jsonl"

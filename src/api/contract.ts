@@ -36,6 +36,7 @@ import type {
 } from '../services/types.ts';
 import { trainConfigSchema as optionsSchema, type TrainConfig } from '../common/options.ts';
 import type { BuiltinCorpusInfo } from '../common/names.ts';
+import { MAX_GUIDANCE } from '../common/samples.ts';
 import { CORPUS_MODES, EXPORT_FORMATS, NOVELTIES, RUN_STATUSES, SAMPLE_SORTS, type CorpusMode } from '../common/enums.ts';
 
 export type { CorpusDetail, CorpusSummary, Draft, ImportResult, MetricRow, RunDetail, RunEvent, RunSummary, SampleRow, TrainConfig };
@@ -275,6 +276,8 @@ export const contract = {
           unique: z.boolean().optional(),
           /** Models with categories: values to generate for ("F", "1920s", "sex=F"); none: the model draws them. */
           categories: z.array(z.string().max(200)).max(50).optional(),
+          /** With a category asked: classifier-free guidance towards it (0 = none; src/engine/sample-lines.ts). */
+          guidance: z.number().min(0).max(MAX_GUIDANCE).optional(),
         })
         .strict(),
     ),

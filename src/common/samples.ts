@@ -44,7 +44,18 @@ export interface SampleLinesOptions {
    * drawn by the model; several values of one column are a mix (the model picks among them).
    */
   categories?: string[];
+  /**
+   * Categorised models, a category asked for: how strongly each character is pushed towards the
+   * asked values and away from the others (classifier-free guidance, src/engine/sample-lines.ts);
+   * 0 = none, the model as learned. Default DEFAULT_GUIDANCE.
+   */
+  guidance?: number;
   /** The corpus items, for the novelty tag (a checkpoint's items.json). */
   items?: { train: Iterable<string>; val: Iterable<string> };
   signal?: AbortSignal;
 }
+
+/** The guidance sampleLines uses when none is given (measured: docs/NAMES.md, "Guidance"). */
+export const DEFAULT_GUIDANCE = 1.5;
+/** The strongest guidance accepted: far past it the names are the model's caricature of a category. */
+export const MAX_GUIDANCE = 10;

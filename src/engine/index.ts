@@ -24,7 +24,6 @@ export { train, evaluate, resolveConfig, checkTraining, checkCorpusFits, type Tr
 export {
   sampleText,
   sampleTextAll,
-  sampleLines,
   checkLineConstraints,
   type SampleTextOptions,
   type SampleLinesOptions,
@@ -32,6 +31,7 @@ export {
   type LineSample,
   type Novelty,
 } from './sample.ts';
+export { sampleLines } from './sample-lines.ts';
 export { ngramBaseline, type NgramInput, type NgramResult } from './ngram.ts';
 export { Rng } from './rng.ts';
 export {

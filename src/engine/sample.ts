@@ -12,7 +12,6 @@ import type { CharModel } from './model.ts';
 import type { LayerState } from './recurrent.ts';
 import { Rng } from './rng.ts';
 import { resolveCategoryRequest } from './categories.ts';
-import { describeChar } from './vocabulary.ts';
 import type { Novelty } from '../common/enums.ts';
 import type { LineSample, SampleLinesOptions, SampleResult, SampleTextOptions } from '../common/samples.ts';
 
@@ -96,12 +95,12 @@ function pickMasked(
   return { index: r.index, logprob: logits[off + r.index]! - max - Math.log(z) };
 }
 
-function disposeState(s: LayerState[]): void {
+export function disposeState(s: LayerState[]): void {
   for (const l of s) for (const t of l) t.dispose();
 }
 
 /** Run `ids` (one row, tiled to `batch`) through the model from the start: the state to step on from and the last logits. */
-async function primeState(model: CharModel, ids: Uint16Array, batch: number): Promise<{ state: LayerState[]; logits: Float32Array }> {
+export async function primeState(model: CharModel, ids: Uint16Array, batch: number): Promise<{ state: LayerState[]; logits: Float32Array }> {
   const out = tf.tidy(() => {
     const x = tf.tensor2d(Int32Array.from(ids), [1, ids.length], 'int32');
     const r = model.prefill(tf.tile(x, [batch, 1]) as tf.Tensor2D);
@@ -112,7 +111,7 @@ async function primeState(model: CharModel, ids: Uint16Array, batch: number): Pr
   return { state: out.state as LayerState[], logits };
 }
 
-async function stepBatch(model: CharModel, ids: Int32Array, state: LayerState[]): Promise<{ state: LayerState[]; logits: Float32Array }> {
+export async function stepBatch(model: CharModel, ids: Int32Array, state: LayerState[]): Promise<{ state: LayerState[]; logits: Float32Array }> {
   const out = tf.tidy(() => {
     const r = model.step(tf.tensor1d(ids, 'int32'), state);
     return { state: r.state, logits: r.logits };
@@ -208,163 +207,6 @@ export function checkLineConstraints(
         `The ${what} "${s}" has ${n} characters but items may have at most ${max}, so no item can fit. Shorten the ${what} or raise the longest length.`,
       );
   }
-}
-
-/** The end-of-item index of a lines-mode model, after refusing what no item could satisfy. */
-function linesRequestMarker(model: CharModel, opts: SampleLinesOptions): number {
-  const marker = model.vocab.indexOf('\n');
-  if (model.meta.mode !== 'lines' || marker < 0) {
-    throw new CharmerError('NOT_LINES_MODEL', 'This model was trained on running text, not on a list of items. Generate text instead (a length, not a count).');
-  }
-  checkLineConstraints(opts);
-  for (const [what, s] of [
-    ['prefix', opts.prefix],
-    ['contains', opts.contains],
-    ['suffix', opts.suffix],
-  ] as const) {
-    const unknown = s ? model.vocab.unknown(s) : [];
-    if (unknown.length) {
-      throw new CharmerError(
-        'UNKNOWN_CHARACTERS',
-        `The ${what} text uses ${unknown.length === 1 ? 'a character' : 'characters'} the model never saw: ${unknown.map(describeChar).join(', ')}. No item could match it; change the ${what} to use only characters from the corpus.`,
-        { chars: unknown, what },
-      );
-    }
-  }
-  return marker;
-}
-
-/**
- * Categories: one step per column before the name, forced (one value) or drawn among the allowed
- * values (`stepMasks` forbid the rest); inside the name every category token is forbidden
- * (`catMask`), so none reaches the text.
- */
-function categorySteps(model: CharModel, asked: string[]): { allowedIds: number[][]; catMask?: Uint8Array; stepMasks: Uint8Array[] } {
-  const V = model.vocab.size;
-  const spec = model.meta.categories;
-  const { allowed } = resolveCategoryRequest(spec, asked);
-  const allowedIds = allowed.map((toks) => toks.map((t) => model.vocab.indexOf(t)));
-  let catMask: Uint8Array | undefined;
-  if (spec) {
-    catMask = new Uint8Array(V);
-    for (const c of spec.columns) for (const t of c.tokens) if (model.vocab.indexOf(t) >= 0) catMask[model.vocab.indexOf(t)] = 1;
-  }
-  const stepMasks = allowedIds.map((ids) => {
-    const m = new Uint8Array(V).fill(1);
-    for (const i of ids) m[i] = 0;
-    return m;
-  });
-  return { allowedIds, catMask, stepMasks };
-}
-
-/**
- * Generate `count` items (lines mode), batched: every row starts at the marker, a row ends when it
- * draws the marker. The marker is forbidden before minLength; rows past maxLength are dropped.
- */
-export async function sampleLines(model: CharModel, opts: SampleLinesOptions): Promise<LineSample[]> {
-  const marker = linesRequestMarker(model, opts);
-  const V = model.vocab.size;
-  const rng = new Rng(opts.seed ?? (Math.random() * 2 ** 31) >>> 0);
-  const prefix = opts.prefix ? model.vocab.encode(opts.prefix) : new Uint16Array(0);
-  const spec = model.meta.categories;
-  const { allowedIds, catMask, stepMasks } = categorySteps(model, opts.categories ?? []);
-  // The leading columns with one value and (when every column has one) the prefix are the same for
-  // every row: they are primed once; the rest is planned per row.
-  let lead = 0;
-  while (lead < allowedIds.length && allowedIds[lead]!.length === 1) lead++;
-  const primeAll = lead === allowedIds.length;
-  const commonIds = [...allowedIds.slice(0, lead).map((ids) => ids[0]!), ...(primeAll ? prefix : [])];
-  const plan: Array<number | Uint8Array> = [...stepMasks.slice(lead), ...(primeAll ? [] : [...prefix])];
-  // A name that differs from a listed one only in case ("stripe", "STRIPE") is not new.
-  const train = new Set([...(opts.items?.train ?? [])].map((s) => s.toLowerCase()));
-  const val = new Set([...(opts.items?.val ?? [])].map((s) => s.toLowerCase()));
-  const minLength = Math.max(opts.minLength ?? 1, prefix.length);
-  const maxLength = opts.maxLength ?? DEFAULT_MAX_ITEM_LENGTH;
-  const unique = opts.unique ?? true;
-  const found = new Map<string, LineSample>();
-  const results: LineSample[] = [];
-  const tokenValue = new Map<number, [string, string]>();
-  spec?.columns.forEach((c) => c.tokens.forEach((t, i) => tokenValue.set(model.vocab.indexOf(t), [c.name, c.values[i]!])));
-  // Rejection (duplicates, filters, new-only) needs more candidates than items asked for.
-  for (let round = 0; round < 30 && results.length < opts.count; round++) {
-    if (opts.signal?.aborted) break;
-    const need = opts.count - results.length;
-    const batch = Math.min(2048, Math.max(16, Math.ceil(need * (round === 0 ? 1.3 : 2 + round))));
-    const start = Uint16Array.of(marker, ...commonIds);
-    let { state, logits } = await primeState(model, start, batch);
-    const rows = Array.from({ length: batch }, () => ({
-      ids: (primeAll ? [...prefix] : []) as number[],
-      cats: allowedIds.slice(0, lead).map((ids) => ids[0]!) as number[],
-      step: 0,
-      logprob: 0,
-      done: false,
-      dead: false,
-    }));
-    // Position p of the running batch holds rows[active[p]]. Finished rows are dropped from the
-    // batch (their state rows gathered away) once a quarter of it has finished, so the work
-    // follows the characters still being written, not the longest item (1,000 names from a
-    // 2x128 model: ~1.0 s -> well under 1 s). Rows keep their order: the draws are unchanged.
-    let active = Array.from({ length: batch }, (_, b) => b);
-    try {
-      for (let t = 0; t <= maxLength + plan.length; t++) {
-        let next = new Int32Array(active.length);
-        const keep: number[] = [];
-        for (let p = 0; p < active.length; p++) {
-          const row = rows[active[p]!]!;
-          if (row.done || row.dead) {
-            next[p] = marker;
-            continue;
-          }
-          if (row.step < plan.length) {
-            const s = plan[row.step++]!;
-            const index = typeof s === 'number' ? s : pick(logits, p * V, V, opts.temperature ?? 1, 0, rng, -1, s).index;
-            if (typeof s === 'number') row.ids.push(index);
-            else row.cats.push(index);
-            next[p] = index;
-            keep.push(p);
-            continue;
-          }
-          const d = pick(logits, p * V, V, opts.temperature ?? 1, opts.topK ?? 0, rng, row.ids.length < minLength ? marker : -1, catMask);
-          row.logprob += d.logprob;
-          if (d.index === marker) row.done = true;
-          else if (row.ids.length >= maxLength) row.dead = true;
-          else {
-            row.ids.push(d.index);
-            keep.push(p);
-          }
-          next[p] = d.index;
-        }
-        if (keep.length === 0) break;
-        if (keep.length <= 0.75 * active.length) {
-          const idx = tf.tensor1d(keep, 'int32');
-          const compact = state.map((l) => l.map((s) => tf.gather(s, idx) as tf.Tensor2D));
-          idx.dispose();
-          disposeState(state);
-          state = compact;
-          next = Int32Array.from(keep, (p) => next[p]!);
-          active = keep.map((p) => active[p]!);
-        }
-        ({ state, logits } = await stepBatch(model, next, state));
-      }
-    } finally {
-      disposeState(state);
-    }
-    for (const row of rows) {
-      if (!row.done || results.length >= opts.count) continue;
-      const text = model.vocab.decode(row.ids);
-      if (opts.contains && !text.includes(opts.contains)) continue;
-      if (opts.suffix && !text.endsWith(opts.suffix)) continue;
-      const lower = text.toLowerCase();
-      const novelty: Novelty = train.has(lower) ? 'train' : val.has(lower) ? 'val' : 'new';
-      if (opts.newOnly && novelty !== 'new') continue;
-      if (unique && found.has(text)) continue;
-      const item: LineSample = { text, logprob: row.logprob, novelty };
-      if (spec) item.category = Object.fromEntries(row.cats.map((i) => tokenValue.get(i)!));
-      found.set(text, item);
-      results.push(item);
-    }
-  }
-  return results;
 }
 
 export interface LineScore {

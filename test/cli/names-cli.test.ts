@@ -103,6 +103,7 @@ describe('charmer train / sample with categories', () => {
   const refusals: Array<[string, string[], RegExp]> = [
     ['a category the model never saw', ['--category', 'hobbit'], /never saw the category "hobbit"\. It knows: kind \(dwarf, elf\)/],
     ['an empty category', ['--category', ''], /A category is empty/],
+    ['a guidance past the strongest', ['--category', 'elf', '--guidance', '12'], /--guidance must be between 0 \(none\) and 10 \(got 12\)/],
   ];
   for (const [what, args, message] of refusals) {
     it(`refuses ${what} with one clear line`, () => {

@@ -10,7 +10,8 @@ import { chooseBackend } from '../../src/engine/backend.ts';
 import { DEFAULT_CONFIG } from '../../src/engine/config.ts';
 import { CharModel, type CharmerMetadata } from '../../src/engine/model.ts';
 import { Rng } from '../../src/engine/rng.ts';
-import { pick, sampleLines, sampleText } from '../../src/engine/sample.ts';
+import { pick, sampleText } from '../../src/engine/sample.ts';
+import { sampleLines } from '../../src/engine/sample-lines.ts';
 import { Vocabulary } from '../../src/engine/vocabulary.ts';
 
 function softmax(logits: number[], T: number): number[] {

@@ -6,6 +6,7 @@ import { markUnknown } from '../../src/renderer/lib/generate.svelte.ts';
 import { ApiError } from '../../src/api/errors.ts';
 import type { ModelChoice } from '../../src/api/index.ts';
 import { fakePlatform } from './fake-platform.ts';
+import { DEFAULT_GUIDANCE, MAX_GUIDANCE } from '../../src/common/samples.ts';
 
 const namesModel: ModelChoice = {
   runId: 2,
@@ -96,6 +97,30 @@ describe('Generate view', () => {
     expect(rows).toEqual(byLikelihood.slice(0, rows.length));
     await fireEvent.change(screen.getByLabelText('Sort'), { target: { value: 'order' } });
     await waitFor(() => expect(shown().slice(0, 5)).toEqual(['item0', 'item1', 'item2', 'item3', 'item4']));
+  });
+
+  it('shows Guidance only for a model with categories, and sends it with the values picked', async () => {
+    const babyModel: ModelChoice = { ...namesModel, runId: 3, runName: 'baby gru', categories: [{ name: 'sex', values: ['F', 'M'] }], created: 3 };
+    const { fake, generate, app } = withGenerate([babyModel]);
+    render(GenerateView, { props: { app, api: fake.platform.api, debounceMs: 5 } });
+    await waitFor(() => expect(generate.lines).toHaveBeenCalled());
+    // Nothing picked: the model draws the sex, nothing to guide towards.
+    expect(generate.lines.mock.calls[0]![0]).not.toHaveProperty('guidance');
+    const field = screen.getByLabelText('Guidance') as HTMLInputElement;
+    expect(Number(field.value)).toBe(DEFAULT_GUIDANCE);
+    await fireEvent.click(screen.getByRole('button', { name: 'M' }));
+    await waitFor(() => expect(generate.lines.mock.calls.at(-1)![0]).toMatchObject({ categories: ['sex=M'], guidance: DEFAULT_GUIDANCE }));
+    await fireEvent.change(field, { target: { value: '2.5' } });
+    await waitFor(() => expect(generate.lines.mock.calls.at(-1)![0]).toMatchObject({ categories: ['sex=M'], guidance: 2.5 }));
+    await fireEvent.change(field, { target: { value: String(MAX_GUIDANCE + 5) } });
+    await waitFor(() => expect(generate.lines.mock.calls.at(-1)![0]).toMatchObject({ guidance: MAX_GUIDANCE }));
+  });
+
+  it('shows no Guidance for a model without categories', async () => {
+    const { fake, generate, app } = withGenerate([namesModel]);
+    render(GenerateView, { props: { app, api: fake.platform.api, debounceMs: 5 } });
+    await waitFor(() => expect(generate.lines).toHaveBeenCalled());
+    expect(screen.queryByLabelText('Guidance')).toBeNull();
   });
 
   it('picks the newest model, generates names at once, tags them and keeps favourites', async () => {

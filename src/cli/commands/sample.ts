@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { findStarter } from '../../services/starters.ts';
 import { BACKEND_CHOICES } from '../../common/enums.ts';
 import { OPTIONS } from '../../common/options.ts';
+import { DEFAULT_GUIDANCE, MAX_GUIDANCE } from '../../common/samples.ts';
 import {
   CharmerError,
   checkLineConstraints,
@@ -38,6 +39,11 @@ const specs: OptionSpecs = {
   category: {
     type: 'string',
     help: 'lines models with categories: a value to generate for ("F", "1920s", or "sex=F"); repeat for more (several values of one column are a mix)',
+  },
+  guidance: {
+    type: 'number',
+    help: `lines models with categories, a category asked for: how hard each character is pushed towards it and away from the other values (classifier-free guidance; 0 = the model as learned, at most ${MAX_GUIDANCE})`,
+    default: DEFAULT_GUIDANCE,
   },
   backend: { type: 'string', help: OPTIONS.backend.help, default: 'auto', choices: BACKEND_CHOICES },
   json: {
@@ -70,6 +76,8 @@ function checkOptions(v: ParsedValues): void {
   const count = v.count as number;
   if (count < 1) throw new CharmerError('BAD_OPTION', `--count must be at least 1 (got ${count}).`);
   if ((v['top-k'] as number) < 0) throw new CharmerError('BAD_OPTION', `--top-k must be 0 (all characters) or more (got ${v['top-k']}).`);
+  const g = v.guidance as number;
+  if (!(g >= 0 && g <= MAX_GUIDANCE)) throw new CharmerError('BAD_OPTION', `--guidance must be between 0 (none) and ${MAX_GUIDANCE} (got ${g}).`);
   if ((v.length as number) < 1) throw new CharmerError('BAD_OPTION', `--length must be at least 1 (got ${v.length}).`);
   for (const k of ['min-length', 'max-length'] as const) {
     if (v[k] !== undefined && (v[k] as number) < 1) throw new CharmerError('BAD_OPTION', `--${k} must be at least 1 (got ${v[k]}).`);
@@ -136,6 +144,7 @@ export const sampleCommand: Command = {
           minLength: v['min-length'] as number | undefined,
           maxLength: v['max-length'] as number | undefined,
           newOnly: v['new-only'] as boolean,
+          guidance: v.guidance as number,
           items: ck.items,
           ...(asked.length ? { categories: asked } : {}),
         });

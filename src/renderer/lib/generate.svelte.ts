@@ -7,6 +7,7 @@
 import type { Api, LinesAnswer, ModelChoice, NameCard } from '../../api/index.ts';
 import { isApiError } from '../../api/errors.ts';
 import type { Novelty } from '../../common/enums.ts';
+import { DEFAULT_GUIDANCE } from '../../common/samples.ts';
 
 export interface GeneratedItem {
   /** Position in the order the model produced them. */
@@ -56,6 +57,8 @@ export class GenerateState {
   newOnly = $state(true);
   /** Category values asked for, as "column=value" (none in a column: the model draws it). */
   categories = $state.raw<string[]>([]);
+  /** With a category asked: how hard the names are pushed towards it (classifier-free guidance; 0 = the model as learned). */
+  guidance = $state(DEFAULT_GUIDANCE);
   openCard = $state.raw<OpenCard | null>(null);
   /** Cards fetched so far, by item text and category (keeping a name keeps its card). */
   #cards = new Map<string, NameCard>();
@@ -159,7 +162,7 @@ export class GenerateState {
           ...(this.suffix ? { suffix: this.suffix } : {}),
           ...(this.minLength ? { minLength: this.minLength } : {}),
           ...(this.maxLength ? { maxLength: this.maxLength } : {}),
-          ...(this.categories.length ? { categories: this.categories } : {}),
+          ...(this.categories.length ? { categories: this.categories, guidance: this.guidance } : {}),
         });
         if (!fresh()) return;
         this.items = r.items.map((it, index) => ({ ...it, index, keptId: null }));
