@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { heapViews } from './fused/heap.ts';
 import { simdOf } from './fused/kernels.ts';
-import { fmaBatchMatMul } from './fused/wasm-matmul.ts';
+import { fmaBatchMatMul, fmaTranspose } from './fused/wasm-matmul.ts';
 
 /** Register the engine's wasm kernels (once per process; the backend must be initialised). */
 export function installWasmKernels(): void {
@@ -37,7 +37,8 @@ function replaceWasmKernel(name: string, make: (original: tf.KernelConfig) => tf
  * 1.4-1.9x XNNPACK's rate here) where relaxed SIMD is available, the rest to XNNPACK. A transposed
  * A is transposed explicitly first for both (XNNPACK's BatchMatMul with transposeA/transposeB runs
  * at about 1-2 GFLOP/s against 20 for the plain product, measured: [50x128]^T x [50x512] 6.7 ms vs
- * 0.33 ms); a transposed B too, for XNNPACK only.
+ * 0.33 ms), by the GEMM module's block transpose where it applies (fmaTranspose), else the
+ * backend's Transpose; a transposed B too, for XNNPACK only.
  */
 function patchWasmMatMul(): void {
   replaceWasmKernel(
@@ -49,6 +50,8 @@ function patchWasmMatMul(): void {
       const transpose = tf.getKernel('Transpose', 'wasm')!;
       const backend = args.backend as unknown as { disposeData(id: object): void };
       const flip = (t: tf.TensorInfo): tf.TensorInfo => {
+        const fast = fmaTranspose(t, args.backend);
+        if (fast) return fast;
         const perm = t.shape.map((_, i) => i);
         [perm[perm.length - 1], perm[perm.length - 2]] = [perm[perm.length - 2]!, perm[perm.length - 1]!];
         return transpose.kernelFunc({ inputs: { x: t }, backend: args.backend, attrs: { perm } as never }) as tf.TensorInfo;

@@ -67,12 +67,38 @@ describe('FMA GEMM', () => {
     }
   });
 
+  it('transposes in 4x4 blocks: y equals xᵀ for every multiple-of-4 shape, and writes nothing past y', () => {
+    const memory = new WebAssembly.Memory({ initial: 16 });
+    const g = gemmFor(memory)!;
+    for (const [R, C] of [
+      [4, 4],
+      [4, 12],
+      [16, 4],
+      [12, 20],
+      [64, 96],
+    ] as [number, number][]) {
+      const x = values(R * C);
+      const f = new Float32Array(memory.buffer);
+      const [px, py] = [8, 8 + R * C];
+      f.set(x, px);
+      f.fill(NaN, py, py + R * C + 8);
+      g.transpose(px * 4, py * 4, R, C);
+      let wrong = 0;
+      for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) if (f[py + c * R + r] !== x[r * C + c]) wrong++;
+      expect(wrong, `[${R}, ${C}]`).toBe(0);
+      expect(Array.from(f.subarray(py + R * C, py + R * C + 8)).every(Number.isNaN), `[${R}, ${C}]: wrote past y`).toBe(true);
+    }
+  });
+
   it('tf.matMul on wasm equals the cpu backend with the GEMM on, off, transposed, batched, and leaves no tensors', async () => {
     const cases: [number[], number[], boolean, boolean][] = [
       [[MIN_ROWS, 40], [40, 12], false, false],
       [[MIN_ROWS + 5, 33], [33, 64], false, false],
       [[70, 33], [64, 70], true, true],
       [[33, 70], [33, 20], true, false],
+      [[64, 72], [64, 12], true, false], // A transposed by the GEMM module's block transpose
+      [[1, 68, 64], [1, 68, 16], true, false],
+      [[48, 96], [12, 48], true, true],
       [[1, 90, 16], [1, 16, 24], false, false],
       [[100, 16], [16, 10], false, false], // N % 4 != 0: padded columns
       [[70, 9], [65, 9], false, true],

@@ -14,6 +14,7 @@ import { gemmFor, setFmaGemm } from '../../src/engine/fused/gemm.ts';
 import { wasmMemoryOf } from '../../src/engine/fused/heap.ts';
 import { transformerSimdFor } from '../../src/engine/fused/transformer-simd.ts';
 import { fusedCausalAttention, fusedGelu, fusedLayerNorm } from '../../src/engine/fused/transformer-ops.ts';
+import { runFused } from '../../src/engine/fused/kernels.ts';
 import { backendOrSkip } from './backend-or-skip.ts';
 import { benchModel } from '../../src/bench/harness.ts';
 import { shardGradients } from '../../src/engine/train.ts';
@@ -131,6 +132,19 @@ for (const backend of ['cpu', 'wasm'] as const) {
       await chooseBackend(backend);
       await geluCase(64, 3, backend); // 192 elements: the SIMD path on wasm
       await geluCase(7, 4, backend); // 21: not a multiple of 4
+    });
+
+    it("GELU's forward kernel also writes the derivative the backward multiplies by (no second erf)", async () => {
+      await chooseBackend(backend);
+      for (const n of [64, 7]) {
+        const x = tf.mul(tf.randomNormal([n, 3], 0, 1, 'float32', 9), 3);
+        const [y, d] = runFused('CharmerGelu', [x], {});
+        const want = tf.grad((a: tf.Tensor) => tf.sum(referenceGelu(a)))(x);
+        expect(d, 'the derivative output').toBeDefined();
+        expect(await relErr(y!, referenceGelu(x)), `gelu [${n},3] value`).toBeLessThan(1e-5);
+        expect(await relErr(d!, want), `gelu [${n},3] derivative`).toBeLessThan(1e-5);
+        tf.dispose([x, y!, d!, want]);
+      }
     });
 
     it('runs one kernel each way for attention, and leaves no tensors behind', async () => {

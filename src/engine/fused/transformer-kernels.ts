@@ -97,21 +97,23 @@ const defs: Def[] = [
     },
   },
   {
+    // x -> y = GELU(x), d = GELU'(x) (kept for the backward instead of x)
     name: 'CharmerGelu',
-    outShapes: ([x]) => [x!],
-    run: ([x], [y], _a, c) => {
+    outShapes: ([x]) => [x!, x!],
+    run: ([x], [y, d], _a, c) => {
       const k = c.heap && x!.length % 4 === 0 && x!.length > 0 ? transformerSimdFor(c.memory) : null;
-      if (k) k.geluFwd(c.addr(x!), c.addr(y!), x!.length);
-      else M.geluFwd(x!, y!);
+      if (k) k.geluFwd(c.addr(x!), c.addr(y!), c.addr(d!), x!.length);
+      else M.geluFwd(x!, y!, d!);
     },
   },
   {
+    // dy, d -> dx = dy·d
     name: 'CharmerGeluGrad',
     outShapes: ([dy]) => [dy!],
-    run: ([dy, x], [dx], _a, c) => {
-      const k = c.heap && x!.length % 4 === 0 && x!.length > 0 ? transformerSimdFor(c.memory) : null;
-      if (k) k.geluBwd(c.addr(dy!), c.addr(x!), c.addr(dx!), x!.length);
-      else M.geluBwd(dy!, x!, dx!);
+    run: ([dy, d], [dx], _a, c) => {
+      const k = c.heap && d!.length % 4 === 0 && d!.length > 0 ? transformerSimdFor(c.memory) : null;
+      if (k) k.geluBwd(c.addr(dy!), c.addr(d!), c.addr(dx!), d!.length);
+      else M.geluBwd(dy!, d!, dx!);
     },
   },
 ];

@@ -59,16 +59,22 @@ export function fusedLayerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor
   return tf.reshape(f(x2, gamma, beta), shape);
 }
 
-/** GELU, PyTorch's default exact form x·Φ(x). */
+/**
+ * GELU, PyTorch's default exact form x·Φ(x). On wasm and cpu the forward also writes the
+ * derivative, kept instead of x, so the backward is one multiply (it had recomputed the erf and
+ * the exp: ~2% of a width-384 step, docs/PERFORMANCE.md); webgpu keeps x.
+ */
 export function fusedGelu<T extends tf.Tensor>(x: T): T | null {
   const k = kind();
   if (!k || x.dtype !== 'float32') return null;
   const f = tf.customGrad(((v: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([v]);
-    return {
-      value: k === 'host' ? runFused('CharmerGelu', [v], {})[0]! : gpuGelu(v),
-      gradFunc: (dy: tf.Tensor, [vs]: tf.Tensor[]) => (k === 'host' ? runFused('CharmerGeluGrad', [dy, vs!], {})[0]! : gpuGeluGrad(dy, vs!)),
-    };
+    if (k === 'gpu') {
+      save([v]);
+      return { value: gpuGelu(v), gradFunc: (dy: tf.Tensor, [vs]: tf.Tensor[]) => gpuGeluGrad(dy, vs!) };
+    }
+    const [y, d] = runFused('CharmerGelu', [v], {});
+    save([d!]);
+    return { value: y!, gradFunc: (dy: tf.Tensor, [ds]: tf.Tensor[]) => runFused('CharmerGeluGrad', [dy, ds!], {})[0]! };
   }) as never) as unknown as (x: tf.Tensor) => T;
   return f(x);
 }

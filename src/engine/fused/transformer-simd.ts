@@ -117,8 +117,23 @@ const perN = (a: B, n: number): B => [...a, ...get(n), 0xb3, 0x95];
 
 const defs: Array<{ name: string; params: number; f32s?: number[]; n: number; build(f: Builder): B }> = [
   {
-    // x, y, n
+    // x, y, d, n: y = x·Φ(x) and its derivative d = Φ(x) + x·φ(x), which the backward only multiplies by
     name: 'geluFwd',
+    params: 4,
+    n: 3,
+    build(f) {
+      const [X, P, E] = [f.v(), f.v(), f.v()];
+      return f.loop([
+        ...set(X, f.ld(0)),
+        ...f.cdf(P, X, E),
+        ...f.st(1, mul(get(X), get(P))),
+        ...f.st(2, add(get(P), mul(mul(get(X), f4(0.3989422804014327)), get(E)))),
+      ]);
+    },
+  },
+  {
+    // x, y, n: y = x·Φ(x) alone, for sampling, which needs no derivative
+    name: 'gelu',
     params: 3,
     n: 2,
     build(f) {
@@ -127,13 +142,12 @@ const defs: Array<{ name: string; params: number; f32s?: number[]; n: number; bu
     },
   },
   {
-    // dy, x, dx, n
+    // dy, d, dx, n: dx = dy·d
     name: 'geluBwd',
     params: 4,
     n: 3,
     build(f) {
-      const [X, P, E] = [f.v(), f.v(), f.v()];
-      return f.loop([...set(X, f.ld(1)), ...f.cdf(P, X, E), ...f.st(2, mul(f.ld(0), add(get(P), mul(mul(get(X), f4(0.3989422804014327)), get(E)))))]);
+      return f.loop(f.st(2, mul(f.ld(0), f.ld(1))));
     },
   },
   {
@@ -201,8 +215,12 @@ export function transformerSimdBytes(): Uint8Array<ArrayBuffer> {
 }
 
 export interface TransformerSimd {
-  geluFwd(x: number, y: number, n: number): void;
-  geluBwd(dy: number, x: number, dx: number, n: number): void;
+  /** y = GELU(x) and d = GELU'(x), n floats each. */
+  geluFwd(x: number, y: number, d: number, n: number): void;
+  /** y = GELU(x), n floats (no derivative: sampling). */
+  gelu(x: number, y: number, n: number): void;
+  /** dx = dy·d (d from geluFwd). */
+  geluBwd(dy: number, d: number, dx: number, n: number): void;
   /** One row (C % 4 == 0): writes y's row, its mean at meanP and 1/σ at rstdP. */
   lnFwd(x: number, g: number, b: number, y: number, meanP: number, rstdP: number, C: number, eps: number): void;
   /** One row: writes dx's row, adds into dg and db. */

@@ -74,3 +74,21 @@ export function fmaBatchMatMul(a: tf.TensorInfo, b: tf.TensorInfo, transposeB: b
   be.disposeData(packed.dataId, true);
   return out;
 }
+
+/**
+ * t with its last two axes swapped, by the GEMM module's 4x4-block transpose, or null where it
+ * does not apply (not float32, a real batch, a dimension not a multiple of 4, no GEMM module):
+ * the caller then uses the backend's Transpose, which moves one element at a time (~10 ms for the
+ * [1024, 1536] activations whose transpose a weight gradient of the width-384 Transformer needs).
+ */
+export function fmaTranspose(t: tf.TensorInfo, backend: unknown): tf.TensorInfo | null {
+  if (t.dtype !== 'float32' || t.shape.length < 2 || t.shape.slice(0, -2).some((d) => d !== 1)) return null;
+  const [R, C] = t.shape.slice(-2) as [number, number];
+  if (R === 0 || C === 0 || R % 4 !== 0 || C % 4 !== 0) return null;
+  const be = backend as WasmBackend;
+  const g = gemmFor(wasmMemoryOf(be));
+  if (!g) return null;
+  const out = be.makeOutput([...t.shape.slice(0, -2), C, R], 'float32');
+  g.transpose(be.dataIdMap.get(t.dataId)!.memoryOffset, be.dataIdMap.get(out.dataId)!.memoryOffset, R, C);
+  return out;
+}

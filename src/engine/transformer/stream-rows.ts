@@ -62,7 +62,7 @@ export class StreamRows {
   /** GELU in place over `count` floats (PyTorch's exact form). */
   gelu(at: number, count: number): void {
     if (this.simd && count % 4 === 0) {
-      this.simd.geluFwd(at, at, count);
+      this.simd.gelu(at, at, count);
       return;
     }
     const f = this.f;
