@@ -141,7 +141,8 @@ class TrainingRun {
         totalIters: p.totalIters,
       };
       if (iteration % config.evalEvery === 0 && iteration < p.totalIters) yield* this.evalAndSave();
-      if (config.sampleEvery > 0 && iteration % config.sampleEvery === 0) yield await this.averaged(() => trainingSample(this.model, config, iteration, p.meta.valLoss));
+      if (config.sampleEvery > 0 && iteration % config.sampleEvery === 0)
+        yield await this.averaged(() => trainingSample(this.model, config, iteration, p.meta.valLoss));
       if (config.maxTime > 0 && this.elapsed() >= config.maxTime) {
         reason = 'max-time';
         break;

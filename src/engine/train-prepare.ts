@@ -212,7 +212,9 @@ export async function prepareRun(opts: TrainOptions): Promise<PreparedRun> {
     baselineOrder = b.order;
   }
 
-  const spec = resumed?.model.spec ?? (init ? { ...init.model.spec, vocabSize: vocab.size, dropout: config.dropout, outputDropout: config.outputDropout } : specFromConfig(config, vocab.size));
+  const spec =
+    resumed?.model.spec ??
+    (init ? { ...init.model.spec, vocabSize: vocab.size, dropout: config.dropout, outputDropout: config.outputDropout } : specFromConfig(config, vocab.size));
   const meta: CharmerMetadata = resumed?.model.meta ?? {
     format: 'charmer-1',
     vocab: vocab.toJSON(),
@@ -349,7 +351,13 @@ function splitSizes(
 }
 
 /** The optimizer's slots and the carried state from `latest`; refuses a trainer.json that does not fit the model. */
-function restoreTrainer(resumed: CheckpointData, model: CharModel, optimizer: Optimizer, latestDir: string, average: WeightAverage | null): LayerState[] | null {
+function restoreTrainer(
+  resumed: CheckpointData,
+  model: CharModel,
+  optimizer: Optimizer,
+  latestDir: string,
+  average: WeightAverage | null,
+): LayerState[] | null {
   const t = resumed.trainer!;
   const trained = t.trained ?? [];
   const averageFits = !average || (trained.length === model.variables.length && trained.every((w, i) => w.length === model.variables[i]!.size));

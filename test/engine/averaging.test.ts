@@ -79,7 +79,12 @@ describe('weight averaging (--ema-decay)', () => {
     averaged = await trace(tmp(), { maxIters: 4, emaDecay: decay });
     // The weights before the first step: the same seeded initialisation a run makes.
     const config = { ...DEFAULT_CONFIG, ...CFG } as TrainConfig;
-    const m = CharModel.create(specFromConfig(config, corpus.vocab.size), corpus.vocab, { vocab: corpus.vocab.chars } as unknown as CharmerMetadata, config.seed);
+    const m = CharModel.create(
+      specFromConfig(config, corpus.vocab.size),
+      corpus.vocab,
+      { vocab: corpus.vocab.chars } as unknown as CharmerMetadata,
+      config.seed,
+    );
     initial = flat(m.variables);
     m.dispose();
   });
