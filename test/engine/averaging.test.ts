@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../src/engine/config.ts';
 import { chooseBackend, corpusFromString, loadCheckpoint, train, type TrainConfig, type TrainEvent } from '../../src/engine/index.ts';
+import { releaseFusedCaches } from '../../src/engine/fused/sequence.ts';
 import { CharModel, specFromConfig, type CharmerMetadata } from '../../src/engine/model.ts';
 import { Vocabulary } from '../../src/engine/vocabulary.ts';
 
@@ -105,6 +106,19 @@ describe('weight averaging (--ema-decay)', () => {
       expect(Math.max(...avg.map((a, i) => Math.abs(a - w[i]!)))).toBeGreaterThan(1e-4);
       expect(averaged.evals[n]).not.toBe(plain.evals[n]);
     }
+  });
+
+  it('leaves no more tensors behind than a run without it (the average, the held trained weights and the masks are released)', async () => {
+    const leftBy = async (config: Partial<TrainConfig>) => {
+      const before = tf.memory().numTensors;
+      for await (const ev of train({ corpus, out: tmp(), config: { ...CFG, maxIters: 3, sampleEvery: 2, ...config }, baseline: false })) void ev;
+      releaseFusedCaches();
+      return tf.memory().numTensors - before;
+    };
+    // (A plain run leaves a few tensors of its own on wasm; this measures what the average adds.)
+    await leftBy({});
+    const plain = await leftBy({ outputDropout: 0 });
+    expect(await leftBy({ emaDecay: decay })).toBe(plain);
   });
 
   it('a resumed run keeps the average: the same weights, trained and averaged, as an uninterrupted one', async () => {
