@@ -66,7 +66,7 @@ export const STARTER_DEFS: StarterDef[] = [
     // The first run (wasm, about 3.3 s per iteration on the 2-core CI box) stopped at 1.529 with its
     // validation loss still falling slowly and its training loss far below: the second run anneals
     // it, a cosine from 1e-3 to 5e-5 over 300 steps with a little more dropout (docs/PERFORMANCE.md,
-    // "shakespeare under 1.50"). The iteration limits are where the shipped runs stopped.
+    // "shakespeare towards 1.50"). The iteration limits are where the shipped runs stopped.
     args: [
       '--backend',
       'wasm',
