@@ -193,6 +193,14 @@ export const OPTIONS = defineOptions({
     below: 1,
     help: 'dropout between recurrent layers (0 = none); transformer: on the embeddings and each residual branch',
   }),
+  outputDropout: numberOption({
+    group: 'model',
+    models: RECURRENT_CELLS,
+    default: 0,
+    min: 0,
+    below: 1,
+    help: "dropout on the last recurrent layer's output, before the softmax (char-rnn and Zaremba et al. drop there too; 0 = none)",
+  }),
   cellNorm: choiceOption({
     group: 'model',
     models: RECURRENT_CELLS,
@@ -254,6 +262,13 @@ export const OPTIONS = defineOptions({
     min: 0,
     below: 1,
     help: 'decoupled weight decay (AdamW) on weight matrices, not biases, gains or embeddings (0 = off)',
+  }),
+  emaDecay: numberOption({
+    group: 'optimization',
+    default: 0,
+    min: 0,
+    below: 1,
+    help: 'evaluate, save and sample an exponential moving average of the weights with this decay per step, such as 0.999 (0 = off)',
   }),
   learningRateDecay: numberOption({
     group: 'optimization',

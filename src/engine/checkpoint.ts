@@ -29,11 +29,16 @@ export interface TrainerState {
   optimizer: { name: OptimizerState['name']; step: number; slotShapes: number[][] };
   /** Hidden state carried between text-mode batches (flattened per layer and state part). */
   carryShapes: number[][];
+  /**
+   * With --ema-decay: the average's update count and the trained weights' shapes. The model's
+   * weights are then the average (what was evaluated); the trained ones follow the carry in optimizer.bin.
+   */
+  average?: { updates: number; trainedShapes: number[][] };
 }
 
 export interface CheckpointData {
   model: CharModel;
-  trainer?: { state: TrainerState; optimizer: OptimizerState; carry: Float32Array[] };
+  trainer?: { state: TrainerState; optimizer: OptimizerState; carry: Float32Array[]; trained?: Float32Array[] };
   items?: { train: string[]; val: string[] };
 }
 
@@ -116,7 +121,7 @@ export async function saveCheckpoint(dir: string, data: CheckpointData): Promise
   try {
     fsyncWrite(join(tmp, FILES.weights), weights);
     if (data.trainer) {
-      fsyncWrite(join(tmp, FILES.optimizer), concat([...data.trainer.optimizer.slots, ...data.trainer.carry]));
+      fsyncWrite(join(tmp, FILES.optimizer), concat([...data.trainer.optimizer.slots, ...data.trainer.carry, ...(data.trainer.trained ?? [])]));
       fsyncWrite(join(tmp, FILES.trainerState), JSON.stringify(data.trainer.state));
     }
     if (data.items) fsyncWrite(join(tmp, FILES.items), JSON.stringify(data.items));
@@ -278,7 +283,9 @@ function validTrainerState(x: unknown): x is TrainerState {
     Array.isArray(s.optimizer.slotShapes) &&
     s.optimizer.slotShapes.every(isShape) &&
     Array.isArray(s.carryShapes) &&
-    s.carryShapes.every(isShape)
+    s.carryShapes.every(isShape) &&
+    (s.average === undefined ||
+      (Number.isInteger(s.average?.updates) && s.average.updates >= 0 && Array.isArray(s.average.trainedShapes) && s.average.trainedShapes.every(isShape)))
   );
 }
 
@@ -335,7 +342,8 @@ export async function loadCheckpoint(dir: string, withTrainer = false): Promise<
         throw damaged(optFile, e.code === 'ENOENT' ? 'is missing (the optimizer state; deleted by hand?)' : `could not be read (${e.code})`, resumeTodo);
       });
       const count = (shapes: number[][]) => shapes.reduce((s, shape) => s + shape.reduce((p, d) => p * d, 1), 0);
-      const need = 4 * (count(state.optimizer.slotShapes) + count(state.carryShapes));
+      const trainedShapes = state.average?.trainedShapes ?? [];
+      const need = 4 * (count(state.optimizer.slotShapes) + count(state.carryShapes) + count(trainedShapes));
       if (bin.length !== need) throw damaged(optFile, `has ${bin.length} bytes but trainer.json describes ${need}: the file is damaged`, resumeTodo);
       const floats = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length));
       if (!finite(floats)) throw damaged(optFile, 'is damaged (it holds values that are not numbers)', resumeTodo);
@@ -348,7 +356,8 @@ export async function loadCheckpoint(dir: string, withTrainer = false): Promise<
       };
       const slots = state.optimizer.slotShapes.map(take);
       const carry = state.carryShapes.map(take);
-      out.trainer = { state, optimizer: { name: state.optimizer.name, step: state.optimizer.step, slots }, carry };
+      const trained = state.average ? { trained: trainedShapes.map(take) } : {};
+      out.trainer = { state, optimizer: { name: state.optimizer.name, step: state.optimizer.step, slots }, carry, ...trained };
     }
     return out;
   } catch (e) {

@@ -27,12 +27,16 @@ export type { BackendChoice, BackendName, CellNorm, CellType, CorpusMode, LrSche
 import type { TrainConfig } from '../common/options.ts';
 
 /**
- * What a checkpoint written before the schedule, weight-decay and cell-norm options existed
+ * What a checkpoint written before the schedule, weight-decay, cell-norm, output-dropout and averaging options existed
  * trained with: char-rnn's step decay, no warm-up, no weight decay, plain cells. Resuming one fills
  * its missing options from here, so it continues as it started.
  */
-export const LEGACY_CONFIG: Readonly<Pick<TrainConfig, 'cellNorm' | 'lrSchedule' | 'warmupIters' | 'minLrFraction' | 'weightDecay'>> = Object.freeze({
+export const LEGACY_CONFIG: Readonly<
+  Pick<TrainConfig, 'cellNorm' | 'lrSchedule' | 'warmupIters' | 'minLrFraction' | 'weightDecay' | 'outputDropout' | 'emaDecay'>
+> = Object.freeze({
   cellNorm: 'none',
+  outputDropout: 0,
+  emaDecay: 0,
   lrSchedule: 'step',
   warmupIters: 0,
   minLrFraction: 0.1,

@@ -25,6 +25,8 @@ export interface ModelSpec {
   hidden: number;
   layers: number;
   dropout: number;
+  /** Dropout on the last layer's output, before the softmax (recurrent models; absent: 0). */
+  outputDropout?: number;
   /** 'layer': layer-normalised cells (./cellnorm.ts); absent: 'none'. */
   cellNorm?: CellNorm;
   /** Transformer only: attention heads per block. */
@@ -45,6 +47,7 @@ export function specFromConfig(config: TrainConfig, vocabSize: number): ModelSpe
     hidden: config.rnnSize,
     layers: config.numLayers,
     dropout: config.dropout,
+    outputDropout: config.outputDropout ?? 0,
     cellNorm: config.cellNorm,
   };
 }
@@ -71,6 +74,7 @@ export function buildLayersModel(spec: ModelSpec): tfl.LayersModel {
       x = new CharmerCellNorm({ units: spec.hidden, gates: gateCount(spec.cell), cell: spec.cell, name: `cell_norm_${l}` }).apply(x) as tfl.SymbolicTensor;
     if (spec.dropout > 0 && l < spec.layers - 1) x = tfl.layers.dropout({ rate: spec.dropout, name: `dropout_${l}` }).apply(x) as tfl.SymbolicTensor;
   }
+  if ((spec.outputDropout ?? 0) > 0) x = tfl.layers.dropout({ rate: spec.outputDropout!, name: 'dropout_output' }).apply(x) as tfl.SymbolicTensor;
   const out = tfl.layers.dense({ units: spec.vocabSize, activation: 'softmax', name: 'output', kernelInitializer: 'zeros' }).apply(x) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: out, name: 'charmer' });
 }
@@ -208,7 +212,7 @@ export class CharModel {
 
   /**
    * Logits for every position of ids [B, T], starting from `state`; returns the final state too.
-   * `dropoutSeed` turns on dropout between layers (training only).
+   * `dropoutSeed` turns on dropout between layers and on the last layer's output (training only).
    */
   forward(ids: tf.Tensor2D, state: LayerState[], dropoutSeed?: number): { logits: tf.Tensor2D; state: LayerState[] } {
     // The Transformer starts every batch at position 0 (windows of at most blockSize); no state.
@@ -223,6 +227,8 @@ export class CharModel {
       x = r.outputs;
       next.push(r.state);
     });
+    const outRate = this.spec.outputDropout ?? 0;
+    if (dropoutSeed !== undefined && outRate > 0) x = tf.dropout(x!, outRate, undefined, dropoutSeed + this.layers.length) as tf.Tensor3D;
     const logits = tf.add(tf.matMul(tf.reshape(x!, [B * T, this.spec.hidden]), this.outKernel), this.outBias) as tf.Tensor2D;
     return { logits, state: next };
   }

@@ -142,7 +142,8 @@ class TrainingRun {
         totalIters: p.totalIters,
       };
       if (iteration % config.evalEvery === 0 && iteration < p.totalIters) yield* this.evalAndSave();
-      if (config.sampleEvery > 0 && iteration % config.sampleEvery === 0) yield await trainingSample(this.model, config, iteration, p.meta.valLoss);
+      if (config.sampleEvery > 0 && iteration % config.sampleEvery === 0)
+        yield await this.averaged(() => trainingSample(this.model, config, iteration, p.meta.valLoss));
       if (config.maxTime > 0 && this.elapsed() >= config.maxTime) {
         reason = 'max-time';
         break;
@@ -177,7 +178,7 @@ class TrainingRun {
       b = linesTrainBatch(p.trainSplit as Split & { mode: 'lines' }, p.marker, config.batchSize, config.seed, this.iteration);
     }
     const lr = learningRateAt(config, { iteration: this.iteration, elapsedS: this.elapsed(), totalIters: p.totalIters, itersPerEpoch: p.itersPerEpoch });
-    const dropoutSeed = config.dropout > 0 ? p.rng.seed() : undefined;
+    const dropoutSeed = config.dropout > 0 || config.outputDropout > 0 ? p.rng.seed() : undefined;
     const prev = p.layout ? (this.carry ?? model.zeroState(b.rows)) : model.zeroState(b.rows);
     // One thread's share (or all) of the step: loss, gradients and the state to carry.
     const localStep = shardGradients(model, dropoutSeed);
@@ -188,6 +189,7 @@ class TrainingRun {
       config.gradClip,
     );
     this.parallel?.syncWeights();
+    p.average?.update();
     tf.dispose(Object.values(grads));
     disposeState(prev);
     if (p.layout) this.carry = next;
@@ -211,7 +213,17 @@ class TrainingRun {
     };
   }
 
-  private async checkpoint(dir: string): Promise<void> {
+  /** `f` with the averaged weights in the model when the run keeps an average (--ema-decay). */
+  private averaged<T>(f: () => Promise<T>): Promise<T> {
+    return this.p.average ? this.p.average.with(f) : f();
+  }
+
+  /** Writes a checkpoint: the model's weights are the average when there is one, the trained ones go with the trainer state. */
+  private checkpoint(dir: string): Promise<void> {
+    return this.averaged(() => this.writeCheckpoint(dir));
+  }
+
+  private async writeCheckpoint(dir: string): Promise<void> {
     const { p, model, iteration, carry } = this;
     p.meta.iteration = iteration;
     p.meta.epoch = iteration / p.itersPerEpoch;
@@ -230,13 +242,15 @@ class TrainingRun {
         slotShapes: [...model.variables, ...(optState.name === 'adam' ? model.variables : [])].map((v) => v.shape),
       },
       carryShapes: carry ? carry.flat().map((t) => t.shape) : [],
+      ...(p.average ? { average: { updates: p.average.updates, trainedShapes: model.variables.map((v) => v.shape) } } : {}),
     };
-    await saveCheckpoint(dir, { model, trainer: { state, optimizer: optState, carry: carryArrays }, items: p.items });
+    const trained = p.average ? { trained: await p.average.trainedWeights() } : {};
+    await saveCheckpoint(dir, { model, trainer: { state, optimizer: optState, carry: carryArrays, ...trained }, items: p.items });
   }
 
   private async *evalAndSave(): AsyncGenerator<TrainEvent> {
     const { p, iteration } = this;
-    const valLoss = await evaluate(this.model, p.valSplit, this.config.batchSize, windowLength(this.config));
+    const valLoss = await this.averaged(() => evaluate(this.model, p.valSplit, this.config.batchSize, windowLength(this.config)));
     this.lastEvalIteration = iteration;
     p.meta.valLoss = valLoss;
     p.meta.history.push({ iteration, valLoss });
@@ -252,6 +266,7 @@ class TrainingRun {
   }
 
   dispose(): void {
+    this.p.average?.dispose();
     this.parallel?.dispose();
     if (this.carry) disposeState(this.carry);
     this.p.optimizer.dispose();

@@ -22,6 +22,7 @@ import type { BackendInfo } from './events.ts';
 import { CharModel, specFromConfig, type CharmerMetadata } from './model.ts';
 import { ngramBaseline } from './ngram.ts';
 import { Optimizer } from './optimizer.ts';
+import { WeightAverage } from './averaging.ts';
 import type { LayerState } from './recurrent.ts';
 import { Rng } from './rng.ts';
 import { stripCategoryTokens } from './categories.ts';
@@ -164,6 +165,8 @@ export interface PreparedRun {
   meta: CharmerMetadata;
   model: CharModel;
   optimizer: Optimizer;
+  /** The weights' moving average (--ema-decay), or null. */
+  average: WeightAverage | null;
   rng: Rng;
   /** Where the run stands: 0 and nulls for a fresh run, the checkpoint's for a resumed one. */
   resumed: boolean;
@@ -209,7 +212,9 @@ export async function prepareRun(opts: TrainOptions): Promise<PreparedRun> {
     baselineOrder = b.order;
   }
 
-  const spec = resumed?.model.spec ?? (init ? { ...init.model.spec, vocabSize: vocab.size, dropout: config.dropout } : specFromConfig(config, vocab.size));
+  const spec =
+    resumed?.model.spec ??
+    (init ? { ...init.model.spec, vocabSize: vocab.size, dropout: config.dropout, outputDropout: config.outputDropout } : specFromConfig(config, vocab.size));
   const meta: CharmerMetadata = resumed?.model.meta ?? {
     format: 'charmer-1',
     vocab: vocab.toJSON(),
@@ -233,7 +238,8 @@ export async function prepareRun(opts: TrainOptions): Promise<PreparedRun> {
   init?.model.dispose();
   const optimizer = new Optimizer(config.optimizer, model.variables, config.weightDecay, weightDecayMask(model));
   const rng = resumed ? new Rng(resumed.trainer!.state.rng) : new Rng(config.seed);
-  const carry = resumed?.trainer ? restoreTrainer(resumed, model, optimizer, latestDir) : null;
+  const average = config.emaDecay > 0 ? new WeightAverage(model.variables, config.emaDecay, resumed?.trainer?.state.average?.updates ?? 0) : null;
+  const carry = resumed?.trainer ? restoreTrainer(resumed, model, optimizer, latestDir, average) : null;
   const state = resumed?.trainer?.state;
   return {
     config,
@@ -250,6 +256,7 @@ export async function prepareRun(opts: TrainOptions): Promise<PreparedRun> {
     meta,
     model,
     optimizer,
+    average,
     rng,
     resumed: resumed !== null,
     iteration: state?.iteration ?? 0,
@@ -344,14 +351,23 @@ function splitSizes(
 }
 
 /** The optimizer's slots and the carried state from `latest`; refuses a trainer.json that does not fit the model. */
-function restoreTrainer(resumed: CheckpointData, model: CharModel, optimizer: Optimizer, latestDir: string): LayerState[] | null {
+function restoreTrainer(
+  resumed: CheckpointData,
+  model: CharModel,
+  optimizer: Optimizer,
+  latestDir: string,
+  average: WeightAverage | null,
+): LayerState[] | null {
   const t = resumed.trainer!;
+  const trained = t.trained ?? [];
+  const averageFits = !average || (trained.length === model.variables.length && trained.every((w, i) => w.length === model.variables[i]!.size));
   const per = model.spec.cell === 'lstm' ? 2 : 1;
   const slotsFit =
     t.optimizer.slots.length === optimizer.slots.length && t.state.optimizer.slotShapes.every((s, i) => s.join() === optimizer.slots[i]!.shape.join());
   const carryFits =
     t.carry.length === 0 || (t.carry.length === model.layers.length * per && t.state.carryShapes.every((s) => s.length === 2 && s[1] === model.spec.hidden));
-  if (!slotsFit || !carryFits) {
+  if (!slotsFit || !carryFits || !averageFits) {
+    average?.dispose();
     optimizer.dispose();
     model.dispose();
     throw new CharmerError(
@@ -360,6 +376,7 @@ function restoreTrainer(resumed: CheckpointData, model: CharModel, optimizer: Op
     );
   }
   optimizer.setState(t.optimizer);
+  average?.restore(trained);
   const c = t.carry;
   if (!c.length) return null;
   return model.layers.map((_, l) => Array.from({ length: per }, (_, k) => tf.tensor2d(c[l * per + k]!, t.state.carryShapes[l * per + k] as [number, number])));
