@@ -64,7 +64,7 @@ try {
     .filter((p) => !p.includes(':') && !p.includes('node_modules'))
     .map((p) => relative(root, join(root, p)));
   mkdirSync(outdir, { recursive: true });
-  writeFileSync(join(outdir, 'inputs.json'), JSON.stringify(inputs));
+  writeFileSync(join(outdir, 'inputs.json'), JSON.stringify({ root, inputs }));
   console.log(`charmer: command line built into ${relative(process.cwd(), outdir) || '.'} from ${inputs.length} sources`);
 } catch (e) {
   rmSync(outdir, { recursive: true, force: true });

@@ -49,14 +49,14 @@ describe('the command-line build', () => {
     expect(models).toBe(run(sources, ['models', '--json'], fromSources));
   }, 300_000);
 
-  it('is used only while no source it came from is newer, renamed or removed', () => {
+  it('is used only while no source it came from is newer, renamed or removed, and only where it was built', () => {
     const root = join(dir, 'checkout');
     const build = join(root, 'out', 'cli');
     mkdirSync(join(root, 'src'), { recursive: true });
     mkdirSync(build, { recursive: true });
     writeFileSync(join(root, 'src', 'a.ts'), 'export {};\n');
     writeFileSync(join(build, 'charmer.js'), '');
-    writeFileSync(join(build, 'inputs.json'), JSON.stringify(['src/a.ts']));
+    writeFileSync(join(build, 'inputs.json'), JSON.stringify({ root, inputs: ['src/a.ts'] }));
     const past = new Date(Date.now() - 60_000);
     const future = new Date(Date.now() + 60_000);
 
@@ -64,8 +64,11 @@ describe('the command-line build', () => {
     expect(freshBuild(root)).toBe(join(build, 'charmer.js'));
     utimesSync(join(root, 'src', 'a.ts'), future, future);
     expect(freshBuild(root)).toBeNull();
-    writeFileSync(join(build, 'inputs.json'), JSON.stringify(['src/a.ts', 'src/gone.ts']));
+    writeFileSync(join(build, 'inputs.json'), JSON.stringify({ root, inputs: ['src/a.ts', 'src/gone.ts'] }));
     utimesSync(join(root, 'src', 'a.ts'), past, past);
+    expect(freshBuild(root)).toBeNull();
+    // Built in another folder (the checkout moved since): its source URLs point there.
+    writeFileSync(join(build, 'inputs.json'), JSON.stringify({ root: join(dir, 'elsewhere'), inputs: ['src/a.ts'] }));
     expect(freshBuild(root)).toBeNull();
   });
 });

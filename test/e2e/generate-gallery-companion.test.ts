@@ -246,7 +246,15 @@ describe.skipIf(!hasChromium)('Generate, Gallery and Companion, end to end', () 
     await editor.press('Tab');
     await page.getByTestId('suggestion').first().waitFor({ timeout: 30_000 });
     const suggestion = (await page.getByTestId('suggestion').first().locator('.stext').textContent())!;
-    for (const b of await page.getByRole('button', { name: 'Dismiss' }).all()) await b.click();
+    // Info notices also close themselves after 4 s, so a list taken now can go stale mid-loop:
+    // dismiss whichever is first until none is left.
+    const dismiss = page.getByRole('button', { name: 'Dismiss', exact: true });
+    for (let i = 0; i < 10 && (await dismiss.count()) > 0; i++)
+      await dismiss
+        .first()
+        .click({ timeout: 5_000 })
+        .catch(() => {});
+    await expect.poll(() => dismiss.count()).toBe(0);
     await page.mouse.move(1200, 800);
     await page.screenshot({ path: join(SHOTS, 'companion.png') });
     await editor.press('Tab');
