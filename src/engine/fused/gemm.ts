@@ -22,46 +22,13 @@
  * Bᵀ's [N, K] (`packT`).
  */
 import { createRequire } from 'node:module';
-import { f4, get, i32c, set, simd, tee, uleb, vec, wasmModule, type B } from './wasm-emit.ts';
+import { add, f4, get, i32c, Locals, repeat, set, simd, stepWhile, tee, uleb, wasmModule, when, type B } from './wasm-emit.ts';
 
 const [ADD, MUL, AND, SHL, LTU] = [0x6a, 0x6c, 0x71, 0x74, 0x49];
-/** if (cond) { body } */
-const when = (cond: B, body: B): B => [...cond, 0x04, 0x40, ...body, 0x0b];
-/** do { body } while (cond) */
-const repeat = (body: B, cond: B): B => [0x03, 0x40, ...body, ...cond, 0x0d, 0x00, 0x0b];
-/** local += v; and then (local <u limit) as the loop condition */
-const stepWhile = (local: number, v: B, limit: B): B => [...tee(local, [...get(local), ...v, ADD]), ...limit, LTU];
-const add = (...xs: B[]): B => xs.reduce((s, x) => [...s, ...x, ADD]);
 const vload = (addr: B, offset = 0): B => [...addr, ...simd(0x00), 0x02, ...uleb(offset)];
 const vstore = (addr: B, v: B, offset = 0): B => [...addr, ...v, ...simd(0x0b), 0x02, ...uleb(offset)];
 const ZERO = f4(0);
 const fma = (a: B, b: B, c: B): B => [...a, ...b, ...c, ...simd(0x105)];
-
-/** Locals after the parameters: every i32 first, then the v128s (so i() may not follow v()). */
-class Locals {
-  private i32s = 0;
-  private v128s = 0;
-  constructor(private readonly params: number) {}
-  i(): number {
-    if (this.v128s) throw new Error('gemm emitter: i32 locals come before v128 locals');
-    return this.params + this.i32s++;
-  }
-  v(): number {
-    return this.params + this.i32s + this.v128s++;
-  }
-  /** The function's code entry: its local declarations and body. */
-  fn(body: B): B {
-    const fn = [
-      ...vec([
-        [...uleb(this.i32s), 0x7f],
-        [...uleb(this.v128s), 0x7b],
-      ]),
-      ...body,
-      0x0b,
-    ];
-    return [...uleb(fn.length), ...fn];
-  }
-}
 
 /**
  * gemm(a, rs, ks, bp, c, M, K, N, G): C[M, N] = A·B with A(r, k) at a + r·rs + k·ks bytes.
@@ -71,7 +38,7 @@ class Locals {
  */
 function gemmFn(): B {
   const [a, rs, ks, bp, c, M, K, N, G] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const L = new Locals(9);
+  const L = new Locals(9, 'gemm emitter');
   const [i, j, pb, pbj, pc, ldc, ka, kend, mfull, nfull, panel, jg, jend, pbg] = Array.from({ length: 14 }, () => L.i());
   const pa = [L.i(), L.i(), L.i(), L.i()];
   const acc = pa.map(() => [L.v(), L.v()]);

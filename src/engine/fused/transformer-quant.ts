@@ -18,16 +18,12 @@
  * for eight columns; widened to 16 bits and multiplied against (q[2i], q[2i+1]) in every lane, it
  * gives four columns' partial sums per i32x4 with no horizontal sums at the end.
  */
-import { f4, get, i32c, i4, set, simd, tee, uleb, vec, wasmModule, type B } from './wasm-emit.ts';
+import { add, f4, get, i32c, i4, Locals, repeat, set, simd, stepWhile, uleb, wasmModule, when, type B } from './wasm-emit.ts';
 
 /** Columns per panel: 32 takes 8 i32x4 accumulators (of 16 vector registers on x86-64). */
 export const PANEL = 32;
 
-const [ADD, AND, LTU] = [0x6a, 0x71, 0x49];
-const when = (cond: B, body: B): B => [...cond, 0x04, 0x40, ...body, 0x0b];
-const repeat = (body: B, cond: B): B => [0x03, 0x40, ...body, ...cond, 0x0d, 0x00, 0x0b];
-const stepWhile = (local: number, v: B, limit: B): B => [...tee(local, [...get(local), ...v, ADD]), ...limit, LTU];
-const add = (...xs: B[]): B => xs.reduce((s, x) => [...s, ...x, ADD]);
+const [AND, LTU] = [0x71, 0x49];
 const vload = (addr: B, offset = 0): B => [...addr, ...simd(0x00), 0x00, ...uleb(offset)];
 const vstore = (addr: B, v: B, offset = 0): B => [...addr, ...v, ...simd(0x0b), 0x00, ...uleb(offset)];
 const fadd = (a: B, b: B): B => [...a, ...b, ...simd(0xe4)];
@@ -38,31 +34,6 @@ const extLo = (a: B): B => [...a, ...simd(0x87)];
 const extHi = (a: B): B => [...a, ...simd(0x88)];
 const I4_ZERO = f4(0);
 
-/** Locals after the parameters: every i32 first, then the v128s. */
-class Locals {
-  private i32s = 0;
-  private v128s = 0;
-  constructor(private readonly params: number) {}
-  i(): number {
-    if (this.v128s) throw new Error('quant emitter: i32 locals come before v128 locals');
-    return this.params + this.i32s++;
-  }
-  v(): number {
-    return this.params + this.i32s + this.v128s++;
-  }
-  fn(body: B): B {
-    const fn = [
-      ...vec([
-        [...uleb(this.i32s), 0x7f],
-        [...uleb(this.v128s), 0x7b],
-      ]),
-      ...body,
-      0x0b,
-    ];
-    return [...uleb(fn.length), ...fn];
-  }
-}
-
 /**
  * qgemv(q, w, scales, bias, out, K, N, t, accumulate): out[n] (+)= t·scales[n]·Σ_k q[k]·w[k, n] + bias[n]
  * for n < N (N % 8 == 0, K even); q 16-bit at q, w packed by quantizeColumns; `accumulate` adds
@@ -70,7 +41,7 @@ class Locals {
  */
 function qgemvFn(): B {
   const [q, w, sc, bias, out, K, N, t, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const L = new Locals(9);
+  const L = new Locals(9, 'quant emitter');
   const [pw, px, kend, n, nfull, po] = Array.from({ length: 6 }, () => L.i());
   const acc = Array.from({ length: PANEL / 4 }, () => L.v());
   const [xv, T, r, wv] = [L.v(), L.v(), L.v(), L.v()];

@@ -49,6 +49,44 @@ export const simd = (op: number): B => [0xfd, ...uleb(op)];
 export const i32c = (v: number): B => [0x41, ...sleb(v)];
 export const I32_ADD = 0x6a;
 
+/** if (cond) { body } */
+export const when = (cond: B, body: B): B => [...cond, 0x04, 0x40, ...body, 0x0b];
+/** do { body } while (cond) */
+export const repeat = (body: B, cond: B): B => [0x03, 0x40, ...body, ...cond, 0x0d, 0x00, 0x0b];
+/** local += v; and then (local <u limit) as the loop condition */
+export const stepWhile = (local: number, v: B, limit: B): B => [...tee(local, [...get(local), ...v, I32_ADD]), ...limit, 0x49];
+/** The i32 sum of its operands. */
+export const add = (...xs: B[]): B => xs.reduce((s, x) => [...s, ...x, I32_ADD]);
+
+/** A function's locals after its parameters: every i32 first, then the v128s (so i() may not follow v()). */
+export class Locals {
+  private i32s = 0;
+  private v128s = 0;
+  constructor(
+    private readonly params: number,
+    private readonly owner = 'emitter',
+  ) {}
+  i(): number {
+    if (this.v128s) throw new Error(`${this.owner}: i32 locals come before v128 locals`);
+    return this.params + this.i32s++;
+  }
+  v(): number {
+    return this.params + this.i32s + this.v128s++;
+  }
+  /** The function's code entry: its local declarations and body. */
+  fn(body: B): B {
+    const fn = [
+      ...vec([
+        [...uleb(this.i32s), 0x7f],
+        [...uleb(this.v128s), 0x7b],
+      ]),
+      ...body,
+      0x0b,
+    ];
+    return [...uleb(fn.length), ...fn];
+  }
+}
+
 /** v128.const with v in all four float lanes. */
 export function f4(v: number): B {
   const b = new Uint8Array(16);
