@@ -22,7 +22,7 @@
  *       (local.set $k (i32.add (local.get $k) (i32.const 16)))
  *       (br_if $l (i32.lt_u (local.get $k) (local.get $end)))))
  */
-import { I32_ADD, f4, get, i32c, i4, set, simd, uleb, vec, wasmModule, type B } from './wasm-emit.ts';
+import { I32_ADD, f4, get, i32c, i4, repeat, set, simd, stepWhile, uleb, vec, wasmModule, type B } from './wasm-emit.ts';
 
 // f32x4 arithmetic
 const add = (a: B, b: B): B => [...a, ...b, ...simd(0xe4)];
@@ -116,21 +116,7 @@ class Fn {
       [...uleb(5), 0x7f],
       [...uleb(nV), 0x7b],
     ]);
-    const expr = [
-      ...this.body,
-      0x03,
-      0x40,
-      ...loopBody,
-      ...set(this.k, [...get(this.k), ...i32c(16), I32_ADD]),
-      ...get(this.k),
-      ...get(this.end),
-      0x49,
-      0x0d,
-      0x00,
-      0x0b,
-      ...after,
-      0x0b,
-    ];
+    const expr = [...this.body, ...repeat(loopBody, stepWhile(this.k, i32c(16), get(this.end))), ...after, 0x0b];
     const fn = [...locals, ...expr];
     return [...uleb(fn.length), ...fn];
   }

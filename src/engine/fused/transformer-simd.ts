@@ -9,7 +9,7 @@
  * (absolute error < 1.5e-7), exp as in ./simd.ts (2^n from the exponent bits, Taylor to r^7).
  * Each function loops over n floats four at a time (callers pass n % 4 == 0, n > 0).
  */
-import { f4, get, i32c, i4, set, simd, uleb, vec, wasmModule, type B } from './wasm-emit.ts';
+import { f4, get, i32c, i4, repeat, set, simd, stepWhile, uleb, vec, wasmModule, type B } from './wasm-emit.ts';
 
 const I32_ADD = 0x6a;
 const add = (a: B, b: B): B => [...a, ...b, ...simd(0xe4)];
@@ -51,19 +51,7 @@ class Builder {
   }
   /** do { body; k += 16 } while (k < end), from k = 0 (end: n floats in bytes, set by code()). */
   loop(body: B): B {
-    return [
-      ...set(this.k, i32c(0)),
-      0x03,
-      0x40,
-      ...body,
-      ...set(this.k, [...get(this.k), ...i32c(16), I32_ADD]),
-      ...get(this.k),
-      ...get(this.end),
-      0x49,
-      0x0d,
-      0x00,
-      0x0b,
-    ];
+    return [...set(this.k, i32c(0)), ...repeat(body, stepWhile(this.k, i32c(16), get(this.end)))];
   }
   /** The four lanes of v summed, as an f32. */
   hsum(v: number): B {
