@@ -3,22 +3,11 @@ import type { CategoryColumnSummary, CorpusSummary } from './rows.ts';
 import type { CorpusMode } from '../common/enums.ts';
 import { now, type Row, type StoreBase } from './core.ts';
 
-export interface NewCorpus {
-  name: string;
-  mode: CorpusMode;
-  bytes: number;
-  chars: number;
-  vocabSize: number;
-  lines: number;
-  hash: string;
-  sourcePath: string | null;
-  builtin?: boolean;
-  charCounts: Record<string, number>;
-  /** Category columns of a list corpus stored as a table (name column first). */
-  categories?: CategoryColumnSummary[] | null;
-  /** The built-in corpus it was made from. */
-  builtinId?: string | null;
-}
+/** What adding a corpus takes: its summary without what the store sets, plus its character counts. */
+export type NewCorpus = Pick<CorpusSummary, 'name' | 'mode' | 'bytes' | 'chars' | 'vocabSize' | 'lines' | 'hash' | 'sourcePath'> &
+  Partial<Pick<CorpusSummary, 'builtin' | 'builtinId' | 'categories'>> & {
+    charCounts: Record<string, number>;
+  };
 
 /** A corpus with the number of its runs (char counts are read apart: they can be large). */
 const CORPUS_SELECT = `SELECT c.id, c.name, c.mode, c.bytes, c.chars, c.vocab_size, c.lines, c.hash, c.source_path, c.builtin, c.builtin_id, c.categories, c.created,
