@@ -21,16 +21,10 @@ import { benchModel, type BenchConfig } from './harness.ts';
 /** A recurrent cell, or the Transformer (nanoGPT's decoder: --hidden is its width, --seq its context). */
 export type BenchCell = CellType | 'transformer';
 
-export interface MeasureRequest {
+/** The model's shape as the harness builds it (the vocabulary comes from the bench's text), and how to run it. */
+export interface MeasureRequest extends Omit<BenchConfig, 'vocab'> {
   impl: 'charmer-fused' | 'tfjs-stock';
   backend: BackendName;
-  cell: BenchCell;
-  /** Attention heads (transformer only). */
-  heads?: number;
-  layers: number;
-  hidden: number;
-  batch: number;
-  seq: number;
   seconds: number;
   threads: number;
 }
