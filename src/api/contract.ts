@@ -76,6 +76,8 @@ const babyNameFilter = z
 
 /** A category asked for or written for: column name -> value. */
 const categoryRecord = z.record(z.string().max(200), z.string().max(200));
+/** Classifier-free guidance towards a category (0 = none; src/engine/sample-lines.ts). */
+const guidance = z.number().min(0).max(MAX_GUIDANCE);
 
 /** A name card as the services made it (kept with a sample); checked in outline and size. */
 const nameCardOutline = z
@@ -115,6 +117,7 @@ const newSample = z
     iteration: z.number().int().min(0).nullable().optional(),
     temperature: z.number().min(0).nullable().optional(),
     topK: z.number().int().min(0).nullable().optional(),
+    guidance: guidance.nullable().optional(),
     prime: z.string().max(100000).nullable().optional(),
     mode,
     text: z.string().max(1_000_000),
@@ -276,8 +279,8 @@ export const contract = {
           unique: z.boolean().optional(),
           /** Models with categories: values to generate for ("F", "1920s", "sex=F"); none: the model draws them. */
           categories: z.array(z.string().max(200)).max(50).optional(),
-          /** With a category asked: classifier-free guidance towards it (0 = none; src/engine/sample-lines.ts). */
-          guidance: z.number().min(0).max(MAX_GUIDANCE).optional(),
+          /** With a category asked: how strongly towards it. */
+          guidance: guidance.optional(),
         })
         .strict(),
     ),

@@ -12,6 +12,7 @@ const EXPORT_COLUMNS: Array<keyof SampleRow> = [
   'iteration',
   'temperature',
   'topK',
+  'guidance',
   'prime',
   'mode',
   'logprob',

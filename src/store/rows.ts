@@ -115,6 +115,8 @@ export interface SampleRow {
   iteration: number | null;
   temperature: number | null;
   topK: number | null;
+  /** Classifier-free guidance towards its category (null: none). */
+  guidance: number | null;
   prime: string | null;
   mode: CorpusMode;
   text: string;
@@ -136,6 +138,7 @@ export interface NewSample {
   iteration?: number | null;
   temperature?: number | null;
   topK?: number | null;
+  guidance?: number | null;
   prime?: string | null;
   mode: CorpusMode;
   text: string;

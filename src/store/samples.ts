@@ -29,8 +29,8 @@ export function WithSamples<B extends StoreBase>(Base: B) {
     insertSamplesNoTx(samples: NewSample[]): number[] {
       const t = now();
       const insert = this
-        .sql(`INSERT INTO samples (run_id, checkpoint_id, source, iteration, temperature, top_k, prime, mode, text, logprob, novelty, favorite, note, category, card, created)
-        VALUES (@run_id, @checkpoint_id, @source, @iteration, @temperature, @top_k, @prime, @mode, @text, @logprob, @novelty, @favorite, @note, @category, @card, @created)`);
+        .sql(`INSERT INTO samples (run_id, checkpoint_id, source, iteration, temperature, top_k, guidance, prime, mode, text, logprob, novelty, favorite, note, category, card, created)
+        VALUES (@run_id, @checkpoint_id, @source, @iteration, @temperature, @top_k, @guidance, @prime, @mode, @text, @logprob, @novelty, @favorite, @note, @category, @card, @created)`);
       return samples.map((s) =>
         Number(
           insert.run({
@@ -40,6 +40,7 @@ export function WithSamples<B extends StoreBase>(Base: B) {
             iteration: s.iteration ?? null,
             temperature: s.temperature ?? null,
             top_k: s.topK ?? null,
+            guidance: s.guidance ?? null,
             prime: s.prime ?? null,
             mode: s.mode,
             text: s.text,
@@ -131,6 +132,7 @@ function sampleFromRow(r: Row): SampleRow {
     iteration: num(r.iteration),
     temperature: num(r.temperature),
     topK: num(r.top_k),
+    guidance: num(r.guidance),
     prime: (r.prime as string | null) ?? null,
     mode: r.mode as CorpusMode,
     text: String(r.text),

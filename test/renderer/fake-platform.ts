@@ -83,6 +83,7 @@ export function fakePlatform(opts: { corpora?: CorpusSummary[]; runs?: RunSummar
         iteration: 50,
         temperature: 1,
         topK: null,
+        guidance: null,
         prime: null,
         mode: 'lines',
         text: 'Marlen\nJosha',

@@ -15,6 +15,7 @@ function sample(id: number, text: string, extra: Partial<SampleRow> = {}): Sampl
     iteration: 300,
     temperature: 0.8,
     topK: null,
+    guidance: null,
     prime: null,
     mode: 'lines',
     text,
@@ -33,7 +34,7 @@ function withGallery(
   rows = [
     sample(1, 'Marabel'),
     sample(2, 'Anna', { novelty: 'train', favorite: false }),
-    sample(3, 'Zoë', { runId: 2, runName: 'other run' }),
+    sample(3, 'Zoë', { runId: 2, runName: 'other run', guidance: 2.5, category: { sex: 'F' } }),
     sample(4, 'Once upon a time', { mode: 'text', source: 'training', novelty: null }),
   ],
 ) {
@@ -73,6 +74,15 @@ describe('Gallery view', () => {
     await waitFor(() => expect(screen.getAllByTestId('gallery-row')).toHaveLength(4));
     expect(screen.getByTestId('gallery-count').textContent).toMatch(/4 kept items/);
     expect(screen.getAllByText('names lstm').length).toBeGreaterThan(0);
+    // Only the guided item says how it was guided, and towards what.
+    const guided = screen.getAllByTestId('gallery-guidance');
+    expect(
+      guided.map((g) => [
+        g.closest('[data-testid="gallery-row"]')!.querySelector('[data-testid="gallery-text"]')!.firstChild!.textContent,
+        g.textContent!.trim(),
+      ]),
+    ).toEqual([['Zoë', 'guidance 2.5']]);
+    expect(guided[0]!.title).toBe('Generated with guidance 2.5 towards sex F');
     await fireEvent.input(screen.getByLabelText('Search'), { target: { value: 'ann' } });
     await waitFor(() => expect(texts()).toEqual(['Anna']));
     await fireEvent.input(screen.getByLabelText('Search'), { target: { value: '' } });

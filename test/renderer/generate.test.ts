@@ -116,6 +116,26 @@ describe('Generate view', () => {
     await waitFor(() => expect(generate.lines.mock.calls.at(-1)![0]).toMatchObject({ guidance: MAX_GUIDANCE }));
   });
 
+  it('keeps an item with the settings it was made with, not what the controls say since', async () => {
+    const babyModel: ModelChoice = { ...namesModel, runId: 3, runName: 'baby gru', categories: [{ name: 'sex', values: ['F', 'M'] }], created: 3 };
+    const { fake, generate, saved, app } = withGenerate([babyModel]);
+    render(GenerateView, { props: { app, api: fake.platform.api, debounceMs: 5 } });
+    await waitFor(() => expect(generate.lines).toHaveBeenCalled());
+    await fireEvent.click(screen.getByRole('button', { name: 'M' }));
+    await waitFor(() => expect(generate.lines.mock.calls.at(-1)![0]).toMatchObject({ categories: ['sex=M'] }));
+    await generate.lines.mock.results.at(-1)!.value;
+    const shown = screen.getAllByTestId('item-text')[0]!.textContent!;
+    // From here every request stays in flight, so the list shown is the one made with sex=M at 0.8.
+    generate.lines.mockImplementation(() => new Promise(() => {}));
+    await fireEvent.change(screen.getByLabelText('Guidance'), { target: { value: '4' } });
+    await fireEvent.input(screen.getByLabelText('Temperature'), { target: { value: '1.3' } });
+    await waitFor(() => expect(generate.lines.mock.calls.at(-1)![0]).toMatchObject({ guidance: 4, temperature: 1.3 }));
+    expect(screen.getAllByTestId('item-text')[0]!.textContent).toBe(shown);
+    await fireEvent.click(screen.getAllByTestId('item-text')[0]!.closest('button')!);
+    await waitFor(() => expect(saved).toHaveLength(1));
+    expect(saved[0]).toMatchObject({ text: shown, temperature: 0.8, guidance: DEFAULT_GUIDANCE, topK: null, prime: null });
+  });
+
   it('shows no Guidance for a model without categories', async () => {
     const { fake, generate, app } = withGenerate([namesModel]);
     render(GenerateView, { props: { app, api: fake.platform.api, debounceMs: 5 } });

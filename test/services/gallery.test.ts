@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServices, type Services } from '../../src/services/index.ts';
 import { tempDir } from '../store/helpers.ts';
+import { contract } from '../../src/api/contract.ts';
+import { MAX_GUIDANCE } from '../../src/common/samples.ts';
 
 let s: Services;
 let d: string;
@@ -59,5 +61,24 @@ describe('gallery', () => {
     expect(json[0]!.created).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(await s.gallery.exportSamples(ids.slice(0, 2), 'txt')).toBe('Marabel\nAnna\n');
     expect(await s.gallery.exportSamples('all', 'txt')).toContain('To be, or not\nto be\n');
+  });
+
+  it('keeps the guidance and category a name was generated with, and exports them', async () => {
+    await seeded();
+    const [boy] = await s.gallery.saveSamples([
+      { runId: null, mode: 'lines', text: 'Arlo', temperature: 0.9, guidance: 2.5, category: { sex: 'M' }, novelty: 'new' },
+    ]);
+    const unguided = (await s.gallery.listSamples({ search: 'Marabel' })).items[0]!;
+    expect(unguided.guidance).toBeNull();
+    const kept = (await s.gallery.listSamples({ search: 'Arlo' })).items[0]!;
+    expect(kept).toMatchObject({ guidance: 2.5, temperature: 0.9, category: { sex: 'M' } });
+    const [header, row] = (await s.gallery.exportSamples([boy!.id], 'csv')).trimEnd().split('\r\n');
+    const cells = Object.fromEntries(header!.split(',').map((h, i) => [h, row!.split(',')[i]]));
+    expect(cells).toMatchObject({ text: 'Arlo', temperature: '0.9', guidance: '2.5', category: 'sex=M' });
+    // The API refuses what sampling would refuse.
+    const save = contract.gallery.save.input;
+    expect(save.safeParse({ runId: null, mode: 'lines', text: 'x', guidance: MAX_GUIDANCE + 1 }).success).toBe(false);
+    expect(save.safeParse({ runId: null, mode: 'lines', text: 'x', guidance: -1 }).success).toBe(false);
+    expect(save.safeParse({ runId: null, mode: 'lines', text: 'x', guidance: null }).success).toBe(true);
   });
 });

@@ -56,6 +56,7 @@ function runDetail(mode: 'lines' | 'text', extra: Partial<RunDetail> = {}): RunD
       iteration,
       temperature: 1,
       topK: null,
+      guidance: null,
       prime: null,
       mode,
       text: `sample at ${iteration}`,

@@ -55,6 +55,7 @@ describe('migrations', () => {
       expect(store.getRun(7)?.name).toBe('r');
       expect(store.listMetrics(7)).toHaveLength(1);
       expect(store.listSamples().items.map((s) => s.text)).toEqual(['kept']);
+      expect(store.listSamples().items[0]!.guidance).toBeNull(); // kept before guidance was recorded
       const draft = store.saveDraft({ title: 'new', text: 'hello' });
       expect(store.getDraft(draft.id)?.text).toBe('hello');
       expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');

@@ -4,7 +4,7 @@
  * (debounced); each request cancels the previous one on the model thread, and a stale answer is
  * never shown.
  */
-import type { Api, LinesAnswer, ModelChoice, NameCard } from '../../api/index.ts';
+import type { Api, LinesAnswer, ModelChoice, NameCard, SampleRow } from '../../api/index.ts';
 import { isApiError } from '../../api/errors.ts';
 import type { Novelty } from '../../common/enums.ts';
 import { DEFAULT_GUIDANCE } from '../../common/samples.ts';
@@ -20,6 +20,9 @@ export interface GeneratedItem {
   /** Gallery id once kept. */
   keptId: number | null;
 }
+
+/** The sampling settings a kept item records (its Gallery row's columns). */
+type MadeWith = Pick<SampleRow, 'temperature' | 'topK' | 'guidance' | 'prime'>;
 
 /** The card open beside the list. */
 export interface OpenCard {
@@ -78,6 +81,8 @@ export class GenerateState {
   error = $state<string | null>(null);
   lastMs = $state<number | null>(null);
   answeredWith = $state.raw<LinesAnswer['model'] | null>(null);
+  /** The settings the items or text shown were made with: what Keep records, whatever the controls say since. */
+  #madeWith: MadeWith | null = null;
 
   readonly model = $derived(this.models.find((m) => modelKey(m) === this.key) ?? null);
   readonly visibleItems = $derived.by(() => {
@@ -151,6 +156,13 @@ export class GenerateState {
     const t0 = performance.now();
     const fresh = () => seq === this.#seq;
     const base = { runId: m.runId, kind: m.kind, requestId, temperature: this.temperature, topK: this.topK, seed: this.seed };
+    const guided = m.mode === 'lines' && this.categories.length > 0;
+    const made: MadeWith = {
+      temperature: this.temperature,
+      topK: this.topK || null,
+      guidance: guided ? this.guidance : null,
+      prime: m.mode === 'text' ? this.prime || null : null,
+    };
     try {
       if (m.mode === 'lines') {
         const r = await this.#api.generate.lines({
@@ -162,14 +174,16 @@ export class GenerateState {
           ...(this.suffix ? { suffix: this.suffix } : {}),
           ...(this.minLength ? { minLength: this.minLength } : {}),
           ...(this.maxLength ? { maxLength: this.maxLength } : {}),
-          ...(this.categories.length ? { categories: this.categories, guidance: this.guidance } : {}),
+          ...(guided ? { categories: this.categories, guidance: this.guidance } : {}),
         });
         if (!fresh()) return;
+        this.#madeWith = made;
         this.items = r.items.map((it, index) => ({ ...it, index, keptId: null }));
         this.dismissed = new Set();
         this.answeredWith = r.model;
       } else {
         this.output = '';
+        this.#madeWith = made;
         this.unknownChars = [];
         this.streaming = true;
         const r = await this.#api.generate.text({
@@ -236,6 +250,7 @@ export class GenerateState {
     const m = this.answeredWith ?? this.model;
     if (!m) return null;
     const card = item && m.mode === 'lines' ? await this.cardFor(item).catch(() => null) : null;
+    const made = this.#madeWith ?? { temperature: this.temperature, topK: this.topK || null, guidance: null, prime: null };
     const row = await this.#api.gallery.save({
       ...(item?.category ? { category: item.category } : {}),
       ...(card ? { card } : {}),
@@ -243,9 +258,10 @@ export class GenerateState {
       checkpointId: m.checkpointId,
       source: 'generated',
       iteration: m.iteration,
-      temperature: this.temperature,
-      topK: this.topK || null,
-      prime: m.mode === 'text' ? this.prime || null : null,
+      temperature: made.temperature,
+      topK: made.topK,
+      guidance: made.guidance,
+      prime: made.prime,
       mode: m.mode,
       text,
       logprob: item ? item.logprob : null,
