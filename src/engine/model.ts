@@ -52,9 +52,18 @@ export function specFromConfig(config: TrainConfig, vocabSize: number): ModelSpe
   };
 }
 
-/** The stock TF.js graph with the same weights (names and shapes) our functions use. */
+/**
+ * The stock TF.js graph with the same weights (names and shapes) our functions use. Built inside a
+ * tidy: TF.js 4.22's LSTM cell leaves the pieces of its forget-bias initial value (4 tensors a layer)
+ * undisposed, and variables outlive a tidy, so only those pieces go.
+ */
 export function buildLayersModel(spec: ModelSpec): tfl.LayersModel {
-  if (spec.cell === 'transformer') return buildGptLayersModel(gptShape(spec));
+  let net: tfl.LayersModel | null = null;
+  tf.tidy(() => void (net = spec.cell === 'transformer' ? buildGptLayersModel(gptShape(spec)) : buildRecurrent(spec)));
+  return net!;
+}
+
+function buildRecurrent(spec: ModelSpec): tfl.LayersModel {
   const input = tfl.input({ shape: [null], dtype: 'int32', name: 'chars' });
   let x = tfl.layers
     .embedding({ inputDim: spec.vocabSize, outputDim: spec.embeddingSize, name: 'embedding', embeddingsInitializer: 'zeros' })
