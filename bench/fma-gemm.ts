@@ -13,20 +13,7 @@ import { chooseBackend } from '../src/engine/backend.ts';
 import { gemmFor, setFmaGemm } from '../src/engine/fused/gemm.ts';
 import { wasmMemoryOf } from '../src/engine/fused/heap.ts';
 import { MIN_ROWS } from '../src/engine/fused/wasm-matmul.ts';
-
-function bestMs(fn: () => void, windowMs = 150, windows = 5): number {
-  let best = Infinity;
-  for (let w = 0; w < windows; w++) {
-    const t0 = performance.now();
-    let n = 0;
-    do {
-      fn();
-      n++;
-    } while (performance.now() - t0 < windowMs);
-    best = Math.min(best, (performance.now() - t0) / n);
-  }
-  return best;
-}
+import { bestMs } from './best-window.ts';
 
 // [what, M, K, N, transposeA]
 const shapes: [string, number, number, number, boolean][] = [];

@@ -20,6 +20,7 @@ import { setFlagsFromString } from 'node:v8';
 import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend } from '../src/engine/backend.ts';
 import { setFmaGemm } from '../src/engine/fused/gemm.ts';
+import { bestMs } from './best-window.ts';
 import { f4, get, i32c, Locals, repeat, set, simd, stepWhile, wasmModule } from '../src/engine/fused/wasm-emit.ts';
 
 const ROWS = 1024;
@@ -36,20 +37,6 @@ const shapes: [string, number, number, number, boolean][] = forward.flatMap(([wh
   [`${what}: dy·Wᵀ`, ROWS, N, K, false],
   [`${what}: xᵀ·dy`, K, ROWS, N, true],
 ]);
-
-function bestSeconds(fn: () => void, windowMs = 200, windows = 5): number {
-  let best = Infinity;
-  for (let w = 0; w < windows; w++) {
-    const t0 = performance.now();
-    let n = 0;
-    do {
-      fn();
-      n++;
-    } while (performance.now() - t0 < windowMs);
-    best = Math.min(best, (performance.now() - t0) / n / 1000);
-  }
-  return best;
-}
 
 /** GFLOP/s of 12 independent fused multiply-add chains in four lanes (96 flops an iteration). */
 function simdCeiling(): number {
@@ -75,7 +62,7 @@ function simdCeiling(): number {
   const memory = new WebAssembly.Memory({ initial: 1 });
   const peak = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.peak as (n: number) => number;
   const n = 1_000_000;
-  return (96 * n) / bestSeconds(() => peak(n)) / 1e9;
+  return (96 * n) / (bestMs(() => peak(n), 200) / 1000) / 1e9;
 }
 
 function engine(): number[] {
@@ -83,7 +70,7 @@ function engine(): number[] {
   return shapes.map(([, M, K, N, ta]) => {
     const a = tf.randomNormal(ta ? [K, M] : [M, K]) as tf.Tensor2D;
     const b = tf.randomNormal([K, N]) as tf.Tensor2D;
-    const s = bestSeconds(() => tf.matMul(a, b, ta, false).dispose());
+    const s = bestMs(() => tf.matMul(a, b, ta, false).dispose(), 200) / 1000;
     tf.dispose([a, b]);
     return (2 * M * K * N) / s / 1e9;
   });

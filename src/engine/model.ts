@@ -59,11 +59,11 @@ export function specFromConfig(config: TrainConfig, vocabSize: number): ModelSpe
  */
 export function buildLayersModel(spec: ModelSpec): tfl.LayersModel {
   let net: tfl.LayersModel | null = null;
-  tf.tidy(() => void (net = spec.cell === 'transformer' ? buildGptLayersModel(gptShape(spec)) : buildRecurrent(spec)));
+  tf.tidy(() => void (net = spec.cell === 'transformer' ? buildGptLayersModel(gptShape(spec)) : buildRecurrent(spec, spec.cell)));
   return net!;
 }
 
-function buildRecurrent(spec: ModelSpec): tfl.LayersModel {
+function buildRecurrent(spec: ModelSpec, cell: CellType): tfl.LayersModel {
   const input = tfl.input({ shape: [null], dtype: 'int32', name: 'chars' });
   let x = tfl.layers
     .embedding({ inputDim: spec.vocabSize, outputDim: spec.embeddingSize, name: 'embedding', embeddingsInitializer: 'zeros' })
@@ -73,14 +73,14 @@ function buildRecurrent(spec: ModelSpec): tfl.LayersModel {
     // weights; zeros keeps that cheap (TF.js's orthogonal initialiser is slow and, in 4.22, broken).
     const common = { units: spec.hidden, returnSequences: true, name: `rnn_${l}`, kernelInitializer: 'zeros', recurrentInitializer: 'zeros' } as const;
     const layer =
-      spec.cell === 'lstm'
+      cell === 'lstm'
         ? tfl.layers.lstm({ ...common, recurrentActivation: 'sigmoid', unitForgetBias: true })
-        : spec.cell === 'gru'
+        : cell === 'gru'
           ? tfl.layers.gru({ ...common, recurrentActivation: 'sigmoid', resetAfter: false } as never)
           : tfl.layers.simpleRNN(common);
     x = layer.apply(x) as tfl.SymbolicTensor;
     if (spec.cellNorm === 'layer')
-      x = new CharmerCellNorm({ units: spec.hidden, gates: gateCount(spec.cell), cell: spec.cell, name: `cell_norm_${l}` }).apply(x) as tfl.SymbolicTensor;
+      x = new CharmerCellNorm({ units: spec.hidden, gates: gateCount(cell), cell, name: `cell_norm_${l}` }).apply(x) as tfl.SymbolicTensor;
     if (spec.dropout > 0 && l < spec.layers - 1) x = tfl.layers.dropout({ rate: spec.dropout, name: `dropout_${l}` }).apply(x) as tfl.SymbolicTensor;
   }
   if ((spec.outputDropout ?? 0) > 0) x = tfl.layers.dropout({ rate: spec.outputDropout!, name: 'dropout_output' }).apply(x) as tfl.SymbolicTensor;
