@@ -8,8 +8,8 @@
  * - engine: tf.matMul on the wasm backend with the engine's FMA GEMM (packing included, as training
  *   calls it), one thread, on the products of one layer of a 4 x 384 Transformer's step (batch 32 x
  *   context 64 split over two threads: 1,024 rows each): forward, input gradient and weight gradient.
- * - pytorch: torch.mm on the same shapes, one thread (`/usr/bin/python3`, OpenBLAS), and its own
- *   large square product.
+ * - pytorch: torch.mm on the same shapes, one thread (`/usr/bin/python3`, OpenBLAS held to one thread
+ *   too), and its own large square product.
  *
  * One JSON line per shape and a summary line (flop-weighted GFLOP/s). Run it on a quiet machine:
  *
@@ -100,7 +100,11 @@ print(json.dumps(out))
 `;
 
 function pytorch(): { shapes: number[]; square: number } | null {
-  const r = spawnSync('/usr/bin/python3', ['-c', PYTHON, JSON.stringify(shapes.map(([, M, K, N, ta]) => [M, K, N, ta]))], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/python3', ['-c', PYTHON, JSON.stringify(shapes.map(([, M, K, N, ta]) => [M, K, N, ta]))], {
+    encoding: 'utf8',
+    // OpenBLAS starts threads of its own unless told: one thread, as the engine's side.
+    env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
+  });
   if (r.status !== 0) return null;
   const all = JSON.parse(r.stdout.trim()) as number[];
   return { shapes: all.slice(0, -1), square: all.at(-1)! };
