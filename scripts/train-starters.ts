@@ -1,7 +1,7 @@
 /**
  * `npm run train:starters [-- --only ID]`: trains every starter model (src/services/starters.ts
- * holds their corpora, seeds and settings, and the fine-tuning runs that follow some of them) with
- * the charmer CLI and copies each (last run's) best checkpoint,
+ * holds their corpora, seeds and settings) with
+ * the charmer CLI and copies each best checkpoint,
  * without its optimizer state, into resources/starters/<id>/. A starter whose corpus is not in
  * this checkout is skipped with a sentence saying so; nothing is trained on a stand-in.
  */
@@ -38,20 +38,13 @@ for (const def of STARTER_DEFS) {
     console.log(`Skipping ${def.id}: ${src}.`);
     continue;
   }
-  // The first run, then each `then` run fine-tuned from the best checkpoint of the one before.
-  const outs: string[] = [];
-  let best = '';
-  let status: number | null = 0;
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), `starter-${def.id}-`));
+  const outs = [out];
+  const best = path.join(out, 'best');
   const t0 = Date.now();
-  for (const [k, stage] of [def.args, ...(def.then ?? [])].entries()) {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), `starter-${def.id}-${k}-`));
-    outs.push(out);
-    const args = ['bin/charmer.js', 'train', ...src, ...stage, ...(best ? ['--init-from', best] : []), '--no-store', '--quiet', '--out', out];
-    console.log(`Training ${def.id}${def.then ? ` (run ${k + 1} of ${def.then.length + 1})` : ''}: node ${args.join(' ')}`);
-    status = spawnSync(process.execPath, args, { stdio: 'inherit' }).status;
-    best = path.join(out, 'best');
-    if (status !== 0 || !fs.existsSync(path.join(best, 'model.json'))) break;
-  }
+  const args = ['bin/charmer.js', 'train', ...src, ...def.args, '--no-store', '--quiet', '--out', out];
+  console.log(`Training ${def.id}: node ${args.join(' ')}`);
+  const status = spawnSync(process.execPath, args, { stdio: 'inherit' }).status;
   const seconds = (Date.now() - t0) / 1000;
   if (status !== 0 || !fs.existsSync(path.join(best, 'model.json'))) {
     console.error(`Training ${def.id} failed (exit ${status}); resources/starters/${def.id} is unchanged.`);

@@ -34,11 +34,6 @@ export interface StarterDef {
   corpus: StarterCorpus;
   /** `charmer train` options (besides the corpus and --out): fixed seed, iteration limit. */
   args: string[];
-  /**
-   * Further runs, each fine-tuned (`--init-from`) from the best checkpoint of the one before;
-   * the last one's best ships. Lets a starter be improved without retraining what it started from.
-   */
-  then?: string[][];
 }
 
 export const STARTER_DEFS: StarterDef[] = [
